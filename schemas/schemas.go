@@ -1,0 +1,22 @@
+// Package schemas embeds the project's contracts so that binaries carry them:
+// the ClickHouse migrations (clickhouse/*.sql), the event JSON Schemas and
+// examples (events/), and the default business-day calendar (calendar/).
+// The files are the source of truth; this package only makes them reachable.
+package schemas
+
+import "embed"
+
+// ClickHouse holds the versioned migrations, applied in file-name order.
+//
+//go:embed clickhouse/*.sql
+var ClickHouse embed.FS
+
+// Events holds the JSON Schema of every event type and one example each.
+//
+//go:embed events
+var Events embed.FS
+
+// DefaultCalendar is the bundled business-day calendar (mainland China).
+//
+//go:embed calendar/cn-mainland.json
+var DefaultCalendar []byte
