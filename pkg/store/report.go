@@ -1,0 +1,160 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// TopicCount accounts for the consumed messages of one topic: how many
+// distinct Kafka offsets were archived as events, recorded as control
+// messages, or dead-lettered.
+type TopicCount struct {
+	Topic       string
+	Archived    uint64
+	Control     uint64
+	DeadLetters uint64
+}
+
+// Counting distinct (partition, offset) pairs is independent of whether
+// ReplacingMergeTree has merged the duplicates of a retried insert yet.
+// "partition" and "offset" are quoted: both are keywords.
+const topicCountsQuery = `
+SELECT topic, sum(archived), sum(control), sum(dead)
+FROM
+(
+    SELECT topic, uniqExact("partition", "offset") AS archived, toUInt64(0) AS control, toUInt64(0) AS dead
+    FROM
+    (
+        SELECT topic, "partition", "offset" FROM auth_events
+        UNION ALL SELECT topic, "partition", "offset" FROM clearing_events
+        UNION ALL SELECT topic, "partition", "offset" FROM payout_events
+        UNION ALL SELECT topic, "partition", "offset" FROM merchant_events
+    )
+    GROUP BY topic
+    UNION ALL
+    SELECT topic, toUInt64(0), uniqExact("partition", "offset"), toUInt64(0) FROM control_events GROUP BY topic
+    UNION ALL
+    SELECT topic, toUInt64(0), toUInt64(0), uniqExact("partition", "offset") FROM dead_letters GROUP BY topic
+)
+GROUP BY topic
+ORDER BY topic`
+
+// TopicCounts returns, per topic, the distinct offsets archived across the raw
+// tables, recorded in control_events and in dead_letters, ordered by topic.
+func (s *Store) TopicCounts(ctx context.Context) ([]TopicCount, error) {
+	rows, err := s.conn.Query(ctx, topicCountsQuery)
+	if err != nil {
+		return nil, fmt.Errorf("counting messages per topic: %w", err)
+	}
+	defer rows.Close()
+	var out []TopicCount
+	for rows.Next() {
+		var tc TopicCount
+		if err := rows.Scan(&tc.Topic, &tc.Archived, &tc.Control, &tc.DeadLetters); err != nil {
+			return nil, fmt.Errorf("counting messages per topic: %w", err)
+		}
+		out = append(out, tc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("counting messages per topic: %w", err)
+	}
+	return out, nil
+}
+
+// DeadLetterReasons returns the number of distinct dead-lettered messages by
+// reason code.
+func (s *Store) DeadLetterReasons(ctx context.Context) (map[string]uint64, error) {
+	m, err := s.countBy(ctx, `SELECT reason, uniqExact(topic, "partition", "offset") FROM dead_letters GROUP BY reason`)
+	if err != nil {
+		return nil, fmt.Errorf("counting dead letters by reason: %w", err)
+	}
+	return m, nil
+}
+
+// DeclinedCount returns the number of distinct archived authorizations (by
+// event id, so a message the producer wrote twice counts once) whose response
+// code is not "00".
+func (s *Store) DeclinedCount(ctx context.Context) (uint64, error) {
+	n, err := s.count(ctx, "SELECT uniqExact(event_id) FROM auth_events WHERE type = 'authorization' AND response_code != '00'")
+	if err != nil {
+		return 0, fmt.Errorf("counting declined authorizations: %w", err)
+	}
+	return n, nil
+}
+
+// ModeLag is the authorization-to-payout lag of paid traces in one settlement
+// mode, in seconds.
+type ModeLag struct {
+	Mode          string
+	Paid          uint64
+	P50, P95, P99 float64
+}
+
+// LagByMode returns the lag percentiles of paid traces by mode (latest
+// versions only), ordered by mode.
+func (s *Store) LagByMode(ctx context.Context) ([]ModeLag, error) {
+	rows, err := s.conn.Query(ctx, "SELECT mode, paid, p50_s, p95_s, p99_s FROM lag_stats_by_mode ORDER BY mode")
+	if err != nil {
+		return nil, fmt.Errorf("computing lag by mode: %w", err)
+	}
+	defer rows.Close()
+	var out []ModeLag
+	for rows.Next() {
+		var ml ModeLag
+		if err := rows.Scan(&ml.Mode, &ml.Paid, &ml.P50, &ml.P95, &ml.P99); err != nil {
+			return nil, fmt.Errorf("computing lag by mode: %w", err)
+		}
+		out = append(out, ml)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("computing lag by mode: %w", err)
+	}
+	return out, nil
+}
+
+// AnomalyCounts returns the number of anomalies by kind (latest versions,
+// open and resolved).
+func (s *Store) AnomalyCounts(ctx context.Context) (map[string]uint64, error) {
+	m, err := s.countBy(ctx, "SELECT kind, count() FROM anomalies FINAL GROUP BY kind")
+	if err != nil {
+		return nil, fmt.Errorf("counting anomalies by kind: %w", err)
+	}
+	return m, nil
+}
+
+// LagRowCount returns the number of traces in settlement_lag (latest versions).
+func (s *Store) LagRowCount(ctx context.Context) (uint64, error) {
+	n, err := s.count(ctx, "SELECT count() FROM settlement_lag FINAL")
+	if err != nil {
+		return 0, fmt.Errorf("counting lag facts: %w", err)
+	}
+	return n, nil
+}
+
+func (s *Store) count(ctx context.Context, query string) (uint64, error) {
+	var n uint64
+	if err := s.conn.QueryRow(ctx, query).Scan(&n); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func (s *Store) countBy(ctx context.Context, query string) (map[string]uint64, error) {
+	rows, err := s.conn.Query(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]uint64{}
+	for rows.Next() {
+		var (
+			k string
+			n uint64
+		)
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, err
+		}
+		out[k] = n
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,223 @@
+// Package store is the ClickHouse side of the settlement pipeline: it opens a
+// native-protocol connection, applies the versioned migrations embedded in
+// schemas.ClickHouse, writes raw archives, control events, dead letters and
+// facts in batches with retries, and answers the few queries the run report
+// needs.
+//
+// Every table it writes is a ReplacingMergeTree keyed by the identity of a row
+// (Kafka coordinates for archives, trace or anomaly id for facts), so a retried
+// insert whose reply was lost never double-counts in the documented views. The
+// package uses only the SQL subset that ClickHouse 18.16 and current releases
+// both accept (COMPAT.md).
+//
+// It does not decide what to write or when: batching by size and time,
+// back-pressure and offset commits belong to the callers. It keeps no state
+// beyond its connection pool.
+package store
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"regexp"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/cenkalti/backoff/v4"
+)
+
+// Config configures a Store.
+type Config struct {
+	Addr      string // host:port of the native protocol, default "127.0.0.1:19000"
+	Database  string // default "settle"; created when missing
+	User      string // default "default"
+	Password  string
+	TLS       bool
+	TLSCAFile string // PEM bundle to verify the server with; system roots when empty
+
+	DialTimeout time.Duration // default 5s
+	ReadTimeout time.Duration // default 60s
+
+	// MaxRetryElapsed is the total retry budget of one insert: retryable
+	// failures are retried with exponential backoff until it is spent or the
+	// context ends. Default 5m.
+	MaxRetryElapsed time.Duration
+}
+
+// DefaultConfig returns the configuration of the local development server
+// (deploy/clickhouse/local.sh).
+func DefaultConfig() Config {
+	return Config{
+		Addr:            "127.0.0.1:19000",
+		Database:        "settle",
+		User:            "default",
+		DialTimeout:     5 * time.Second,
+		ReadTimeout:     60 * time.Second,
+		MaxRetryElapsed: 5 * time.Minute,
+	}
+}
+
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Validate reports the first problem with c.
+func (c Config) Validate() error {
+	if c.Addr == "" {
+		return errors.New("clickhouse address is empty")
+	}
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
+		return fmt.Errorf("clickhouse address %q: want host:port", c.Addr)
+	}
+	if !identifier.MatchString(c.Database) {
+		return fmt.Errorf("clickhouse database %q: want letters, digits and underscores, not starting with a digit", c.Database)
+	}
+	if c.TLSCAFile != "" && !c.TLS {
+		return errors.New("clickhouse TLS CA file set but TLS is off")
+	}
+	if c.DialTimeout <= 0 {
+		return fmt.Errorf("clickhouse dial timeout %v: must be positive", c.DialTimeout)
+	}
+	if c.ReadTimeout <= 0 {
+		return fmt.Errorf("clickhouse read timeout %v: must be positive", c.ReadTimeout)
+	}
+	if c.MaxRetryElapsed <= 0 {
+		return fmt.Errorf("clickhouse retry budget %v: must be positive", c.MaxRetryElapsed)
+	}
+	return nil
+}
+
+// connectBudget bounds how long New waits for the server to answer a ping.
+const connectBudget = 15 * time.Second
+
+// Store writes to and reads from one ClickHouse database.
+type Store struct {
+	cfg    Config
+	conn   driver.Conn
+	logger *slog.Logger
+}
+
+// New connects to ClickHouse, waiting a few seconds for it to answer, and
+// creates cfg.Database when it does not exist. It does not migrate: call
+// Migrate.
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid store config: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	tlsConfig, err := cfg.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+
+	// The database may not exist yet, so the first connection uses the
+	// server's default database.
+	boot, err := open(ctx, cfg, "default", tlsConfig)
+	if err != nil {
+		return nil, err
+	}
+	err = ensureDatabase(ctx, boot, cfg.Database)
+	_ = boot.Close()
+	if err != nil {
+		return nil, err
+	}
+
+	conn, err := open(ctx, cfg, cfg.Database, tlsConfig)
+	if err != nil {
+		return nil, err
+	}
+	logger.Debug("connected to clickhouse", "addr", cfg.Addr, "database", cfg.Database)
+	return &Store{cfg: cfg, conn: conn, logger: logger}, nil
+}
+
+func (c Config) tlsConfig() (*tls.Config, error) {
+	if !c.TLS {
+		return nil, nil
+	}
+	host, _, _ := net.SplitHostPort(c.Addr)
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
+	if c.TLSCAFile != "" {
+		pem, err := os.ReadFile(c.TLSCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading clickhouse TLS CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("clickhouse TLS CA file %s: no PEM certificates", c.TLSCAFile)
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
+}
+
+// open opens a connection pool to database and pings it, retrying retryable
+// failures for connectBudget.
+func open(ctx context.Context, cfg Config, database string, tlsConfig *tls.Config) (driver.Conn, error) {
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Protocol: clickhouse.Native,
+		Addr:     []string{cfg.Addr},
+		Auth: clickhouse.Auth{
+			Database: database,
+			Username: cfg.User,
+			Password: cfg.Password,
+		},
+		TLS:         tlsConfig,
+		DialTimeout: cfg.DialTimeout,
+		ReadTimeout: cfg.ReadTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening clickhouse connection to %s: %w", cfg.Addr, err)
+	}
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval = 100 * time.Millisecond
+	bo.MaxInterval = 2 * time.Second
+	bo.MaxElapsedTime = connectBudget
+	err = backoff.Retry(func() error {
+		err := conn.Ping(ctx)
+		if err != nil && !Retryable(err) {
+			return backoff.Permanent(err)
+		}
+		return err
+	}, backoff.WithContext(bo, ctx))
+	if err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("connecting to clickhouse at %s (database %s): %w", cfg.Addr, database, err)
+	}
+	return conn, nil
+}
+
+func ensureDatabase(ctx context.Context, conn driver.Conn, name string) error {
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.databases WHERE name = ?", name).Scan(&n); err != nil {
+		return fmt.Errorf("looking up clickhouse database %s: %w", name, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	// name is a validated identifier.
+	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+name+"`"); err != nil {
+		return fmt.Errorf("creating clickhouse database %s: %w", name, err)
+	}
+	return nil
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error {
+	if err := s.conn.Close(); err != nil {
+		return fmt.Errorf("closing clickhouse connection: %w", err)
+	}
+	return nil
+}
+
+// Conn returns the underlying connection for queries by other packages. Table
+// names are unqualified: the connection's default database is Database().
+func (s *Store) Conn() driver.Conn { return s.conn }
+
+// Database returns the database the store works in.
+func (s *Store) Database() string { return s.cfg.Database }
