@@ -1,0 +1,706 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Decode decodes and validates one JSON source event read from the topic of
+// source src. The returned error, if any, is an *Error whose Reason says why
+// the event belongs on the dead-letter topic.
+//
+// Checks run in this order, and the first failure is returned: payload size
+// (MaxSize), UTF-8, card numbers anywhere in the raw payload (see
+// MaskCardNumbers), JSON syntax, event_id, type (known, and allowed on src),
+// occurred_at, then the fields the type requires, in the order of the
+// contract. A known field must appear once, spelled exactly (encoding/json
+// alone would take the last duplicate and match names in any case). Unknown
+// fields are ignored (forward compatibility); known fields that do not apply
+// to the event's type are ignored too, as the JSON Schemas allow. A known field that applies but has the wrong JSON type is rejected.
+//
+// Money is parsed from decimal strings into integer fen with a small strict
+// parser instead of shopspring/decimal: the contract admits exactly
+// `^(0|[1-9][0-9]{0,15})(\.[0-9]{1,2})?$`, which a generic decimal parser
+// would have to be fenced in to enforce (it accepts exponents, signs, leading
+// zeros and any precision), and the hand parser does it with no allocation,
+// no big.Int and no float on the hot path.
+func Decode(src Source, data []byte) (Event, error) {
+	if src >= NumSources {
+		return Event{}, newError(ReasonTypeNotAllowed, "", "unknown source "+src.String())
+	}
+	if len(data) > MaxSize {
+		return Event{}, newError(ReasonTooLarge, "",
+			"payload is "+strconv.Itoa(len(data))+" bytes, the limit is "+strconv.Itoa(MaxSize))
+	}
+	if !utf8.Valid(data) {
+		return Event{}, newError(ReasonInvalidUTF8, "", "payload is not valid UTF-8")
+	}
+	if off, ok := containsCard(data); ok {
+		return Event{}, newError(ReasonCardNumber, keyAt(data, off),
+			"contains what looks like a full card number (13-19 digits passing the Luhn check); send only card_bin and card_last4")
+	}
+	if i := skipSpace(data, 0); i == len(data) || data[i] != '{' {
+		return Event{}, newError(ReasonMalformedJSON, "", "payload must be a JSON object")
+	}
+	var w wire
+	if err := json.Unmarshal(data, &w); err != nil {
+		return Event{}, malformed(err)
+	}
+	if err := checkKeys(data); err != nil {
+		return Event{}, err
+	}
+	c := checker{}
+	e := c.event(src, &w)
+	if c.err != nil {
+		return Event{}, c.err
+	}
+	return e, nil
+}
+
+func malformed(err error) *Error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return newError(ReasonMalformedJSON, "", se.Error()+" (at byte "+strconv.FormatInt(se.Offset, 10)+")")
+	}
+	return newError(ReasonMalformedJSON, "", "not a valid JSON object")
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// value kinds of wval.
+const (
+	kindAbsent = 0 // absent or null
+	kindString = '"'
+	kindNumber = '0'
+	kindBool   = 't'
+	kindObject = '{'
+	kindArray  = '['
+)
+
+// wval is one wire field: any JSON value, so that a wrong JSON type is
+// reported by the validator (only where the field applies) rather than by
+// encoding/json.
+type wval struct {
+	s    string // the string value, or the literal of a number
+	kind byte
+}
+
+func (v *wval) UnmarshalJSON(b []byte) error {
+	*v = wval{}
+	if len(b) == 0 {
+		return nil
+	}
+	switch b[0] {
+	case 'n':
+		return nil
+	case '"':
+		v.kind = kindString
+		if bytes.IndexByte(b, '\\') < 0 {
+			v.s = string(b[1 : len(b)-1])
+			return nil
+		}
+		return json.Unmarshal(b, &v.s)
+	case 't', 'f':
+		v.kind = kindBool
+	case '{':
+		v.kind = kindObject
+	case '[':
+		v.kind = kindArray
+	default:
+		v.kind = kindNumber
+		v.s = string(b)
+	}
+	return nil
+}
+
+func (v *wval) jsonType() string {
+	switch v.kind {
+	case kindString:
+		return "string"
+	case kindNumber:
+		return "number"
+	case kindBool:
+		return "boolean"
+	case kindObject:
+		return "object"
+	case kindArray:
+		return "array"
+	}
+	return "null"
+}
+
+// wire is the JSON shape of every source event.
+type wire struct {
+	EventID       wval `json:"event_id"`
+	Type          wval `json:"type"`
+	OccurredAt    wval `json:"occurred_at"`
+	TraceNo       wval `json:"trace_no"`
+	MerchantID    wval `json:"merchant_id"`
+	TerminalID    wval `json:"terminal_id"`
+	ResponseCode  wval `json:"response_code"`
+	CardBIN       wval `json:"card_bin"`
+	CardLast4     wval `json:"card_last4"`
+	Currency      wval `json:"currency"`
+	Amount        wval `json:"amount"`
+	Fee           wval `json:"fee"`
+	MCC           wval `json:"mcc"`
+	BatchID       wval `json:"batch_id"`
+	DeclaredCount wval `json:"declared_count"`
+	DeclaredTotal wval `json:"declared_total"`
+	ReasonCode    wval `json:"reason_code"`
+	Reason        wval `json:"reason"`
+	Producer      wval `json:"producer"`
+	MerchantName  wval `json:"merchant_name"`
+	RegisteredMCC wval `json:"registered_mcc"`
+	Mode          wval `json:"settlement_mode"`
+	FeeRate       wval `json:"fee_rate"`
+	AccountRef    wval `json:"account_ref"`
+}
+
+// Length limits, in characters (Unicode code points, as JSON Schema counts).
+const (
+	maxIDLen     = 64  // event_id, merchant_id, batch_id, terminal_id, producer, reason_code, account_ref
+	maxTraceLen  = 32  // trace_no
+	maxReasonLen = 512 // reason, merchant_name
+	minYear      = 2000
+	maxYear      = 2100
+)
+
+// checker validates a wire event; the first error sticks and later checks
+// become no-ops.
+type checker struct {
+	t   Type
+	err *Error
+}
+
+func (c *checker) event(src Source, w *wire) Event {
+	var e Event
+	e.ID = c.text(&w.EventID, "event_id", true, maxIDLen)
+	if c.err != nil {
+		return e
+	}
+	switch w.Type.kind {
+	case kindAbsent:
+		c.err = newError(ReasonMissingField, "type", "is required")
+		return e
+	case kindString:
+	default:
+		c.err = newError(ReasonBadField, "type", "must be a string, got "+w.Type.jsonType())
+		return e
+	}
+	c.t = ParseType(w.Type.s)
+	if c.t == TypeUnknown {
+		c.err = newError(ReasonUnknownType, "type", "has unknown value "+quoteShort(w.Type.s))
+		return e
+	}
+	if !src.Allows(c.t) {
+		c.err = newError(ReasonTypeNotAllowed, "type",
+			quoteShort(w.Type.s)+" is not allowed on the "+src.String()+" topic ("+src.DefaultTopic()+")")
+		return e
+	}
+	e.Type = c.t
+	e.OccurredAt = c.time(&w.OccurredAt, "occurred_at")
+
+	switch c.t {
+	case Authorization:
+		e.TraceNo = c.trace(&w.TraceNo, true)
+		e.MerchantID = c.text(&w.MerchantID, "merchant_id", true, maxIDLen)
+		e.TerminalID = c.text(&w.TerminalID, "terminal_id", true, maxIDLen)
+		e.ResponseCode = c.responseCode(&w.ResponseCode, true)
+		e.Amount = c.amount(&w.Amount, "amount", true, true)
+		e.MCC = c.digits(&w.MCC, "mcc", true, 4)
+		e.CardBIN = c.digits(&w.CardBIN, "card_bin", true, 6)
+		e.CardLast4 = c.digits(&w.CardLast4, "card_last4", true, 4)
+		e.Currency = c.currency(&w.Currency)
+		if e.Currency == "" {
+			e.Currency = "CNY"
+		}
+	case Reversal:
+		e.TraceNo = c.trace(&w.TraceNo, true)
+		e.MerchantID = c.text(&w.MerchantID, "merchant_id", true, maxIDLen)
+		e.Amount = c.amount(&w.Amount, "amount", true, true)
+		e.TerminalID = c.text(&w.TerminalID, "terminal_id", false, maxIDLen)
+		e.Currency = c.currency(&w.Currency)
+		e.ReasonCode = c.text(&w.ReasonCode, "reason_code", false, maxIDLen)
+		e.Reason = c.text(&w.Reason, "reason", false, maxReasonLen)
+	case Heartbeat:
+		e.Producer = c.text(&w.Producer, "producer", true, maxIDLen)
+	case Cleared:
+		e.TraceNo = c.trace(&w.TraceNo, true)
+		e.MerchantID = c.text(&w.MerchantID, "merchant_id", true, maxIDLen)
+		e.BatchID = c.text(&w.BatchID, "batch_id", true, maxIDLen)
+		e.Amount = c.amount(&w.Amount, "amount", true, true)
+		e.Fee = c.amount(&w.Fee, "fee", true, false)
+		e.MCC = c.digits(&w.MCC, "mcc", true, 4)
+		e.TerminalID = c.text(&w.TerminalID, "terminal_id", false, maxIDLen)
+		e.CardBIN = c.digits(&w.CardBIN, "card_bin", false, 6)
+		e.CardLast4 = c.digits(&w.CardLast4, "card_last4", false, 4)
+		e.Currency = c.currency(&w.Currency)
+	case BatchOpened:
+		e.BatchID = c.text(&w.BatchID, "batch_id", true, maxIDLen)
+	case BatchClosed:
+		e.BatchID = c.text(&w.BatchID, "batch_id", true, maxIDLen)
+		e.DeclaredCount = c.count(&w.DeclaredCount, "declared_count")
+		e.DeclaredTotal = c.amount(&w.DeclaredTotal, "declared_total", true, false)
+	case PayoutInitiated, PayoutPaid, PayoutFailed:
+		e.TraceNo = c.trace(&w.TraceNo, true)
+		e.MerchantID = c.text(&w.MerchantID, "merchant_id", true, maxIDLen)
+		e.BatchID = c.text(&w.BatchID, "batch_id", true, maxIDLen)
+		e.Amount = c.amount(&w.Amount, "amount", true, true)
+		e.ReasonCode = c.text(&w.ReasonCode, "reason_code", c.t == PayoutFailed, maxIDLen)
+		e.Reason = c.text(&w.Reason, "reason", false, maxReasonLen)
+		e.Currency = c.currency(&w.Currency)
+		e.AccountRef = c.text(&w.AccountRef, "account_ref", false, maxIDLen)
+	case PayoutHeld, PayoutReleased:
+		e.TraceNo = c.trace(&w.TraceNo, true)
+		e.MerchantID = c.text(&w.MerchantID, "merchant_id", true, maxIDLen)
+		e.ReasonCode = c.text(&w.ReasonCode, "reason_code", c.t == PayoutHeld, maxIDLen)
+		e.Reason = c.text(&w.Reason, "reason", false, maxReasonLen)
+		e.BatchID = c.text(&w.BatchID, "batch_id", false, maxIDLen)
+		e.Amount = c.amount(&w.Amount, "amount", false, true)
+		e.Currency = c.currency(&w.Currency)
+	case Merchant:
+		e.MerchantID = c.text(&w.MerchantID, "merchant_id", true, maxIDLen)
+		e.RegisteredMCC = c.digits(&w.RegisteredMCC, "registered_mcc", true, 4)
+		e.Mode = c.mode(&w.Mode)
+		e.FeeRatePPM = c.feeRate(&w.FeeRate)
+		e.MerchantName = c.text(&w.MerchantName, "merchant_name", false, maxReasonLen)
+		e.AccountRef = c.text(&w.AccountRef, "account_ref", false, maxIDLen)
+	}
+	return e
+}
+
+// str returns the string value of v, or ok == false after recording an error
+// (wrong JSON type, or absent/empty when required). An absent or empty
+// optional field yields "", true.
+func (c *checker) str(v *wval, name string, required bool, wrongType Reason) (string, bool) {
+	if c.err != nil {
+		return "", false
+	}
+	switch v.kind {
+	case kindString:
+		if v.s != "" {
+			return v.s, true
+		}
+	case kindAbsent:
+	default:
+		c.err = newError(wrongType, name, "must be a string, got "+v.jsonType())
+		return "", false
+	}
+	if required {
+		c.err = newError(ReasonMissingField, name, "is required for "+c.t.String())
+		return "", false
+	}
+	return "", true
+}
+
+func (c *checker) text(v *wval, name string, required bool, maxLen int) string {
+	s, ok := c.str(v, name, required, ReasonBadField)
+	if !ok {
+		return ""
+	}
+	if len(s) > maxLen && utf8.RuneCountInString(s) > maxLen {
+		c.err = newError(ReasonBadField, name, "must be at most "+strconv.Itoa(maxLen)+" characters")
+		return ""
+	}
+	return s
+}
+
+func (c *checker) trace(v *wval, required bool) string {
+	s, ok := c.str(v, "trace_no", required, ReasonBadField)
+	if !ok || s == "" {
+		return ""
+	}
+	if len(s) > maxTraceLen {
+		c.err = newError(ReasonBadField, "trace_no", "must be 1 to 32 characters of A-Z a-z 0-9 _ -")
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !(b >= '0' && b <= '9' || b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b == '_' || b == '-') {
+			c.err = newError(ReasonBadField, "trace_no", "must be 1 to 32 characters of A-Z a-z 0-9 _ -, got "+quoteShort(s))
+			return ""
+		}
+	}
+	return s
+}
+
+func (c *checker) digits(v *wval, name string, required bool, n int) string {
+	s, ok := c.str(v, name, required, ReasonBadField)
+	if !ok || s == "" {
+		return ""
+	}
+	if len(s) != n || !allDigits(s) {
+		c.err = newError(ReasonBadField, name, "must be exactly "+strconv.Itoa(n)+" digits, got "+quoteShort(s))
+		return ""
+	}
+	return s
+}
+
+func (c *checker) responseCode(v *wval, required bool) string {
+	s, ok := c.str(v, "response_code", required, ReasonBadField)
+	if !ok || s == "" {
+		return ""
+	}
+	if len(s) != 2 || !isAlnum(s[0]) || !isAlnum(s[1]) {
+		c.err = newError(ReasonBadField, "response_code", "must be 2 letters or digits (ISO 8583), got "+quoteShort(s))
+		return ""
+	}
+	return s
+}
+
+func (c *checker) currency(v *wval) string {
+	s, ok := c.str(v, "currency", false, ReasonBadField)
+	if !ok || s == "" {
+		return ""
+	}
+	if len(s) != 3 || !isUpper(s[0]) || !isUpper(s[1]) || !isUpper(s[2]) {
+		c.err = newError(ReasonBadField, "currency", "must be an ISO 4217 code such as \"CNY\", got "+quoteShort(s))
+		return ""
+	}
+	if s == "CNY" {
+		return "CNY" // share the constant: no per-event string
+	}
+	return s
+}
+
+func (c *checker) amount(v *wval, name string, required, positive bool) int64 {
+	s, ok := c.str(v, name, required, ReasonBadAmount)
+	if !ok || s == "" {
+		return 0
+	}
+	fen, ok := parseFen(s)
+	if !ok {
+		c.err = newError(ReasonBadAmount, name,
+			"must be a decimal string with at most 2 fraction digits, e.g. \"1234.50\", got "+quoteShort(s))
+		return 0
+	}
+	if positive && fen == 0 {
+		c.err = newError(ReasonBadAmount, name, "must be greater than 0, got "+quoteShort(s))
+		return 0
+	}
+	return fen
+}
+
+func (c *checker) count(v *wval, name string) int64 {
+	if c.err != nil {
+		return 0
+	}
+	switch v.kind {
+	case kindAbsent:
+		c.err = newError(ReasonMissingField, name, "is required for "+c.t.String())
+		return 0
+	case kindNumber:
+	default:
+		c.err = newError(ReasonBadField, name, "must be an integer, got "+v.jsonType())
+		return 0
+	}
+	s := v.s
+	if len(s) == 0 || len(s) > 18 || !allDigits(s) {
+		c.err = newError(ReasonBadField, name, "must be an integer >= 0, got "+quoteShort(s))
+		return 0
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		c.err = newError(ReasonBadField, name, "must be an integer >= 0, got "+quoteShort(s))
+		return 0
+	}
+	return n
+}
+
+func (c *checker) mode(v *wval) Mode {
+	s, ok := c.str(v, "settlement_mode", true, ReasonBadField)
+	if !ok {
+		return ModeUnknown
+	}
+	m, err := ParseMode(s)
+	if err != nil {
+		c.err = newError(ReasonBadField, "settlement_mode", "must be one of T1, D1, D0, T0, got "+quoteShort(s))
+		return ModeUnknown
+	}
+	return m
+}
+
+func (c *checker) feeRate(v *wval) int64 {
+	s, ok := c.str(v, "fee_rate", true, ReasonBadField)
+	if !ok {
+		return 0
+	}
+	ppm, ok := parsePPM(s)
+	if !ok {
+		c.err = newError(ReasonBadField, "fee_rate",
+			"must be a decimal fraction 0 <= rate < 1 with at most 6 fraction digits, e.g. \"0.0060\", got "+quoteShort(s))
+		return 0
+	}
+	return ppm
+}
+
+func (c *checker) time(v *wval, name string) int64 {
+	s, ok := c.str(v, name, true, ReasonBadTimestamp)
+	if !ok {
+		return 0
+	}
+	ms, year, ok := parseTimestamp(s)
+	if !ok {
+		c.err = newError(ReasonBadTimestamp, name,
+			"must be RFC 3339 with an explicit offset, e.g. \"2026-02-24T10:00:00+08:00\", got "+quoteShort(s))
+		return 0
+	}
+	if year < minYear || year > maxYear {
+		c.err = newError(ReasonBadTimestamp, name, "year must be within 2000..2100, got "+quoteShort(s))
+		return 0
+	}
+	return ms
+}
+
+// parseFen parses `^(0|[1-9][0-9]{0,15})(\.[0-9]{1,2})?$` into fen. The
+// 16-digit limit keeps every accepted value far inside int64.
+func parseFen(s string) (int64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	var v int64
+	i := 0
+	if s[0] == '0' {
+		i = 1
+	} else {
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			if i == 16 {
+				return 0, false
+			}
+			v = v*10 + int64(s[i]-'0')
+			i++
+		}
+		if i == 0 {
+			return 0, false
+		}
+	}
+	v *= 100
+	if i == len(s) {
+		return v, true
+	}
+	if s[i] != '.' {
+		return 0, false
+	}
+	frac := s[i+1:]
+	switch {
+	case len(frac) == 1 && isDigit(frac[0]):
+		return v + int64(frac[0]-'0')*10, true
+	case len(frac) == 2 && isDigit(frac[0]) && isDigit(frac[1]):
+		return v + int64(frac[0]-'0')*10 + int64(frac[1]-'0'), true
+	}
+	return 0, false
+}
+
+// parsePPM parses `^0(\.[0-9]{1,6})?$` into parts per million.
+func parsePPM(s string) (int64, bool) {
+	if s == "0" {
+		return 0, true
+	}
+	if len(s) < 3 || len(s) > 8 || s[0] != '0' || s[1] != '.' {
+		return 0, false
+	}
+	var v int64
+	n := 0
+	for i := 2; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return 0, false
+		}
+		v = v*10 + int64(s[i]-'0')
+		n++
+	}
+	for ; n < 6; n++ {
+		v *= 10
+	}
+	return v, true
+}
+
+// parseTimestamp parses an RFC 3339 date-time that carries an explicit
+// offset: YYYY-MM-DD[Tt]hh:mm:ss[.fraction]([Zz]|[+-]hh:mm). Fractions
+// beyond milliseconds are truncated. Leap seconds (:60) are rejected.
+func parseTimestamp(s string) (ms int64, year int, ok bool) {
+	if len(s) < 20 {
+		return 0, 0, false
+	}
+	num := func(i, n int) int {
+		v := 0
+		for j := i; j < i+n; j++ {
+			if !isDigit(s[j]) {
+				return -1
+			}
+			v = v*10 + int(s[j]-'0')
+		}
+		return v
+	}
+	year = num(0, 4)
+	month := num(5, 2)
+	day := num(8, 2)
+	hour := num(11, 2)
+	minute := num(14, 2)
+	sec := num(17, 2)
+	if s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':' ||
+		year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 ||
+		minute < 0 || minute > 59 || sec < 0 || sec > 59 {
+		return 0, 0, false
+	}
+	if day > daysIn(month, year) {
+		return 0, 0, false
+	}
+	i := 19
+	fracMS := 0
+	if s[i] == '.' {
+		i++
+		start := i
+		for i < len(s) && isDigit(s[i]) {
+			if i-start < 3 {
+				fracMS = fracMS*10 + int(s[i]-'0')
+			}
+			i++
+		}
+		n := i - start
+		if n == 0 || n > 9 {
+			return 0, 0, false
+		}
+		for ; n < 3; n++ {
+			fracMS *= 10
+		}
+	}
+	if i >= len(s) {
+		return 0, 0, false
+	}
+	offsetMin := 0
+	switch s[i] {
+	case 'Z', 'z':
+		i++
+	case '+', '-':
+		if len(s)-i != 6 || s[i+3] != ':' {
+			return 0, 0, false
+		}
+		oh, om := num(i+1, 2), num(i+4, 2)
+		if oh < 0 || oh > 23 || om < 0 || om > 59 {
+			return 0, 0, false
+		}
+		offsetMin = oh*60 + om
+		if s[i] == '-' {
+			offsetMin = -offsetMin
+		}
+		i += 6
+	default:
+		return 0, 0, false
+	}
+	if i != len(s) {
+		return 0, 0, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC)
+	return t.UnixMilli() + int64(fracMS) - int64(offsetMin)*60_000, year, true
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }
+func isUpper(b byte) bool { return b >= 'A' && b <= 'Z' }
+func isAlnum(b byte) bool { return isDigit(b) || isUpper(b) || b >= 'a' && b <= 'z' }
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// quoteShort quotes s for an error message, cut to 40 bytes. Card numbers
+// never reach it: Decode rejects them before any field is looked at.
+func quoteShort(s string) string {
+	const max = 40
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return strconv.Quote(s[:cut]) + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// keyAt returns the top-level key whose value contains byte offset off, so a
+// card-number error can name the field without quoting it. It returns ""
+// when off is not inside a top-level member's value, or is inside a key.
+func keyAt(data []byte, off int) string {
+	depth := 0
+	inStr, esc := false, false
+	expectKey, strIsKey := false, false
+	strStart := 0
+	last := [2]int{-1, -1} // span of the last top-level key string
+	key := [2]int{-1, -1}  // span of the key whose value we are in
+	for i := 0; i < off && i < len(data); i++ {
+		b := data[i]
+		if inStr {
+			switch {
+			case esc:
+				esc = false
+			case b == '\\':
+				esc = true
+			case b == '"':
+				inStr = false
+				if strIsKey {
+					last = [2]int{strStart, i}
+				}
+			}
+			continue
+		}
+		switch b {
+		case '"':
+			inStr, strStart = true, i+1
+			strIsKey = depth == 1 && expectKey
+			expectKey = false
+		case '{', '[':
+			depth++
+			expectKey = depth == 1 && b == '{'
+		case '}', ']':
+			depth--
+		case ',':
+			if depth == 1 {
+				expectKey = true
+				key = [2]int{-1, -1}
+			}
+		case ':':
+			if depth == 1 {
+				key = last
+			}
+		}
+	}
+	if (inStr && strIsKey) || key[0] < 0 {
+		return ""
+	}
+	k := data[key[0]:key[1]]
+	if len(k) > maxIDLen {
+		cut := maxIDLen
+		for cut > 0 && !utf8.RuneStart(k[cut]) {
+			cut--
+		}
+		k = k[:cut]
+	}
+	return string(k)
+}

@@ -1,0 +1,294 @@
+package event
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+	"strconv"
+)
+
+// RecordKind says what a settle.events record carries.
+type RecordKind uint8
+
+// Record kinds. The zero value is invalid.
+const (
+	RecordEvent     RecordKind = 1 // a decoded source event
+	RecordWatermark RecordKind = 2 // a source partition's watermark, broadcast by ingest
+)
+
+func (k RecordKind) String() string {
+	switch k {
+	case RecordEvent:
+		return "event"
+	case RecordWatermark:
+		return "watermark"
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Watermark says that source partition Partition (of Partitions) of Source
+// has delivered everything with event time up to At (Unix ms) (DESIGN §5).
+type Watermark struct {
+	Source     Source
+	Partition  int32
+	Partitions int32
+	At         int64 // Unix ms
+}
+
+// Record is one message value on the repartition topic settle.events: an
+// event or a watermark, with the lineage of the source message it came from.
+type Record struct {
+	Kind      RecordKind
+	Source    Source
+	Event     Event     // Kind == RecordEvent
+	Watermark Watermark // Kind == RecordWatermark
+
+	// Lineage of the source message the record came from.
+	Topic     string
+	Partition int32
+	Offset    int64
+}
+
+// recordVersion is the first byte of every record. A reader refuses versions
+// it does not know rather than misreading them.
+const recordVersion = 1
+
+// Wire layout (version 1), integers as varints (zigzag for signed values):
+//
+//	version u8 | kind u8 | source u8 | topic str | partition | offset
+//	kind event:     type u8 | mode u8 | string-presence bitmap uvarint |
+//	                the present strings, in strings() order |
+//	                occurred_at | amount | fee | declared_count |
+//	                declared_total | fee_rate_ppm
+//	kind watermark: source u8 | partition | partitions | at
+//
+// str is a uvarint length followed by the bytes.
+
+// numStrings is the number of string fields of Event carried in a record.
+const numStrings = 16
+
+// strings returns pointers to the string fields of e, in wire order.
+func (e *Event) strings() [numStrings]*string {
+	return [numStrings]*string{
+		&e.ID, &e.TraceNo, &e.MerchantID, &e.TerminalID, &e.ResponseCode,
+		&e.CardBIN, &e.CardLast4, &e.Currency, &e.MCC, &e.BatchID,
+		&e.ReasonCode, &e.Reason, &e.Producer, &e.MerchantName,
+		&e.RegisteredMCC, &e.AccountRef,
+	}
+}
+
+// AppendRecord appends the binary form of r to dst and returns the extended
+// buffer. It does not allocate when dst has room.
+func AppendRecord(dst []byte, r *Record) []byte {
+	dst = append(dst, recordVersion, byte(r.Kind), byte(r.Source))
+	dst = appendString(dst, r.Topic)
+	dst = binary.AppendVarint(dst, int64(r.Partition))
+	dst = binary.AppendVarint(dst, r.Offset)
+	switch r.Kind {
+	case RecordWatermark:
+		w := &r.Watermark
+		dst = append(dst, byte(w.Source))
+		dst = binary.AppendVarint(dst, int64(w.Partition))
+		dst = binary.AppendVarint(dst, int64(w.Partitions))
+		dst = binary.AppendVarint(dst, w.At)
+	default:
+		e := &r.Event
+		dst = append(dst, byte(e.Type), byte(e.Mode))
+		strs := e.strings()
+		var mask uint64
+		for i, p := range strs {
+			if *p != "" {
+				mask |= 1 << i
+			}
+		}
+		dst = binary.AppendUvarint(dst, mask)
+		for _, p := range strs {
+			if *p != "" {
+				dst = appendString(dst, *p)
+			}
+		}
+		dst = binary.AppendVarint(dst, e.OccurredAt)
+		dst = binary.AppendVarint(dst, e.Amount)
+		dst = binary.AppendVarint(dst, e.Fee)
+		dst = binary.AppendVarint(dst, e.DeclaredCount)
+		dst = binary.AppendVarint(dst, e.DeclaredTotal)
+		dst = binary.AppendVarint(dst, e.FeeRatePPM)
+	}
+	return dst
+}
+
+func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+// Record decoding errors.
+var (
+	errRecordTruncated = errors.New("settle.events record: truncated")
+	errRecordVersion   = errors.New("settle.events record: unknown format version")
+	errRecordKind      = errors.New("settle.events record: unknown kind")
+	errRecordEnum      = errors.New("settle.events record: source, type or mode out of range")
+	errRecordRange     = errors.New("settle.events record: integer out of range")
+	errRecordTrailing  = errors.New("settle.events record: trailing bytes")
+)
+
+// DecodeRecord decodes data, written by AppendRecord, into r, overwriting
+// every field. A string equal to the one already in r is kept rather than
+// allocated again, so decoding a stream into one Record allocates little. It
+// returns an error, and never panics, on malformed input; after an error
+// the contents of r are unspecified.
+func DecodeRecord(data []byte, r *Record) error {
+	d := recordReader{b: data}
+	if d.byte() != recordVersion {
+		if d.err != nil {
+			return d.err
+		}
+		return errRecordVersion
+	}
+	kind := RecordKind(d.byte())
+	src := Source(d.byte())
+	topic := d.string(r.Topic)
+	part := d.int32()
+	off := d.varint()
+	if d.err != nil {
+		return d.err
+	}
+	if kind != RecordEvent && kind != RecordWatermark {
+		return errRecordKind
+	}
+	if src >= NumSources {
+		return errRecordEnum
+	}
+	r.Kind, r.Source, r.Topic, r.Partition, r.Offset = kind, src, topic, part, off
+
+	if kind == RecordWatermark {
+		r.Event = Event{}
+		w := Watermark{Source: Source(d.byte()), Partition: d.int32(), Partitions: d.int32(), At: d.varint()}
+		if d.err != nil {
+			return d.err
+		}
+		if w.Source >= NumSources {
+			return errRecordEnum
+		}
+		r.Watermark = w
+		return d.end()
+	}
+
+	r.Watermark = Watermark{}
+	e := &r.Event
+	t, m := Type(d.byte()), Mode(d.byte())
+	mask := d.uvarint()
+	if d.err != nil {
+		return d.err
+	}
+	if t == TypeUnknown || t >= numTypes || m >= NumModes || mask>>numStrings != 0 {
+		return errRecordEnum
+	}
+	e.Type, e.Mode = t, m
+	for i, p := range e.strings() {
+		if mask&(1<<i) != 0 {
+			*p = d.string(*p)
+		} else {
+			*p = ""
+		}
+	}
+	e.OccurredAt = d.varint()
+	e.Amount = d.varint()
+	e.Fee = d.varint()
+	e.DeclaredCount = d.varint()
+	e.DeclaredTotal = d.varint()
+	e.FeeRatePPM = d.varint()
+	if d.err != nil {
+		return d.err
+	}
+	return d.end()
+}
+
+// recordReader reads from b; after the first error every read returns zero.
+type recordReader struct {
+	b   []byte
+	err error
+}
+
+func (d *recordReader) fail(err error) {
+	if d.err == nil {
+		d.err = err
+	}
+	d.b = nil
+}
+
+func (d *recordReader) byte() byte {
+	if len(d.b) == 0 {
+		d.fail(errRecordTruncated)
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *recordReader) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		if n == 0 {
+			d.fail(errRecordTruncated)
+		} else {
+			d.fail(errRecordRange)
+		}
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *recordReader) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		if n == 0 {
+			d.fail(errRecordTruncated)
+		} else {
+			d.fail(errRecordRange)
+		}
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *recordReader) int32() int32 {
+	v := d.varint()
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		d.fail(errRecordRange)
+		return 0
+	}
+	return int32(v)
+}
+
+// string reads a length-prefixed string, returning old when the bytes equal
+// it (no allocation).
+func (d *recordReader) string(old string) string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.b)) {
+		d.fail(errRecordTruncated)
+		return ""
+	}
+	b := d.b[:n]
+	d.b = d.b[n:]
+	if string(b) == old {
+		return old
+	}
+	return string(b)
+}
+
+func (d *recordReader) end() error {
+	if d.err != nil {
+		return d.err
+	}
+	if len(d.b) != 0 {
+		return errRecordTrailing
+	}
+	return nil
+}
