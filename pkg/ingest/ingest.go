@@ -1,0 +1,411 @@
+// Package ingest is the first stage of the pipeline: one consumer per source
+// topic, each in its own consumer group, so a broken or slow feed never stalls
+// the others. It decodes and validates every message, archives valid events
+// with their topic/partition/offset lineage, sends invalid ones to the
+// dead-letter topic and table with the reason, re-keys payment events by trace
+// number onto settle.events, and broadcasts each source partition's watermark
+// to every partition of settle.events (DESIGN §5).
+//
+// Offsets are committed only after everything a batch produced is durable.
+// Ingest holds no join state and does not interpret events beyond validation.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/segmentio/kafka-go"
+
+	"settlemon/pkg/event"
+	"settlemon/pkg/kafkaio"
+	"settlemon/pkg/store"
+)
+
+// Config is one ingest consumer.
+type Config struct {
+	Source   event.Source
+	Topic    string // default: the source's default topic
+	Group    string // default: settlemon-ingest-<source>
+	OutTopic string // default: settle.events
+	DLQTopic string // default: settle.dlq
+
+	MaxBatch int           // messages per durable batch, default 5000
+	MaxWait  time.Duration // how long a partial batch waits for more, default 200ms
+
+	// RetryMaxElapsed bounds the retries of one Kafka write; past it Run
+	// returns the error and the process exits for its supervisor to restart.
+	RetryMaxElapsed time.Duration
+}
+
+// Defaults fills zero values.
+func (c Config) Defaults() Config {
+	if c.Topic == "" {
+		c.Topic = c.Source.DefaultTopic()
+	}
+	if c.Group == "" {
+		c.Group = "settlemon-ingest-" + c.Source.String()
+	}
+	if c.OutTopic == "" {
+		c.OutTopic = "settle.events"
+	}
+	if c.DLQTopic == "" {
+		c.DLQTopic = "settle.dlq"
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = 5000
+	}
+	if c.MaxWait == 0 {
+		c.MaxWait = 200 * time.Millisecond
+	}
+	if c.RetryMaxElapsed == 0 {
+		c.RetryMaxElapsed = 10 * time.Minute
+	}
+	return c
+}
+
+// Validate reports a setting that cannot work.
+func (c Config) Validate() error {
+	if c.Source >= event.NumSources {
+		return fmt.Errorf("ingest: unknown source %d", c.Source)
+	}
+	if c.Topic == "" || c.Group == "" || c.OutTopic == "" || c.DLQTopic == "" {
+		return errors.New("ingest: topic, group, out topic and DLQ topic must be set")
+	}
+	if c.MaxBatch <= 0 || c.MaxWait <= 0 {
+		return errors.New("ingest: max batch and max wait must be positive")
+	}
+	return nil
+}
+
+// Deps are what an ingest consumer talks to.
+type Deps struct {
+	Kafka  kafkaio.Config
+	Store  *store.Store
+	Logger *slog.Logger
+}
+
+// Stats counts what happened to consumed messages. Every consumed message is
+// counted in exactly one of Archived, Control and DeadLettered; Forwarded and
+// Declined are subsets of Archived.
+type Stats struct {
+	Consumed     uint64
+	Archived     uint64
+	Forwarded    uint64 // re-keyed onto settle.events
+	Declined     uint64 // declined authorizations: archived, deliberately not joined
+	Control      uint64 // heartbeats: recorded, advance the watermark
+	DeadLettered uint64
+	Batches      uint64
+}
+
+// Ingest is one running consumer.
+type Ingest struct {
+	cfg    Config
+	deps   Deps
+	log    *slog.Logger
+	reader *kafka.Reader
+	out    *kafka.Writer
+	dlq    *kafka.Writer
+
+	srcParts int // partitions of the source topic
+	outParts []int
+
+	wm     map[int]int64 // per source partition: highest occurred_at read
+	sentWM map[int]int64 // last broadcast
+
+	consumed, archived, forwarded, declined, control, dead, batches atomic.Uint64
+}
+
+// New builds an ingest consumer; it connects on Run.
+func New(cfg Config, deps Deps) (*Ingest, error) {
+	cfg = cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := deps.Kafka.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Store == nil {
+		return nil, errors.New("ingest: a store is required")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	return &Ingest{cfg: cfg, deps: deps, log: deps.Logger.With("component", "ingest", "source", cfg.Source.String(), "topic", cfg.Topic),
+		wm: map[int]int64{}, sentWM: map[int]int64{}}, nil
+}
+
+// Stats returns the counters so far.
+func (in *Ingest) Stats() Stats {
+	return Stats{Consumed: in.consumed.Load(), Archived: in.archived.Load(), Forwarded: in.forwarded.Load(),
+		Declined: in.declined.Load(), Control: in.control.Load(), DeadLettered: in.dead.Load(), Batches: in.batches.Load()}
+}
+
+// Run consumes until ctx is cancelled or an error that retries cannot fix.
+// A cancelled ctx finishes the batch in hand (writes and commit) first.
+func (in *Ingest) Run(ctx context.Context) error {
+	if err := in.open(ctx); err != nil {
+		return err
+	}
+	defer in.Close()
+	in.log.Info("ingest started", "group", in.cfg.Group, "partitions", in.srcParts, "out", in.cfg.OutTopic)
+	for {
+		msgs, err := in.fetch(ctx)
+		if len(msgs) > 0 {
+			// Finish what was read even if ctx is done: drain, then stop.
+			if perr := in.process(context.WithoutCancel(ctx), msgs); perr != nil {
+				return perr
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				in.log.Info("ingest stopped", "consumed", in.consumed.Load())
+				return nil
+			}
+			return fmt.Errorf("ingest %s: fetching: %w", in.cfg.Source, err)
+		}
+	}
+}
+
+func (in *Ingest) open(ctx context.Context) error {
+	k := in.deps.Kafka
+	dialer, err := k.Dialer()
+	if err != nil {
+		return err
+	}
+	parts, err := kafkaio.Partitions(ctx, k, in.cfg.Topic)
+	if err != nil {
+		return fmt.Errorf("ingest %s: %w", in.cfg.Source, err)
+	}
+	in.srcParts = len(parts)
+	if in.cfg.Source != event.Merchants {
+		if in.outParts, err = kafkaio.Partitions(ctx, k, in.cfg.OutTopic); err != nil {
+			return fmt.Errorf("ingest %s: %w", in.cfg.Source, err)
+		}
+		if in.out, err = kafkaio.NewWriter(k, in.cfg.OutTopic, kafkaio.WriterConfig{}); err != nil {
+			return err
+		}
+	}
+	if in.dlq, err = kafkaio.NewWriter(k, in.cfg.DLQTopic, kafkaio.WriterConfig{}); err != nil {
+		return err
+	}
+	logErr := kafka.LoggerFunc(func(msg string, args ...any) { in.log.Warn("kafka reader: " + fmt.Sprintf(msg, args...)) })
+	in.reader = kafka.NewReader(kafka.ReaderConfig{
+		Brokers:           k.Brokers,
+		GroupID:           in.cfg.Group,
+		Topic:             in.cfg.Topic,
+		Dialer:            dialer,
+		StartOffset:       kafka.FirstOffset,
+		MinBytes:          1,
+		MaxBytes:          16 << 20,
+		MaxWait:           in.cfg.MaxWait,
+		QueueCapacity:     in.cfg.MaxBatch,
+		CommitInterval:    0, // synchronous commits, only after durability
+		HeartbeatInterval: time.Second,
+		SessionTimeout:    10 * time.Second,
+		RebalanceTimeout:  10 * time.Second,
+		ErrorLogger:       logErr,
+	})
+	return nil
+}
+
+// fetch blocks for the first message, then collects more for up to MaxWait.
+func (in *Ingest) fetch(ctx context.Context) ([]kafka.Message, error) {
+	m, err := in.reader.FetchMessage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	msgs := []kafka.Message{m}
+	wctx, cancel := context.WithTimeout(ctx, in.cfg.MaxWait)
+	defer cancel()
+	for len(msgs) < in.cfg.MaxBatch {
+		m, err := in.reader.FetchMessage(wctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return msgs, ctx.Err()
+			}
+			return msgs, nil // the batch window closed
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
+}
+
+// batch is what one fetch produced, written out before the commit.
+type batch struct {
+	out      []kafka.Message
+	dlq      []kafka.Message
+	raw      []store.RawRow
+	controls []store.ControlRow
+	dead     []store.DeadLetter
+	last     map[int]kafka.Message
+	buf      []byte
+}
+
+func (in *Ingest) process(ctx context.Context, msgs []kafka.Message) error {
+	b := &batch{last: map[int]kafka.Message{}}
+	for i := range msgs {
+		in.classify(b, &msgs[i])
+	}
+	if err := in.write(ctx, in.out, b.out, "forwarding events to "+in.cfg.OutTopic); err != nil {
+		return err
+	}
+	if err := in.write(ctx, in.dlq, b.dlq, "writing dead letters to "+in.cfg.DLQTopic); err != nil {
+		return err
+	}
+	if err := in.deps.Store.InsertRaw(ctx, in.cfg.Source, b.raw); err != nil {
+		return fmt.Errorf("ingest %s: archiving raw events: %w", in.cfg.Source, err)
+	}
+	if err := in.deps.Store.InsertControl(ctx, b.controls); err != nil {
+		return fmt.Errorf("ingest %s: recording control events: %w", in.cfg.Source, err)
+	}
+	if err := in.deps.Store.InsertDeadLetters(ctx, b.dead); err != nil {
+		return fmt.Errorf("ingest %s: recording dead letters: %w", in.cfg.Source, err)
+	}
+	if err := in.broadcastWatermarks(ctx); err != nil {
+		return err
+	}
+	commits := make([]kafka.Message, 0, len(b.last))
+	for _, m := range b.last {
+		commits = append(commits, m)
+	}
+	if err := in.retry(ctx, "committing offsets", func() error { return in.reader.CommitMessages(ctx, commits...) }); err != nil {
+		return err
+	}
+	in.batches.Add(1)
+	return nil
+}
+
+// classify decides the fate of one message: dead letter, control, or archive
+// (and forward when it is a payment event the join needs).
+func (in *Ingest) classify(b *batch, m *kafka.Message) {
+	in.consumed.Add(1)
+	b.last[m.Partition] = *m
+	kt := m.Time.UnixMilli()
+	ev, err := event.Decode(in.cfg.Source, m.Value)
+	if err != nil {
+		in.deadLetter(b, m, err)
+		return
+	}
+	if ev.OccurredAt > in.wm[m.Partition] {
+		in.wm[m.Partition] = ev.OccurredAt
+	}
+	if ev.Type == event.Heartbeat {
+		in.control.Add(1)
+		b.controls = append(b.controls, store.ControlRow{Topic: m.Topic, Partition: int32(m.Partition), Offset: m.Offset, KafkaTime: kt,
+			Type: ev.Type.String(), OccurredAt: ev.OccurredAt, Producer: ev.Producer, Note: "heartbeat: advances the watermark, not archived as a payment event"})
+		return
+	}
+	in.archived.Add(1)
+	b.raw = append(b.raw, store.RawRow{Topic: m.Topic, Partition: int32(m.Partition), Offset: m.Offset, KafkaTime: kt, Event: ev, Payload: m.Value})
+	switch {
+	case in.cfg.Source == event.Merchants:
+		return // profiles are read by the joiner straight from the compacted topic
+	case ev.Type == event.Authorization && !ev.Approved():
+		in.declined.Add(1)
+		return
+	}
+	rec := event.Record{Kind: event.RecordEvent, Source: in.cfg.Source, Event: ev, Topic: m.Topic, Partition: int32(m.Partition), Offset: m.Offset}
+	start := len(b.buf)
+	b.buf = event.AppendRecord(b.buf, &rec)
+	b.out = append(b.out, kafka.Message{Key: []byte(ev.Key()), Value: b.buf[start:len(b.buf):len(b.buf)]})
+	in.forwarded.Add(1)
+}
+
+func (in *Ingest) deadLetter(b *batch, m *kafka.Message, err error) {
+	in.dead.Add(1)
+	reason := string(event.ReasonOf(err))
+	if reason == "" {
+		reason = "invalid"
+	}
+	payload := event.MaskCardNumbers(m.Value)
+	detail := err.Error()
+	in.log.Warn("dead-lettered a message", "partition", m.Partition, "offset", m.Offset, "reason", reason, "detail", detail,
+		"action", "fix the producer; the message is kept in "+in.cfg.DLQTopic+" and the dead_letters table")
+	b.dead = append(b.dead, store.DeadLetter{Topic: m.Topic, Partition: int32(m.Partition), Offset: m.Offset, KafkaTime: m.Time.UnixMilli(),
+		Key: m.Key, Reason: reason, Detail: detail, Payload: payload})
+	b.dlq = append(b.dlq, kafka.Message{Key: m.Key, Value: payload, Headers: []kafka.Header{
+		{Key: "source-topic", Value: []byte(m.Topic)},
+		{Key: "source-partition", Value: strconv.AppendInt(nil, int64(m.Partition), 10)},
+		{Key: "source-offset", Value: strconv.AppendInt(nil, m.Offset, 10)},
+		{Key: "reason", Value: []byte(reason)},
+		{Key: "detail", Value: []byte(detail)},
+	}})
+}
+
+// broadcastWatermarks tells every partition of settle.events how far each
+// source partition has been read. It runs after the batch's events are
+// written, so on every output partition a watermark follows the events it
+// covers.
+func (in *Ingest) broadcastWatermarks(ctx context.Context) error {
+	if in.out == nil {
+		return nil
+	}
+	var msgs []kafka.Message
+	for p, at := range in.wm {
+		if at <= in.sentWM[p] {
+			continue
+		}
+		rec := event.Record{Kind: event.RecordWatermark, Source: in.cfg.Source,
+			Watermark: event.Watermark{Source: in.cfg.Source, Partition: int32(p), Partitions: int32(in.srcParts), At: at}}
+		val := event.AppendRecord(nil, &rec)
+		key := []byte("wm-" + in.cfg.Source.String() + "-" + strconv.Itoa(p))
+		for _, q := range in.outParts {
+			msgs = append(msgs, kafka.Message{Key: key, Value: val, Headers: []kafka.Header{kafkaio.ToPartition(q)}})
+		}
+	}
+	if err := in.write(ctx, in.out, msgs, "broadcasting watermarks"); err != nil {
+		return err
+	}
+	for p, at := range in.wm {
+		in.sentWM[p] = at
+	}
+	return nil
+}
+
+func (in *Ingest) write(ctx context.Context, w *kafka.Writer, msgs []kafka.Message, what string) error {
+	if len(msgs) == 0 || w == nil {
+		return nil
+	}
+	// A failed or partly failed write is retried whole: kafka-go has no
+	// idempotent producer, so a retry may store duplicates, which every
+	// reader of our topics removes by event id.
+	return in.retry(ctx, what, func() error { return w.WriteMessages(ctx, msgs...) })
+}
+
+func (in *Ingest) retry(ctx context.Context, what string, op func() error) error {
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval = 100 * time.Millisecond
+	bo.MaxInterval = 10 * time.Second
+	bo.MaxElapsedTime = in.cfg.RetryMaxElapsed
+	attempt := 0
+	err := backoff.RetryNotify(op, backoff.WithContext(bo, ctx), func(err error, wait time.Duration) {
+		attempt++
+		in.log.Warn("retrying", "what", what, "attempt", attempt, "wait", wait, "err", err)
+	})
+	if err != nil {
+		return fmt.Errorf("ingest %s: %s: %w", in.cfg.Source, what, err)
+	}
+	return nil
+}
+
+// Close releases the reader and writers.
+func (in *Ingest) Close() error {
+	var errs []error
+	if in.reader != nil {
+		errs = append(errs, in.reader.Close())
+		in.reader = nil
+	}
+	for _, w := range []*kafka.Writer{in.out, in.dlq} {
+		if w != nil {
+			errs = append(errs, w.Close())
+		}
+	}
+	in.out, in.dlq = nil, nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,130 @@
+package join
+
+import (
+	"container/heap"
+	"strconv"
+	"time"
+	"unsafe"
+
+	"settlemon/pkg/calendar"
+)
+
+var entrySize = unsafe.Sizeof(entry{})
+
+// timer is a deadline for one trace slot; gen tells a stale timer (the slot
+// was reused) from a live one. It holds no pointers.
+type timer struct {
+	at   int64
+	slot int32
+	gen  uint32
+}
+
+// timers is a min-heap by time.
+type timers struct{ h timerHeap }
+
+type timerHeap []timer
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].at < h[j].at }
+func (h timerHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap) Push(x any)        { *h = append(*h, x.(timer)) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return t
+}
+
+func (t *timers) push(x timer) { heap.Push(&t.h, x) }
+
+// fire pops every timer due at or before upTo, in time order.
+func (t *timers) fire(upTo int64, fn func(timer)) {
+	for len(t.h) > 0 && t.h[0].at <= upTo {
+		fn(heap.Pop(&t.h).(timer))
+	}
+}
+
+func (t *timers) len() int { return len(t.h) }
+
+// intern maps repeated strings (merchant and terminal ids) to small ids so
+// that entries carry an int32 instead of a string header.
+type intern struct {
+	ids   map[string]int32
+	names []string
+}
+
+func newIntern() intern { return intern{ids: make(map[string]int32)} }
+
+func (in *intern) id(s string) int32 {
+	if s == "" {
+		return -1
+	}
+	if i, ok := in.ids[s]; ok {
+		return i
+	}
+	i := int32(len(in.names))
+	in.names = append(in.names, s)
+	in.ids[s] = i
+	return i
+}
+
+func (in *intern) name(i int32) string {
+	if i < 0 || int(i) >= len(in.names) {
+		return ""
+	}
+	return in.names[i]
+}
+
+// parseMCC keeps a 4-digit MCC as a number; anything else is 0 ("").
+func parseMCC(s string) uint16 {
+	if len(s) != 4 {
+		return 0
+	}
+	n := 0
+	for i := 0; i < 4; i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int(c-'0')
+	}
+	return uint16(n) + 1 // 0 means none; "0000" is 1
+}
+
+func fmtMCC(m uint16) string {
+	if m == 0 {
+		return ""
+	}
+	s := strconv.Itoa(int(m - 1))
+	for len(s) < 4 {
+		s = "0" + s
+	}
+	return s
+}
+
+// fen formats an amount in fen as yuan with two decimals.
+func fen(v int64) string {
+	neg := v < 0
+	if neg {
+		v = -v
+	}
+	s := strconv.FormatInt(v/100, 10) + "." + strconv.FormatInt(v%100/10, 10) + strconv.FormatInt(v%10, 10)
+	if neg {
+		return "-" + s
+	}
+	return s
+}
+
+func signedFen(v int64) string {
+	if v >= 0 {
+		return "+" + fen(v)
+	}
+	return fen(v)
+}
+
+func secs(ms int64) string { return (time.Duration(ms) * time.Millisecond).String() }
+
+// fmtTime renders an instant in the calendar's time zone, as support reads it.
+func fmtTime(ms int64, s *calendar.Schedule) string {
+	return time.UnixMilli(ms).In(s.Calendar().Location()).Format("Mon 2006-01-02 15:04 MST")
+}

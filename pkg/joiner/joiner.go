@@ -1,0 +1,346 @@
+// Package joiner runs the join on Kafka: it is a member of the joiner consumer
+// group on settle.events, and for each partition it owns it keeps one
+// join.Partition, sinks the facts it emits to ClickHouse in batches, and
+// commits the partition's offset only after those facts are durable.
+//
+// Recovery is by replay: on assignment a partition is read from its first
+// offset, and facts produced by records below the committed offset are not
+// written again (they were durable before the commit). Because the join's
+// facts depend only on the input, the rebuilt state is the state that was lost.
+// Restart time therefore grows with the partition's length; checkpoints come
+// later (issue #5).
+package joiner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"settlemon/pkg/calendar"
+	"settlemon/pkg/event"
+	"settlemon/pkg/fact"
+	"settlemon/pkg/join"
+	"settlemon/pkg/kafkaio"
+	"settlemon/pkg/store"
+)
+
+// Clock modes.
+const (
+	ClockLive   = "live"   // "now" is the wall clock
+	ClockReplay = "replay" // "now" is the highest event time seen
+)
+
+// Config is one joiner instance.
+type Config struct {
+	Topic          string // default settle.events
+	MerchantsTopic string // default acq.merchants
+	Group          string // default settlemon-joiner
+	Clock          string // live or replay, default replay
+
+	FlushRows     int           // facts per sink batch, default 20000
+	FlushInterval time.Duration // longest a fact waits for the sink, default 1s
+	FetchBatch    int           // records per fetch round, default 5000
+
+	Join join.Config
+}
+
+// Defaults fills zero values.
+func (c Config) Defaults() Config {
+	if c.Topic == "" {
+		c.Topic = "settle.events"
+	}
+	if c.MerchantsTopic == "" {
+		c.MerchantsTopic = event.Merchants.DefaultTopic()
+	}
+	if c.Group == "" {
+		c.Group = "settlemon-joiner"
+	}
+	if c.Clock == "" {
+		c.Clock = ClockReplay
+	}
+	if c.FlushRows == 0 {
+		c.FlushRows = 20000
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = time.Second
+	}
+	if c.FetchBatch == 0 {
+		c.FetchBatch = 5000
+	}
+	if c.Join == (join.Config{}) {
+		c.Join = join.DefaultConfig()
+	}
+	return c
+}
+
+// Validate reports a setting that cannot work.
+func (c Config) Validate() error {
+	if c.Clock != ClockLive && c.Clock != ClockReplay {
+		return fmt.Errorf("joiner: clock %q is neither live nor replay", c.Clock)
+	}
+	if c.FlushRows <= 0 || c.FlushInterval <= 0 || c.FetchBatch <= 0 {
+		return errors.New("joiner: flush rows, flush interval and fetch batch must be positive")
+	}
+	return c.Join.Validate()
+}
+
+// Deps are what a joiner talks to.
+type Deps struct {
+	Kafka    kafkaio.Config
+	Store    *store.Store
+	Schedule *calendar.Schedule
+	Logger   *slog.Logger
+	Now      func() time.Time // wall clock for ClockLive; default time.Now
+}
+
+// Stats are the joiner's counters.
+type Stats struct {
+	Records     uint64 // records read, restores included
+	Restored    uint64 // records re-read below the committed offset
+	LagFacts    uint64 // written
+	Anomalies   uint64 // written
+	Corrupt     uint64 // records that did not decode
+	OpenTraces  int64
+	StateBytes  int64
+	Commits     uint64
+	Generations uint64
+}
+
+// Joiner is one running instance.
+type Joiner struct {
+	cfg       Config
+	deps      Deps
+	log       *slog.Logger
+	merchants *Merchants
+
+	records, restored, lagFacts, anomalies, corrupt, commits, generations atomic.Uint64
+	open, stateBytes                                                      sync.Map // partition → int64
+	commitMu                                                              sync.Mutex
+}
+
+// New builds a joiner; it connects on Run.
+func New(cfg Config, deps Deps) (*Joiner, error) {
+	cfg = cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := deps.Kafka.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Store == nil || deps.Schedule == nil {
+		return nil, errors.New("joiner: store and schedule are required")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	log := deps.Logger.With("component", "joiner")
+	return &Joiner{cfg: cfg, deps: deps, log: log, merchants: NewMerchants(log)}, nil
+}
+
+// Stats returns the counters so far.
+func (j *Joiner) Stats() Stats {
+	s := Stats{Records: j.records.Load(), Restored: j.restored.Load(), LagFacts: j.lagFacts.Load(), Anomalies: j.anomalies.Load(),
+		Corrupt: j.corrupt.Load(), Commits: j.commits.Load(), Generations: j.generations.Load()}
+	j.open.Range(func(_, v any) bool { s.OpenTraces += v.(int64); return true })
+	j.stateBytes.Range(func(_, v any) bool { s.StateBytes += v.(int64); return true })
+	return s
+}
+
+// Run joins until ctx is cancelled; on cancellation every partition flushes
+// its facts and commits before Run returns.
+func (j *Joiner) Run(ctx context.Context) error {
+	k := j.deps.Kafka
+	if err := j.merchants.Follow(ctx, k, j.cfg.MerchantsTopic); err != nil {
+		return err
+	}
+	dialer, err := k.Dialer()
+	if err != nil {
+		return err
+	}
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID: j.cfg.Group, Brokers: k.Brokers, Dialer: dialer, Topics: []string{j.cfg.Topic},
+		StartOffset: kafka.FirstOffset, HeartbeatInterval: time.Second, SessionTimeout: 10 * time.Second,
+		RebalanceTimeout: 10 * time.Second, JoinGroupBackoff: time.Second,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) { j.log.Warn("kafka group: " + fmt.Sprintf(msg, args...)) }),
+	})
+	if err != nil {
+		return fmt.Errorf("joiner: joining group %s: %w", j.cfg.Group, err)
+	}
+	defer group.Close()
+	j.log.Info("joiner started", "group", j.cfg.Group, "topic", j.cfg.Topic, "clock", j.cfg.Clock, "merchants", j.merchants.Len())
+	for {
+		gen, err := group.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				j.log.Info("joiner stopped", "records", j.records.Load(), "lag_facts", j.lagFacts.Load(), "anomalies", j.anomalies.Load())
+				return nil
+			}
+			if errors.Is(err, kafka.ErrGroupClosed) {
+				return nil
+			}
+			j.log.Warn("joiner: waiting for the next group generation", "err", err)
+			continue
+		}
+		j.generations.Add(1)
+		assigned := gen.Assignments[j.cfg.Topic]
+		j.log.Info("partitions assigned", "generation", gen.ID, "partitions", len(assigned))
+		for _, pa := range assigned {
+			pa := pa
+			gen.Start(func(gctx context.Context) {
+				// Stop on shutdown as well as on the end of the generation.
+				pctx, cancel := context.WithCancel(gctx)
+				stop := context.AfterFunc(ctx, cancel)
+				defer stop()
+				defer cancel()
+				if err := j.runPartition(pctx, gen, pa.ID, pa.Offset); err != nil {
+					j.log.Error("partition stopped with an error; it will be re-assigned", "partition", pa.ID, "err", err)
+				}
+			})
+		}
+	}
+}
+
+// partition is the runtime of one owned partition.
+type partition struct {
+	id        int
+	committed int64 // facts from records below this offset are durable already
+	next      int64 // offset after the last record applied
+	state     *join.Partition
+	lags      []fact.Lag
+	anomalies []fact.Anomaly
+	lastFlush time.Time
+	dirty     bool // offset advanced past the last commit
+}
+
+func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int, committed int64) error {
+	if committed < 0 {
+		committed = 0
+	}
+	state, err := join.New(j.cfg.Join, j.deps.Schedule, j.merchants)
+	if err != nil {
+		return err
+	}
+	dialer, err := j.deps.Kafka.Dialer()
+	if err != nil {
+		return err
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: j.deps.Kafka.Brokers, Topic: j.cfg.Topic, Partition: id, Dialer: dialer,
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond, QueueCapacity: j.cfg.FetchBatch})
+	defer r.Close()
+	if err := r.SetOffset(kafka.FirstOffset); err != nil {
+		return err
+	}
+	p := &partition{id: id, committed: committed, state: state, lastFlush: time.Now()}
+	log := j.log.With("partition", id)
+	log.Info("partition restoring by replay", "committed_offset", committed)
+	restoredLogged := committed == 0
+	var rec event.Record
+	for {
+		msgs, ferr := j.fetch(ctx, r)
+		for i := range msgs {
+			m := &msgs[i]
+			j.records.Add(1)
+			if err := event.DecodeRecord(m.Value, &rec); err != nil {
+				j.corrupt.Add(1)
+				log.Error("undecodable record on the repartition topic; skipped", "offset", m.Offset, "err", err,
+					"action", "check the ingest version writing to "+j.cfg.Topic)
+			} else {
+				state.Apply(&rec)
+			}
+			p.next = m.Offset + 1
+			if m.Offset < p.committed {
+				j.restored.Add(1)
+				state.Take() // durable before the commit: not written again
+				continue
+			}
+			if !restoredLogged {
+				restoredLogged = true
+				log.Info("partition restored", "offset", m.Offset, "open_traces", state.Open())
+			}
+			p.dirty = true
+			l, a := state.Take()
+			p.lags = append(p.lags, l...)
+			p.anomalies = append(p.anomalies, a...)
+		}
+		if j.cfg.Clock == ClockLive {
+			state.Advance(j.deps.Now().UnixMilli())
+		}
+		j.open.Store(id, int64(state.Open()))
+		j.stateBytes.Store(id, state.StateBytes())
+		due := len(p.lags)+len(p.anomalies) >= j.cfg.FlushRows || time.Since(p.lastFlush) >= j.cfg.FlushInterval
+		if ferr != nil || due {
+			// On shutdown or the end of the generation, drain before leaving.
+			if err := j.flush(context.WithoutCancel(ctx), gen, p); err != nil {
+				return err
+			}
+		}
+		if ferr != nil {
+			if ctx.Err() != nil {
+				log.Info("partition released", "next_offset", p.next)
+				return nil
+			}
+			return fmt.Errorf("reading partition %d: %w", id, ferr)
+		}
+	}
+}
+
+func (j *Joiner) fetch(ctx context.Context, r *kafka.Reader) ([]kafka.Message, error) {
+	var msgs []kafka.Message
+	wctx, cancel := context.WithTimeout(ctx, j.cfg.FlushInterval/2)
+	defer cancel()
+	for len(msgs) < j.cfg.FetchBatch {
+		m, err := r.FetchMessage(wctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return msgs, ctx.Err()
+			}
+			return msgs, nil
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
+}
+
+// flush makes the pending facts durable, then commits the offset after the
+// last record applied.
+func (j *Joiner) flush(ctx context.Context, gen *kafka.Generation, p *partition) error {
+	p.lastFlush = time.Now()
+	if len(p.lags) > 0 {
+		if err := j.deps.Store.InsertLags(ctx, p.lags); err != nil {
+			return fmt.Errorf("partition %d: %w", p.id, err)
+		}
+		j.lagFacts.Add(uint64(len(p.lags)))
+		p.lags = p.lags[:0]
+	}
+	if len(p.anomalies) > 0 {
+		if err := j.deps.Store.InsertAnomalies(ctx, p.anomalies); err != nil {
+			return fmt.Errorf("partition %d: %w", p.id, err)
+		}
+		j.anomalies.Add(uint64(len(p.anomalies)))
+		p.anomalies = p.anomalies[:0]
+	}
+	if !p.dirty {
+		return nil
+	}
+	j.commitMu.Lock()
+	err := gen.CommitOffsets(map[string]map[int]int64{j.cfg.Topic: {p.id: p.next}})
+	j.commitMu.Unlock()
+	if err != nil {
+		// The facts are durable; a lost commit only means a longer replay.
+		j.log.Warn("offset commit failed; the partition will replay further on its next assignment", "partition", p.id, "offset", p.next, "err", err)
+		return nil
+	}
+	j.commits.Add(1)
+	p.committed = p.next
+	p.dirty = false
+	return nil
+}
