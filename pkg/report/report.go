@@ -1,0 +1,177 @@
+// Package report builds the end-of-run summary an operator reads: events per
+// topic with a reconciliation that accounts for every source message
+// (archived, dead-lettered, or deliberately skipped), dead letters by reason,
+// facts written, settlement-lag percentiles per mode and anomalies by kind.
+//
+// It reads Kafka offsets and the ClickHouse views; it changes nothing.
+package report
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"settlemon/pkg/kafkaio"
+	"settlemon/pkg/store"
+)
+
+// TopicLine reconciles one source topic.
+type TopicLine struct {
+	Topic       string
+	Messages    int64 // in the topic (end minus first offset, over all partitions)
+	Archived    uint64
+	Control     uint64 // heartbeats: recorded, not archived as payments
+	DeadLetters uint64
+}
+
+// Unaccounted is how many messages have no fate recorded (negative: more
+// fates than messages, which would be a bug).
+func (t TopicLine) Unaccounted() int64 {
+	return t.Messages - int64(t.Archived+t.Control+t.DeadLetters)
+}
+
+// Report is the summary of a run.
+type Report struct {
+	Topics       []TopicLine
+	DeadReasons  map[string]uint64
+	Declined     uint64
+	LagRows      uint64
+	LagByMode    []store.ModeLag
+	Anomalies    map[string]uint64
+	Database     string
+	ClickHouse   string
+	ExtraSummary []string // lines the caller adds (timings, throughput)
+}
+
+// Balanced reports whether every message of every topic is accounted for.
+func (r Report) Balanced() bool {
+	for _, t := range r.Topics {
+		if t.Unaccounted() != 0 {
+			return false
+		}
+	}
+	return len(r.Topics) > 0
+}
+
+// Build reads the figures for topics from Kafka and ClickHouse.
+func Build(ctx context.Context, k kafkaio.Config, st *store.Store, topics []string) (Report, error) {
+	r := Report{Database: st.Database()}
+	counts, err := st.TopicCounts(ctx)
+	if err != nil {
+		return r, fmt.Errorf("report: %w", err)
+	}
+	byTopic := map[string]store.TopicCount{}
+	for _, c := range counts {
+		byTopic[c.Topic] = c
+	}
+	for _, t := range topics {
+		offs, err := kafkaio.TopicOffsets(ctx, k, t)
+		if err != nil {
+			return r, fmt.Errorf("report: %w", err)
+		}
+		line := TopicLine{Topic: t, Archived: byTopic[t].Archived, Control: byTopic[t].Control, DeadLetters: byTopic[t].DeadLetters}
+		for _, o := range offs {
+			line.Messages += o.End - o.First
+		}
+		r.Topics = append(r.Topics, line)
+	}
+	if r.DeadReasons, err = st.DeadLetterReasons(ctx); err != nil {
+		return r, fmt.Errorf("report: %w", err)
+	}
+	if r.Declined, err = st.DeclinedCount(ctx); err != nil {
+		return r, fmt.Errorf("report: %w", err)
+	}
+	if r.LagRows, err = st.LagRowCount(ctx); err != nil {
+		return r, fmt.Errorf("report: %w", err)
+	}
+	if r.LagByMode, err = st.LagByMode(ctx); err != nil {
+		return r, fmt.Errorf("report: %w", err)
+	}
+	if r.Anomalies, err = st.AnomalyCounts(ctx); err != nil {
+		return r, fmt.Errorf("report: %w", err)
+	}
+	return r, nil
+}
+
+// WriteText renders the report for a terminal.
+func (r Report) WriteText(w io.Writer) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	p("")
+	p("== settlement run report ==")
+	for _, l := range r.ExtraSummary {
+		p("%s", l)
+	}
+	p("")
+	p("Events read per source topic")
+	p("  %-22s %10s %10s %10s %10s %12s", "topic", "messages", "archived", "heartbeat", "dead", "unaccounted")
+	var total, arch, ctl, dead int64
+	for _, t := range r.Topics {
+		p("  %-22s %10d %10d %10d %10d %12d", t.Topic, t.Messages, t.Archived, t.Control, t.DeadLetters, t.Unaccounted())
+		total += t.Messages
+		arch += int64(t.Archived)
+		ctl += int64(t.Control)
+		dead += int64(t.DeadLetters)
+	}
+	verdict := "BALANCED: every source message is archived, dead-lettered or recorded as a heartbeat"
+	if !r.Balanced() {
+		verdict = "NOT BALANCED: some messages have no recorded fate — check the ingest logs before trusting these figures"
+	}
+	p("Reconciliation: %d messages = %d archived + %d heartbeats (control, skipped from the join) + %d dead letters  → %s",
+		total, arch, ctl, dead, verdict)
+	p("  of the archived: %d declined authorizations (archived, deliberately not joined)", r.Declined)
+	p("")
+	p("Dead letters by reason")
+	if len(r.DeadReasons) == 0 {
+		p("  none")
+	}
+	for _, k := range sortedKeys(r.DeadReasons) {
+		p("  %-22s %d", k, r.DeadReasons[k])
+	}
+	p("")
+	var anomalies uint64
+	for _, v := range r.Anomalies {
+		anomalies += v
+	}
+	p("Facts written (latest versions): %d settlement_lag rows, %d anomalies", r.LagRows, anomalies)
+	p("")
+	p("Settlement lag, authorization → payout paid (seconds)")
+	p("  %-8s %8s %10s %10s %10s", "mode", "paid", "p50", "p95", "p99")
+	for _, m := range r.LagByMode {
+		p("  %-8s %8d %10s %10s %10s", m.Mode, m.Paid, hours(m.P50), hours(m.P95), hours(m.P99))
+	}
+	p("")
+	p("Anomalies by kind (latest version)")
+	if len(r.Anomalies) == 0 {
+		p("  none")
+	}
+	for _, k := range sortedKeys(r.Anomalies) {
+		p("  %-22s %d", k, r.Anomalies[k])
+	}
+	p("")
+	p("Query the facts yourself:")
+	addr := r.ClickHouse
+	host, port := "127.0.0.1", "19000"
+	if i := strings.LastIndex(addr, ":"); i > 0 {
+		host, port = addr[:i], addr[i+1:]
+	}
+	cli := fmt.Sprintf("clickhouse-client --host %s --port %s --database %s", host, port, r.Database)
+	p("  %s -q \"SELECT mode, count(), quantiles(0.5,0.95,0.99)(auth_to_pay_s) FROM settlement_lag_latest WHERE status='paid' GROUP BY mode\"", cli)
+	p("  %s -q \"SELECT kind, status, count() FROM anomalies_latest GROUP BY kind, status ORDER BY kind\"", cli)
+	p("  %s -q \"SELECT trace_no, reason, details, action FROM anomalies_latest WHERE kind='payout_failed' LIMIT 5\"", cli)
+	p("  %s -q \"SELECT topic, reason, detail FROM dead_letters FINAL LIMIT 10\"", cli)
+}
+
+func hours(sec float64) string {
+	return fmt.Sprintf("%.0f (%.1fh)", sec, sec/3600)
+}
+
+func sortedKeys(m map[string]uint64) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

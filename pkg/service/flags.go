@@ -1,0 +1,128 @@
+// Package service is the common frame of every settlemon command: flags that
+// can also be set by environment variables (SETTLEMON_<FLAG>), the shared
+// flag groups for Kafka, ClickHouse, the calendar and logging, and a context
+// that ends on SIGINT or SIGTERM.
+//
+// It wires configuration; it contains no pipeline logic.
+package service
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+// EnvPrefix prefixes every environment variable a command reads.
+const EnvPrefix = "SETTLEMON_"
+
+// EnvName is the environment variable that sets flag name.
+func EnvName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Flags is a flag set whose every flag can also come from the environment.
+// A flag given on the command line wins over the environment, which wins over
+// the default.
+type Flags struct {
+	*flag.FlagSet
+	summary string
+}
+
+// NewFlags returns a flag set for command name; summary is the first lines of
+// its --help.
+func NewFlags(name, summary string) *Flags {
+	f := &Flags{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), summary: summary}
+	f.Usage = func() { f.PrintUsage(f.Output()) }
+	return f
+}
+
+// PrintUsage writes the help text: the summary, then every flag with its
+// environment variable and default.
+func (f *Flags) PrintUsage(w io.Writer) {
+	fmt.Fprintf(w, "%s\n\nFlags (each also settable as the environment variable shown):\n", strings.TrimSpace(f.summary))
+	f.VisitAll(func(fl *flag.Flag) {
+		def := ""
+		if fl.DefValue != "" {
+			def = " (default " + fl.DefValue + ")"
+		}
+		fmt.Fprintf(w, "  --%s  [%s]%s\n      %s\n", fl.Name, EnvName(fl.Name), def, fl.Usage)
+	})
+}
+
+// Parse reads args, then the environment for every flag not given in args.
+// It returns flag.ErrHelp after printing help for -h/--help.
+func (f *Flags) Parse(args []string) error {
+	f.SetOutput(os.Stderr)
+	if err := f.FlagSet.Parse(args); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	var errs []error
+	f.VisitAll(func(fl *flag.Flag) {
+		if set[fl.Name] {
+			return
+		}
+		if v, ok := os.LookupEnv(EnvName(fl.Name)); ok {
+			if err := fl.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("environment %s=%q: %w", EnvName(fl.Name), v, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// EnvVars lists the environment variables the flag set reads, sorted.
+func (f *Flags) EnvVars() []string {
+	var out []string
+	f.VisitAll(func(fl *flag.Flag) { out = append(out, EnvName(fl.Name)) })
+	sort.Strings(out)
+	return out
+}
+
+// List is a comma-separated flag value.
+type List []string
+
+func (l *List) String() string { return strings.Join(*l, ",") }
+
+// Set replaces the list.
+func (l *List) Set(s string) error {
+	*l = nil
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l = append(*l, v)
+		}
+	}
+	return nil
+}
+
+// ListVar defines a comma-separated list flag.
+func (f *Flags) ListVar(p *[]string, name string, def []string, usage string) {
+	*p = append([]string(nil), def...)
+	f.Var((*List)(p), name, usage)
+}
+
+// SecretVar defines a secret flag: its value may be given directly (better by
+// environment) or, with the flag name plus "-file", read from a file.
+// Resolve with ReadSecretFiles after Parse.
+func (f *Flags) SecretVar(p *string, name, usage string) {
+	f.StringVar(p, name, "", usage+" (prefer the environment variable or --"+name+"-file)")
+	f.Func(name+"-file", "file holding --"+name, func(path string) error {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("reading secret file: %w", err)
+		}
+		*p = strings.TrimRight(string(b), "\r\n")
+		return nil
+	})
+}
+
+// DurationVar is flag.DurationVar (re-exported for symmetry).
+func (f *Flags) DurationVar(p *time.Duration, name string, def time.Duration, usage string) {
+	f.FlagSet.DurationVar(p, name, def, usage)
+}

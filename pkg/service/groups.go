@@ -1,0 +1,109 @@
+package service
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"settlemon/pkg/calendar"
+	"settlemon/pkg/kafkaio"
+	"settlemon/pkg/store"
+)
+
+// KafkaFlags registers the broker flags and returns the config they fill.
+func KafkaFlags(f *Flags) *kafkaio.Config {
+	c := kafkaio.DefaultConfig()
+	f.ListVar(&c.Brokers, "kafka-brokers", c.Brokers, "Kafka bootstrap brokers, comma-separated host:port")
+	f.StringVar(&c.ClientID, "kafka-client-id", c.ClientID, "client id sent to the brokers")
+	f.BoolVar(&c.TLS, "kafka-tls", false, "connect to the brokers with TLS")
+	f.StringVar(&c.TLSCAFile, "kafka-tls-ca-file", "", "PEM CA bundle for broker TLS (system roots when empty)")
+	f.StringVar(&c.SASLMechanism, "kafka-sasl-mechanism", "", "SASL mechanism: plain, scram-sha-256 or scram-sha-512 (empty: none)")
+	f.StringVar(&c.SASLUser, "kafka-sasl-user", "", "SASL user")
+	f.SecretVar(&c.SASLPassword, "kafka-sasl-password", "SASL password")
+	return &c
+}
+
+// StoreFlags registers the ClickHouse flags and returns the config they fill.
+func StoreFlags(f *Flags) *store.Config {
+	c := store.DefaultConfig()
+	f.StringVar(&c.Addr, "clickhouse-addr", c.Addr, "ClickHouse native-protocol address host:port")
+	f.StringVar(&c.Database, "clickhouse-database", c.Database, "ClickHouse database (created if missing)")
+	f.StringVar(&c.User, "clickhouse-user", c.User, "ClickHouse user")
+	f.SecretVar(&c.Password, "clickhouse-password", "ClickHouse password")
+	f.BoolVar(&c.TLS, "clickhouse-tls", false, "connect to ClickHouse with TLS")
+	f.StringVar(&c.TLSCAFile, "clickhouse-tls-ca-file", "", "PEM CA bundle for ClickHouse TLS")
+	f.DurationVar(&c.MaxRetryElapsed, "clickhouse-retry-budget", c.MaxRetryElapsed, "how long one insert is retried while ClickHouse is unavailable before the service gives up")
+	return &c
+}
+
+// CalendarConfig is the business-day calendar and the settlement schedule.
+type CalendarConfig struct {
+	File     string
+	Schedule calendar.ScheduleConfig
+}
+
+// CalendarFlags registers the calendar flags.
+func CalendarFlags(f *Flags) *CalendarConfig {
+	c := &CalendarConfig{Schedule: calendar.DefaultScheduleConfig()}
+	f.StringVar(&c.File, "calendar-file", "", "business-day calendar JSON (default: the bundled mainland China calendar)")
+	f.DurationVar(&c.Schedule.NetworkCutoff, "network-cutoff", c.Schedule.NetworkCutoff, "local time of day after which a sale belongs to the next trade date")
+	f.DurationVar(&c.Schedule.ClearingCutoff, "clearing-cutoff", c.Schedule.ClearingCutoff, "clearing of trade date D is due by D+1 at this local time")
+	f.DurationVar(&c.Schedule.T1PayoutCutoff, "t1-payout-cutoff", c.Schedule.T1PayoutCutoff, "T1 payouts are due by this local time on the next business day")
+	f.DurationVar(&c.Schedule.D1PayoutCutoff, "d1-payout-cutoff", c.Schedule.D1PayoutCutoff, "D1 payouts are due by this local time on the next calendar day")
+	f.DurationVar(&c.Schedule.D0Window, "d0-window", c.Schedule.D0Window, "D0 payouts are due within this long after the sale")
+	f.DurationVar(&c.Schedule.T0Window, "t0-window", c.Schedule.T0Window, "T0 payouts are due within this long after the sale")
+	return c
+}
+
+// Load builds the schedule, warning when the calendar lacks the current or
+// next year (deadlines there fall back to weekends only).
+func (c *CalendarConfig) Load(logger *slog.Logger, thisYear int) (*calendar.Schedule, error) {
+	var cal *calendar.Calendar
+	var err error
+	if c.File == "" {
+		cal, err = calendar.Default()
+	} else {
+		cal, err = calendar.LoadFile(c.File)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading calendar: %w", err)
+	}
+	for _, y := range []int{thisYear, thisYear + 1} {
+		if !cal.Known(y) {
+			logger.Warn("the calendar has no holidays for a year: deadlines in it count weekends only and are flagged",
+				"year", y, "calendar", cal.Version(), "action", "update the calendar file (--calendar-file) when the State Council publishes the schedule")
+		}
+	}
+	return calendar.NewSchedule(c.Schedule, cal)
+}
+
+// LogConfig selects the log format and level.
+type LogConfig struct {
+	Format string
+	Level  string
+}
+
+// LogFlags registers the logging flags.
+func LogFlags(f *Flags) *LogConfig {
+	c := &LogConfig{}
+	f.StringVar(&c.Format, "log-format", "text", "log format: text or json")
+	f.StringVar(&c.Level, "log-level", "info", "log level: debug, info, warn or error")
+	return c
+}
+
+// Logger builds the logger, writing to stderr.
+func (c *LogConfig) Logger() (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.Level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", c.Level, err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch strings.ToLower(c.Format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: want text or json", c.Format)
+}

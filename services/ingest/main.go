@@ -1,0 +1,79 @@
+// Command ingest runs one ingest consumer: it reads one source topic in its
+// own consumer group, archives and validates every message, dead-letters bad
+// input, and re-keys payment events by trace number onto settle.events. Run
+// one per source topic (--source auth|clearing|payouts|merchants).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"settlemon/pkg/event"
+	"settlemon/pkg/ingest"
+	"settlemon/pkg/service"
+	"settlemon/pkg/store"
+)
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	f := service.NewFlags("ingest", `ingest — one consumer per source topic: validate, archive, dead-letter, re-key.
+
+Reads --topic (default: the source's topic) in consumer group --group, sends
+invalid messages to the dead-letter topic and the dead_letters table with a
+reason, archives valid ones with their topic/partition/offset, forwards
+payment events keyed by trace number to settle.events together with the
+source partitions' watermarks, and commits offsets only after all of that is
+durable. SIGTERM finishes the batch in hand, commits and exits.`)
+	k := service.KafkaFlags(f)
+	sc := service.StoreFlags(f)
+	lc := service.LogFlags(f)
+	var cfg ingest.Config
+	source := f.String("source", "", "source to ingest: auth, clearing, payouts or merchants (required)")
+	f.StringVar(&cfg.Topic, "topic", "", "source topic (default: the source's default topic)")
+	f.StringVar(&cfg.Group, "group", "", "consumer group (default: settlemon-ingest-<source>)")
+	f.StringVar(&cfg.OutTopic, "events-topic", "settle.events", "repartition topic the events are re-keyed onto")
+	f.StringVar(&cfg.DLQTopic, "dlq-topic", "settle.dlq", "dead-letter topic")
+	f.IntVar(&cfg.MaxBatch, "batch", 5000, "messages per durable batch")
+	migrate := f.Bool("migrate", false, "apply ClickHouse migrations before starting")
+	if err := f.Parse(args); err != nil {
+		return exitCode(err)
+	}
+	log, err := lc.Logger()
+	if err != nil {
+		return exitCode(err)
+	}
+	src, err := event.ParseSource(*source)
+	if err != nil {
+		return exitCode(fmt.Errorf("--source: %w", err))
+	}
+	cfg.Source = src
+	ctx, stop := service.SignalContext(context.Background())
+	defer stop()
+	st, err := store.New(ctx, *sc, log)
+	if err != nil {
+		return exitCode(err)
+	}
+	defer st.Close()
+	if *migrate {
+		if _, err := st.Migrate(ctx); err != nil {
+			return exitCode(err)
+		}
+	}
+	in, err := ingest.New(cfg, ingest.Deps{Kafka: *k, Store: st, Logger: log})
+	if err != nil {
+		return exitCode(err)
+	}
+	return exitCode(in.Run(ctx))
+}
+
+func exitCode(err error) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, "ingest:", err)
+	return 1
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"settlemon/pkg/allinone"
+	"settlemon/pkg/calendar"
+	"settlemon/pkg/service"
+	"settlemon/pkg/simulator"
+	"settlemon/pkg/store"
+)
+
+var errUnbalanced = errors.New("the reconciliation does not balance: some source messages have no recorded fate")
+
+func runAll(args []string) error {
+	f := service.NewFlags("settlemon run", `settlemon run — the whole pipeline on the embedded default, then a report.
+
+Starts a Kafka-protocol broker in this process on a loopback port, creates the
+topics, migrates ClickHouse (which must be running: deploy/clickhouse/local.sh
+start, or simply "make run"), publishes a deterministic simulation onto the
+source topics, runs one ingest consumer per source topic and the joiner until
+everything is consumed, then prints events per topic with a reconciliation,
+dead letters, facts written, lag percentiles per settlement mode and anomalies
+by kind. Exit status 3 means the reconciliation did not balance.`)
+	k := service.KafkaFlags(f)
+	sc := service.StoreFlags(f)
+	cc := service.CalendarFlags(f)
+	lc := service.LogFlags(f)
+	cfg := allinone.Config{Simulator: simulator.DefaultConfig()}
+	sim := &cfg.Simulator
+	var start string
+	f.IntVar(&cfg.BrokerPort, "broker-port", 19092, "loopback port of the embedded broker; -1 uses --kafka-brokers instead")
+	f.StringVar(&cfg.BrokerDataDir, "broker-data-dir", "", "keep the embedded broker's data in this folder (empty: in memory)")
+	f.IntVar(&cfg.Partitions, "partitions", 6, "partitions of every topic")
+	f.StringVar(&cfg.TruthFile, "truth-file", ".run/truth.jsonl", "where the simulator writes the ground truth (JSON lines)")
+	keep := f.Bool("keep-database", false, "keep what the database already holds instead of starting from an empty one")
+	f.Int64Var(&sim.Seed, "seed", sim.Seed, "simulation seed: equal seeds give identical traffic")
+	f.IntVar(&sim.Days, "days", sim.Days, "simulated traffic days")
+	f.StringVar(&start, "start", sim.Start.String(), "first simulated day (local date, YYYY-MM-DD)")
+	f.IntVar(&sim.TracesPerDay, "traces-per-day", sim.TracesPerDay, "authorizations per simulated day")
+	f.IntVar(&sim.Merchants, "merchants", sim.Merchants, "simulated merchants")
+	f.Float64Var(&sim.PayoutFailedRate, "payout-failed-rate", sim.PayoutFailedRate, "share of approved traces whose payout fails")
+	f.Float64Var(&sim.PayoutMissingRate, "payout-missing-rate", sim.PayoutMissingRate, "share of approved traces whose payout is never sent")
+	f.Float64Var(&sim.AmountMismatchRate, "amount-mismatch-rate", sim.AmountMismatchRate, "share of approved traces cleared for a different amount")
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	log, err := lc.Logger()
+	if err != nil {
+		return err
+	}
+	d, err := calendar.ParseDate(start)
+	if err != nil {
+		return fmt.Errorf("--start: %w", err)
+	}
+	sim.Start = d
+	sim.Schedule = cc.Schedule
+	cfg.Store = *sc
+	cfg.FreshDatabase = !*keep
+	sched, err := cc.Load(log, time.Now().Year())
+	if err != nil {
+		return err
+	}
+	ctx, stop := service.SignalContext(context.Background())
+	defer stop()
+	res, err := allinone.Run(ctx, cfg, allinone.Deps{Kafka: *k, Schedule: sched, Logger: log, Out: os.Stderr})
+	if err != nil {
+		return err
+	}
+	res.Report.WriteText(os.Stdout)
+	if cfg.TruthFile != "" {
+		fmt.Printf("\nGround truth of the simulation: %s\n", cfg.TruthFile)
+	}
+	if !res.Report.Balanced() {
+		return errUnbalanced
+	}
+	return nil
+}
+
+func migrate(args []string) error {
+	f := service.NewFlags("settlemon migrate", `settlemon migrate — apply the ClickHouse migrations in schemas/clickhouse.
+
+Creates the database if needed and applies, in order, every migration not yet
+recorded in its schema_migrations table. Running it again is a no-op.`)
+	sc := service.StoreFlags(f)
+	lc := service.LogFlags(f)
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	log, err := lc.Logger()
+	if err != nil {
+		return err
+	}
+	ctx, stop := service.SignalContext(context.Background())
+	defer stop()
+	st, err := store.New(ctx, *sc, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	applied, err := st.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Println("ClickHouse schema is up to date; nothing applied")
+	}
+	for _, a := range applied {
+		fmt.Println("applied", a)
+	}
+	return nil
+}

@@ -1,0 +1,55 @@
+// Command settlemon is the all-in-one entry point: `settlemon run` runs the
+// whole pipeline on the embedded default (in-process broker, local
+// ClickHouse) and prints a report; `settlemon migrate` applies the ClickHouse
+// migrations. The standalone services are services/ingest, services/joiner
+// and services/simulator.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+)
+
+const usage = `settlemon — real-time settlement monitor for card acquirers
+
+Usage:
+  settlemon run      [flags]   run simulator + ingest + joiner on the embedded default and print a report
+  settlemon migrate  [flags]   apply the ClickHouse migrations (re-running is a no-op)
+
+Run "settlemon <command> --help" for the flags of a command. Every flag can
+also be set by environment variable: --kafka-brokers is SETTLEMON_KAFKA_BROKERS.`
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "run":
+		err = runAll(args[1:])
+	case "migrate":
+		err = migrate(args[1:])
+	case "-h", "--help", "help":
+		fmt.Println(usage)
+		return 0
+	default:
+		fmt.Fprintf(os.Stderr, "unknown command %q\n\n%s\n", args[0], usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUnbalanced):
+		fmt.Fprintln(os.Stderr, "settlemon:", err)
+		return 3
+	}
+	fmt.Fprintln(os.Stderr, "settlemon:", err)
+	return 1
+}
