@@ -222,3 +222,6 @@ func (e *Event) Key() string {
 	}
 	return e.Producer
 }
+
+// MarshalText renders the mode as "T1", "D1", "D0", "T0" or "unknown".
+func (m Mode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }

@@ -44,8 +44,6 @@ func (t *timers) fire(upTo int64, fn func(timer)) {
 	}
 }
 
-func (t *timers) len() int { return len(t.h) }
-
 // intern maps repeated strings (merchant and terminal ids) to small ids so
 // that entries carry an int32 instead of a string header.
 type intern struct {
@@ -126,5 +124,5 @@ func secs(ms int64) string { return (time.Duration(ms) * time.Millisecond).Strin
 
 // fmtTime renders an instant in the calendar's time zone, as support reads it.
 func fmtTime(ms int64, s *calendar.Schedule) string {
-	return time.UnixMilli(ms).In(s.Calendar().Location()).Format("Mon 2006-01-02 15:04 MST")
+	return time.UnixMilli(ms).In(s.Calendar().Location()).Format("Mon 2006-01-02 15:04 -07:00")
 }

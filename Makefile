@@ -1,0 +1,32 @@
+# settlemon — the two commands that matter are `make run` and `make test`.
+.PHONY: run test unit integration lint build clickhouse-start clickhouse-stop fuzz clean
+
+GO ?= go
+
+## run: install what is missing, start ClickHouse and run the whole pipeline on the embedded default
+run:
+	bash deploy/local/run.sh $(ARGS)
+
+## test: everything CI runs — formatting, vet, staticcheck, unit and integration tests (starts ClickHouse)
+test:
+	bash deploy/local/test.sh
+
+## unit: unit tests only (no servers)
+unit:
+	$(GO) test ./...
+
+## integration: integration tests against a running local ClickHouse and kfake
+integration:
+	SETTLEMON_CLICKHOUSE_ADDR=127.0.0.1:$${SETTLEMON_CH_PORT:-19000} $(GO) test -tags integration ./...
+
+build:
+	mkdir -p bin && $(GO) build -o bin/ ./services/...
+
+clickhouse-start:
+	bash deploy/clickhouse/local.sh start
+
+clickhouse-stop:
+	bash deploy/clickhouse/local.sh stop
+
+clean:
+	rm -rf bin
