@@ -224,7 +224,7 @@ func (p *Partition) StateBytes() int64 {
 func (p *Partition) Watermark(s event.Source) int64 { return p.wmMin[s] }
 
 // Now returns the partition's notion of now: the highest of the event times
-// seen and the last time passed to Advance.
+// and watermarks seen and the last time passed to Advance.
 func (p *Partition) Now() int64 { return p.now }
 
 // Stats returns the counters.
@@ -247,13 +247,20 @@ func (p *Partition) Apply(r *event.Record) {
 	}
 }
 
-// Advance moves "now" forward (never back) and drops state whose grace or
-// horizon has passed.
+// Advance moves "now" forward (never back). "Now" says how far the feeds
+// are behind; it never drops state: see purge.
 func (p *Partition) Advance(nowMs int64) {
 	if nowMs > p.now {
 		p.now = nowMs
 	}
-	p.purges.fire(p.now, func(t timer) {
+}
+
+// purge drops traces whose grace or horizon has passed in the event time
+// that every trace feed has proved delivered (the lowest of their
+// watermarks), so a lagging feed's late events still find their trace.
+func (p *Partition) purge() {
+	upTo := min(p.wmMin[event.Auth], p.wmMin[event.Clearing], p.wmMin[event.Payouts])
+	p.purges.fire(upTo, func(t timer) {
 		if e := p.live(t); e != nil {
 			p.drop(t.slot)
 		}
@@ -287,6 +294,7 @@ func (p *Partition) applyWatermark(w event.Watermark) {
 		p.deadlines.fire(p.wmMin[event.Payouts], p.fireDeadline)
 	}
 	p.Advance(w.At)
+	p.purge()
 }
 
 func (p *Partition) applyEvent(ev *event.Event) {
@@ -386,7 +394,11 @@ func (p *Partition) evaluate(i int32, ev *event.Event) {
 			a.Status, a.ResolvedAt, a.Version = fact.Resolved, e.paidAt, fact.Version(e.paidAt, 1)
 			a.Details += fmt.Sprintf("; paid after all on %s", fmtTime(e.paidAt, p.sched))
 		}
-		p.armPurge(i, e.paidAt+p.cfg.Grace.Milliseconds())
+	}
+	// A trace is complete once paid and cleared (D0 and T0 are paid before
+	// the nightly clearing); it is kept for the grace period after that.
+	if paid && cleared {
+		p.armPurge(i, max(e.paidAt, e.clearedAt)+p.cfg.Grace.Milliseconds())
 	}
 	p.syncLag(e)
 	// Arm the payout deadline once the payout is due to happen: after clearing

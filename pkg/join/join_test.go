@@ -409,29 +409,75 @@ func js(v any) string {
 	return string(b)
 }
 
-func TestPurgeAfterGrace(t *testing.T) {
-	p := newPartition(t)
-	run(t, p, healthyT1("T1"))
-	if p.Open() != 1 {
-		t.Fatalf("open = %d, want 1 before the grace period", p.Open())
+// allFeeds moves the watermark of every trace feed to at.
+func allFeeds(at string) []step {
+	return []step{wm(event.Auth, at), wm(event.Clearing, at), wm(event.Payouts, at)}
+}
+
+func TestPurge(t *testing.T) {
+	tests := []struct {
+		name  string
+		steps []step
+		kept  []string // after the steps: open, then not
+		purge []string
+	}{
+		{
+			name:  "a paid and cleared trace is kept for the grace period",
+			steps: append(healthyT1("T1"), allFeeds("2026-09-30 10:04")...),
+			kept:  []string{"T1"},
+		},
+		{
+			name:  "and dropped once every feed has passed it",
+			steps: append(healthyT1("T1"), allFeeds("2026-09-30 10:06")...),
+			purge: []string{"T1"},
+		},
+		{
+			name: "a lagging clearing feed keeps it: its late events must find the trace",
+			steps: append(healthyT1("T1"), wm(event.Auth, "2026-10-30 00:00"), wm(event.Payouts, "2026-10-30 00:00"),
+				wm(event.Clearing, "2026-09-30 09:00")),
+			kept: []string{"T1"},
+		},
+		{
+			name: "a D0 trace paid before clearing is not complete",
+			steps: append([]step{
+				ev(event.Authorization, "a1", "T2", "MD0", "2026-09-28 10:00", 5000),
+				ev(event.PayoutPaid, "p1", "T2", "MD0", "2026-09-28 11:05", 5000),
+			}, allFeeds("2026-09-30 00:00")...),
+			kept: []string{"T2"},
+		},
+		{
+			name:  "an unpaid trace lives until its horizon",
+			steps: append([]step{ev(event.Authorization, "a9", "T9", "MT1", "2026-09-28 10:00", 100)}, allFeeds("2026-10-18 09:59")...),
+			kept:  []string{"T9"},
+		},
+		{
+			name:  "and no longer",
+			steps: append([]step{ev(event.Authorization, "a9", "T9", "MT1", "2026-09-28 10:00", 100)}, allFeeds("2026-10-18 10:01")...),
+			purge: []string{"T9"},
+		},
 	}
-	p.Advance(at(t, "2026-09-30 10:04"))
-	if p.Open() != 1 {
-		t.Fatalf("open = %d, want 1 one minute before grace ends", p.Open())
-	}
-	p.Advance(at(t, "2026-09-30 10:06"))
-	if p.Open() != 0 {
-		t.Fatalf("open = %d, want 0 after grace", p.Open())
-	}
-	// An unpaid trace lives until its horizon.
-	run(t, p, []step{ev(event.Authorization, "a9", "T9", "MT1", "2026-09-28 10:00", 100)})
-	p.Advance(at(t, "2026-10-18 09:59"))
-	if p.Open() != 1 {
-		t.Fatalf("open = %d, want 1 before the horizon", p.Open())
-	}
-	p.Advance(at(t, "2026-10-18 10:01"))
-	if p.Open() != 0 || p.Stats().Purged != 2 {
-		t.Fatalf("open = %d purged = %d, want 0 and 2 after the horizon", p.Open(), p.Stats().Purged)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPartition(t)
+			run(t, p, tc.steps)
+			for _, tr := range tc.kept {
+				var k traceKey
+				copy(k[:], tr)
+				if _, ok := p.index[k]; !ok {
+					t.Errorf("trace %s was purged, want it kept", tr)
+				}
+			}
+			for _, tr := range tc.purge {
+				var k traceKey
+				copy(k[:], tr)
+				if _, ok := p.index[k]; ok {
+					t.Errorf("trace %s is still held, want it purged", tr)
+				}
+			}
+			if p.Stats().Purged != uint64(len(tc.purge)) {
+				t.Errorf("purged = %d, want %d", p.Stats().Purged, len(tc.purge))
+			}
+		})
 	}
 }
 
