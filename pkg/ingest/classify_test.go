@@ -1,0 +1,119 @@
+package ingest
+
+import (
+	"bytes"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"settlemon/pkg/event"
+	"settlemon/schemas"
+)
+
+func example(tb testing.TB, typ string) []byte {
+	tb.Helper()
+	b, err := fs.ReadFile(schemas.Events, "events/examples/"+typ+".json")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+func newTestIngest(src event.Source) *Ingest {
+	cfg := Config{Source: src}.Defaults()
+	return &Ingest{cfg: cfg, log: slog.New(slog.DiscardHandler), wm: map[int]int64{}, sentWM: map[int]int64{}}
+}
+
+func TestClassify(t *testing.T) {
+	declined := bytes.Replace(example(t, "authorization"), []byte(`"response_code": "00"`), []byte(`"response_code": "51"`), 1)
+	if bytes.Equal(declined, example(t, "authorization")) {
+		declined = bytes.Replace(example(t, "authorization"), []byte(`"response_code":"00"`), []byte(`"response_code":"51"`), 1)
+	}
+	pan := bytes.Replace(example(t, "authorization"), []byte(`{`), []byte(`{"note":"4111111111111111",`), 1)
+	tests := []struct {
+		name                                   string
+		src                                    event.Source
+		value                                  []byte
+		archived, forwarded, control, dead, dc int
+		reason                                 string
+	}{
+		{name: "approved authorization is archived and forwarded", src: event.Auth, value: example(t, "authorization"), archived: 1, forwarded: 1},
+		{name: "declined authorization is archived, not joined", src: event.Auth, value: declined, archived: 1, dc: 1},
+		{name: "heartbeat is control", src: event.Payouts, value: example(t, "heartbeat"), control: 1},
+		{name: "cleared is forwarded", src: event.Clearing, value: example(t, "cleared"), archived: 1, forwarded: 1},
+		{name: "batch control is archived and forwarded", src: event.Payouts, value: example(t, "batch_closed"), archived: 1, forwarded: 1},
+		{name: "merchant profile is archived only", src: event.Merchants, value: example(t, "merchant"), archived: 1},
+		{name: "malformed JSON is dead-lettered", src: event.Auth, value: []byte(`{"event_id":`), dead: 1, reason: "malformed_json"},
+		{name: "event on the wrong topic is dead-lettered", src: event.Auth, value: example(t, "cleared"), dead: 1, reason: "type_not_on_topic"},
+		{name: "card number is dead-lettered and masked", src: event.Auth, value: pan, dead: 1, reason: "card_number"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := newTestIngest(tc.src)
+			b := &batch{last: map[int]kafka.Message{}}
+			m := kafka.Message{Topic: in.cfg.Topic, Partition: 2, Offset: 41, Key: []byte("k"), Value: tc.value, Time: time.Unix(1790000000, 0)}
+			in.classify(b, &m)
+			s := in.Stats()
+			if len(b.raw) != tc.archived || len(b.out) != tc.forwarded || len(b.controls) != tc.control || len(b.dead) != tc.dead || int(s.Declined) != tc.dc {
+				t.Fatalf("raw=%d out=%d control=%d dead=%d declined=%d, want %d %d %d %d %d",
+					len(b.raw), len(b.out), len(b.controls), len(b.dead), s.Declined, tc.archived, tc.forwarded, tc.control, tc.dead, tc.dc)
+			}
+			if s.Consumed != 1 || s.Archived+s.Control+s.DeadLettered != 1 {
+				t.Errorf("every message must have exactly one fate: %+v", s)
+			}
+			if b.last[2].Offset != 41 {
+				t.Errorf("the offset to commit was not recorded")
+			}
+			for _, r := range b.raw {
+				if r.Topic != in.cfg.Topic || r.Partition != 2 || r.Offset != 41 {
+					t.Errorf("lineage lost: %+v", r)
+				}
+			}
+			for _, o := range b.out {
+				var rec event.Record
+				if err := event.DecodeRecord(o.Value, &rec); err != nil {
+					t.Fatal(err)
+				}
+				if rec.Kind != event.RecordEvent || rec.Offset != 41 || string(o.Key) != rec.Event.Key() {
+					t.Errorf("forwarded record %+v keyed %q", rec, o.Key)
+				}
+			}
+			if tc.dead == 1 {
+				d := b.dead[0]
+				if d.Reason != tc.reason || d.Detail == "" {
+					t.Errorf("dead letter reason %q detail %q, want reason %q", d.Reason, d.Detail, tc.reason)
+				}
+				if strings.Contains(string(d.Payload), "4111111111111111") || strings.Contains(d.Detail, "4111111111111111") ||
+					strings.Contains(string(b.dlq[0].Value), "4111111111111111") {
+					t.Error("the card number leaked into the dead letter")
+				}
+				hdr := map[string]string{}
+				for _, h := range b.dlq[0].Headers {
+					hdr[h.Key] = string(h.Value)
+				}
+				if hdr["reason"] != tc.reason || hdr["source-offset"] != "41" || hdr["source-partition"] != "2" || hdr["source-topic"] != in.cfg.Topic {
+					t.Errorf("dlq headers %v", hdr)
+				}
+			}
+		})
+	}
+}
+
+func TestWatermarkIsHighestEventTimePerPartition(t *testing.T) {
+	in := newTestIngest(event.Payouts)
+	b := &batch{last: map[int]kafka.Message{}}
+	hb := example(t, "heartbeat")
+	ev, err := event.Decode(event.Payouts, hb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.classify(b, &kafka.Message{Partition: 0, Value: hb})
+	in.classify(b, &kafka.Message{Partition: 0, Value: []byte("garbage")}) // bad input moves nothing
+	if in.wm[0] != ev.OccurredAt || len(in.wm) != 1 {
+		t.Errorf("watermarks %v, want partition 0 at %d only", in.wm, ev.OccurredAt)
+	}
+}

@@ -1,0 +1,44 @@
+package report
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"settlemon/pkg/store"
+)
+
+func TestReconciliation(t *testing.T) {
+	tests := []struct {
+		name     string
+		topics   []TopicLine
+		balanced bool
+		verdict  string
+	}{
+		{"every message accounted for", []TopicLine{{Topic: "a", Messages: 10, Archived: 6, Control: 3, DeadLetters: 1}}, true, "BALANCED"},
+		{"a message without a fate", []TopicLine{{Topic: "a", Messages: 10, Archived: 6, Control: 3}}, false, "NOT BALANCED"},
+		{"more fates than messages", []TopicLine{{Topic: "a", Messages: 9, Archived: 6, Control: 3, DeadLetters: 1}}, false, "NOT BALANCED"},
+		{"no topics proves nothing", nil, false, "NOT BALANCED"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Report{Topics: tc.topics, Database: "settle", ClickHouse: "127.0.0.1:19000",
+				LagByMode: []store.ModeLag{{Mode: "T1", Paid: 3, P50: 3600, P95: 7200, P99: 9000}},
+				Anomalies: map[string]uint64{"payout_failed": 2}}
+			if r.Balanced() != tc.balanced {
+				t.Errorf("Balanced() = %v, want %v", r.Balanced(), tc.balanced)
+			}
+			var b bytes.Buffer
+			r.WriteText(&b)
+			out := b.String()
+			if !strings.Contains(out, tc.verdict) {
+				t.Errorf("report lacks %q:\n%s", tc.verdict, out)
+			}
+			for _, want := range []string{"payout_failed          2", "T1", "3600 (1.0h)", "clickhouse-client --host 127.0.0.1 --port 19000 --database settle"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("report lacks %q:\n%s", want, out)
+				}
+			}
+		})
+	}
+}
