@@ -1,0 +1,880 @@
+package deploytest
+
+import (
+	"encoding/xml"
+	"fmt"
+	"maps"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"settlemon/pkg/event"
+	"settlemon/pkg/service"
+)
+
+// Paths relative to the repository root.
+const (
+	composePath    = "docker-compose.yml"
+	dockerfilePath = "deploy/docker/Dockerfile"
+	topicsPath     = "deploy/docker/create-topics.sh"
+	usersPath      = "deploy/docker/clickhouse-users.xml"
+)
+
+// Environment variables the checks below look at.
+const (
+	envBrokers  = "SETTLEMON_KAFKA_BROKERS"
+	envCHAddr   = "SETTLEMON_CLICKHOUSE_ADDR"
+	envCHUser   = "SETTLEMON_CLICKHOUSE_USER"
+	envCHPass   = "SETTLEMON_CLICKHOUSE_PASSWORD"
+	envSource   = "SETTLEMON_SOURCE"
+	envClock    = "SETTLEMON_CLOCK"
+	envSimParts = "SETTLEMON_PARTITIONS"
+)
+
+// goRuntimeEnv are the variables the Go runtime itself reads; a service may set
+// them (e.g. GOMEMLIMIT for the joiner's state, DESIGN §11).
+var goRuntimeEnv = []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG"}
+
+// needs lists, per command, the variables a service running it must set.
+var needs = map[string][]string{
+	"ingest":            {envBrokers, envCHAddr, envSource},
+	"joiner":            {envBrokers, envCHAddr},
+	"simulator":         {envBrokers},
+	"settlemon migrate": {envCHAddr},
+}
+
+// --- the compose file -------------------------------------------------------
+
+type composeFile struct {
+	Services map[string]composeService `yaml:"services"`
+	Volumes  map[string]any            `yaml:"volumes"`
+}
+
+type composeService struct {
+	Image       string     `yaml:"image"`
+	Build       build      `yaml:"build"`
+	Command     command    `yaml:"command"`
+	Environment env        `yaml:"environment"`
+	Ports       []port     `yaml:"ports"`
+	Volumes     []mount    `yaml:"volumes"`
+	DependsOn   dependsOn  `yaml:"depends_on"`
+	Profiles    []string   `yaml:"profiles"`
+	NetworkMode string     `yaml:"network_mode"`
+	Restart     string     `yaml:"restart"`
+	Healthcheck *yaml.Node `yaml:"healthcheck"`
+}
+
+// build is the short (context only) or long form of `build:`.
+type build struct {
+	Context    string `yaml:"context"`
+	Dockerfile string `yaml:"dockerfile"`
+}
+
+func (b *build) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		b.Context = n.Value
+		return nil
+	}
+	type plain build
+	return n.Decode((*plain)(b))
+}
+
+// command is `command:` in exec form, or the shell form split on blanks.
+type command []string
+
+func (c *command) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*c = strings.Fields(n.Value)
+		return nil
+	}
+	return n.Decode((*[]string)(c))
+}
+
+// env is `environment:` as a map or as a list of KEY=VALUE; values are raw
+// (not interpolated).
+type env map[string]string
+
+func (e *env) UnmarshalYAML(n *yaml.Node) error {
+	out := env{}
+	switch n.Kind {
+	case yaml.MappingNode:
+		var m map[string]any
+		if err := n.Decode(&m); err != nil {
+			return err
+		}
+		for k, v := range m {
+			if v == nil {
+				out[k] = ""
+			} else {
+				out[k] = fmt.Sprint(v)
+			}
+		}
+	case yaml.SequenceNode:
+		var l []string
+		if err := n.Decode(&l); err != nil {
+			return err
+		}
+		for _, kv := range l {
+			k, v, _ := strings.Cut(kv, "=")
+			out[k] = v
+		}
+	default:
+		return fmt.Errorf("line %d: environment is neither a map nor a list", n.Line)
+	}
+	*e = out
+	return nil
+}
+
+// port is one entry of `ports:`, short ("127.0.0.1:8123:8123") or long form.
+type port struct {
+	Short  string
+	HostIP string `yaml:"host_ip"`
+	Target any    `yaml:"target"`
+}
+
+func (p *port) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		p.Short = n.Value
+		return nil
+	}
+	type plain port
+	return n.Decode((*plain)(p))
+}
+
+// mount is one entry of a service's `volumes:`, short or long form.
+type mount struct {
+	Type   string `yaml:"type"`
+	Source string `yaml:"source"`
+	Target string `yaml:"target"`
+}
+
+func (m *mount) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		parts := strings.Split(n.Value, ":")
+		switch len(parts) {
+		case 1:
+			m.Target = parts[0]
+		default:
+			m.Source, m.Target = parts[0], parts[1]
+		}
+		m.Type = "volume"
+		if strings.HasPrefix(m.Source, ".") || strings.HasPrefix(m.Source, "/") {
+			m.Type = "bind"
+		}
+		return nil
+	}
+	type plain mount
+	return n.Decode((*plain)(m))
+}
+
+// dependsOn maps a dependency to its condition ("" in the list form).
+type dependsOn map[string]string
+
+func (d *dependsOn) UnmarshalYAML(n *yaml.Node) error {
+	out := dependsOn{}
+	if n.Kind == yaml.SequenceNode {
+		var l []string
+		if err := n.Decode(&l); err != nil {
+			return err
+		}
+		for _, s := range l {
+			out[s] = ""
+		}
+		*d = out
+		return nil
+	}
+	var m map[string]struct {
+		Condition string `yaml:"condition"`
+	}
+	if err := n.Decode(&m); err != nil {
+		return err
+	}
+	for k, v := range m {
+		out[k] = v.Condition
+	}
+	*d = out
+	return nil
+}
+
+// interpolation matches ${VAR}, ${VAR:-default} and ${VAR-default}.
+var interpolation = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}`)
+
+// effective is v as compose resolves it when no host variable is set.
+func effective(v string) string {
+	return interpolation.ReplaceAllString(v, "$2")
+}
+
+// --- the repository and the commands -----------------------------------------
+
+var (
+	rootOnce sync.Once
+	rootDir  string
+	rootErr  error
+)
+
+// repoRoot is the repository root: two levels above this package.
+func repoRoot(tb testing.TB) string {
+	tb.Helper()
+	rootOnce.Do(func() {
+		rootDir, rootErr = filepath.Abs(filepath.Join("..", ".."))
+		if rootErr != nil {
+			return
+		}
+		b, err := os.ReadFile(filepath.Join(rootDir, "go.mod"))
+		if err != nil {
+			rootErr = err
+			return
+		}
+		if !strings.HasPrefix(string(b), "module settlemon\n") {
+			rootErr = fmt.Errorf("%s/go.mod is not the settlemon module", rootDir)
+		}
+	})
+	if rootErr != nil {
+		tb.Fatalf("finding the repository root: %v", rootErr)
+	}
+	return rootDir
+}
+
+func readRepoFile(tb testing.TB, rel string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot(tb), rel))
+	if err != nil {
+		tb.Fatalf("reading %s: %v", rel, err)
+	}
+	return b
+}
+
+func loadCompose(tb testing.TB) composeFile {
+	tb.Helper()
+	var c composeFile
+	if err := yaml.Unmarshal(readRepoFile(tb, composePath), &c); err != nil {
+		tb.Fatalf("parsing %s: %v", composePath, err)
+	}
+	if len(c.Services) == 0 {
+		tb.Fatalf("%s defines no services", composePath)
+	}
+	return c
+}
+
+// appServices are the services running the image built from deploy/docker/Dockerfile
+// (built there, or naming the image a built service tags), by name.
+func appServices(tb testing.TB, c composeFile) map[string]composeService {
+	tb.Helper()
+	images := map[string]bool{}
+	out := map[string]composeService{}
+	for name, s := range c.Services {
+		if s.Build.Dockerfile == dockerfilePath {
+			out[name] = s
+			if s.Image != "" {
+				images[s.Image] = true
+			}
+		}
+	}
+	for name, s := range c.Services {
+		if images[s.Image] {
+			out[name] = s
+		}
+	}
+	if len(out) == 0 {
+		tb.Fatalf("%s: no service is built from %s", composePath, dockerfilePath)
+	}
+	return out
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+// flagSet is what a command's --help says it reads: environment variable →
+// flag name and default.
+type flagSet map[string]flagInfo
+
+// has reports whether the command has flag --name.
+func (fs flagSet) has(name string) bool {
+	for _, f := range fs {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+type flagInfo struct {
+	Name    string
+	Default string
+}
+
+// usageLine is one flag line of service.Flags.PrintUsage.
+var usageLine = regexp.MustCompile(`^  --([a-z0-9][a-z0-9-]*)  \[(SETTLEMON_[A-Z0-9_]+)\](?: \(default (.*)\))?$`)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+	helpMu    sync.Mutex
+	helpCache = map[string]flagSet{}
+)
+
+// commandsDir builds every command under services/ once per test run.
+func commandsDir(tb testing.TB) string {
+	tb.Helper()
+	root := repoRoot(tb)
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "deploytest-bin-")
+		if buildErr != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", binDir+string(os.PathSeparator), "./services/...")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./services/...: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	return binDir
+}
+
+// commandName is how a container command is named in messages and in needs:
+// the binary, plus the subcommand for settlemon.
+func commandName(cmd command) string {
+	if len(cmd) >= 2 && cmd[0] == "settlemon" {
+		return "settlemon " + cmd[1]
+	}
+	if len(cmd) == 0 {
+		return ""
+	}
+	return cmd[0]
+}
+
+// flagsOf runs the command's --help and returns the variables it lists.
+func flagsOf(tb testing.TB, cmd command) flagSet {
+	tb.Helper()
+	if len(cmd) == 0 {
+		tb.Fatal("empty command")
+	}
+	name := commandName(cmd)
+	helpMu.Lock()
+	defer helpMu.Unlock()
+	if fs, ok := helpCache[name]; ok {
+		return fs
+	}
+	bin := filepath.Join(commandsDir(tb), filepath.Base(cmd[0]))
+	if _, err := os.Stat(bin); err != nil {
+		tb.Fatalf("command %q is not built from ./services/...: %v", cmd[0], err)
+	}
+	args := []string{"--help"}
+	if cmd[0] == "settlemon" {
+		args = []string{cmd[1], "--help"}
+	}
+	c := exec.Command(bin, args...)
+	c.Env = []string{} // the help must not depend on this machine's SETTLEMON_*
+	out, err := c.CombinedOutput()
+	if err != nil {
+		tb.Fatalf("%s --help: %v\n%s", name, err, out)
+	}
+	fs := flagSet{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if m := usageLine.FindStringSubmatch(line); m != nil {
+			if service.EnvName(m[1]) != m[2] {
+				tb.Fatalf("%s --help: flag --%s shows variable %s, want %s", name, m[1], m[2], service.EnvName(m[1]))
+			}
+			fs[m[2]] = flagInfo{Name: m[1], Default: m[3]}
+		}
+	}
+	if _, ok := fs["SETTLEMON_LOG_FORMAT"]; !ok {
+		tb.Fatalf("%s --help lists no --log-format [SETTLEMON_LOG_FORMAT]: has the help format changed?\n%s", name, out)
+	}
+	helpCache[name] = fs
+	return fs
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// --- the checks --------------------------------------------------------------
+
+func TestAppServicesSetOnlyFlagsTheirCommandReads(t *testing.T) {
+	c := loadCompose(t)
+	apps := appServices(t, c)
+	for _, name := range sortedNames(apps) {
+		s := apps[name]
+		t.Run(name, func(t *testing.T) {
+			if len(s.Command) == 0 {
+				t.Fatalf("service %s: no command; the image has no entrypoint, so command must name the binary", name)
+			}
+			if s.Command[0] == "settlemon" && len(s.Command) < 2 {
+				t.Fatalf("service %s: command %q lacks the settlemon subcommand", name, s.Command)
+			}
+			fs := flagsOf(t, s.Command)
+			seen := 0
+			for _, v := range sortedNames(s.Environment) {
+				if slices.Contains(goRuntimeEnv, v) {
+					continue
+				}
+				if !strings.HasPrefix(v, service.EnvPrefix) {
+					t.Errorf("service %s: environment variable %s is neither a SETTLEMON_* flag variable nor a Go runtime variable", name, v)
+					continue
+				}
+				seen++
+				if _, ok := fs[v]; !ok {
+					t.Errorf("service %s: environment variable %s is not read by %q (no flag in its --help has it)", name, v, commandName(s.Command))
+				}
+			}
+			if seen == 0 {
+				t.Errorf("service %s: sets no SETTLEMON_* variable", name)
+			}
+			args := s.Command[1:]
+			if s.Command[0] == "settlemon" {
+				args = s.Command[2:]
+			}
+			for _, a := range args {
+				if !strings.HasPrefix(a, "-") {
+					continue
+				}
+				flagName, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+				if !fs.has(flagName) {
+					t.Errorf("service %s: command argument %s is not a flag of %q", name, a, commandName(s.Command))
+				}
+			}
+		})
+	}
+}
+
+func TestAppServicesHaveTheirAddresses(t *testing.T) {
+	c := loadCompose(t)
+	apps := appServices(t, c)
+	for _, name := range sortedNames(apps) {
+		s := apps[name]
+		cmd := commandName(s.Command)
+		req, ok := needs[cmd]
+		if !ok {
+			t.Errorf("service %s: command %q has no entry in this test's needs table; add what it must be given", name, cmd)
+			continue
+		}
+		for _, v := range req {
+			if effective(s.Environment[v]) == "" {
+				t.Errorf("service %s (%s): %s is not set", name, cmd, v)
+			}
+		}
+		if brokers, ok := s.Environment[envBrokers]; ok {
+			for _, b := range strings.Split(effective(brokers), ",") {
+				checkStackAddr(t, c, name, envBrokers, strings.TrimSpace(b))
+			}
+		}
+		if addr, ok := s.Environment[envCHAddr]; ok {
+			checkStackAddr(t, c, name, envCHAddr, effective(addr))
+		}
+	}
+}
+
+// checkStackAddr checks that addr is host:port with host a service of the stack.
+func checkStackAddr(t *testing.T, c composeFile, svc, v, addr string) {
+	t.Helper()
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Errorf("service %s: %s=%q is not host:port: %v", svc, v, addr, err)
+		return
+	}
+	if _, ok := c.Services[host]; !ok {
+		t.Errorf("service %s: %s=%q names host %q, which is no service of the stack", svc, v, addr, host)
+	}
+	if _, err := strconv.ParseUint(p, 10, 16); err != nil {
+		t.Errorf("service %s: %s=%q has a bad port", svc, v, addr)
+	}
+}
+
+func TestIngestServicesCoverEverySource(t *testing.T) {
+	c := loadCompose(t)
+	apps := appServices(t, c)
+	bySource := map[event.Source]string{}
+	for _, name := range sortedNames(apps) {
+		s := apps[name]
+		if commandName(s.Command) != "ingest" {
+			continue
+		}
+		raw := effective(s.Environment[envSource])
+		src, err := event.ParseSource(raw)
+		if err != nil {
+			t.Errorf("service %s: %s=%q is not a source: %v", name, envSource, raw, err)
+			continue
+		}
+		if other, dup := bySource[src]; dup {
+			t.Errorf("service %s: %s=%s is also ingested by service %s", name, envSource, src, other)
+			continue
+		}
+		bySource[src] = name
+	}
+	for src := event.Source(0); src < event.NumSources; src++ {
+		if _, ok := bySource[src]; !ok {
+			t.Errorf("no ingest service sets %s=%s", envSource, src)
+		}
+	}
+}
+
+func TestJoinerClockIsValid(t *testing.T) {
+	c := loadCompose(t)
+	apps := appServices(t, c)
+	for _, name := range sortedNames(apps) {
+		s := apps[name]
+		if commandName(s.Command) != "joiner" {
+			continue
+		}
+		if v, ok := s.Environment[envClock]; ok {
+			if clock := effective(v); clock != "live" && clock != "replay" {
+				t.Errorf("service %s: %s=%q is neither live nor replay", name, envClock, clock)
+			}
+		}
+	}
+}
+
+// topicLine is one create_topic call of create-topics.sh.
+var topicLine = regexp.MustCompile(`^create_topic\s+(\S+)\s+(\d+)(.*)$`)
+
+type topicSpec struct {
+	Partitions int
+	Args       string
+}
+
+func scriptTopics(tb testing.TB) map[string]topicSpec {
+	tb.Helper()
+	out := map[string]topicSpec{}
+	for _, line := range strings.Split(string(readRepoFile(tb, topicsPath)), "\n") {
+		m := topicLine.FindStringSubmatch(strings.TrimSpace(line))
+		if m == nil {
+			continue
+		}
+		n, _ := strconv.Atoi(m[2])
+		out[m[1]] = topicSpec{Partitions: n, Args: m[3]}
+	}
+	if len(out) == 0 {
+		tb.Fatalf("%s has no create_topic line", topicsPath)
+	}
+	return out
+}
+
+func TestTopicScriptCreatesEveryTopicTheServicesUse(t *testing.T) {
+	c := loadCompose(t)
+	apps := appServices(t, c)
+	topics := scriptTopics(t)
+
+	// topic → who uses it, for the message.
+	want := map[string]string{}
+	for src := event.Source(0); src < event.NumSources; src++ {
+		want[src.DefaultTopic()] = "default topic of source " + src.String()
+	}
+	for _, name := range sortedNames(apps) {
+		s := apps[name]
+		fs := flagsOf(t, s.Command)
+		for v, f := range fs {
+			if !strings.HasSuffix(f.Name, "-topic") {
+				continue
+			}
+			topic := f.Default
+			if set, ok := s.Environment[v]; ok {
+				topic = effective(set)
+			}
+			if topic != "" {
+				want[topic] = fmt.Sprintf("service %s (%s)", name, v)
+			}
+		}
+	}
+	for _, topic := range sortedNames(want) {
+		if _, ok := topics[topic]; !ok {
+			t.Errorf("%s does not create topic %s, used by %s", topicsPath, topic, want[topic])
+		}
+	}
+
+	merchants := event.Merchants.DefaultTopic()
+	if spec, ok := topics[merchants]; ok && !strings.Contains(spec.Args, "cleanup.policy=compact") {
+		t.Errorf("%s: topic %s must be created with cleanup.policy=compact", topicsPath, merchants)
+	}
+
+	// The simulator heartbeats every partition 0..N-1 of each source topic.
+	for _, name := range sortedNames(apps) {
+		s := apps[name]
+		if commandName(s.Command) != "simulator" {
+			continue
+		}
+		raw, ok := s.Environment[envSimParts]
+		if !ok {
+			raw = flagsOf(t, s.Command)[envSimParts].Default
+		}
+		n, err := strconv.Atoi(effective(raw))
+		if err != nil {
+			t.Errorf("service %s: %s=%q is not a number", name, envSimParts, raw)
+			continue
+		}
+		for src := event.Source(0); src < event.NumSources; src++ {
+			if spec, ok := topics[src.DefaultTopic()]; ok && spec.Partitions != n {
+				t.Errorf("service %s: %s=%d but %s creates %s with %d partitions; heartbeats must reach every partition",
+					name, envSimParts, n, topicsPath, src.DefaultTopic(), spec.Partitions)
+			}
+		}
+	}
+
+	mounted := false
+	for _, name := range sortedNames(c.Services) {
+		for _, m := range c.Services[name].Volumes {
+			if filepath.Clean(m.Source) == topicsPath {
+				mounted = true
+			}
+		}
+	}
+	if !mounted {
+		t.Errorf("%s: no service mounts %s", composePath, topicsPath)
+	}
+}
+
+func TestPublishedPortsAreLoopbackOnly(t *testing.T) {
+	c := loadCompose(t)
+	for _, name := range sortedNames(c.Services) {
+		s := c.Services[name]
+		if s.NetworkMode == "host" {
+			t.Errorf("service %s: network_mode host publishes every port it listens on", name)
+		}
+		for _, p := range s.Ports {
+			switch {
+			case p.Short != "":
+				if !strings.HasPrefix(p.Short, "127.0.0.1:") || strings.Count(p.Short, ":") < 2 {
+					t.Errorf("service %s: port %q is not bound to 127.0.0.1 (write 127.0.0.1:HOST:CONTAINER)", name, p.Short)
+				}
+			case p.HostIP != "127.0.0.1":
+				t.Errorf("service %s: port %v has host_ip %q, want 127.0.0.1", name, p.Target, p.HostIP)
+			}
+		}
+	}
+}
+
+func TestDockerfileBuildsEveryService(t *testing.T) {
+	c := loadCompose(t)
+	for _, name := range sortedNames(appServices(t, c)) {
+		s := c.Services[name]
+		if s.Build.Dockerfile == "" {
+			continue // runs the image another service builds
+		}
+		if ctx := filepath.Clean(s.Build.Context); ctx != "." {
+			t.Errorf("service %s: build context %q, want the repository root \".\"", name, s.Build.Context)
+		}
+	}
+
+	df := string(readRepoFile(t, dockerfilePath))
+	var builds, user bool
+	lastUser := ""
+	for _, line := range dockerfileInstructions(df) {
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		switch strings.ToUpper(fields[0]) {
+		case "FROM":
+			lastUser = "" // USER applies per stage
+		case "RUN":
+			if strings.Contains(line, "go build") && strings.Contains(line, "./services/...") {
+				builds = true
+			}
+		case "USER":
+			if len(fields) > 1 {
+				lastUser = fields[1]
+			}
+		}
+	}
+	if !builds {
+		t.Errorf("%s: no RUN go build ... ./services/...", dockerfilePath)
+	}
+	if !strings.Contains(df, "CGO_ENABLED=0") {
+		t.Errorf("%s: binaries must be static (CGO_ENABLED=0)", dockerfilePath)
+	}
+	if u, _, _ := strings.Cut(lastUser, ":"); u != "" && u != "root" && u != "0" {
+		user = true
+	}
+	if !user {
+		t.Errorf("%s: the final stage must run as a non-root USER (got %q)", dockerfilePath, lastUser)
+	}
+
+	// Every command a service runs is a directory under services/.
+	for _, name := range sortedNames(appServices(t, c)) {
+		cmd := c.Services[name].Command
+		if len(cmd) == 0 {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(repoRoot(t), "services", filepath.Base(cmd[0]), "main.go")); err != nil {
+			t.Errorf("service %s: command %q is not built by ./services/...: %v", name, cmd[0], err)
+		}
+	}
+}
+
+// dockerfileInstructions joins continuation lines and drops comments.
+func dockerfileInstructions(df string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(df, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		if strings.HasSuffix(trimmed, `\`) {
+			cur.WriteString(strings.TrimSuffix(trimmed, `\`) + " ")
+			continue
+		}
+		cur.WriteString(trimmed)
+		if s := strings.TrimSpace(cur.String()); s != "" {
+			out = append(out, s)
+		}
+		cur.Reset()
+	}
+	return out
+}
+
+type usersXML struct {
+	Profiles struct {
+		Items []struct {
+			XMLName  xml.Name
+			Readonly string `xml:"readonly"`
+		} `xml:",any"`
+	} `xml:"profiles"`
+	Users struct {
+		Items []struct {
+			XMLName  xml.Name
+			Password struct {
+				FromEnv string `xml:"from_env,attr"`
+			} `xml:"password"`
+			Profile string `xml:"profile"`
+		} `xml:",any"`
+	} `xml:"users"`
+}
+
+func TestClickHouseUsersMatchTheServices(t *testing.T) {
+	c := loadCompose(t)
+	apps := appServices(t, c)
+
+	// The services agree on who they log in as.
+	user, pass := "", ""
+	for _, name := range sortedNames(apps) {
+		s := apps[name]
+		if _, ok := s.Environment[envCHAddr]; !ok {
+			continue
+		}
+		u, p := s.Environment[envCHUser], s.Environment[envCHPass]
+		if user == "" && pass == "" {
+			user, pass = u, p
+		}
+		if u != user || p != pass {
+			t.Errorf("service %s: ClickHouse login %s=%q %s=%q differs from the other services' %q %q", name, envCHUser, u, envCHPass, p, user, pass)
+		}
+	}
+	if effective(user) == "" || effective(user) == "default" {
+		t.Fatalf("the services must log in to ClickHouse as the stack's writer user, not %q (set %s)", effective(user), envCHUser)
+	}
+
+	var users usersXML
+	if err := xml.Unmarshal(readRepoFile(t, usersPath), &users); err != nil {
+		t.Fatalf("parsing %s: %v", usersPath, err)
+	}
+	readonly := map[string]bool{}
+	for _, p := range users.Profiles.Items {
+		readonly[p.XMLName.Local] = p.Readonly == "1" || p.Readonly == "2"
+	}
+	found := map[string]bool{}
+	for _, u := range users.Users.Items {
+		found[u.XMLName.Local] = true
+		switch u.XMLName.Local {
+		case effective(user):
+			v := u.Password.FromEnv
+			if v == "" {
+				t.Errorf("%s: user %s must take its password from the environment (from_env)", usersPath, u.XMLName.Local)
+				continue
+			}
+			ch, ok := c.Services["clickhouse"]
+			if !ok {
+				t.Fatalf("%s: no clickhouse service", composePath)
+			}
+			if got := ch.Environment[v]; got != pass {
+				t.Errorf("service clickhouse: %s=%q, but the services log in with %s=%q", v, got, envCHPass, pass)
+			}
+		case "analyst":
+			if !readonly[u.Profile] {
+				t.Errorf("%s: user analyst has profile %q, which is not defined there as read-only", usersPath, u.Profile)
+			}
+			if u.Password.FromEnv == "" {
+				t.Errorf("%s: user analyst must take its password from the environment (from_env)", usersPath)
+			} else if _, ok := c.Services["clickhouse"].Environment[u.Password.FromEnv]; !ok {
+				t.Errorf("service clickhouse: %s (analyst's password) is not set", u.Password.FromEnv)
+			}
+		}
+	}
+	for _, u := range []string{effective(user), "analyst"} {
+		if !found[u] {
+			t.Errorf("%s defines no user %s", usersPath, u)
+		}
+	}
+
+	mounted := false
+	for _, m := range c.Services["clickhouse"].Volumes {
+		if filepath.Clean(m.Source) == usersPath && strings.HasPrefix(m.Target, "/etc/clickhouse-server/users.d/") {
+			mounted = true
+		}
+	}
+	if !mounted {
+		t.Errorf("service clickhouse: %s is not mounted into /etc/clickhouse-server/users.d/", usersPath)
+	}
+}
+
+func TestStartOrder(t *testing.T) {
+	c := loadCompose(t)
+	apps := appServices(t, c)
+	for _, name := range sortedNames(apps) {
+		s := apps[name]
+		want := map[string]string{"kafka-init": "service_completed_successfully", "migrate": "service_completed_successfully"}
+		if commandName(s.Command) == "settlemon migrate" {
+			want = map[string]string{"clickhouse": "service_healthy"}
+		}
+		for dep, cond := range want {
+			if got, ok := s.DependsOn[dep]; !ok || got != cond {
+				t.Errorf("service %s: depends_on %s should have condition %s (got %q)", name, dep, cond, got)
+			}
+		}
+	}
+	for _, dep := range []string{"kafka", "clickhouse"} {
+		if s, ok := c.Services[dep]; !ok || s.Healthcheck == nil {
+			t.Errorf("service %s: missing, or without a healthcheck", dep)
+		}
+	}
+}
+
+func TestBindMountsExist(t *testing.T) {
+	c := loadCompose(t)
+	for _, name := range sortedNames(c.Services) {
+		for _, m := range c.Services[name].Volumes {
+			switch m.Type {
+			case "bind":
+				if filepath.IsAbs(m.Source) {
+					t.Errorf("service %s: bind mount %s uses an absolute host path", name, m.Source)
+					continue
+				}
+				if _, err := os.Stat(filepath.Join(repoRoot(t), m.Source)); err != nil {
+					t.Errorf("service %s: bind mount source %s: %v", name, m.Source, err)
+				}
+			case "volume":
+				if _, ok := c.Volumes[m.Source]; m.Source != "" && !ok {
+					t.Errorf("service %s: named volume %s is not declared under volumes:", name, m.Source)
+				}
+			}
+		}
+	}
+}

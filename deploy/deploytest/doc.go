@@ -1,0 +1,12 @@
+// Package deploytest checks the production-like stack — docker-compose.yml and
+// deploy/docker — against the code, without Docker: every SETTLEMON_* variable a
+// service sets must be a flag its command reads (learned from the command's own
+// --help, built by the test), each service gets the addresses it needs, the
+// ingest services cover every source, the topic script creates every topic the
+// services default to, the ClickHouse users match what the services log in with,
+// and nothing is published beyond loopback.
+//
+// It deliberately does not start containers or check images: what only a Docker
+// engine can prove (the image builds, the broker and ClickHouse start) is left to
+// `docker compose up`.
+package deploytest
