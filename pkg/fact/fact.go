@@ -98,3 +98,7 @@ func Version(atMs int64, rank uint8) uint64 {
 	}
 	return uint64(atMs)<<4 | uint64(rank&0x0f)
 }
+
+// StatusClearingMissing marks a trace whose clearing never came by its
+// deadline (the clearing feed having delivered past it).
+const StatusClearingMissing LagStatus = "clearing_missing"

@@ -1,18 +1,24 @@
 // Package join is the event-time join of the three source streams by trace
 // number: per partition of settle.events, a compact state entry per open trace,
 // per-source watermarks, and deadline timers that fire under the two-clock rule
-// of DESIGN §5. It turns records into settlement-lag and anomaly facts.
+// of DESIGN §5. It turns records into settlement-lag and anomaly facts
+// covering the taxonomy of DESIGN §7 (batch kinds excepted: see issue #4).
 //
 // It is pure: no Kafka, no ClickHouse, no clock of its own. Event time comes
 // from the records; "now" is whatever the caller passes to Advance (the wall
 // clock live, the highest event time seen in replay). Offsets, commits and
 // durability are the caller's business (package joiner).
+//
+// Every fact is a function of the trace's state, never of the order its
+// events arrived in (the ingest consumers run independently), and its version
+// grows with event times, so the latest facts do not depend on interleaving.
 package join
 
 import (
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -21,19 +27,29 @@ import (
 	"settlemon/pkg/fact"
 )
 
-// Config tunes how long state lives.
+// Config tunes how long state lives and the rules' thresholds.
 type Config struct {
-	// Grace keeps a completed trace this long (event time) after its payout,
-	// so that a re-delivered or duplicate event is still recognised.
+	// Grace keeps a completed trace this long (event time) after its last
+	// stage, so that a re-delivered or duplicate event is still recognised.
 	Grace time.Duration
-	// Horizon drops a trace this long after its first event, paid or not. It
-	// must cover T+1 across the longest holiday (National Day, Spring Festival).
+	// Horizon drops a trace this long after its first event, complete or
+	// not. It must cover T+1 across the longest holiday.
 	Horizon time.Duration
+	// HoldSLA is how long a payout may stay held for risk review.
+	HoldSLA time.Duration
+	// TombstoneTTL is how long a completed, purged trace is remembered, so
+	// that a re-delivered event is ignored and a new one reported late
+	// rather than opening a new trace. Memory: about 64 bytes per trace.
+	TombstoneTTL time.Duration
+	// FeeTolerancePPM is how far (parts per million of the amount) a fee may
+	// exceed the contracted rate before it is a fee_rate_deviation.
+	FeeTolerancePPM int64
 }
 
-// DefaultConfig returns a one-day grace and a 20-day horizon.
+// DefaultConfig returns a one-day grace, a 20-day horizon, a 24-hour hold
+// SLA, a 7-day tombstone TTL and a 0.05% fee tolerance.
 func DefaultConfig() Config {
-	return Config{Grace: 24 * time.Hour, Horizon: 20 * 24 * time.Hour}
+	return Config{Grace: 24 * time.Hour, Horizon: 20 * 24 * time.Hour, HoldSLA: 24 * time.Hour, TombstoneTTL: 7 * 24 * time.Hour, FeeTolerancePPM: 500}
 }
 
 // Validate reports a setting that cannot work.
@@ -43,6 +59,15 @@ func (c Config) Validate() error {
 	}
 	if c.Horizon < 10*24*time.Hour {
 		return fmt.Errorf("join: horizon %s is shorter than 10 days: T+1 across the National Day week would be purged before it is due", c.Horizon)
+	}
+	if c.HoldSLA <= 0 {
+		return errors.New("join: hold SLA must be positive")
+	}
+	if c.TombstoneTTL < 0 {
+		return errors.New("join: tombstone TTL must not be negative")
+	}
+	if c.FeeTolerancePPM < 0 {
+		return errors.New("join: fee tolerance must not be negative")
 	}
 	return nil
 }
@@ -64,11 +89,12 @@ type Stats struct {
 	Events        uint64 // event records applied
 	Watermarks    uint64 // watermark records applied
 	Redelivered   uint64 // same event id seen again: ignored
-	Ignored       uint64 // records that carry nothing for the join (declined, batch control)
+	Ignored       uint64 // records that carry nothing for the join (declined, batch control, payout retries)
+	Late          uint64 // events for traces already closed and purged
 	Purged        uint64 // traces dropped after grace or horizon
 	LagFacts      uint64
 	AnomalyFacts  uint64
-	UnknownMerchs uint64 // authorizations whose merchant had no profile
+	UnknownMerchs uint64 // events whose merchant had no profile
 }
 
 // slots: one per event type a trace can carry; each remembers the id of the
@@ -107,19 +133,34 @@ func slotOf(t event.Type) int {
 	return -1
 }
 
-// emitted / state flags of an entry.
+// Entry flags: what has been armed or emitted. Every rule checks its flag,
+// so evaluating an entry twice emits nothing new.
 const (
-	flagArmed         uint16 = 1 << iota // payout deadline timer set
-	flagOverdueOpen                      // payout_overdue raised and not resolved
-	flagOverdueDone                      // payout_overdue resolved
-	flagMismatchClear                    // cleared ≠ authorized reported
-	flagMismatchNet                      // paid ≠ cleared − fee reported
-	flagFailedOpen                       // payout_failed raised
-	flagFailedDone                       // payout_failed resolved by a later payment
-	flagPaidSeen                         // payment evaluated (overdue resolution, failure resolution, purge)
-	flagLagCleared                       // the lag row emitted last includes clearing
-	flagFallback                         // deadline computed on weekends only
-	flagPurgeArmed                       // completion purge timer set
+	flagArmed          uint32 = 1 << iota // payout deadline timer set
+	flagClearingArmed                     // clearing deadline timer set
+	flagOrphanClrArmed                    // orphan clearing check timer set
+	flagOrphanPayArmed                    // orphan payout check timer set
+	flagHoldArmed                         // hold SLA timer set
+	flagPurgeArmed                        // completion purge timer set
+	flagOverdueOpen                       // payout_overdue raised
+	flagOverdueDone                       // payout_overdue resolved
+	flagClearingOpen                      // clearing_missing raised
+	flagClearingDone                      // clearing_missing resolved
+	flagHeldOpen                          // payout_held raised
+	flagHeldDone                          // payout_held resolved
+	flagFailedOpen                        // payout_failed raised
+	flagFailedDone                        // payout_failed resolved by a later payment
+	flagOrphanClrOpen                     // orphan_clearing raised
+	flagOrphanPayOpen                     // orphan_payout raised
+	flagOrphanDone                        // orphans resolved by a late authorization
+	flagMismatchClear                     // cleared ≠ authorized reported
+	flagMismatchNet                       // paid ≠ cleared − fee reported
+	flagFeeChecked                        // fee rate checked
+	flagMCCChecked                        // MCC checked
+	flagRevCleared                        // reversed_but_settled (cleared) reported
+	flagRevPaid                           // reversed_but_settled (paid) reported
+	flagLagCleared                        // the lag row emitted last includes clearing
+	flagFallback                          // deadline computed on weekends only
 )
 
 const traceCap = 32
@@ -131,10 +172,15 @@ type traceKey [traceCap]byte
 type entry struct {
 	ids        [numSlots]uint64 // xxhash of the first event id per slot
 	authAt     int64
+	reversalAt int64
 	clearedAt  int64
+	payAt      int64 // first payout event (initiated, paid, failed or held): the orphan check's time
 	paidAt     int64
 	failedAt   int64
-	deadline   int64
+	heldAt     int64
+	heldAmt    int64
+	releasedAt int64
+	deadline   int64 // payout deadline
 	firstAt    int64
 	authAmt    int64
 	clearedAmt int64
@@ -144,8 +190,8 @@ type entry struct {
 	merchant   int32
 	terminal   int32
 	gen        uint32
+	flags      uint32
 	seen       uint16 // bit per slot
-	flags      uint16
 	mcc        uint16
 	clearedMCC uint16
 	key        traceKey
@@ -156,7 +202,21 @@ type entry struct {
 }
 
 func (e *entry) has(slot int) bool { return e.seen&(1<<slot) != 0 }
+func (e *entry) is(f uint32) bool  { return e.flags&f != 0 }
 func (e *entry) trace() string     { return string(e.key[:e.keyLen]) }
+func (e *entry) payoutSeen() bool {
+	return e.seen&(1<<slotInitiated|1<<slotPaid|1<<slotFailed|1<<slotHeld) != 0
+}
+func (e *entry) settled() bool { return e.has(slotCleared) || e.has(slotPaid) }
+func (e *entry) heldBeyond(sla int64) bool {
+	// The hold ended (release or payment) more than the SLA after it began,
+	// or has not ended: the caller knows the watermark passed heldAt+SLA.
+	end := e.releasedAt
+	if e.has(slotPaid) && (end == 0 || e.paidAt < end) {
+		end = e.paidAt
+	}
+	return end == 0 || end > e.heldAt+sla
+}
 
 var failures = []fact.PayoutFailure{fact.OtherFailure, fact.AccountInvalid, fact.NameMismatch,
 	fact.AccountFrozen, fact.AccountClosed, fact.LimitExceeded, fact.RiskRestricted}
@@ -180,6 +240,13 @@ type Partition struct {
 	slab  []entry
 	free  []int32
 
+	// tombstones remember completed, purged traces for TombstoneTTL, with a
+	// fingerprint of each event id they held: a re-delivered event is
+	// recognised and ignored, a new one for the trace is reported late
+	// instead of opening a new trace.
+	tombstones map[uint64]tombstone
+	tombTimers tombs
+
 	names   intern // merchant ids
 	termIDs intern // terminal ids
 
@@ -187,8 +254,10 @@ type Partition struct {
 	wmMin [event.NumSources]int64   // per source: min over its partitions, 0 until all reported
 	now   int64
 
-	deadlines timers // payout deadlines, fired by the payout watermark
-	purges    timers // completion and horizon purges, fired by now
+	byPayouts  timers // payout deadlines and hold SLAs, fired by the payout watermark
+	byClearing timers // clearing deadlines, fired by the clearing watermark
+	byAuth     timers // orphan checks, fired by the authorization watermark
+	purges     timers // completion and horizon purges, fired by the lowest trace-feed watermark
 
 	lags      []fact.Lag
 	anomalies []fact.Anomaly
@@ -205,8 +274,9 @@ func New(cfg Config, sched *calendar.Schedule, merchants Merchants) (*Partition,
 	}
 	return &Partition{
 		cfg: cfg, sched: sched, merchants: merchants,
-		index: make(map[traceKey]int32),
-		names: newIntern(), termIDs: newIntern(),
+		index:      make(map[traceKey]int32),
+		tombstones: make(map[uint64]tombstone),
+		names:      newIntern(), termIDs: newIntern(),
 	}, nil
 }
 
@@ -216,7 +286,7 @@ func (p *Partition) Open() int { return len(p.index) }
 // StateBytes estimates the memory held by trace state.
 func (p *Partition) StateBytes() int64 {
 	const mapSlot = int64(traceCap + 4 + 8) // key, value, control overhead
-	return int64(cap(p.slab))*int64(entrySize) + int64(len(p.index))*mapSlot
+	return int64(cap(p.slab))*int64(entrySize) + int64(len(p.index))*mapSlot + int64(len(p.tombstones))*int64(tombstoneSize+16)
 }
 
 // Watermark returns the watermark of source s (Unix ms; 0 until every
@@ -226,6 +296,20 @@ func (p *Partition) Watermark(s event.Source) int64 { return p.wmMin[s] }
 // Now returns the partition's notion of now: the highest of the event times
 // and watermarks seen and the last time passed to Advance.
 func (p *Partition) Now() int64 { return p.now }
+
+// Withheld counts the absence checks that "now" has passed but the source
+// they wait for has not: anomalies held back because the feed is behind.
+func (p *Partition) Withheld(s event.Source) int {
+	switch s {
+	case event.Payouts:
+		return p.byPayouts.due(p.now)
+	case event.Clearing:
+		return p.byClearing.due(p.now)
+	case event.Auth:
+		return p.byAuth.due(p.now)
+	}
+	return 0
+}
 
 // Stats returns the counters.
 func (p *Partition) Stats() Stats { return p.stats }
@@ -248,23 +332,11 @@ func (p *Partition) Apply(r *event.Record) {
 }
 
 // Advance moves "now" forward (never back). "Now" says how far the feeds
-// are behind; it never drops state: see purge.
+// are behind; it never fires a rule and never drops state.
 func (p *Partition) Advance(nowMs int64) {
 	if nowMs > p.now {
 		p.now = nowMs
 	}
-}
-
-// purge drops traces whose grace or horizon has passed in the event time
-// that every trace feed has proved delivered (the lowest of their
-// watermarks), so a lagging feed's late events still find their trace.
-func (p *Partition) purge() {
-	upTo := min(p.wmMin[event.Auth], p.wmMin[event.Clearing], p.wmMin[event.Payouts])
-	p.purges.fire(upTo, func(t timer) {
-		if e := p.live(t); e != nil {
-			p.drop(t.slot)
-		}
-	})
 }
 
 func (p *Partition) applyWatermark(w event.Watermark) {
@@ -287,14 +359,38 @@ func (p *Partition) applyWatermark(w event.Watermark) {
 	for _, v := range parts[1:] {
 		lo = min(lo, v)
 	}
-	if lo > p.wmMin[s] {
-		p.wmMin[s] = lo
+	if lo <= p.wmMin[s] {
+		p.Advance(w.At)
+		return
 	}
-	if s == event.Payouts {
-		p.deadlines.fire(p.wmMin[event.Payouts], p.fireDeadline)
+	p.wmMin[s] = lo
+	switch s {
+	case event.Payouts:
+		p.byPayouts.fire(lo, p.fireByPayouts)
+	case event.Clearing:
+		p.byClearing.fire(lo, p.fireClearing)
+	case event.Auth:
+		p.byAuth.fire(lo, p.fireOrphan)
 	}
 	p.Advance(w.At)
 	p.purge()
+}
+
+// purge drops traces whose grace or horizon has passed in the event time
+// that every trace feed has proved delivered (the lowest of their
+// watermarks), so a lagging feed's late events still find their trace.
+func (p *Partition) purge() {
+	upTo := min(p.wmMin[event.Auth], p.wmMin[event.Clearing], p.wmMin[event.Payouts])
+	p.purges.fire(upTo, func(t timer) {
+		if e := p.live(t); e != nil {
+			p.drop(t.slot, upTo)
+		}
+	})
+	p.tombTimers.fire(upTo, func(h uint64) {
+		if t, ok := p.tombstones[h]; ok && t.expires <= upTo {
+			delete(p.tombstones, h)
+		}
+	})
 }
 
 func (p *Partition) applyEvent(ev *event.Event) {
@@ -307,9 +403,17 @@ func (p *Partition) applyEvent(ev *event.Event) {
 	if ev.OccurredAt > p.now {
 		p.now = ev.OccurredAt
 	}
-	i := p.lookup(ev.TraceNo, ev.OccurredAt)
-	e := &p.slab[i]
 	id := xxhash.Sum64String(ev.ID)
+	i, ok := p.lookup(ev.TraceNo, ev.OccurredAt)
+	if !ok {
+		if t := p.tombstones[xxhash.Sum64String(ev.TraceNo)]; t.expires != 0 && t.fp[slot] == uint32(id) {
+			p.stats.Redelivered++ // a copy of an event the closed trace had
+			return
+		}
+		p.late(ev)
+		return
+	}
+	e := &p.slab[i]
 	if e.has(slot) {
 		switch {
 		case e.ids[slot] == id:
@@ -344,6 +448,8 @@ func (p *Partition) applyEvent(ev *event.Event) {
 		if d.Fallback {
 			e.flags |= flagFallback
 		}
+	case event.Reversal:
+		e.reversalAt = ev.OccurredAt
 	case event.Cleared:
 		e.clearedAt, e.clearedAmt, e.fee = ev.OccurredAt, ev.Amount, ev.Fee
 		e.clearedMCC = parseMCC(ev.MCC)
@@ -353,60 +459,159 @@ func (p *Partition) applyEvent(ev *event.Event) {
 		e.failedAt = ev.OccurredAt
 		e.failure = failureIndex(fact.MapPayoutFailure(ev.ReasonCode))
 		e.failedAmt = ev.Amount
+	case event.PayoutHeld:
+		e.heldAt, e.heldAmt = ev.OccurredAt, ev.Amount
+	case event.PayoutReleased:
+		e.releasedAt = ev.OccurredAt
 	}
-	p.evaluate(i, ev)
+	if slot >= slotInitiated && slot <= slotHeld && (e.payAt == 0 || ev.OccurredAt < e.payAt) {
+		e.payAt = ev.OccurredAt
+	}
+	p.evaluate(i)
 }
 
-// evaluate emits whatever the entry's stages now make true. Every fact it
-// emits depends only on the stages' data, never on the order they arrived in,
-// so a replay gives the same facts.
-func (p *Partition) evaluate(i int32, ev *event.Event) {
+// evaluate emits whatever the entry's stages now make true and arms the
+// timers its absences need.
+func (p *Partition) evaluate(i int32) {
 	e := &p.slab[i]
-	auth, cleared, paid, failed := e.has(slotAuth), e.has(slotCleared), e.has(slotPaid), e.has(slotFailed)
+	auth, rev, cleared, paid, failed, held := e.has(slotAuth), e.has(slotReversal), e.has(slotCleared), e.has(slotPaid), e.has(slotFailed), e.has(slotHeld)
+	sla := p.cfg.HoldSLA.Milliseconds()
 
-	if auth && cleared && e.flags&flagMismatchClear == 0 && e.clearedAmt != e.authAmt {
+	// Amounts.
+	if auth && cleared && !e.is(flagMismatchClear) && e.clearedAmt != e.authAmt {
 		e.flags |= flagMismatchClear
-		at := max(e.authAt, e.clearedAt)
-		p.anomaly(e, fact.AmountMismatch, "cleared", at, e.clearedAmt, e.authAmt, "cleared_differs",
+		p.anomaly(e, fact.AmountMismatch, "cleared", max(e.authAt, e.clearedAt), e.clearedAmt, e.authAmt, "cleared_differs",
 			fmt.Sprintf("cleared %s but authorized %s (difference %s)", fen(e.clearedAmt), fen(e.authAmt), signedFen(e.clearedAmt-e.authAmt)))
 	}
-	if cleared && paid && e.flags&flagMismatchNet == 0 && e.paidAmt != e.clearedAmt-e.fee {
+	if cleared && paid && !e.is(flagMismatchNet) && e.paidAmt != e.clearedAmt-e.fee {
 		e.flags |= flagMismatchNet
-		at := max(e.clearedAt, e.paidAt)
-		p.anomaly(e, fact.AmountMismatch, "paid", at, e.paidAmt, e.clearedAmt-e.fee, "net_differs",
+		p.anomaly(e, fact.AmountMismatch, "paid", max(e.clearedAt, e.paidAt), e.paidAmt, e.clearedAmt-e.fee, "net_differs",
 			fmt.Sprintf("paid %s but cleared %s minus fee %s is %s", fen(e.paidAmt), fen(e.clearedAmt), fen(e.fee), fen(e.clearedAmt-e.fee)))
 	}
-	if failed && e.flags&(flagFailedOpen|flagFailedDone) == 0 {
+	if cleared {
+		p.checkContract(e)
+	}
+
+	// A reversed sale must not settle.
+	if rev && cleared && !e.is(flagRevCleared) {
+		e.flags |= flagRevCleared
+		p.anomaly(e, fact.ReversedButSettled, "cleared", max(e.reversalAt, e.clearedAt), e.clearedAmt, 0, "cleared_after_reversal",
+			fmt.Sprintf("reversed %s but cleared %s for %s", fmtTime(e.reversalAt, p.sched), fmtTime(e.clearedAt, p.sched), fen(e.clearedAmt)))
+	}
+	if rev && paid && !e.is(flagRevPaid) {
+		e.flags |= flagRevPaid
+		p.anomaly(e, fact.ReversedButSettled, "paid", max(e.reversalAt, e.paidAt), e.paidAmt, 0, "paid_after_reversal",
+			fmt.Sprintf("reversed %s but paid %s: %s", fmtTime(e.reversalAt, p.sched), fmtTime(e.paidAt, p.sched), fen(e.paidAmt)))
+	}
+
+	// Payout failure, and its resolution by a later payment.
+	if failed && !e.is(flagFailedOpen|flagFailedDone) {
 		e.flags |= flagFailedOpen
 		p.failedAnomaly(e)
 	}
-	if paid && auth && e.flags&flagPaidSeen == 0 {
-		e.flags |= flagPaidSeen
-		if e.paidAt > e.deadline && e.flags&flagOverdueDone == 0 {
-			e.flags = e.flags&^flagOverdueOpen | flagOverdueDone
-			a := p.overdue(e)
-			a.Status, a.ResolvedAt, a.Version = fact.Resolved, e.paidAt, fact.Version(e.paidAt, 1)
-			a.Details = fmt.Sprintf("paid %s after the %s deadline %s (%s late)", fmtTime(e.paidAt, p.sched), e.mode, fmtTime(e.deadline, p.sched), secs(e.paidAt-e.deadline))
+	if failed && paid && !e.is(flagFailedDone) {
+		e.flags = e.flags&^flagFailedOpen | flagFailedDone
+		a := p.failedAnomaly(e)
+		a.Status, a.ResolvedAt, a.Version = fact.Resolved, e.paidAt, fact.Version(e.paidAt, 1)
+		a.Details += fmt.Sprintf("; paid after all on %s", fmtTime(e.paidAt, p.sched))
+	}
+
+	// A hold that ended beyond the SLA is reported resolved, whether or not
+	// the SLA timer fired first.
+	if held && (e.has(slotReleased) || paid) && !e.is(flagHeldDone) && e.heldBeyond(sla) {
+		e.flags = e.flags&^flagHeldOpen | flagHeldDone
+		a := p.heldAnomaly(e)
+		end := e.releasedAt
+		if end == 0 || (paid && e.paidAt < end) {
+			end = e.paidAt
 		}
-		if failed && e.flags&flagFailedDone == 0 {
-			e.flags = e.flags&^flagFailedOpen | flagFailedDone
-			a := p.failedAnomaly(e)
-			a.Status, a.ResolvedAt, a.Version = fact.Resolved, e.paidAt, fact.Version(e.paidAt, 1)
-			a.Details += fmt.Sprintf("; paid after all on %s", fmtTime(e.paidAt, p.sched))
+		a.Status, a.ResolvedAt, a.Version = fact.Resolved, end, fact.Version(end, 1)
+		a.Details += fmt.Sprintf("; released %s", fmtTime(end, p.sched))
+	}
+
+	// Late clearing resolves clearing_missing (or records it resolved).
+	if auth && cleared && !rev && !e.is(flagClearingDone) {
+		if dl := p.sched.ClearingDeadline(e.authAt).At; e.clearedAt > dl {
+			e.flags = e.flags&^flagClearingOpen | flagClearingDone
+			a := p.clearingMissing(e, dl)
+			a.Status, a.ResolvedAt, a.Version = fact.Resolved, e.clearedAt, fact.Version(e.clearedAt, 1)
+			a.Details += fmt.Sprintf("; cleared late on %s", fmtTime(e.clearedAt, p.sched))
 		}
 	}
-	// A trace is complete once paid and cleared (D0 and T0 are paid before
-	// the nightly clearing); it is kept for the grace period after that.
+
+	// A late payment resolves payout_overdue (or records it resolved). A
+	// held payout is late because of the hold, which is its own anomaly.
+	// A payment always closes an open overdue (an on-time payment can only
+	// follow one if the feed's watermark overstated its progress).
+	if paid && auth && !e.is(flagOverdueDone) && (e.is(flagOverdueOpen) ||
+		!held && e.paidAt > e.deadline && (cleared || e.mode == event.D0 || e.mode == event.T0)) {
+		e.flags = e.flags&^flagOverdueOpen | flagOverdueDone
+		a := p.overdue(e)
+		a.Status, a.ResolvedAt, a.Version = fact.Resolved, e.paidAt, fact.Version(e.paidAt, 1)
+		a.Details = fmt.Sprintf("paid %s after the %s deadline %s (%s late)", fmtTime(e.paidAt, p.sched), e.mode, fmtTime(e.deadline, p.sched), secs(e.paidAt-e.deadline))
+	}
+
+	// A late authorization resolves orphans.
+	if auth && e.is(flagOrphanClrOpen|flagOrphanPayOpen) && !e.is(flagOrphanDone) {
+		e.flags |= flagOrphanDone
+		for _, k := range []struct {
+			flag uint32
+			kind fact.Kind
+			at   int64
+		}{{flagOrphanClrOpen, fact.OrphanClearing, e.clearedAt}, {flagOrphanPayOpen, fact.OrphanPayout, e.payAt}} {
+			if e.is(k.flag) {
+				a := p.orphan(e, k.kind, k.at)
+				a.Status, a.ResolvedAt, a.Version = fact.Resolved, e.authAt, fact.Version(max(e.authAt, k.at), 1)
+			}
+		}
+		e.flags &^= flagOrphanClrOpen | flagOrphanPayOpen
+	}
+
 	if paid && cleared {
 		p.armPurge(i, max(e.paidAt, e.clearedAt)+p.cfg.Grace.Milliseconds())
 	}
 	p.syncLag(e)
-	// Arm the payout deadline once the payout is due to happen: after clearing
-	// for T1 and D1, after the authorization for D0 and T0.
-	if auth && e.flags&flagArmed == 0 && !paid && !failed && (cleared || e.mode == event.D0 || e.mode == event.T0) {
+	p.arm(i)
+}
+
+// arm sets the timers of the absences this trace can still have.
+func (p *Partition) arm(i int32) {
+	e := &p.slab[i]
+	auth, rev, cleared := e.has(slotAuth), e.has(slotReversal), e.has(slotCleared)
+	// Payout deadline: after clearing for T1 and D1, after the authorization
+	// for D0 and T0.
+	if auth && !e.is(flagArmed) && !e.has(slotPaid) && !e.has(slotFailed) && (cleared || e.mode == event.D0 || e.mode == event.T0) {
 		e.flags |= flagArmed
-		p.deadlines.push(timer{at: e.deadline, slot: i, gen: e.gen})
-		p.deadlines.fire(p.wmMin[event.Payouts], p.fireDeadline)
+		p.byPayouts.push(timer{at: e.deadline, slot: i, gen: e.gen, kind: timerPayout})
+	}
+	if auth && !rev && !cleared && !e.is(flagClearingArmed) {
+		e.flags |= flagClearingArmed
+		p.byClearing.push(timer{at: p.sched.ClearingDeadline(e.authAt).At, slot: i, gen: e.gen, kind: timerClearing})
+	}
+	if !auth && cleared && !e.is(flagOrphanClrArmed) {
+		e.flags |= flagOrphanClrArmed
+		p.byAuth.push(timer{at: e.clearedAt, slot: i, gen: e.gen, kind: timerOrphan})
+	}
+	if !auth && e.payoutSeen() && !e.is(flagOrphanPayArmed) {
+		e.flags |= flagOrphanPayArmed
+		p.byAuth.push(timer{at: e.payAt, slot: i, gen: e.gen, kind: timerOrphan})
+	}
+	if e.has(slotHeld) && !e.is(flagHoldArmed) {
+		e.flags |= flagHoldArmed
+		p.byPayouts.push(timer{at: e.heldAt + p.cfg.HoldSLA.Milliseconds(), slot: i, gen: e.gen, kind: timerHold})
+	}
+	// Fire at once what the feeds have already passed.
+	p.byPayouts.fire(p.wmMin[event.Payouts], p.fireByPayouts)
+	p.byClearing.fire(p.wmMin[event.Clearing], p.fireClearing)
+	p.byAuth.fire(p.wmMin[event.Auth], p.fireOrphan)
+}
+
+func (p *Partition) fireByPayouts(t timer) {
+	switch t.kind {
+	case timerPayout:
+		p.fireDeadline(t)
+	case timerHold:
+		p.fireHold(t)
 	}
 }
 
@@ -415,7 +620,7 @@ func (p *Partition) evaluate(i int32, ev *event.Event) {
 // that is not here is really missing.
 func (p *Partition) fireDeadline(t timer) {
 	e := p.live(t)
-	if e == nil || e.has(slotPaid) || e.has(slotFailed) || e.has(slotHeld) || e.has(slotReversal) || e.flags&(flagOverdueOpen|flagOverdueDone) != 0 {
+	if e == nil || e.has(slotPaid) || e.has(slotFailed) || e.has(slotHeld) || e.has(slotReversal) || e.is(flagOverdueOpen|flagOverdueDone) {
 		return
 	}
 	e.flags |= flagOverdueOpen
@@ -423,37 +628,81 @@ func (p *Partition) fireDeadline(t timer) {
 	p.syncLag(e)
 }
 
-// syncLag emits the trace's settlement_lag row whenever what it would say
-// changed: its status, or a stage it lacked (clearing arrives after a D0
-// payout). The version grows with the stage times and the status rank, so the
-// latest row is the same whatever order the stages arrived in.
-func (p *Partition) syncLag(e *entry) {
-	if !e.has(slotAuth) {
+// fireClearing runs when the clearing watermark has passed the clearing
+// deadline of an authorization.
+func (p *Partition) fireClearing(t timer) {
+	e := p.live(t)
+	if e == nil || e.has(slotCleared) || e.has(slotReversal) || e.is(flagClearingOpen|flagClearingDone) {
 		return
 	}
-	var status fact.LagStatus
-	var at int64
-	var rank uint8
-	switch {
-	case e.has(slotPaid):
-		status, at, rank = fact.StatusPaid, e.paidAt, 3
-	case e.has(slotFailed):
-		status, at, rank = fact.StatusFailed, e.failedAt, 2
-	case e.flags&flagOverdueOpen != 0:
-		status, at, rank = fact.StatusOverdue, e.deadline, 1
-	default:
+	e.flags |= flagClearingOpen
+	p.clearingMissing(e, t.at)
+	p.syncLag(e)
+}
+
+// fireHold runs when the payout watermark has passed the end of a hold's SLA.
+func (p *Partition) fireHold(t timer) {
+	e := p.live(t)
+	if e == nil || e.is(flagHeldOpen|flagHeldDone) || !e.heldBeyond(p.cfg.HoldSLA.Milliseconds()) {
 		return
 	}
-	cleared := e.has(slotCleared)
-	if e.lagRank == rank && (!cleared || e.flags&flagLagCleared != 0) {
+	e.flags |= flagHeldOpen
+	p.heldAnomaly(e)
+}
+
+// fireOrphan runs when the authorization watermark has passed the first
+// clearing or payout of a trace: its authorization, if it existed, would be
+// here by now.
+func (p *Partition) fireOrphan(t timer) {
+	e := p.live(t)
+	if e == nil || e.has(slotAuth) {
 		return
 	}
-	e.lagRank = rank
-	if cleared {
-		e.flags |= flagLagCleared
-		at = max(at, e.clearedAt)
+	if e.has(slotCleared) && e.clearedAt <= t.at && !e.is(flagOrphanClrOpen) {
+		e.flags |= flagOrphanClrOpen
+		p.orphan(e, fact.OrphanClearing, e.clearedAt)
 	}
-	p.lag(e, status, fact.Version(at, rank))
+	if e.payoutSeen() && e.payAt <= t.at && !e.is(flagOrphanPayOpen) {
+		e.flags |= flagOrphanPayOpen
+		p.orphan(e, fact.OrphanPayout, e.payAt)
+	}
+}
+
+// checkContract compares a clearing with the merchant's contract: the fee
+// rate and the registered MCC.
+func (p *Partition) checkContract(e *entry) {
+	if e.is(flagFeeChecked | flagMCCChecked) {
+		return
+	}
+	prof, ok := p.merchants.Lookup(p.names.name(e.merchant))
+	if !ok {
+		return // no contract to compare with; the profile gap is counted at authorization
+	}
+	e.flags |= flagFeeChecked | flagMCCChecked
+	limit := ceilDiv(e.clearedAmt*(prof.FeeRatePPM+p.cfg.FeeTolerancePPM), 1_000_000) + 1
+	if e.fee > limit {
+		want := (e.clearedAmt*prof.FeeRatePPM + 500_000) / 1_000_000
+		p.anomaly(e, fact.FeeRateDeviation, "", e.clearedAt, e.fee, want, "fee_above_contract",
+			fmt.Sprintf("fee %s on %s is %s; the contracted %s would be %s", fen(e.fee), fen(e.clearedAmt), ppm(e.fee*1_000_000/max(e.clearedAmt, 1)), ppm(prof.FeeRatePPM), fen(want)))
+	}
+	if reg := parseMCC(prof.RegisteredMCC); reg != 0 && e.clearedMCC != 0 && e.clearedMCC != reg {
+		p.anomaly(e, fact.MCCMismatch, "", e.clearedAt, e.clearedAmt, 0, "mcc_"+fmtMCC(e.clearedMCC),
+			fmt.Sprintf("cleared under MCC %s; the merchant is registered as %s", fmtMCC(e.clearedMCC), prof.RegisteredMCC))
+	}
+}
+
+// late reports an event for a trace that was completed and purged.
+func (p *Partition) late(ev *event.Event) {
+	p.stats.Late++
+	tx, _ := fact.Describe(fact.LateEvent)
+	p.anomalies = append(p.anomalies, fact.Anomaly{
+		ID: string(fact.LateEvent) + ":" + ev.TraceNo + ":" + ev.ID, Kind: fact.LateEvent, Severity: tx.Severity, Status: fact.Open,
+		TraceNo: ev.TraceNo, MerchantID: ev.MerchantID, Amount: ev.Amount, DetectedAt: ev.OccurredAt,
+		Reason: ev.Type.String(), Cause: tx.Cause, Action: tx.Action,
+		Details:         fmt.Sprintf("%s (event %s, occurred %s) arrived after the trace was completed and closed", ev.Type, ev.ID, fmtTime(ev.OccurredAt, p.sched)),
+		CalendarVersion: p.sched.Calendar().Version(), Version: fact.Version(ev.OccurredAt, 0),
+	})
+	p.stats.AnomalyFacts++
 }
 
 func (p *Partition) failedAnomaly(e *entry) *fact.Anomaly {
@@ -464,9 +713,32 @@ func (p *Partition) failedAnomaly(e *entry) *fact.Anomaly {
 	return a
 }
 
+func (p *Partition) heldAnomaly(e *entry) *fact.Anomaly {
+	at := e.heldAt + p.cfg.HoldSLA.Milliseconds()
+	return p.anomaly(e, fact.PayoutHeld, "", at, e.heldAmt, 0, "review_beyond_sla",
+		fmt.Sprintf("payout held for risk review since %s, beyond the %s review SLA", fmtTime(e.heldAt, p.sched), p.cfg.HoldSLA))
+}
+
+func (p *Partition) clearingMissing(e *entry, deadline int64) *fact.Anomaly {
+	return p.anomaly(e, fact.ClearingMissing, "", deadline, e.authAmt, 0, "not_cleared",
+		fmt.Sprintf("approved %s for %s, not cleared by %s", fmtTime(e.authAt, p.sched), fen(e.authAmt), fmtTime(deadline, p.sched)))
+}
+
+func (p *Partition) orphan(e *entry, k fact.Kind, at int64) *fact.Anomaly {
+	what, amt := "clearing", e.clearedAmt
+	if k == fact.OrphanPayout {
+		what, amt = "payout", max(e.paidAmt, e.failedAmt)
+	}
+	return p.anomaly(e, k, "", at, amt, 0, "no_authorization",
+		fmt.Sprintf("%s on %s with no authorization, although the authorization feed has delivered past it", what, fmtTime(at, p.sched)))
+}
+
 func (p *Partition) overdue(e *entry) *fact.Anomaly {
+	// The amount due: net of the fee for T1 and D1, which are due only once
+	// cleared; the authorized amount for D0 and T0, due before clearing. It
+	// must not depend on whether the clearing happened to arrive first.
 	amt := e.authAmt
-	if e.has(slotCleared) {
+	if e.mode != event.D0 && e.mode != event.T0 {
 		amt = e.clearedAmt - e.fee
 	}
 	return p.anomaly(e, fact.PayoutOverdue, "", e.deadline, amt, 0, "",
@@ -497,12 +769,47 @@ func (p *Partition) anomaly(e *entry, k fact.Kind, disc string, at, amount, expe
 	return &p.anomalies[len(p.anomalies)-1]
 }
 
+// syncLag emits the trace's settlement_lag row whenever what it would say
+// changed: its status, or a stage it lacked (clearing arrives after a D0
+// payout). The version grows with the stage times and the status rank, so the
+// latest row is the same whatever order the stages arrived in.
+func (p *Partition) syncLag(e *entry) {
+	if !e.has(slotAuth) {
+		return
+	}
+	var status fact.LagStatus
+	var at int64
+	var rank uint8
+	switch {
+	case e.has(slotPaid):
+		status, at, rank = fact.StatusPaid, e.paidAt, 4
+	case e.has(slotFailed):
+		status, at, rank = fact.StatusFailed, e.failedAt, 3
+	case e.is(flagOverdueOpen):
+		status, at, rank = fact.StatusOverdue, e.deadline, 2
+	case e.is(flagClearingOpen):
+		status, at, rank = fact.StatusClearingMissing, p.sched.ClearingDeadline(e.authAt).At, 1
+	default:
+		return
+	}
+	cleared := e.has(slotCleared)
+	if e.lagRank == rank && (!cleared || e.is(flagLagCleared)) {
+		return
+	}
+	e.lagRank = rank
+	if cleared {
+		e.flags |= flagLagCleared
+		at = max(at, e.clearedAt)
+	}
+	p.lag(e, status, fact.Version(at, rank))
+}
+
 func (p *Partition) lag(e *entry, s fact.LagStatus, version uint64) {
 	l := fact.Lag{
 		TraceNo: e.trace(), MerchantID: p.names.name(e.merchant), TerminalID: p.termIDs.name(e.terminal),
 		MCC: fmtMCC(e.mcc), ClearedMCC: fmtMCC(e.clearedMCC), Mode: e.mode,
 		AuthorizedAmount: e.authAmt, AuthorizedAt: e.authAt, ExpectedPayoutAt: e.deadline,
-		Status: s, CalendarVersion: p.sched.Calendar().Version(), CalendarFallback: e.flags&flagFallback != 0,
+		Status: s, CalendarVersion: p.sched.Calendar().Version(), CalendarFallback: e.is(flagFallback),
 		Version: version,
 	}
 	if e.has(slotCleared) {
@@ -521,12 +828,18 @@ func (p *Partition) lag(e *entry, s fact.LagStatus, version uint64) {
 	p.stats.LagFacts++
 }
 
-// lookup returns the slot of trace, creating an entry if needed.
-func (p *Partition) lookup(trace string, at int64) int32 {
+// lookup returns the slot of trace, creating an entry if needed; ok is false
+// for a trace that was completed and purged (a tombstone).
+func (p *Partition) lookup(trace string, at int64) (int32, bool) {
 	var k traceKey
 	copy(k[:], trace)
 	if i, ok := p.index[k]; ok {
-		return i
+		return i, true
+	}
+	if len(p.tombstones) > 0 {
+		if _, dead := p.tombstones[xxhash.Sum64String(trace)]; dead {
+			return 0, false
+		}
 	}
 	var i int32
 	if n := len(p.free); n > 0 {
@@ -539,17 +852,17 @@ func (p *Partition) lookup(trace string, at int64) int32 {
 	gen := p.slab[i].gen + 1
 	p.slab[i] = entry{key: k, keyLen: uint8(len(trace)), gen: gen, merchant: -1, terminal: -1, firstAt: at}
 	p.index[k] = i
-	p.purges.push(timer{at: at + p.cfg.Horizon.Milliseconds(), slot: i, gen: gen})
-	return i
+	p.purges.push(timer{at: at + p.cfg.Horizon.Milliseconds(), slot: i, gen: gen, kind: timerPurge})
+	return i, true
 }
 
 func (p *Partition) armPurge(i int32, at int64) {
 	e := &p.slab[i]
-	if e.flags&flagPurgeArmed != 0 {
+	if e.is(flagPurgeArmed) {
 		return
 	}
 	e.flags |= flagPurgeArmed
-	p.purges.push(timer{at: at, slot: i, gen: e.gen})
+	p.purges.push(timer{at: at, slot: i, gen: e.gen, kind: timerPurge})
 }
 
 func (p *Partition) live(t timer) *entry {
@@ -563,11 +876,40 @@ func (p *Partition) live(t timer) *entry {
 	return e
 }
 
-func (p *Partition) drop(i int32) {
+// drop forgets a trace. A completed one leaves a tombstone for
+// TombstoneTTL, so that later events for it are recognised.
+func (p *Partition) drop(i int32, at int64) {
 	e := &p.slab[i]
+	if e.is(flagPurgeArmed) {
+		h := xxhash.Sum64(e.key[:e.keyLen])
+		t := tombstone{expires: at + p.cfg.TombstoneTTL.Milliseconds()}
+		for s := range numSlots {
+			if e.has(s) {
+				t.fp[s] = uint32(e.ids[s])
+			}
+		}
+		p.tombstones[h] = t
+		p.tombTimers.push(t.expires, h)
+	}
 	delete(p.index, e.key)
 	gen := e.gen
 	*e = entry{gen: gen}
 	p.free = append(p.free, i)
 	p.stats.Purged++
+}
+
+// tombstone is what is left of a completed trace: when it expires and a
+// 32-bit fingerprint of the event id of each slot it held.
+type tombstone struct {
+	expires int64
+	fp      [numSlots]uint32
+}
+
+var tombstoneSize = unsafe.Sizeof(tombstone{})
+
+func ceilDiv(a, b int64) int64 {
+	if a <= 0 {
+		return 0
+	}
+	return (a + b - 1) / b
 }

@@ -17,7 +17,17 @@ type timer struct {
 	at   int64
 	slot int32
 	gen  uint32
+	kind uint8
 }
+
+// Timer kinds.
+const (
+	timerPayout uint8 = iota + 1
+	timerClearing
+	timerOrphan
+	timerHold
+	timerPurge
+)
 
 // timers is a min-heap by time.
 type timers struct{ h timerHeap }
@@ -42,6 +52,51 @@ func (t *timers) fire(upTo int64, fn func(timer)) {
 	for len(t.h) > 0 && t.h[0].at <= upTo {
 		fn(heap.Pop(&t.h).(timer))
 	}
+}
+
+// due counts the timers at or before upTo: absence checks "now" has passed
+// while their source has not.
+func (t *timers) due(upTo int64) int {
+	n := 0
+	for _, x := range t.h {
+		if x.at <= upTo {
+			n++
+		}
+	}
+	return n
+}
+
+// tombs is a min-heap of tombstone expiries.
+type tombs struct{ h tombHeap }
+
+type tomb struct {
+	at   int64
+	hash uint64
+}
+
+type tombHeap []tomb
+
+func (h tombHeap) Len() int           { return len(h) }
+func (h tombHeap) Less(i, j int) bool { return h[i].at < h[j].at }
+func (h tombHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *tombHeap) Push(x any)        { *h = append(*h, x.(tomb)) }
+func (h *tombHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return t
+}
+
+func (t *tombs) push(at int64, hash uint64) { heap.Push(&t.h, tomb{at, hash}) }
+
+func (t *tombs) fire(upTo int64, fn func(uint64)) {
+	for len(t.h) > 0 && t.h[0].at <= upTo {
+		fn(heap.Pop(&t.h).(tomb).hash)
+	}
+}
+
+func ppm(v int64) string {
+	return strconv.FormatInt(v/10000, 10) + "." + strconv.FormatInt(v%10000/1000, 10) + strconv.FormatInt(v%1000/100, 10) + "%"
 }
 
 // intern maps repeated strings (merchant and terminal ids) to small ids so
