@@ -144,6 +144,7 @@ const (
 	flagPurgeArmed                        // completion purge timer set
 	flagOverdueOpen                       // payout_overdue raised
 	flagOverdueDone                       // payout_overdue resolved
+	flagOverdueNet                        // payout_overdue carries the net amount (cleared by the deadline)
 	flagClearingOpen                      // clearing_missing raised
 	flagClearingDone                      // clearing_missing resolved
 	flagHeldOpen                          // payout_held raised
@@ -539,6 +540,10 @@ func (p *Partition) evaluate(i int32) {
 		}
 	}
 
+	if cleared && e.is(flagOverdueOpen) && !e.is(flagOverdueNet) && e.clearedAt <= e.deadline {
+		p.overdue(e)
+	}
+
 	// A late payment resolves payout_overdue (or records it resolved). A
 	// held payout is late because of the hold, which is its own anomaly.
 	// A payment always closes an open overdue (an on-time payment can only
@@ -733,16 +738,22 @@ func (p *Partition) orphan(e *entry, k fact.Kind, at int64) *fact.Anomaly {
 		fmt.Sprintf("%s on %s with no authorization, although the authorization feed has delivered past it", what, fmtTime(at, p.sched)))
 }
 
+// overdue builds the payout_overdue anomaly. Its amount is what was due at
+// the deadline, in event time: net of the fee once cleared by then, the
+// authorized amount otherwise (D0 and T0 are due before the nightly
+// clearing). A clearing from before the deadline that reaches the join after
+// the anomaly was raised re-versions it (rank 1), so the latest row does not
+// depend on which feed was read first.
 func (p *Partition) overdue(e *entry) *fact.Anomaly {
-	// The amount due: net of the fee for T1 and D1, which are due only once
-	// cleared; the authorized amount for D0 and T0, due before clearing. It
-	// must not depend on whether the clearing happened to arrive first.
-	amt := e.authAmt
-	if e.mode != event.D0 && e.mode != event.T0 {
-		amt = e.clearedAmt - e.fee
+	amt, rank := e.authAmt, uint8(0)
+	if e.has(slotCleared) && e.clearedAt <= e.deadline {
+		amt, rank = e.clearedAmt-e.fee, 1
+		e.flags |= flagOverdueNet
 	}
-	return p.anomaly(e, fact.PayoutOverdue, "", e.deadline, amt, 0, "",
+	a := p.anomaly(e, fact.PayoutOverdue, "", e.deadline, amt, 0, "",
 		fmt.Sprintf("%s payout was due by %s and the payout feed has delivered past it with no payout", e.mode, fmtTime(e.deadline, p.sched)))
+	a.Version = fact.Version(e.deadline, rank)
+	return a
 }
 
 // duplicate reports a second, different authorization, clearing or payment
