@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,10 @@ type Config struct {
 
 	MaxBatch int           // messages per durable batch, default 5000
 	MaxWait  time.Duration // how long a partial batch waits for more, default 200ms
+
+	// HealthInterval is how often the consumer's lag and idle time are
+	// written to source_health.
+	HealthInterval time.Duration
 
 	// RetryMaxElapsed bounds the retries of one Kafka write; past it Run
 	// returns the error and the process exits for its supervisor to restart.
@@ -62,6 +67,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.MaxWait == 0 {
 		c.MaxWait = 200 * time.Millisecond
+	}
+	if c.HealthInterval == 0 {
+		c.HealthInterval = 5 * time.Second
 	}
 	if c.RetryMaxElapsed == 0 {
 		c.RetryMaxElapsed = 10 * time.Minute
@@ -119,6 +127,8 @@ type Ingest struct {
 	sentWM map[int]int64 // last broadcast
 
 	consumed, archived, forwarded, declined, control, dead, batches atomic.Uint64
+	lastRead                                                        atomic.Int64 // Unix ms of the last message read
+	minWM                                                           atomic.Int64 // lowest partition watermark after the last batch
 }
 
 // New builds an ingest consumer; it connects on Run.
@@ -153,6 +163,11 @@ func (in *Ingest) Run(ctx context.Context) error {
 		return err
 	}
 	defer in.Close()
+	if in.cfg.Source != event.Merchants {
+		hctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go in.reportHealth(hctx)
+	}
 	in.log.Info("ingest started", "group", in.cfg.Group, "partitions", in.srcParts, "out", in.cfg.OutTopic)
 	for {
 		msgs, err := in.fetch(ctx)
@@ -278,7 +293,44 @@ func (in *Ingest) process(ctx context.Context, msgs []kafka.Message) error {
 		return err
 	}
 	in.batches.Add(1)
+	in.lastRead.Store(time.Now().UnixMilli())
+	lo := int64(-1)
+	for _, at := range in.wm {
+		if lo < 0 || at < lo {
+			lo = at
+		}
+	}
+	in.minWM.Store(lo)
 	return nil
+}
+
+// reportHealth writes the consumer's lag (messages behind) and idle time,
+// including while the feed is silent.
+func (in *Ingest) reportHealth(ctx context.Context) {
+	host, _ := os.Hostname()
+	instance := fmt.Sprintf("%s/%d", host, os.Getpid())
+	reader := in.reader // Close clears the field; the reader itself stays safe to ask
+	t := time.NewTicker(in.cfg.HealthInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		row := store.SourceHealth{Source: in.cfg.Source.String(), Reporter: "ingest", Instance: instance, ObservedAt: now.UnixMilli(),
+			ConsumerLag: reader.Stats().Lag, IdleS: -1, WatermarkLagS: -1, Status: "ok", ThresholdS: -1}
+		if last := in.lastRead.Load(); last > 0 {
+			row.IdleS = (now.UnixMilli() - last) / 1000
+		}
+		if wm := in.minWM.Load(); wm > 0 {
+			row.Watermark = wm
+		}
+		if err := in.deps.Store.InsertSourceHealth(ctx, []store.SourceHealth{row}); err != nil && ctx.Err() == nil {
+			in.log.Warn("writing source health", "err", err)
+		}
+	}
 }
 
 // classify decides the fate of one message: dead letter, control, or archive

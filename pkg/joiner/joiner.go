@@ -47,6 +47,12 @@ type Config struct {
 	FlushInterval time.Duration // longest a fact waits for the sink, default 1s
 	FetchBatch    int           // records per fetch round, default 5000
 
+	// HealthInterval is how often source health is written (wall clock).
+	HealthInterval time.Duration
+	// StallThreshold: a source whose watermark is further behind "now" than
+	// this is reported lagging; its absence checks wait for it meanwhile.
+	StallThreshold time.Duration
+
 	Join join.Config
 }
 
@@ -73,6 +79,12 @@ func (c Config) Defaults() Config {
 	if c.FetchBatch == 0 {
 		c.FetchBatch = 5000
 	}
+	if c.HealthInterval == 0 {
+		c.HealthInterval = 5 * time.Second
+	}
+	if c.StallThreshold == 0 {
+		c.StallThreshold = 30 * time.Minute
+	}
 	if c.Join == (join.Config{}) {
 		c.Join = join.DefaultConfig()
 	}
@@ -84,8 +96,8 @@ func (c Config) Validate() error {
 	if c.Clock != ClockLive && c.Clock != ClockReplay {
 		return fmt.Errorf("joiner: clock %q is neither live nor replay", c.Clock)
 	}
-	if c.FlushRows <= 0 || c.FlushInterval <= 0 || c.FetchBatch <= 0 {
-		return errors.New("joiner: flush rows, flush interval and fetch batch must be positive")
+	if c.FlushRows <= 0 || c.FlushInterval <= 0 || c.FetchBatch <= 0 || c.HealthInterval <= 0 || c.StallThreshold <= 0 {
+		return errors.New("joiner: flush rows, flush interval, fetch batch, health interval and stall threshold must be positive")
 	}
 	return c.Join.Validate()
 }
@@ -118,6 +130,7 @@ type Joiner struct {
 	deps      Deps
 	log       *slog.Logger
 	merchants *Merchants
+	health    *health
 
 	records, restored, lagFacts, anomalies, corrupt, commits, generations atomic.Uint64
 	open, stateBytes                                                      sync.Map // partition → int64
@@ -143,7 +156,7 @@ func New(cfg Config, deps Deps) (*Joiner, error) {
 		deps.Now = time.Now
 	}
 	log := deps.Logger.With("component", "joiner")
-	return &Joiner{cfg: cfg, deps: deps, log: log, merchants: NewMerchants(log)}, nil
+	return &Joiner{cfg: cfg, deps: deps, log: log, merchants: NewMerchants(log), health: newHealth()}, nil
 }
 
 // Stats returns the counters so far.
@@ -176,6 +189,9 @@ func (j *Joiner) Run(ctx context.Context) error {
 		return fmt.Errorf("joiner: joining group %s: %w", j.cfg.Group, err)
 	}
 	defer group.Close()
+	hctx, stopHealth := context.WithCancel(ctx)
+	defer stopHealth()
+	go j.reportHealth(hctx)
 	j.log.Info("joiner started", "group", j.cfg.Group, "topic", j.cfg.Topic, "clock", j.cfg.Clock, "merchants", j.merchants.Len())
 	for {
 		gen, err := group.Next(ctx)
@@ -240,6 +256,8 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 		return err
 	}
 	p := &partition{id: id, committed: committed, state: state, lastFlush: time.Now()}
+	defer j.health.forget(id)
+	var lastHealth time.Time
 	log := j.log.With("partition", id)
 	log.Info("partition restoring by replay", "committed_offset", committed)
 	restoredLogged := committed == 0
@@ -273,6 +291,10 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 		}
 		if j.cfg.Clock == ClockLive {
 			state.Advance(j.deps.Now().UnixMilli())
+		}
+		if time.Since(lastHealth) >= j.cfg.HealthInterval/2 {
+			lastHealth = time.Now()
+			j.health.observe(id, state)
 		}
 		j.open.Store(id, int64(state.Open()))
 		j.stateBytes.Store(id, state.StateBytes())

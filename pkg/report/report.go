@@ -12,6 +12,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"settlemon/pkg/kafkaio"
 	"settlemon/pkg/store"
@@ -40,6 +41,7 @@ type Report struct {
 	LagRows      uint64
 	LagByMode    []store.ModeLag
 	Anomalies    map[string]uint64
+	Sources      []store.SourceSummary
 	Database     string
 	ClickHouse   string
 	ExtraSummary []string // lines the caller adds (timings, throughput)
@@ -90,6 +92,9 @@ func Build(ctx context.Context, k kafkaio.Config, st *store.Store, topics []stri
 		return r, fmt.Errorf("report: %w", err)
 	}
 	if r.Anomalies, err = st.AnomalyCounts(ctx); err != nil {
+		return r, fmt.Errorf("report: %w", err)
+	}
+	if r.Sources, err = st.SourceSummaries(ctx); err != nil {
 		return r, fmt.Errorf("report: %w", err)
 	}
 	return r, nil
@@ -148,6 +153,21 @@ func (r Report) WriteText(w io.Writer) {
 	}
 	for _, k := range sortedKeys(r.Anomalies) {
 		p("  %-22s %d", k, r.Anomalies[k])
+	}
+	p("")
+	p("Source health (as the joiner saw the feeds; absences wait while a source lags)")
+	if len(r.Sources) == 0 {
+		p("  no observations yet")
+	} else {
+		p("  %-10s %-20s %8s %-8s %14s %12s %14s %10s", "source", "watermark (UTC)", "behind", "status", "lagging obs.", "max behind", "max withheld", "msgs lag")
+	}
+	for _, s := range r.Sources {
+		lag := "?"
+		if s.ConsumerLag >= 0 {
+			lag = fmt.Sprint(s.ConsumerLag)
+		}
+		p("  %-10s %-20s %8s %-8s %14d %12s %14d %10s", s.Source, time.UnixMilli(s.Watermark).UTC().Format("2006-01-02 15:04:05"),
+			time.Duration(s.WatermarkLagS)*time.Second, s.Status, s.LaggingReports, time.Duration(s.MaxLagS)*time.Second, s.MaxWithheld, lag)
 	}
 	p("")
 	p("Query the facts yourself:")

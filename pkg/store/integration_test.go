@@ -6,8 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
+	"path"
 	"reflect"
 	"sort"
 	"strings"
@@ -21,6 +23,7 @@ import (
 	"settlemon/pkg/fact"
 	"settlemon/pkg/store"
 	"settlemon/pkg/store/storetest"
+	"settlemon/schemas"
 )
 
 func testCtx(tb testing.TB) context.Context {
@@ -50,7 +53,14 @@ func TestMigrate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"0001_core.sql"}; !reflect.DeepEqual(applied, want) {
+	want, err := fs.Glob(schemas.ClickHouse, "clickhouse/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		want[i] = path.Base(want[i])
+	}
+	if !reflect.DeepEqual(applied, want) {
 		t.Fatalf("first Migrate applied %v, want %v", applied, want)
 	}
 	applied, err = s.Migrate(ctx)
@@ -65,8 +75,8 @@ func TestMigrate(t *testing.T) {
 	if err := s.Conn().QueryRow(ctx, "SELECT count() FROM schema_migrations").Scan(&recorded); err != nil {
 		t.Fatal(err)
 	}
-	if recorded != 1 {
-		t.Errorf("schema_migrations has %d rows, want 1", recorded)
+	if recorded != uint64(len(want)) {
+		t.Errorf("schema_migrations has %d rows, want %d (one per migration file)", recorded, len(want))
 	}
 
 	rows, err := s.Conn().Query(ctx, "SELECT name FROM system.tables WHERE database = ? ORDER BY name", s.Database())
@@ -82,9 +92,9 @@ func TestMigrate(t *testing.T) {
 		}
 		tables = append(tables, n)
 	}
-	want := []string{"anomalies", "anomalies_latest", "auth_events", "clearing_events", "control_events",
+	want = []string{"anomalies", "anomalies_latest", "auth_events", "clearing_events", "control_events",
 		"dead_letters", "lag_stats_by_hour", "lag_stats_by_merchant", "lag_stats_by_mode", "merchant_events",
-		"payout_events", "schema_migrations", "settlement_lag", "settlement_lag_latest"}
+		"payout_events", "schema_migrations", "settlement_lag", "settlement_lag_latest", "source_health", "source_health_latest"}
 	if !reflect.DeepEqual(tables, want) {
 		t.Errorf("tables = %v\nwant     %v", tables, want)
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"time"
 
+	"settlemon/pkg/join"
 	"settlemon/pkg/joiner"
 	"settlemon/pkg/service"
 	"settlemon/pkg/store"
@@ -32,13 +33,17 @@ replay. SIGTERM flushes, commits and exits.`)
 	sc := service.StoreFlags(f)
 	cc := service.CalendarFlags(f)
 	lc := service.LogFlags(f)
-	var cfg joiner.Config
+	cfg := joiner.Config{Join: join.DefaultConfig()}
 	f.StringVar(&cfg.Topic, "events-topic", "settle.events", "repartition topic to join")
 	f.StringVar(&cfg.MerchantsTopic, "merchants-topic", "acq.merchants", "compacted merchant profile topic")
 	f.StringVar(&cfg.Group, "group", "settlemon-joiner", "consumer group")
 	f.StringVar(&cfg.Clock, "clock", joiner.ClockLive, `"live": now is the wall clock; "replay": now is the highest event time seen`)
 	f.DurationVar(&cfg.FlushInterval, "flush-interval", time.Second, "longest a fact waits before it is written")
 	f.IntVar(&cfg.FlushRows, "flush-rows", 20000, "facts per ClickHouse insert")
+	f.DurationVar(&cfg.StallThreshold, "stall-threshold", 30*time.Minute, "a source whose watermark is further behind now than this is reported lagging (its absence checks wait)")
+	f.DurationVar(&cfg.HealthInterval, "health-interval", 5*time.Second, "how often source health is written")
+	f.DurationVar(&cfg.Join.HoldSLA, "hold-sla", 24*time.Hour, "how long a payout may stay held for risk review before payout_held")
+	f.Int64Var(&cfg.Join.FeeTolerancePPM, "fee-tolerance-ppm", 500, "how far above the contracted fee rate (parts per million of the amount) a fee may be")
 	migrate := f.Bool("migrate", false, "apply ClickHouse migrations before starting")
 	if err := f.Parse(args); err != nil {
 		return exitCode(err)
