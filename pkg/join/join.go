@@ -208,7 +208,6 @@ func (e *entry) trace() string     { return string(e.key[:e.keyLen]) }
 func (e *entry) payoutSeen() bool {
 	return e.seen&(1<<slotInitiated|1<<slotPaid|1<<slotFailed|1<<slotHeld) != 0
 }
-func (e *entry) settled() bool { return e.has(slotCleared) || e.has(slotPaid) }
 func (e *entry) heldBeyond(sla int64) bool {
 	// The hold ended (release or payment) more than the SLA after it began,
 	// or has not ended: the caller knows the watermark passed heldAt+SLA.
