@@ -105,23 +105,29 @@ func (j *Joiner) reportHealth(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		rows := j.health.rows(j.cfg.Clock == ClockLive, j.deps.Now(), j.cfg.StallThreshold)
-		for _, r := range rows {
-			src, _ := event.ParseSource(r.Source)
-			was := j.health.lagging[src]
-			now := r.Status == "lagging"
-			j.health.lagging[src] = now
-			switch {
-			case now && !was:
-				j.log.Warn("source is lagging: its absence checks are withheld until it catches up",
-					"source", r.Source, "watermark", time.UnixMilli(r.Watermark).UTC(), "behind", time.Duration(r.WatermarkLagS)*time.Second,
-					"withheld", r.Withheld, "action", "check the "+r.Source+" feed's producer and its ingest consumer (source_health table)")
-			case was && !now:
-				j.log.Info("source caught up", "source", r.Source, "behind", time.Duration(r.WatermarkLagS)*time.Second)
-			}
+		j.writeHealth(ctx)
+	}
+}
+
+// writeHealth writes one observation per source and logs transitions. Only
+// one goroutine calls it at a time: the reporter, then Run once it stopped.
+func (j *Joiner) writeHealth(ctx context.Context) {
+	rows := j.health.rows(j.cfg.Clock == ClockLive, j.deps.Now(), j.cfg.StallThreshold)
+	for _, r := range rows {
+		src, _ := event.ParseSource(r.Source)
+		was := j.health.lagging[src]
+		now := r.Status == "lagging"
+		j.health.lagging[src] = now
+		switch {
+		case now && !was:
+			j.log.Warn("source is lagging: its absence checks are withheld until it catches up",
+				"source", r.Source, "watermark", time.UnixMilli(r.Watermark).UTC(), "behind", time.Duration(r.WatermarkLagS)*time.Second,
+				"withheld", r.Withheld, "action", "check the "+r.Source+" feed's producer and its ingest consumer (source_health table)")
+		case was && !now:
+			j.log.Info("source caught up", "source", r.Source, "behind", time.Duration(r.WatermarkLagS)*time.Second)
 		}
-		if err := j.deps.Store.InsertSourceHealth(ctx, rows); err != nil && ctx.Err() == nil {
-			j.log.Warn("writing source health", "err", err)
-		}
+	}
+	if err := j.deps.Store.InsertSourceHealth(ctx, rows); err != nil && ctx.Err() == nil {
+		j.log.Warn("writing source health", "err", err)
 	}
 }

@@ -190,13 +190,20 @@ func (j *Joiner) Run(ctx context.Context) error {
 	}
 	defer group.Close()
 	hctx, stopHealth := context.WithCancel(ctx)
-	defer stopHealth()
-	go j.reportHealth(hctx)
+	healthDone := make(chan struct{})
+	go func() { j.reportHealth(hctx); close(healthDone) }()
+	defer func() { stopHealth(); <-healthDone }()
 	j.log.Info("joiner started", "group", j.cfg.Group, "topic", j.cfg.Topic, "clock", j.cfg.Clock, "merchants", j.merchants.Len())
 	for {
 		gen, err := group.Next(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
+				// Closing the group waits for the partitions to flush and
+				// commit; then the feeds' last state is written.
+				_ = group.Close()
+				stopHealth()
+				<-healthDone
+				j.writeHealth(context.WithoutCancel(ctx))
 				j.log.Info("joiner stopped", "records", j.records.Load(), "lag_facts", j.lagFacts.Load(), "anomalies", j.anomalies.Load())
 				return nil
 			}
@@ -219,6 +226,9 @@ func (j *Joiner) Run(ctx context.Context) error {
 				defer cancel()
 				if err := j.runPartition(pctx, gen, pa.ID, pa.Offset); err != nil {
 					j.log.Error("partition stopped with an error; it will be re-assigned", "partition", pa.ID, "err", err)
+				}
+				if ctx.Err() == nil {
+					j.health.forget(pa.ID) // re-assigned: its new owner reports it
 				}
 			})
 		}
@@ -256,7 +266,7 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 		return err
 	}
 	p := &partition{id: id, committed: committed, state: state, lastFlush: time.Now()}
-	defer j.health.forget(id)
+	defer j.health.observe(id, state) // the last word, for the final report
 	var lastHealth time.Time
 	log := j.log.With("partition", id)
 	log.Info("partition restoring by replay", "committed_offset", committed)
