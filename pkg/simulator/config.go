@@ -2,16 +2,22 @@
 // source topics of DESIGN §3: merchant profiles with settlement modes and fee
 // contracts, authorizations following a daily curve, nightly clearing batches,
 // payout batches by settlement mode and business-day calendar, heartbeats on
-// every partition of every event topic, and injected faults (failed payouts,
-// missing payouts, amount mismatches) at configured rates. Alongside the
-// messages it writes the ground truth of every trace, one JSON line each, so
-// that the pipeline's detection quality can be scored.
+// every partition of every event topic, and every cause of DESIGN §1 injected
+// at a configured rate: failed, missing and held payouts, missing clearing,
+// amount, fee and MCC deviations, duplicate authorizations, reversed sales
+// still settled, orphan clearings and payouts, late re-sent events, plus
+// healthy reversals and short risk holds (no anomaly) and a payout-feed
+// outage. Alongside the messages it writes the ground truth of every trace,
+// one JSON line each, so that the pipeline's detection quality can be scored.
 //
-// Messages are handed to a callback in event-time order, in chunks. The
-// package deliberately knows nothing of Kafka or ClickHouse (the caller writes
-// the messages), reads no clock, and draws every random choice from a PCG
-// generator seeded by Config.Seed: the same Config and calendar give
-// byte-identical messages and truth.
+// Messages are handed to a callback in event-time order, in chunks, with two
+// deliberate exceptions on the payout topic: late re-sent payout_paid copies
+// (published days after their occurred_at) and the payout-feed outage (its
+// messages held back and published when it ends). The package deliberately
+// knows nothing of Kafka or ClickHouse (the caller writes the messages), reads
+// no clock, and draws every random choice from a PCG generator seeded by
+// Config.Seed: the same Config and calendar give byte-identical messages and
+// truth.
 package simulator
 
 import (
@@ -61,6 +67,54 @@ type Config struct {
 	PayoutMissingRate  float64
 	AmountMismatchRate float64
 
+	// The rates below are per approved trace too, and share the one-cause
+	// rule with the three above: all of them together must not exceed 1.
+	//
+	// ClearingMissingRate: the sale is never cleared and never paid. Only
+	// T1 and D1 sales: a D0 sale is due to be paid before its clearing is
+	// due, so without both it would be an overdue payout too; a D0 sale
+	// drawn for it stays healthy (the effective rate is about 85% of this).
+	ClearingMissingRate float64
+	// PayoutHeldRate: the payout is held for risk review and released only
+	// HoldSLA+6h to HoldSLA+16h later (30–40h at the default SLA), then paid.
+	PayoutHeldRate float64
+	// FeeDeviationRate: the clearing charges the contracted rate plus 0.30%
+	// plus 0.50 yuan; the payout carries cleared − fee.
+	FeeDeviationRate float64
+	// MCCMismatchRate: the clearing carries another MCC than the merchant's
+	// registered one (the authorization carries the registered one).
+	MCCMismatchRate float64
+	// DuplicateAuthRate: a second authorization (new event_id, same trace)
+	// 5–120 s after the first; the trace settles normally.
+	DuplicateAuthRate float64
+	// ReversedSettledRate: a reversal 1–10 min after the authorization, and
+	// the sale is still cleared and paid.
+	ReversedSettledRate float64
+	// LateEventRate: the trace settles normally and its payout_paid is
+	// re-sent, with a new event_id and the original occurred_at, at least
+	// three days after the trace completed.
+	LateEventRate float64
+	// HealthyReversalRate: a reversal 1–10 min after the authorization and
+	// nothing else (no anomaly).
+	HealthyReversalRate float64
+	// HealthyHoldRate: the payout is held and released within a few hours,
+	// and paid before its deadline (no anomaly).
+	HealthyHoldRate float64
+
+	// OrphanClearingRate and OrphanPayoutRate give the number of orphan
+	// traces per traffic day as a share of TracesPerDay (rounded): extra
+	// traces, never authorized, that are only cleared (in a normal clearing
+	// batch) or only paid (payout_initiated and payout_paid in a normal
+	// payout batch).
+	OrphanClearingRate float64
+	OrphanPayoutRate   float64
+
+	// HoldSLA is the risk-review SLA of held payouts: holds released within
+	// it are healthy, the injected payout_held ones are released after it.
+	HoldSLA time.Duration
+	// PayoutOutage silences the payout topic for part of one day.
+	PayoutOutage Outage
+
 	Topics   Topics
 	Schedule calendar.ScheduleConfig
 
@@ -76,9 +130,25 @@ type Config struct {
 	ChunkSize int
 }
 
+// Outage is a payout-feed outage: during [From, To) local time of traffic
+// day Day nothing is published on the payout topic, neither events nor
+// heartbeats; at To everything held back is published in its original order
+// with its original occurred_at, and normal flow (heartbeats included)
+// resumes. The other topics flow normally. The payouts themselves happen on
+// time; only the feed is late.
+type Outage struct {
+	Day      int           // 1-based traffic day; 0: no outage
+	From, To time.Duration // local times of day, whole seconds, From < To <= 24h
+}
+
+// Enabled reports whether the outage is configured.
+func (o Outage) Enabled() bool { return o.Day > 0 }
+
 // DefaultConfig returns the default run: three days of 30,000 traces from
 // 2026-09-28 (so that T1 payouts cross the National Day holiday) over 500
-// merchants and 6 partitions per topic.
+// merchants and 6 partitions per topic, with the three original faults at
+// 0.5% each. The causes added for issue #3 are off (rate 0) and so is the
+// payout outage; FullConfig turns them on.
 func DefaultConfig() Config {
 	return Config{
 		Seed:               1,
@@ -92,6 +162,8 @@ func DefaultConfig() Config {
 		PayoutFailedRate:   0.005,
 		PayoutMissingRate:  0.005,
 		AmountMismatchRate: 0.005,
+		HoldSLA:            24 * time.Hour,
+		PayoutOutage:       Outage{From: 9 * time.Hour, To: 21 * time.Hour},
 		Topics: Topics{
 			Authorizations: event.Auth.DefaultTopic(),
 			Clearing:       event.Clearing.DefaultTopic(),
@@ -105,6 +177,31 @@ func DefaultConfig() Config {
 	}
 }
 
+// FullConfig returns the acceptance run of issue #3: five traffic days from
+// 2026-09-28 (spanning the National Day holiday, so that T1 payouts of the
+// sales of 09-30..10-02 fall due on 10-08), every cause injected at 0.1% of
+// approved traces (about 140 each at 30,000 traces a day), 0.1% orphan
+// clearings and payouts per day (30 each), healthy reversals at 1% and
+// healthy short holds at 0.5%, and the payout feed silent on the fourth
+// traffic day (10-01) from 09:00 to 21:00.
+func FullConfig() Config {
+	c := DefaultConfig()
+	c.Days = 5
+	c.ClearingMissingRate = 0.001
+	c.PayoutHeldRate = 0.001
+	c.FeeDeviationRate = 0.001
+	c.MCCMismatchRate = 0.001
+	c.DuplicateAuthRate = 0.001
+	c.ReversedSettledRate = 0.001
+	c.LateEventRate = 0.001
+	c.HealthyReversalRate = 0.01
+	c.HealthyHoldRate = 0.005
+	c.OrphanClearingRate = 0.001
+	c.OrphanPayoutRate = 0.001
+	c.PayoutOutage.Day = 4
+	return c
+}
+
 // Limits of a run.
 const (
 	maxDays         = 366
@@ -115,6 +212,7 @@ const (
 	clearingSpread = 30 * time.Minute // cleared events of a batch spread over this
 	payoutSpread   = 30 * time.Minute // initiations of a T1/D1 payout batch
 	d0Spread       = 10 * time.Minute // initiations of a D0 payout batch
+	minHoldSLA     = 6 * time.Hour    // healthy holds are released within 4h
 )
 
 // Validate reports every problem with c.
@@ -148,13 +246,41 @@ func (c Config) Validate() error {
 		{"payout failed rate", c.PayoutFailedRate},
 		{"payout missing rate", c.PayoutMissingRate},
 		{"amount mismatch rate", c.AmountMismatchRate},
+		{"clearing missing rate", c.ClearingMissingRate},
+		{"payout held rate", c.PayoutHeldRate},
+		{"fee deviation rate", c.FeeDeviationRate},
+		{"MCC mismatch rate", c.MCCMismatchRate},
+		{"duplicate authorization rate", c.DuplicateAuthRate},
+		{"reversed-but-settled rate", c.ReversedSettledRate},
+		{"late event rate", c.LateEventRate},
+		{"healthy reversal rate", c.HealthyReversalRate},
+		{"healthy hold rate", c.HealthyHoldRate},
+		{"orphan clearing rate", c.OrphanClearingRate},
+		{"orphan payout rate", c.OrphanPayoutRate},
 	} {
 		if !(r.v >= 0 && r.v <= 1) { // also rejects NaN
 			add("%s %v: want a probability in [0, 1]", r.name, r.v)
 		}
 	}
-	if s := c.PayoutFailedRate + c.PayoutMissingRate + c.AmountMismatchRate; s > 1 {
-		add("fault rates add up to %v: a trace gets at most one fault, want at most 1", s)
+	var sum float64
+	for _, f := range c.faults() {
+		sum += f.rate
+	}
+	if sum > 1 {
+		add("fault rates add up to %v: a trace gets at most one fault, want at most 1", sum)
+	}
+	if c.HoldSLA < minHoldSLA || c.HoldSLA%time.Second != 0 {
+		add("hold SLA %v: want whole seconds, at least %v", c.HoldSLA, minHoldSLA)
+	}
+	if o := c.PayoutOutage; o.Enabled() {
+		if o.Day > c.Days {
+			add("payout outage day %d: want a traffic day in 1..%d", o.Day, c.Days)
+		}
+		if o.From < 0 || o.From%time.Second != 0 || o.To%time.Second != 0 || o.To <= o.From || o.To > 24*time.Hour {
+			add("payout outage %v..%v: want whole-second local times of day with from < to <= 24h", o.From, o.To)
+		}
+	} else if o.Day < 0 {
+		add("payout outage day %d: want 0 (off) or a traffic day", o.Day)
 	}
 
 	names := []struct{ what, name string }{
@@ -198,5 +324,46 @@ func (c Config) Validate() error {
 	if c.Schedule.D0Window < 2*time.Hour {
 		add("D0 window %v: D0 batches run hourly, want at least 2h so healthy payouts are on time", c.Schedule.D0Window)
 	}
+	if c.HealthyHoldRate > 0 {
+		// A healthy hold is released, re-batched at the next full hour and
+		// paid before the deadline: it needs an hour more of slack.
+		if c.Schedule.D0Window < 3*time.Hour {
+			add("D0 window %v: healthy holds need at least 3h to be paid on time", c.Schedule.D0Window)
+		}
+		for _, co := range []struct {
+			name string
+			v    time.Duration
+		}{{"T1", c.Schedule.T1PayoutCutoff}, {"D1", c.Schedule.D1PayoutCutoff}} {
+			if c.PayoutAt+3*time.Hour > co.v {
+				add("payout time %v: healthy holds need the %s payout cut-off %v at least 3h later", c.PayoutAt, co.name, co.v)
+			}
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// faultRate is the probability of one fault of the one-cause draw.
+type faultRate struct {
+	rate  float64
+	fault uint8
+}
+
+// faults lists the one-cause faults in draw order. The first three must stay
+// first: with the others at zero a run draws exactly what it drew before they
+// existed.
+func (c Config) faults() []faultRate {
+	return []faultRate{
+		{c.PayoutFailedRate, faultFailed},
+		{c.PayoutMissingRate, faultMissing},
+		{c.AmountMismatchRate, faultMismatch},
+		{c.ClearingMissingRate, faultClearingMissing},
+		{c.PayoutHeldRate, faultHeld},
+		{c.FeeDeviationRate, faultFee},
+		{c.MCCMismatchRate, faultMCC},
+		{c.DuplicateAuthRate, faultDuplicate},
+		{c.ReversedSettledRate, faultReversedSettled},
+		{c.LateEventRate, faultLate},
+		{c.HealthyReversalRate, faultHealthyReversal},
+		{c.HealthyHoldRate, faultHealthyHold},
+	}
 }

@@ -16,10 +16,17 @@ const (
 	opPayFailed            // a, b: trace
 	opPayClose             // a: batch index
 	opHeartbeat
+	opAuthDup     // a, b: trace: the injected second authorization
+	opReversal    // a, b: trace
+	opPayHeld     // a, b: trace
+	opPayReleased // a, b: trace
+	opPayLate     // a, b: trace: the late re-sent payout_paid
+	opOutageEnd   // publish what the payout outage held back
 )
 
-// item is a pending event or action, ordered by time, then events before
-// heartbeats, then the order in which items were queued.
+// item is a pending event or action, ordered by time, then the end of an
+// outage first (what it held back precedes anything else published then),
+// events before heartbeats, then the order in which items were queued.
 type item struct {
 	at   int64 // unix ms
 	seq  uint64
@@ -30,6 +37,9 @@ type item struct {
 func (x *item) less(y *item) bool {
 	if x.at != y.at {
 		return x.at < y.at
+	}
+	if ex, ey := x.op == opOutageEnd, y.op == opOutageEnd; ex != ey {
+		return ex
 	}
 	if hx, hy := x.op == opHeartbeat, y.op == opHeartbeat; hx != hy {
 		return hy

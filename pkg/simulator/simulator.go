@@ -34,8 +34,19 @@ type Stats struct {
 	Traces   int
 	Approved int
 	Declined int
-	Injected map[string]int // per anomaly kind (pkg/fact kind names)
-	LastAt   int64          // event time of the last message, Unix ms
+	Injected map[string]int // per anomaly kind (pkg/fact kind names), orphans included
+	// Healthy counts the injected variations that are no anomaly:
+	// "reversal" (reversed, never settled) and "short_hold" (held and
+	// released within the SLA, paid on time).
+	Healthy map[string]int
+	// Outages lists the feed outages of the run (also the run-level lines of
+	// the truth file).
+	Outages []FeedOutage
+	// LastAt is the latest event time (occurred_at) of any message, Unix ms.
+	// Messages are in event-time order except late re-sent copies and the
+	// payout messages held back by an outage, so this is the event time of
+	// the last message in all but those cases.
+	LastAt int64
 }
 
 // Simulator generates runs. It holds no run state: every Run starts afresh
@@ -64,10 +75,14 @@ func New(cfg Config, cal *calendar.Calendar) (*Simulator, error) {
 
 // Run generates the whole run in event-time order (ties: events before
 // heartbeats, then a fixed order) and calls emit with chunks of at most
-// Config.ChunkSize messages. The simulator does not reuse a chunk or its
-// messages after emit returns, so emit may keep them. Run writes one JSON
-// line per trace to truth, unless truth is nil. It stops at the first error
-// of emit, of truth or of ctx; the stats then cover what was generated.
+// Config.ChunkSize messages. Two exceptions on the payout topic are by
+// design: a late re-sent payout_paid is published days after its
+// occurred_at, and the messages of a payout-feed outage are published, in
+// their original order, when it ends. The simulator does not reuse a chunk or
+// its messages after emit returns, so emit may keep them. Run writes one JSON
+// line per trace to truth, then one run-level line per outage (see
+// FeedOutage), unless truth is nil. It stops at the first error of emit, of
+// truth or of ctx; the stats then cover what was generated.
 func (s *Simulator) Run(ctx context.Context, emit func([]Message) error, truth io.Writer) (Stats, error) {
 	r := &run{
 		Simulator: s,
@@ -82,7 +97,9 @@ func (s *Simulator) Run(ctx context.Context, emit func([]Message) error, truth i
 			Messages: map[string]int{},
 			ByType:   map[string]int{},
 			Injected: map[string]int{},
+			Healthy:  map[string]int{},
 		},
+		faults: s.cfg.faults(),
 	}
 	if truth != nil {
 		r.truth = bufio.NewWriterSize(truth, 64<<10)
@@ -94,6 +111,18 @@ func (s *Simulator) Run(ctx context.Context, emit func([]Message) error, truth i
 
 	err := r.run()
 	if err == nil && r.truth != nil {
+		for _, o := range r.stats.Outages {
+			line, merr := json.Marshal(runLine{Outage: &o})
+			if merr == nil {
+				_, merr = r.truth.Write(append(line, '\n'))
+			}
+			if merr != nil {
+				err = fmt.Errorf("writing truth: %w", merr)
+				break
+			}
+		}
+	}
+	if err == nil && r.truth != nil {
 		if ferr := r.truth.Flush(); ferr != nil {
 			err = fmt.Errorf("writing truth: %w", ferr)
 		}
@@ -101,12 +130,58 @@ func (s *Simulator) Run(ctx context.Context, emit func([]Message) error, truth i
 	return r.stats, err
 }
 
-// Fault kinds injected into an approved trace.
+// Fault kinds injected into an approved trace: at most one per trace. The
+// last two are healthy variations, no anomaly.
 const (
 	faultNone uint8 = iota
 	faultFailed
 	faultMissing
 	faultMismatch
+	faultClearingMissing
+	faultHeld
+	faultFee
+	faultMCC
+	faultDuplicate
+	faultReversedSettled
+	faultLate
+	faultHealthyReversal
+	faultHealthyHold
+)
+
+// faultKinds maps each anomalous fault to its anomaly kind and the reason
+// the truth gives for it (payout_failed takes the mapped failure reason).
+var faultKinds = [...]struct {
+	kind   fact.Kind
+	reason string
+}{
+	faultFailed:          {fact.PayoutFailed, ""},
+	faultMissing:         {fact.PayoutOverdue, "payout_missing"},
+	faultMismatch:        {fact.AmountMismatch, "cleared_amount_differs"},
+	faultClearingMissing: {fact.ClearingMissing, "clearing_never_sent"},
+	faultHeld:            {fact.PayoutHeld, "risk_review_beyond_sla"},
+	faultFee:             {fact.FeeRateDeviation, "fee_above_contract"},
+	faultMCC:             {fact.MCCMismatch, "cleared_under_other_mcc"},
+	faultDuplicate:       {fact.DuplicateTrace, "second_authorization"},
+	faultReversedSettled: {fact.ReversedButSettled, "reversed_then_settled"},
+	faultLate:            {fact.LateEvent, "payout_paid_resent"},
+	faultHealthyReversal: {},
+	faultHealthyHold:     {},
+}
+
+// Orphans: traces that were never authorized.
+const (
+	orphanNone uint8 = iota
+	orphanClearing
+	orphanPayout
+)
+
+// Parameters of the injected causes.
+const (
+	feeExcessPPM   = 3000 // fee deviation: contracted rate + 0.30% ...
+	feeExcessFen   = 50   // ... + 0.50 yuan
+	holdReasonCode = "RISK01"
+	holdReason     = "large amount under review"
+	releaseReason  = "review passed"
 )
 
 // trace is the state of one sale. It is pointer-free so that a million of
@@ -114,19 +189,27 @@ const (
 type trace struct {
 	no         [12]byte
 	merchant   int32
-	clearBatch int32
-	payBatch   int32 // -1: none
+	clearBatch int32 // -1: none
+	payBatch   int32 // -1: none; the batch that initiates the payout
+	holdBatch  int32 // -1: none; the batch a held payout was pulled from
 	terminal   uint8
 	bin        uint8
 	last4      uint16
 	decline    uint8 // 0: approved; else 1 + index into declineCodes
 	fault      uint8
 	reason     uint8 // index into failureReasons
+	clearMCC   uint8 // 0: the registered MCC; else 1 + index into categories
+	orphan     uint8 // orphanNone, orphanClearing or orphanPayout
 	remaining  uint8 // events still to emit after the authorization
+	delayed    bool  // a payout-topic event was held back by the outage
 	trade      calendar.Date
 
 	authAt, clearedAt, paidAt, failedAt, expected int64
-	amount, cleared, fee                          int64
+	// extraAt is the time of the fault's own event: the duplicate
+	// authorization, the reversal, the hold, or the publication of the late
+	// copy. releasedAt is the release of a hold.
+	extraAt, releasedAt  int64
+	amount, cleared, fee int64
 }
 
 // key returns a fresh copy of the trace number, for a message key.
@@ -146,6 +229,7 @@ const (
 	batchT1
 	batchD1
 	batchD0
+	batchRelease // hourly batches of payouts released from a risk hold
 )
 
 type batchKey struct {
@@ -172,6 +256,7 @@ type run struct {
 	truth *bufio.Writer
 
 	rng        *rand.Rand
+	faults     []faultRate
 	hours      weighted
 	declines   weighted
 	amounts    amountPicker
@@ -190,9 +275,12 @@ type run struct {
 	maxDeadline int64
 	endAt       int64
 
-	out   []Message
-	stats Stats
-	err   error
+	now            int64 // time of the item being done: when messages are published
+	outFrom, outTo int64 // payout outage, Unix ms; equal when none
+	heldBack       []Message
+	out            []Message
+	stats          Stats
+	err            error
 }
 
 func (r *run) run() error {
@@ -205,9 +293,16 @@ func (r *run) run() error {
 		r.q.push(item{at: cfg.Start.AddDays(i).At(r.loc, 0).UnixMilli(), op: opDay, a: int32(i)})
 	}
 	r.q.push(item{at: cfg.Start.At(r.loc, 0).UnixMilli(), op: opHeartbeat})
+	if o := cfg.PayoutOutage; o.Enabled() {
+		d := cfg.Start.AddDays(o.Day - 1)
+		r.outFrom, r.outTo = d.At(r.loc, o.From).UnixMilli(), d.At(r.loc, o.To).UnixMilli()
+		r.stats.Outages = append(r.stats.Outages, FeedOutage{Source: event.Payouts.String(), From: r.outFrom, To: r.outTo})
+		r.q.push(item{at: r.outTo, op: opOutageEnd})
+	}
 
 	for r.q.len() > 0 && r.err == nil {
 		it := r.q.pop()
+		r.now = it.at
 		r.do(it)
 	}
 	if r.err != nil {
@@ -232,6 +327,17 @@ func (r *run) do(it item) {
 		r.generateDay(int(it.a))
 	case opAuth:
 		r.authorization(it.at, it.a, it.b)
+	case opAuthDup:
+		r.authorization(it.at, it.a, it.b)
+		r.done(r.trace(it.a, it.b))
+	case opReversal:
+		r.reversal(it.at, it.a, it.b)
+	case opPayHeld, opPayReleased:
+		r.holdEvent(it.at, it.op, it.a, it.b)
+	case opPayLate:
+		r.lateCopy(it.a, it.b)
+	case opOutageEnd:
+		r.endOutage()
 	case opClearOpen:
 		r.openClearing(it.at, it.a)
 	case opCleared:
@@ -261,12 +367,25 @@ func (r *run) generateDay(i int) {
 	}
 	slices.Sort(times)
 
-	dy := &day{traces: make([]trace, len(times))}
+	orphans := [...]int{
+		orphanClearing: r.orphanCount(r.cfg.OrphanClearingRate),
+		orphanPayout:   r.orphanCount(r.cfg.OrphanPayoutRate),
+	}
+	dy := &day{traces: make([]trace, len(times), len(times)+orphans[orphanClearing]+orphans[orphanPayout])}
 	di := int32(len(r.days))
 	r.days = append(r.days, dy)
 	for j, t := range times {
 		r.newTrace(dy, ref{di, int32(j)}, t)
 		r.q.push(item{at: t, op: opAuth, a: di, b: int32(j)})
+	}
+	// Orphans follow the day's sales, each at the time of a sale the POS
+	// switch never reported.
+	for kind, n := range orphans {
+		for range n {
+			t := hourAt[r.hours.pick(r.rng)] + r.rng.Int64N(3600)*1000
+			dy.traces = append(dy.traces, trace{})
+			r.newOrphan(dy, ref{di, int32(len(dy.traces) - 1)}, t, uint8(kind))
+		}
 	}
 	if i == r.cfg.Days-1 {
 		r.trafficDone = true
@@ -278,7 +397,7 @@ func (r *run) generateDay(i int) {
 func (r *run) newTrace(dy *day, rf ref, at int64) {
 	tr := &dy.traces[rf.idx]
 	tr.authAt = at
-	tr.payBatch, tr.clearBatch = -1, -1
+	tr.payBatch, tr.clearBatch, tr.holdBatch = -1, -1, -1
 	tr.no = r.traceNo(at)
 	tr.merchant = int32(r.popularity.pick(r.rng))
 	m := &r.merchants[tr.merchant]
@@ -295,17 +414,30 @@ func (r *run) newTrace(dy *day, rf ref, at int64) {
 	}
 	r.stats.Approved++
 
-	switch u := r.rng.Float64(); {
-	case u < r.cfg.PayoutFailedRate:
-		tr.fault = faultFailed
+	u, cum := r.rng.Float64(), 0.0
+	for _, f := range r.faults {
+		cum += f.rate
+		if u < cum {
+			tr.fault = f.fault
+			break
+		}
+	}
+	if tr.fault == faultClearingMissing && m.mode == event.D0 {
+		// A D0 sale is due to be paid before its clearing: without either
+		// it would be an overdue payout as well. It stays healthy.
+		tr.fault = faultNone
+	}
+	switch tr.fault {
+	case faultNone:
+	case faultHealthyReversal:
+		r.stats.Healthy["reversal"]++
+	case faultHealthyHold:
+		r.stats.Healthy["short_hold"]++
+	default:
+		r.stats.Injected[string(faultKinds[tr.fault].kind)]++
+	}
+	if tr.fault == faultFailed {
 		tr.reason = uint8(r.rng.IntN(len(failureReasons)))
-		r.stats.Injected[string(fact.PayoutFailed)]++
-	case u < r.cfg.PayoutFailedRate+r.cfg.PayoutMissingRate:
-		tr.fault = faultMissing
-		r.stats.Injected[string(fact.PayoutOverdue)]++
-	case u < r.cfg.PayoutFailedRate+r.cfg.PayoutMissingRate+r.cfg.AmountMismatchRate:
-		tr.fault = faultMismatch
-		r.stats.Injected[string(fact.AmountMismatch)]++
 	}
 
 	tr.cleared = tr.amount
@@ -318,29 +450,109 @@ func (r *run) newTrace(dy *day, rf ref, at int64) {
 		tr.cleared = tr.amount + delta
 	}
 	tr.fee = Fee(tr.cleared, m.feePPM)
+	switch tr.fault {
+	case faultFee:
+		tr.fee = Fee(tr.cleared, m.feePPM+feeExcessPPM) + feeExcessFen
+	case faultMCC:
+		tr.clearMCC = 1 + uint8(r.otherCategory(m.mcc))
+	}
 
 	dl := r.sched.PayoutDeadline(m.mode, at)
 	tr.expected = dl.At
 	r.maxDeadline = max(r.maxDeadline, dl.At, r.sched.ClearingDeadline(at).At)
-
 	tr.trade = r.sched.TradeDate(at)
-	tr.clearBatch = r.batchFor(batchClearing, tr.trade.AddDays(1).At(r.loc, r.cfg.ClearingAt).UnixMilli(), rf)
-	tr.remaining = 1
-	if tr.fault != faultMissing {
-		var kind batchKind
-		var open int64
-		switch m.mode {
-		case event.T1:
-			next, _ := r.cal.NextBusinessDay(tr.trade)
-			kind, open = batchT1, next.At(r.loc, r.cfg.PayoutAt).UnixMilli()
-		case event.D1:
-			kind, open = batchD1, tr.trade.AddDays(1).At(r.loc, r.cfg.PayoutAt).UnixMilli()
-		default: // D0: hourly batches, the first full hour after the sale
-			lt := time.UnixMilli(at).In(r.loc)
-			kind, open = batchD0, time.Date(lt.Year(), lt.Month(), lt.Day(), lt.Hour()+1, 0, 0, 0, r.loc).UnixMilli()
+
+	switch tr.fault {
+	case faultClearingMissing: // the authorization is all there is
+		tr.cleared, tr.fee = 0, 0
+		return
+	case faultHealthyReversal, faultReversedSettled:
+		tr.extraAt = at + 1000*(60+r.rng.Int64N(541)) // 1 to 10 minutes later
+		r.q.push(item{at: tr.extraAt, op: opReversal, a: rf.day, b: rf.idx})
+		tr.remaining++
+		if tr.fault == faultHealthyReversal { // voided: nothing to settle
+			tr.cleared, tr.fee, tr.expected = 0, 0, 0
+			dy.pending++
+			return
 		}
+	case faultDuplicate:
+		tr.extraAt = at + 1000*(5+r.rng.Int64N(116)) // 5 to 120 seconds later
+		r.q.push(item{at: tr.extraAt, op: opAuthDup, a: rf.day, b: rf.idx})
+		tr.remaining++
+	}
+
+	tr.clearBatch = r.batchFor(batchClearing, tr.trade.AddDays(1).At(r.loc, r.cfg.ClearingAt).UnixMilli(), rf)
+	tr.remaining++
+	if tr.fault != faultMissing {
+		kind, open := r.payoutBatchOf(m.mode, at, tr.trade)
 		tr.payBatch = r.batchFor(kind, open, rf)
-		tr.remaining += 2
+		tr.remaining += 2 // initiated, then paid or failed
+		switch tr.fault {
+		case faultHeld, faultHealthyHold:
+			tr.remaining += 2 // held, released
+		case faultLate:
+			tr.remaining++ // the re-sent copy
+		}
+	}
+	dy.pending++
+}
+
+// payoutBatchOf returns the kind and opening time of the payout batch of a
+// sale at at with trade date trade, under settlement mode mode.
+func (r *run) payoutBatchOf(mode event.Mode, at int64, trade calendar.Date) (batchKind, int64) {
+	switch mode {
+	case event.T1:
+		next, _ := r.cal.NextBusinessDay(trade)
+		return batchT1, next.At(r.loc, r.cfg.PayoutAt).UnixMilli()
+	case event.D1:
+		return batchD1, trade.AddDays(1).At(r.loc, r.cfg.PayoutAt).UnixMilli()
+	default: // D0: hourly batches, the first full hour after the sale
+		return batchD0, nextHour(at, r.loc)
+	}
+}
+
+// nextHour returns the first full local hour after ms.
+func nextHour(ms int64, loc *time.Location) int64 {
+	lt := time.UnixMilli(ms).In(loc)
+	return time.Date(lt.Year(), lt.Month(), lt.Day(), lt.Hour()+1, 0, 0, 0, loc).UnixMilli()
+}
+
+// otherCategory returns the index of a category whose MCC is not mcc.
+func (r *run) otherCategory(mcc string) int {
+	for {
+		if j := r.rng.IntN(len(categories)); categories[j].mcc != mcc {
+			return j
+		}
+	}
+}
+
+// orphanCount returns the number of orphans of one kind per traffic day.
+func (r *run) orphanCount(rate float64) int {
+	return int(rate*float64(r.cfg.TracesPerDay) + 0.5)
+}
+
+// newOrphan fills in an orphan trace: a sale at at that the POS switch never
+// reported, which is nevertheless cleared (orphanClearing) or paid
+// (orphanPayout) in the batch the sale would have joined.
+func (r *run) newOrphan(dy *day, rf ref, at int64, kind uint8) {
+	tr := &dy.traces[rf.idx]
+	tr.payBatch, tr.clearBatch, tr.holdBatch = -1, -1, -1
+	tr.no = r.traceNo(at)
+	tr.orphan = kind
+	tr.merchant = int32(r.popularity.pick(r.rng))
+	m := &r.merchants[tr.merchant]
+	tr.amount = r.amounts.draw(r.rng, m.large)
+	tr.cleared, tr.fee = tr.amount, Fee(tr.amount, m.feePPM)
+	tr.trade = r.sched.TradeDate(at)
+	if kind == orphanClearing {
+		tr.clearBatch = r.batchFor(batchClearing, tr.trade.AddDays(1).At(r.loc, r.cfg.ClearingAt).UnixMilli(), rf)
+		tr.remaining = 1
+		r.stats.Injected[string(fact.OrphanClearing)]++
+	} else {
+		k, open := r.payoutBatchOf(m.mode, at, tr.trade)
+		tr.payBatch = r.batchFor(k, open, rf)
+		tr.remaining = 2
+		r.stats.Injected[string(fact.OrphanPayout)]++
 	}
 	dy.pending++
 }
@@ -383,6 +595,8 @@ func (r *run) batchFor(kind batchKind, open int64, rf ref) int32 {
 			id = "PAY-D1-" + lt.Format("20060102")
 		case batchD0:
 			id = "PAY-D0-" + lt.Format("2006010215")
+		case batchRelease:
+			id = "PAY-RL-" + lt.Format("2006010215")
 		}
 		bi = int32(len(r.batches))
 		r.batches = append(r.batches, &batch{id: id, kind: kind, open: open})
@@ -432,16 +646,41 @@ func (r *run) newEvent(prefix string, t event.Type, at int64) obj {
 	return o
 }
 
-func (r *run) send(topic string, partition int, key []byte, t event.Type, o obj, at int64) {
-	r.out = append(r.out, Message{Topic: topic, Partition: partition, Key: key, Value: o.done(), At: at})
+// send publishes an event whose occurred_at is at, now (at r.now), unless
+// the payout feed is out: then a payout-topic message is held back until the
+// outage ends, and send reports true.
+func (r *run) send(topic string, partition int, key []byte, t event.Type, o obj, at int64) (heldBack bool) {
+	m := Message{Topic: topic, Partition: partition, Key: key, Value: o.done(), At: at}
 	r.stats.Messages[topic]++
 	r.stats.ByType[t.String()]++
-	r.stats.LastAt = at
+	if topic == r.cfg.Topics.Payouts && r.payoutsOut() {
+		r.heldBack = append(r.heldBack, m)
+		return true
+	}
+	r.publish(m)
+	return false
+}
+
+// payoutsOut reports whether the payout feed is silent now.
+func (r *run) payoutsOut() bool { return r.now >= r.outFrom && r.now < r.outTo }
+
+func (r *run) publish(m Message) {
+	r.out = append(r.out, m)
+	r.stats.LastAt = max(r.stats.LastAt, m.At)
 	if len(r.out) >= r.cfg.ChunkSize {
 		if err := r.flushOut(); err != nil && r.err == nil {
 			r.err = err
 		}
 	}
+}
+
+// endOutage publishes what the payout feed held back, in its original order.
+func (r *run) endOutage() {
+	for _, m := range r.heldBack {
+		r.publish(m)
+	}
+	r.stats.Outages[0].HeldBack = len(r.heldBack)
+	r.heldBack = nil
 }
 
 func (r *run) flushOut() error {
@@ -475,6 +714,8 @@ func (r *run) traceEvent(prefix string, t event.Type, at int64, tr *trace) obj {
 	return o
 }
 
+// authorization sends the authorization of a trace; an injected duplicate
+// is the same authorization again under a new event_id.
 func (r *run) authorization(at int64, d, i int32) {
 	_, tr := r.trace(d, i)
 	m := &r.merchants[tr.merchant]
@@ -491,6 +732,17 @@ func (r *run) authorization(at int64, d, i int32) {
 	o.str("card_bin", cardBINs[tr.bin])
 	o.str("card_last4", pad(int64(tr.last4), 4))
 	r.send(r.cfg.Topics.Authorizations, -1, tr.key(), event.Authorization, o, at)
+}
+
+// reversal voids the authorization of a trace, for its full amount.
+func (r *run) reversal(at int64, d, i int32) {
+	dy, tr := r.trace(d, i)
+	o := r.traceEvent("au-", event.Reversal, at, tr)
+	o.str("terminal_id", r.merchants[tr.merchant].terminals[tr.terminal])
+	o.money("amount", tr.amount)
+	o.str("currency", "CNY")
+	r.send(r.cfg.Topics.Authorizations, -1, tr.key(), event.Reversal, o, at)
+	r.done(dy, tr)
 }
 
 func (r *run) batchEvent(prefix string, t event.Type, at int64, b *batch) obj {
@@ -525,7 +777,11 @@ func (r *run) clearedEvent(at int64, d, i int32) {
 	o.str("batch_id", r.batches[tr.clearBatch].id)
 	o.money("amount", tr.cleared)
 	o.money("fee", tr.fee)
-	o.str("mcc", r.merchants[tr.merchant].mcc)
+	mcc := r.merchants[tr.merchant].mcc
+	if tr.clearMCC > 0 {
+		mcc = categories[tr.clearMCC-1].mcc
+	}
+	o.str("mcc", mcc)
 	tr.clearedAt = at
 	r.send(r.cfg.Topics.Clearing, -1, tr.key(), event.Cleared, o, at)
 	r.done(dy, tr)
@@ -538,13 +794,18 @@ func (r *run) openPayout(at int64, bi int32) {
 
 	n := int64(len(b.members))
 	spread := int64(payoutSpread / time.Second)
-	if b.kind == batchD0 {
+	if b.kind == batchD0 || b.kind == batchRelease {
 		spread = int64(d0Spread / time.Second)
 	}
 	last := at
 	for i, m := range b.members {
 		_, tr := r.trace(m.day, m.idx)
 		init := at + 1000*(1+int64(i)*spread/n)
+		if (tr.fault == faultHeld || tr.fault == faultHealthyHold) && tr.holdBatch < 0 {
+			r.hold(init, bi, m, tr)
+			last = max(last, init)
+			continue
+		}
 		r.q.push(item{at: init, op: opPayInit, a: m.day, b: m.idx})
 		var end int64
 		if tr.fault == faultFailed {
@@ -553,6 +814,13 @@ func (r *run) openPayout(at int64, bi int32) {
 		} else {
 			end = init + 1000*(60+r.rng.Int64N(240)) // confirmed 1 to 5 minutes later
 			r.q.push(item{at: end, op: opPayPaid, a: m.day, b: m.idx})
+			if tr.fault == faultLate {
+				// Re-sent at least three days after the trace completed
+				// (paid, and cleared: D0 sales are paid before clearing).
+				done := max(end, r.batches[tr.clearBatch].open+clearingSpread.Milliseconds()+2000)
+				tr.extraAt = done + 3*24*3600*1000 + 1000*r.rng.Int64N(6*3600)
+				r.q.push(item{at: tr.extraAt, op: opPayLate, a: m.day, b: m.idx})
+			}
 		}
 		last = max(last, end)
 		b.count++
@@ -560,6 +828,64 @@ func (r *run) openPayout(at int64, bi int32) {
 	}
 	b.members = nil
 	r.q.push(item{at: last + 1000, op: opPayClose, a: bi})
+}
+
+// hold pulls a payout out of batch bi at at for risk review: payout_held
+// now, payout_released later, and the payout itself in the release batch of
+// the next full hour after the release. An injected hold is released
+// HoldSLA+6h to HoldSLA+16h later; a healthy one 10 minutes to 4 hours later,
+// early enough to be paid at least 15 minutes before the deadline.
+func (r *run) hold(at int64, bi int32, rf ref, tr *trace) {
+	tr.holdBatch = bi
+	tr.extraAt = at
+	var delay int64 // seconds
+	if tr.fault == faultHeld {
+		delay = int64(r.cfg.HoldSLA/time.Second) + 6*3600 + r.rng.Int64N(10*3600+1)
+	} else {
+		// Paid by the release + 1h15m01s at the latest (next hour, spread,
+		// confirmation), so release by the deadline - 1h30m.
+		span := min(4*3600-600, (tr.expected-at)/1000-5400-600)
+		delay = 600 + r.rng.Int64N(max(span, 1))
+	}
+	tr.releasedAt = at + delay*1000
+	r.q.push(item{at: at, op: opPayHeld, a: rf.day, b: rf.idx})
+	r.q.push(item{at: tr.releasedAt, op: opPayReleased, a: rf.day, b: rf.idx})
+	tr.payBatch = r.batchFor(batchRelease, nextHour(tr.releasedAt, r.loc), rf)
+}
+
+// holdEvent sends payout_held or payout_released.
+func (r *run) holdEvent(at int64, o op, d, i int32) {
+	dy, tr := r.trace(d, i)
+	t := event.PayoutHeld
+	if o == opPayReleased {
+		t = event.PayoutReleased
+	}
+	e := r.traceEvent("po-", t, at, tr)
+	e.str("batch_id", r.batches[tr.holdBatch].id)
+	e.money("amount", tr.cleared-tr.fee)
+	if t == event.PayoutHeld {
+		e.str("reason_code", holdReasonCode)
+		e.str("reason", holdReason)
+	} else {
+		e.str("reason", releaseReason)
+	}
+	if r.send(r.cfg.Topics.Payouts, -1, tr.key(), t, e, at) {
+		tr.delayed = true
+	}
+	r.done(dy, tr)
+}
+
+// lateCopy re-sends the payout_paid of a trace now, under a new event_id and
+// with its original occurred_at.
+func (r *run) lateCopy(d, i int32) {
+	dy, tr := r.trace(d, i)
+	e := r.traceEvent("po-", event.PayoutPaid, tr.paidAt, tr)
+	e.str("batch_id", r.batches[tr.payBatch].id)
+	e.money("amount", tr.cleared-tr.fee)
+	if r.send(r.cfg.Topics.Payouts, -1, tr.key(), event.PayoutPaid, e, tr.paidAt) {
+		tr.delayed = true
+	}
+	r.done(dy, tr)
 }
 
 func (r *run) payoutEvent(at int64, o op, d, i int32) {
@@ -581,7 +907,9 @@ func (r *run) payoutEvent(at int64, o op, d, i int32) {
 		e.str("reason_code", fact.BankCode(reason))
 		e.str("reason", failureTexts[reason])
 	}
-	r.send(r.cfg.Topics.Payouts, -1, tr.key(), t, e, at)
+	if r.send(r.cfg.Topics.Payouts, -1, tr.key(), t, e, at) {
+		tr.delayed = true
+	}
 	r.done(dy, tr)
 }
 
@@ -606,6 +934,9 @@ func (r *run) heartbeat(at int64) {
 		{r.cfg.Topics.Clearing, producerClearing, "cl-"},
 		{r.cfg.Topics.Payouts, producerPayouts, "po-"},
 	} {
+		if p.topic == r.cfg.Topics.Payouts && r.payoutsOut() {
+			continue // a silent feed sends no heartbeats either
+		}
 		for part := range r.cfg.Partitions {
 			o := r.newEvent("hb-", event.Heartbeat, at)
 			o.str("producer", p.producer)
@@ -642,6 +973,9 @@ func (r *run) flushTruth() {
 
 func (r *run) truthOf(tr *trace) Truth {
 	m := &r.merchants[tr.merchant]
+	if tr.orphan != orphanNone {
+		return r.orphanTruth(tr, m)
+	}
 	t := Truth{
 		TraceNo:      string(tr.no[:]),
 		MerchantID:   m.id,
@@ -662,23 +996,61 @@ func (r *run) truthOf(tr *trace) Truth {
 	t.ClearedAt, t.PaidAt, t.FailedAt = tr.clearedAt, tr.paidAt, tr.failedAt
 	t.ExpectedPayoutAt = tr.expected
 	t.TradeDate = tr.trade.String()
-	t.ClearingBatchID = r.batches[tr.clearBatch].id
+	if tr.clearBatch >= 0 {
+		t.ClearingBatchID = r.batches[tr.clearBatch].id
+		t.AuthToClearS = (tr.clearedAt - tr.authAt) / 1000
+	}
 	if tr.payBatch >= 0 {
 		t.PayoutBatchID = r.batches[tr.payBatch].id
 	}
-	t.AuthToClearS = (tr.clearedAt - tr.authAt) / 1000
 	if tr.paidAt != 0 {
 		t.ClearToPayS = (tr.paidAt - tr.clearedAt) / 1000
 		t.AuthToPayS = (tr.paidAt - tr.authAt) / 1000
 		t.PastDueS = (tr.paidAt - tr.expected) / 1000
 	}
+	t.OutageDelayed = tr.delayed
 	switch tr.fault {
-	case faultFailed:
-		t.Anomalies = append(t.Anomalies, Anomaly{Kind: fact.PayoutFailed, Reason: string(failureReasons[tr.reason])})
-	case faultMissing:
-		t.Anomalies = append(t.Anomalies, Anomaly{Kind: fact.PayoutOverdue, Reason: "payout_missing"})
-	case faultMismatch:
-		t.Anomalies = append(t.Anomalies, Anomaly{Kind: fact.AmountMismatch, Reason: "cleared_amount_differs"})
+	case faultHealthyReversal, faultReversedSettled:
+		t.ReversedAt = tr.extraAt
+	case faultDuplicate:
+		t.DuplicateAt = tr.extraAt
+	case faultHeld, faultHealthyHold:
+		t.HeldAt, t.ReleasedAt = tr.extraAt, tr.releasedAt
+		t.HoldBatchID = r.batches[tr.holdBatch].id
+	case faultLate:
+		t.LateAt = tr.extraAt
+	case faultMCC:
+		t.ClearedMCC = categories[tr.clearMCC-1].mcc
 	}
+	switch fk := faultKinds[tr.fault]; {
+	case tr.fault == faultFailed:
+		t.Anomalies = append(t.Anomalies, Anomaly{Kind: fact.PayoutFailed, Reason: string(failureReasons[tr.reason])})
+	case fk.kind != "":
+		t.Anomalies = append(t.Anomalies, Anomaly{Kind: fk.kind, Reason: fk.reason})
+	}
+	return t
+}
+
+func (r *run) orphanTruth(tr *trace, m *merchant) Truth {
+	t := Truth{
+		TraceNo:    string(tr.no[:]),
+		MerchantID: m.id,
+		MCC:        m.mcc,
+		Mode:       m.mode.String(),
+		Net:        tr.cleared - tr.fee,
+		Anomalies:  []Anomaly{},
+	}
+	t.OutageDelayed = tr.delayed
+	if tr.orphan == orphanClearing {
+		t.Orphan = "clearing"
+		t.ClearedAmount, t.Fee, t.ClearedAt = tr.cleared, tr.fee, tr.clearedAt
+		t.ClearingBatchID = r.batches[tr.clearBatch].id
+		t.Anomalies = append(t.Anomalies, Anomaly{Kind: fact.OrphanClearing, Reason: "clearing_without_authorization"})
+		return t
+	}
+	t.Orphan = "payout"
+	t.PaidAt = tr.paidAt
+	t.PayoutBatchID = r.batches[tr.payBatch].id
+	t.Anomalies = append(t.Anomalies, Anomaly{Kind: fact.OrphanPayout, Reason: "payout_without_authorization"})
 	return t
 }
