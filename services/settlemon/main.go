@@ -17,6 +17,8 @@ const usage = `settlemon — real-time settlement monitor for card acquirers
 Usage:
   settlemon run      [flags]   run simulator + ingest + joiner on the embedded default and print a report
   settlemon migrate  [flags]   apply the ClickHouse migrations (re-running is a no-op)
+  settlemon explain  <trace_no> [flags]   why hasn't this trace been paid? status, due date, timeline, anomalies
+  settlemon score    [flags]   score the anomalies in ClickHouse against the simulator's truth file
 
 Run "settlemon <command> --help" for the flags of a command. Every flag can
 also be set by environment variable: --kafka-brokers is SETTLEMON_KAFKA_BROKERS.`
@@ -34,6 +36,10 @@ func run(args []string) int {
 		err = runAll(args[1:])
 	case "migrate":
 		err = migrate(args[1:])
+	case "explain":
+		return explainCommand(args[1:])
+	case "score":
+		return scoreCommand(args[1:])
 	case "-h", "--help", "help":
 		fmt.Println(usage)
 		return 0

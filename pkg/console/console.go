@@ -1,0 +1,315 @@
+// Package console is the HTTP side of the ops console: a JSON API over the
+// facts in ClickHouse and the health endpoints. Today it serves the trace
+// explain endpoint ("why hasn't trace X been paid?"):
+//
+//	GET /api/v1/traces/{trace_no}/explain[?format=text][&as_of=RFC3339]
+//	GET /healthz   the process is up
+//	GET /readyz    ClickHouse answers a ping
+//
+// It listens on loopback by default and refuses to listen anywhere else
+// without a bearer token; with a token every /api request must carry it.
+//
+// It only reads. It holds no state of its own beyond its dependencies, and
+// it does not render the web page yet (issue #7).
+package console
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"settlemon/pkg/explain"
+)
+
+// Config configures a Console.
+type Config struct {
+	// Listen is the host:port to listen on; default "127.0.0.1:8080".
+	Listen string
+	// Token, when set, is required as "Authorization: Bearer <token>" on
+	// every /api request. It is mandatory when Listen is not a loopback
+	// address.
+	Token string
+	// ShutdownTimeout bounds the graceful shutdown; default 10s.
+	ShutdownTimeout time.Duration
+}
+
+// DefaultConfig returns the loopback configuration without a token.
+func DefaultConfig() Config {
+	return Config{Listen: "127.0.0.1:8080", ShutdownTimeout: 10 * time.Second}
+}
+
+func (c *Config) setDefaults() {
+	d := DefaultConfig()
+	if c.Listen == "" {
+		c.Listen = d.Listen
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = d.ShutdownTimeout
+	}
+}
+
+// Validate reports the first problem with c. Listening beyond loopback
+// (another address, or all interfaces) without a token is refused.
+func (c Config) Validate() error {
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil || port == "" {
+		return fmt.Errorf("console listen address %q: want host:port", c.Listen)
+	}
+	if !loopback(host) && c.Token == "" {
+		return fmt.Errorf("console listen address %q is beyond loopback: set a token (--token) or listen on 127.0.0.1", c.Listen)
+	}
+	if strings.ContainsAny(c.Token, " \t\r\n") {
+		return errors.New("console token must not contain whitespace")
+	}
+	if c.ShutdownTimeout < 0 {
+		return fmt.Errorf("console shutdown timeout %v: must not be negative", c.ShutdownTimeout)
+	}
+	return nil
+}
+
+// loopback reports whether host names only the loopback interface. An empty
+// host (all interfaces) is not loopback.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// Explainer explains one trace; *explain.Explainer implements it.
+type Explainer interface {
+	Explain(ctx context.Context, traceNo string, asOf time.Time) (explain.Explanation, error)
+}
+
+// Pinger checks that the database answers; the store's connection
+// (store.Store.Conn()) implements it.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Deps are the console's collaborators.
+type Deps struct {
+	Explainer Explainer
+	DB        Pinger
+	Logger    *slog.Logger // nil: discard
+}
+
+// Console serves the API.
+type Console struct {
+	cfg     Config
+	deps    Deps
+	log     *slog.Logger
+	handler http.Handler
+	token   [sha256.Size]byte
+}
+
+// New returns a console for cfg; it does not listen until Run.
+func New(cfg Config, deps Deps) (*Console, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid console config: %w", err)
+	}
+	if deps.Explainer == nil {
+		return nil, errors.New("console: no explainer")
+	}
+	if deps.DB == nil {
+		return nil, errors.New("console: no database to check readiness against")
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Console{cfg: cfg, deps: deps, log: log.With("component", "console")}
+	if cfg.Token != "" {
+		c.token = sha256.Sum256([]byte(cfg.Token))
+	}
+	c.handler = c.routes()
+	return c, nil
+}
+
+// Handler returns the console's HTTP handler.
+func (c *Console) Handler() http.Handler { return c.handler }
+
+// Run listens on cfg.Listen and serves until ctx ends, then shuts down
+// gracefully, letting requests in flight finish for up to ShutdownTimeout.
+func (c *Console) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", c.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("console listening on %s: %w", c.cfg.Listen, err)
+	}
+	return c.Serve(ctx, ln)
+}
+
+// Serve is Run on a listener the caller opened.
+func (c *Console) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           c.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	c.log.Info("console listening", "addr", ln.Addr().String(), "token", c.cfg.Token != "")
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("console serving on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), c.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("console shutting down: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("console serving on %s: %w", ln.Addr(), err)
+	}
+	c.log.Info("console stopped")
+	return nil
+}
+
+func (c *Console) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", c.healthz)
+	mux.HandleFunc("GET /readyz", c.readyz)
+
+	api := http.NewServeMux()
+	api.HandleFunc("GET /api/v1/traces/{trace_no}/explain", c.explainTrace)
+	api.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	mux.Handle("/api/", c.authorize(api))
+	return headers(mux)
+}
+
+// headers sets the headers every response carries.
+func headers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// authorize requires the bearer token when one is configured. The compare
+// is constant-time over digests, so neither content nor length leaks.
+func (c *Console) authorize(next http.Handler) http.Handler {
+	if c.cfg.Token == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		ok := len(h) > len("Bearer ") && strings.EqualFold(h[:len("Bearer ")], "Bearer ")
+		var got string
+		if ok {
+			got = strings.TrimSpace(h[len("Bearer "):])
+		}
+		sum := sha256.Sum256([]byte(got))
+		if !ok || subtle.ConstantTimeCompare(sum[:], c.token[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="settlemon"`)
+			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (c *Console) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (c *Console) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := c.deps.DB.Ping(ctx); err != nil {
+		c.log.Warn("readiness check failed", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "clickhouse does not answer"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (c *Console) explainTrace(w http.ResponseWriter, r *http.Request) {
+	traceNo := r.PathValue("trace_no")
+	if !explain.ValidTraceNo(traceNo) {
+		writeError(w, http.StatusBadRequest, explain.ErrInvalidTraceNo.Error())
+		return
+	}
+	q := r.URL.Query()
+	format := q.Get("format")
+	if format != "" && format != "json" && format != "text" {
+		writeError(w, http.StatusBadRequest, "format "+quote(format)+": want json or text")
+		return
+	}
+	var asOf time.Time
+	if s := q.Get("as_of"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "as_of "+quote(s)+": want an RFC 3339 time with offset, e.g. 2026-02-20T10:00:00+08:00")
+			return
+		}
+		asOf = t
+	}
+	x, err := c.deps.Explainer.Explain(r.Context(), traceNo, asOf)
+	switch {
+	case errors.Is(err, explain.ErrInvalidTraceNo):
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	case err != nil:
+		c.log.Error("explaining a trace", "trace_no", traceNo, "err", err)
+		writeError(w, http.StatusInternalServerError, "could not read the trace from ClickHouse; see the console's log")
+		return
+	case !x.Found():
+		writeError(w, http.StatusNotFound, x.Summary)
+		return
+	}
+	if format == "text" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		x.WriteText(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, x)
+}
+
+// apiError is the body of every error response.
+type apiError struct {
+	Error  string `json:"error"`
+	Status int    `json:"status"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, apiError{Error: msg, Status: status})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":"encoding the response failed","status":500}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// quote quotes a query value for an error message, shortened.
+func quote(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}

@@ -1,0 +1,87 @@
+// Command console serves the ops console's HTTP API over the facts in
+// ClickHouse: today the trace explain endpoint ("why hasn't trace X been
+// paid?") and the health endpoints. It listens on loopback by default and
+// requires a bearer token when told to listen anywhere else. Use a read-only
+// ClickHouse user (--clickhouse-user analyst).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"settlemon/pkg/console"
+	"settlemon/pkg/explain"
+	"settlemon/pkg/service"
+	"settlemon/pkg/store"
+)
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	f := service.NewFlags("console", `console — the ops console's HTTP API.
+
+Endpoints:
+  GET /api/v1/traces/{trace_no}/explain   why hasn't this trace been paid? (JSON; ?format=text
+                                          for the human form; ?as_of=RFC3339 to judge due times)
+  GET /healthz                            the process is up
+  GET /readyz                             ClickHouse answers
+
+It listens on 127.0.0.1 unless --listen says otherwise; beyond loopback a
+--token is required and every /api request must send "Authorization: Bearer
+<token>". Give it a read-only ClickHouse user.
+
+Example:
+  console --listen 127.0.0.1:8080 --clickhouse-user analyst
+  curl -s 'http://127.0.0.1:8080/api/v1/traces/260213000123/explain?format=text'`)
+	sc := service.StoreFlags(f)
+	cc := service.CalendarFlags(f)
+	lc := service.LogFlags(f)
+	cfg := console.DefaultConfig()
+	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "host:port to serve on; beyond loopback requires --token")
+	f.SecretVar(&cfg.Token, "token", "bearer token every /api request must carry (required beyond loopback)")
+	if err := f.Parse(args); err != nil {
+		return exitCode(err)
+	}
+	if f.NArg() > 0 {
+		return exitCode(fmt.Errorf("unexpected argument %q", f.Arg(0)))
+	}
+	if err := cfg.Validate(); err != nil {
+		return exitCode(err)
+	}
+	log, err := lc.Logger()
+	if err != nil {
+		return exitCode(err)
+	}
+	sched, err := cc.Load(log, time.Now().Year())
+	if err != nil {
+		return exitCode(err)
+	}
+	ctx, stop := service.SignalContext(context.Background())
+	defer stop()
+	st, err := store.New(ctx, *sc, log)
+	if err != nil {
+		return exitCode(err)
+	}
+	defer st.Close()
+	ex, err := explain.New(st, sched)
+	if err != nil {
+		return exitCode(err)
+	}
+	c, err := console.New(cfg, console.Deps{Explainer: ex, DB: st.Conn(), Logger: log})
+	if err != nil {
+		return exitCode(err)
+	}
+	return exitCode(c.Run(ctx))
+}
+
+func exitCode(err error) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, "console:", err)
+	return 1
+}
