@@ -47,19 +47,26 @@ type Record struct {
 	Topic     string
 	Partition int32
 	Offset    int64
+
+	// SourceWatermark is the watermark of the source partition just before
+	// this event was read (the highest occurred_at read from it so far): an
+	// event far older than it was delivered late. Kind == RecordEvent; zero
+	// when unknown (the consumer had just started).
+	SourceWatermark int64
 }
 
 // recordVersion is the first byte of every record. A reader refuses versions
-// it does not know rather than misreading them.
-const recordVersion = 1
+// it does not know rather than misreading them; it still reads version 1,
+// which lacked the source watermark.
+const recordVersion = 2
 
-// Wire layout (version 1), integers as varints (zigzag for signed values):
+// Wire layout (version 2), integers as varints (zigzag for signed values):
 //
 //	version u8 | kind u8 | source u8 | topic str | partition | offset
 //	kind event:     type u8 | mode u8 | string-presence bitmap uvarint |
 //	                the present strings, in strings() order |
 //	                occurred_at | amount | fee | declared_count |
-//	                declared_total | fee_rate_ppm
+//	                declared_total | fee_rate_ppm | source_watermark (v2)
 //	kind watermark: source u8 | partition | partitions | at
 //
 // str is a uvarint length followed by the bytes.
@@ -113,6 +120,7 @@ func AppendRecord(dst []byte, r *Record) []byte {
 		dst = binary.AppendVarint(dst, e.DeclaredCount)
 		dst = binary.AppendVarint(dst, e.DeclaredTotal)
 		dst = binary.AppendVarint(dst, e.FeeRatePPM)
+		dst = binary.AppendVarint(dst, r.SourceWatermark)
 	}
 	return dst
 }
@@ -139,7 +147,8 @@ var (
 // the contents of r are unspecified.
 func DecodeRecord(data []byte, r *Record) error {
 	d := recordReader{b: data}
-	if d.byte() != recordVersion {
+	version := d.byte()
+	if version != recordVersion && version != 1 {
 		if d.err != nil {
 			return d.err
 		}
@@ -171,6 +180,7 @@ func DecodeRecord(data []byte, r *Record) error {
 			return errRecordEnum
 		}
 		r.Watermark = w
+		r.SourceWatermark = 0
 		return d.end()
 	}
 
@@ -198,6 +208,10 @@ func DecodeRecord(data []byte, r *Record) error {
 	e.DeclaredCount = d.varint()
 	e.DeclaredTotal = d.varint()
 	e.FeeRatePPM = d.varint()
+	r.SourceWatermark = 0
+	if version >= 2 {
+		r.SourceWatermark = d.varint()
+	}
 	if d.err != nil {
 		return d.err
 	}

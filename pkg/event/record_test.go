@@ -2,6 +2,7 @@ package event
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
 	"testing"
 )
@@ -18,18 +19,36 @@ func fullEvent() Event {
 	}
 }
 
+// TestRecordVersion1 reads a record written before the source watermark was
+// added: the field is zero, everything else as written.
+func TestRecordVersion1(t *testing.T) {
+	in := Record{Kind: RecordEvent, Source: Auth, Event: Event{ID: "e1", Type: Authorization, TraceNo: "612345678901", OccurredAt: 1790000000000, Amount: 128800},
+		Topic: "pos.authorizations", Partition: 2, Offset: 9, SourceWatermark: 1790000000000}
+	b := AppendRecord(nil, &in)
+	// Version 1 is version 2 without the trailing source watermark varint.
+	v1 := append([]byte{1}, b[1:len(b)-len(binary.AppendVarint(nil, in.SourceWatermark))]...)
+	var out Record
+	if err := DecodeRecord(v1, &out); err != nil {
+		t.Fatal(err)
+	}
+	in.SourceWatermark = 0
+	if out != in {
+		t.Errorf("version 1 record decoded as %+v, want %+v", out, in)
+	}
+}
+
 func TestRecordRoundTrip(t *testing.T) {
 	tests := []struct {
 		name string
 		r    Record
 	}{
 		{"every event field", Record{Kind: RecordEvent, Source: Merchants, Event: fullEvent(),
-			Topic: "acq.merchants", Partition: 5, Offset: 123456789}},
+			Topic: "acq.merchants", Partition: 5, Offset: 123456789, SourceWatermark: 1790000000000}},
 		{"minimal event", Record{Kind: RecordEvent, Source: Auth, Event: Event{ID: "e", Type: Heartbeat}}},
 		{"extreme integers", Record{Kind: RecordEvent, Source: Payouts,
 			Event: Event{ID: "e", Type: PayoutPaid, OccurredAt: math.MinInt64, Amount: math.MaxInt64,
 				Fee: -1, DeclaredCount: math.MinInt64, DeclaredTotal: math.MaxInt64, FeeRatePPM: -999999},
-			Topic: "acq.payouts", Partition: math.MaxInt32, Offset: math.MaxInt64}},
+			Topic: "acq.payouts", Partition: math.MaxInt32, Offset: math.MaxInt64, SourceWatermark: math.MinInt64}},
 		{"negative lineage", Record{Kind: RecordEvent, Source: Clearing, Event: Event{ID: "e", Type: Cleared},
 			Partition: math.MinInt32, Offset: -2}},
 		{"watermark", Record{Kind: RecordWatermark, Source: Payouts,
@@ -97,7 +116,7 @@ func TestDecodeRecordInvalid(t *testing.T) {
 		data []byte
 	}{
 		{"empty", nil},
-		{"unknown version", mut(0, 2)},
+		{"unknown version", mut(0, 3)},
 		{"version zero", mut(0, 0)},
 		{"unknown kind", mut(1, 3)},
 		{"kind zero", mut(1, 0)},

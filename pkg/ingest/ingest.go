@@ -344,7 +344,8 @@ func (in *Ingest) classify(b *batch, m *kafka.Message) {
 		in.deadLetter(b, m, err)
 		return
 	}
-	if ev.OccurredAt > in.wm[m.Partition] {
+	readUpTo := in.wm[m.Partition] // the partition's watermark before this event
+	if ev.OccurredAt > readUpTo {
 		in.wm[m.Partition] = ev.OccurredAt
 	}
 	if ev.Type == event.Heartbeat {
@@ -362,7 +363,8 @@ func (in *Ingest) classify(b *batch, m *kafka.Message) {
 		in.declined.Add(1)
 		return
 	}
-	rec := event.Record{Kind: event.RecordEvent, Source: in.cfg.Source, Event: ev, Topic: m.Topic, Partition: int32(m.Partition), Offset: m.Offset}
+	rec := event.Record{Kind: event.RecordEvent, Source: in.cfg.Source, Event: ev, Topic: m.Topic, Partition: int32(m.Partition), Offset: m.Offset,
+		SourceWatermark: readUpTo}
 	start := len(b.buf)
 	b.buf = event.AppendRecord(b.buf, &rec)
 	b.out = append(b.out, kafka.Message{Key: []byte(ev.Key()), Value: b.buf[start:len(b.buf):len(b.buf)]})

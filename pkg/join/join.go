@@ -41,15 +41,19 @@ type Config struct {
 	// that a re-delivered event is ignored and a new one reported late
 	// rather than opening a new trace. Memory: about 64 bytes per trace.
 	TombstoneTTL time.Duration
+	// AllowedLateness is how far behind its source partition's watermark an
+	// event may be before it counts as delivered late (a late_event).
+	AllowedLateness time.Duration
 	// FeeTolerancePPM is how far (parts per million of the amount) a fee may
 	// exceed the contracted rate before it is a fee_rate_deviation.
 	FeeTolerancePPM int64
 }
 
 // DefaultConfig returns a one-day grace, a 20-day horizon, a 24-hour hold
-// SLA, a 7-day tombstone TTL and a 0.05% fee tolerance.
+// SLA, a 7-day tombstone TTL, an hour's allowed lateness and a 0.05% fee
+// tolerance.
 func DefaultConfig() Config {
-	return Config{Grace: 24 * time.Hour, Horizon: 20 * 24 * time.Hour, HoldSLA: 24 * time.Hour, TombstoneTTL: 7 * 24 * time.Hour, FeeTolerancePPM: 500}
+	return Config{Grace: 24 * time.Hour, Horizon: 20 * 24 * time.Hour, HoldSLA: 24 * time.Hour, TombstoneTTL: 7 * 24 * time.Hour, AllowedLateness: time.Hour, FeeTolerancePPM: 500}
 }
 
 // Validate reports a setting that cannot work.
@@ -65,6 +69,9 @@ func (c Config) Validate() error {
 	}
 	if c.TombstoneTTL < 0 {
 		return errors.New("join: tombstone TTL must not be negative")
+	}
+	if c.AllowedLateness < 0 {
+		return errors.New("join: allowed lateness must not be negative")
 	}
 	if c.FeeTolerancePPM < 0 {
 		return errors.New("join: fee tolerance must not be negative")
@@ -327,7 +334,8 @@ func (p *Partition) Apply(r *event.Record) {
 	case event.RecordWatermark:
 		p.applyWatermark(r.Watermark)
 	case event.RecordEvent:
-		p.applyEvent(&r.Event)
+		late := r.SourceWatermark > 0 && r.Event.OccurredAt < r.SourceWatermark-p.cfg.AllowedLateness.Milliseconds()
+		p.applyEvent(&r.Event, late)
 	}
 }
 
@@ -364,14 +372,7 @@ func (p *Partition) applyWatermark(w event.Watermark) {
 		return
 	}
 	p.wmMin[s] = lo
-	switch s {
-	case event.Payouts:
-		p.byPayouts.fire(lo, p.fireByPayouts)
-	case event.Clearing:
-		p.byClearing.fire(lo, p.fireClearing)
-	case event.Auth:
-		p.byAuth.fire(lo, p.fireOrphan)
-	}
+	p.fire()
 	p.Advance(w.At)
 	p.purge()
 }
@@ -393,7 +394,10 @@ func (p *Partition) purge() {
 	})
 }
 
-func (p *Partition) applyEvent(ev *event.Event) {
+// applyEvent applies one event. late says its source partition had already
+// delivered well past its event time: it is reported as a late_event, and
+// applied only if it brings a stage the trace lacks.
+func (p *Partition) applyEvent(ev *event.Event, late bool) {
 	slot := slotOf(ev.Type)
 	if slot < 0 || ev.TraceNo == "" || len(ev.TraceNo) > traceCap || (ev.Type == event.Authorization && !ev.Approved()) {
 		p.stats.Ignored++
@@ -418,6 +422,8 @@ func (p *Partition) applyEvent(ev *event.Event) {
 		switch {
 		case e.ids[slot] == id:
 			p.stats.Redelivered++
+		case late:
+			p.late(ev) // a re-sent copy, not a second charge
 		case slot == slotAuth || slot == slotCleared || slot == slotPaid:
 			p.duplicate(e, ev)
 		default:
@@ -466,6 +472,9 @@ func (p *Partition) applyEvent(ev *event.Event) {
 	}
 	if slot >= slotInitiated && slot <= slotHeld && (e.payAt == 0 || ev.OccurredAt < e.payAt) {
 		e.payAt = ev.OccurredAt
+	}
+	if late {
+		p.late(ev)
 	}
 	p.evaluate(i)
 }
@@ -605,9 +614,17 @@ func (p *Partition) arm(i int32) {
 		p.byPayouts.push(timer{at: e.heldAt + p.cfg.HoldSLA.Milliseconds(), slot: i, gen: e.gen, kind: timerHold})
 	}
 	// Fire at once what the feeds have already passed.
-	p.byPayouts.fire(p.wmMin[event.Payouts], p.fireByPayouts)
-	p.byClearing.fire(p.wmMin[event.Clearing], p.fireClearing)
-	p.byAuth.fire(p.wmMin[event.Auth], p.fireOrphan)
+	p.fire()
+}
+
+// fire runs the timers the feeds' watermarks have passed. An absence waits
+// for the feed that would carry the missing event and for the
+// authorization feed, which could cancel the obligation with a reversal.
+func (p *Partition) fire() {
+	auth := p.wmMin[event.Auth]
+	p.byPayouts.fire(min(p.wmMin[event.Payouts], auth), p.fireByPayouts)
+	p.byClearing.fire(min(p.wmMin[event.Clearing], auth), p.fireClearing)
+	p.byAuth.fire(auth, p.fireOrphan)
 }
 
 func (p *Partition) fireByPayouts(t timer) {
@@ -703,7 +720,7 @@ func (p *Partition) late(ev *event.Event) {
 		ID: string(fact.LateEvent) + ":" + ev.TraceNo + ":" + ev.ID, Kind: fact.LateEvent, Severity: tx.Severity, Status: fact.Open,
 		TraceNo: ev.TraceNo, MerchantID: ev.MerchantID, Amount: ev.Amount, DetectedAt: ev.OccurredAt,
 		Reason: ev.Type.String(), Cause: tx.Cause, Action: tx.Action,
-		Details:         fmt.Sprintf("%s (event %s, occurred %s) arrived after the trace was completed and closed", ev.Type, ev.ID, fmtTime(ev.OccurredAt, p.sched)),
+		Details:         fmt.Sprintf("%s (event %s, occurred %s) was delivered after its feed had moved past it, or after the trace was closed", ev.Type, ev.ID, fmtTime(ev.OccurredAt, p.sched)),
 		CalendarVersion: p.sched.Calendar().Version(), Version: fact.Version(ev.OccurredAt, 0),
 	})
 	p.stats.AnomalyFacts++

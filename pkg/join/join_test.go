@@ -73,6 +73,8 @@ type step struct {
 	wmSource event.Source
 	wmParts  int32
 	wmPart   int32
+	// srcWM is the source partition's watermark when the event was read
+	srcWM string
 }
 
 func ev(typ event.Type, id, trace, merchant, at string, amount int64) step {
@@ -105,7 +107,11 @@ func (s step) record(tb testing.TB) event.Record {
 			e.MCC = testMerchants[s.merchant].RegisteredMCC
 		}
 	}
-	return event.Record{Kind: event.RecordEvent, Event: e}
+	r := event.Record{Kind: event.RecordEvent, Event: e}
+	if s.srcWM != "" {
+		r.SourceWatermark = at(tb, s.srcWM)
+	}
+	return r
 }
 
 // run applies steps and returns the latest version of every fact, as the
@@ -176,7 +182,7 @@ func TestScenarios(t *testing.T) {
 	}{
 		{
 			name:      "healthy T1 paid before its deadline",
-			steps:     append(healthyT1("T100"), wm(event.Payouts, "2026-09-30 00:00")),
+			steps:     append(healthyT1("T100"), wm(event.Auth, "2026-09-30 00:00"), wm(event.Payouts, "2026-09-30 00:00")),
 			lagStatus: map[string]fact.LagStatus{"T100": fact.StatusPaid},
 			anomalies: map[string]fact.AnomalyStatus{},
 		},
@@ -186,7 +192,7 @@ func TestScenarios(t *testing.T) {
 				ev(event.Authorization, "a1", "T200", "MT1", "2026-09-28 10:00", 5000),
 				{typ: event.Cleared, id: "c1", trace: "T200", merchant: "MT1", at: "2026-09-29 02:10", amount: 5000, fee: 30},
 				{typ: event.PayoutFailed, id: "f1", trace: "T200", merchant: "MT1", at: "2026-09-29 10:30", amount: 4970, code: "R02"},
-				wm(event.Payouts, "2026-09-30 00:00"),
+				wm(event.Auth, "2026-09-30 00:00"), wm(event.Payouts, "2026-09-30 00:00"),
 			},
 			lagStatus: map[string]fact.LagStatus{"T200": fact.StatusFailed},
 			anomalies: map[string]fact.AnomalyStatus{"payout_failed:T200": fact.Open},
@@ -197,7 +203,7 @@ func TestScenarios(t *testing.T) {
 			steps: []step{
 				ev(event.Authorization, "a1", "T300", "MT1", "2026-09-28 10:00", 5000),
 				{typ: event.Cleared, id: "c1", trace: "T300", merchant: "MT1", at: "2026-09-29 02:10", amount: 5000, fee: 30},
-				wm(event.Payouts, "2026-09-29 18:01"),
+				wm(event.Auth, "2026-09-29 18:01"), wm(event.Payouts, "2026-09-29 18:01"),
 			},
 			lagStatus: map[string]fact.LagStatus{"T300": fact.StatusOverdue},
 			anomalies: map[string]fact.AnomalyStatus{"payout_overdue:T300": fact.Open},
@@ -209,7 +215,7 @@ func TestScenarios(t *testing.T) {
 				{typ: event.Cleared, id: "c1", trace: "T301", merchant: "MT1", at: "2026-09-29 02:10", amount: 5000, fee: 30},
 				wm(event.Auth, "2026-10-05 00:00"),
 				wm(event.Clearing, "2026-10-05 00:00"),
-				wm(event.Payouts, "2026-09-29 17:59"),
+				wm(event.Auth, "2026-09-29 17:59"), wm(event.Payouts, "2026-09-29 17:59"),
 			},
 			lagStatus: map[string]fact.LagStatus{},
 			anomalies: map[string]fact.AnomalyStatus{},
@@ -229,7 +235,7 @@ func TestScenarios(t *testing.T) {
 			steps: []step{
 				ev(event.Authorization, "a1", "T400", "MT1", "2026-09-28 10:00", 5000),
 				{typ: event.Cleared, id: "c1", trace: "T400", merchant: "MT1", at: "2026-09-29 02:10", amount: 5000, fee: 30},
-				wm(event.Payouts, "2026-09-29 20:00"),
+				wm(event.Auth, "2026-09-29 20:00"), wm(event.Payouts, "2026-09-29 20:00"),
 				ev(event.PayoutPaid, "p1", "T400", "MT1", "2026-09-29 21:00", 4970),
 			},
 			lagStatus: map[string]fact.LagStatus{"T400": fact.StatusPaid},
@@ -269,7 +275,7 @@ func TestScenarios(t *testing.T) {
 			name: "a declined authorization is not joined",
 			steps: []step{
 				{typ: event.Authorization, id: "a1", trace: "T700", merchant: "MT1", at: "2026-09-28 10:00", amount: 5000, code: "51"},
-				wm(event.Payouts, "2026-10-20 00:00"),
+				wm(event.Auth, "2026-10-20 00:00"), wm(event.Payouts, "2026-10-20 00:00"),
 			},
 			lagStatus: map[string]fact.LagStatus{},
 			anomalies: map[string]fact.AnomalyStatus{},
@@ -280,16 +286,39 @@ func TestScenarios(t *testing.T) {
 				ev(event.Authorization, "a1", "T800", "MD0", "2026-09-28 10:00", 5000),
 				ev(event.PayoutPaid, "p1", "T800", "MD0", "2026-09-28 11:05", 5000),
 				{typ: event.Cleared, id: "c1", trace: "T800", merchant: "MD0", at: "2026-09-29 02:10", amount: 5000, fee: 0},
-				wm(event.Payouts, "2026-09-30 00:00"),
+				wm(event.Auth, "2026-09-30 00:00"), wm(event.Payouts, "2026-09-30 00:00"),
 			},
 			lagStatus: map[string]fact.LagStatus{"T800": fact.StatusPaid},
 			anomalies: map[string]fact.AnomalyStatus{},
 		},
 		{
+			name: "a reversal on a lagging authorization feed still cancels a D0 payout: no overdue before that feed passes the deadline",
+			steps: []step{
+				ev(event.Authorization, "a1", "T802", "MD0", "2026-09-28 10:00", 5000),
+				wm(event.Payouts, "2026-09-28 20:00"),
+				wm(event.Auth, "2026-09-28 10:02"),
+				ev(event.Reversal, "v1", "T802", "MD0", "2026-09-28 10:05", 5000),
+				wm(event.Auth, "2026-09-28 20:00"),
+			},
+			lagStatus: map[string]fact.LagStatus{},
+			anomalies: map[string]fact.AnomalyStatus{},
+		},
+		{
+			name: "a copy re-sent long after its feed moved on is late, not a duplicate",
+			steps: []step{
+				ev(event.Authorization, "a1", "T803", "MT1", "2026-09-28 10:00", 5000),
+				{typ: event.Cleared, id: "c1", trace: "T803", merchant: "MT1", at: "2026-09-29 02:10", amount: 5000, fee: 30},
+				ev(event.PayoutPaid, "p1", "T803", "MT1", "2026-09-29 10:05", 4970),
+				{typ: event.PayoutPaid, id: "p1-copy", trace: "T803", merchant: "MT1", at: "2026-09-29 10:05", amount: 4970, srcWM: "2026-10-02 09:00"},
+			},
+			lagStatus: map[string]fact.LagStatus{"T803": fact.StatusPaid},
+			anomalies: map[string]fact.AnomalyStatus{"late_event:T803:p1-copy": fact.Open},
+		},
+		{
 			name: "D0 without a payout is overdue four hours after the sale, before any clearing",
 			steps: []step{
 				ev(event.Authorization, "a1", "T801", "MD0", "2026-09-28 10:00", 5000),
-				wm(event.Payouts, "2026-09-28 14:01"),
+				wm(event.Auth, "2026-09-28 14:01"), wm(event.Payouts, "2026-09-28 14:01"),
 			},
 			lagStatus: map[string]fact.LagStatus{"T801": fact.StatusOverdue},
 			anomalies: map[string]fact.AnomalyStatus{"payout_overdue:T801": fact.Open},
@@ -301,7 +330,7 @@ func TestScenarios(t *testing.T) {
 				{typ: event.Cleared, id: "c1", trace: "T900", merchant: "MD1", at: "2026-09-29 02:10", amount: 5000, fee: 19},
 				{typ: event.PayoutFailed, id: "f1", trace: "T900", merchant: "MD1", at: "2026-09-29 10:30", amount: 4981, code: "R05"},
 				ev(event.PayoutPaid, "p1", "T900", "MD1", "2026-09-29 15:00", 4981),
-				wm(event.Payouts, "2026-09-30 00:00"),
+				wm(event.Auth, "2026-09-30 00:00"), wm(event.Payouts, "2026-09-30 00:00"),
 			},
 			lagStatus: map[string]fact.LagStatus{"T900": fact.StatusPaid},
 			anomalies: map[string]fact.AnomalyStatus{"payout_failed:T900": fact.Resolved},
@@ -311,6 +340,7 @@ func TestScenarios(t *testing.T) {
 			name: "clearing never came: clearing_missing once the clearing watermark passes D+1 06:00",
 			steps: []step{
 				ev(event.Authorization, "a1", "C1", "MT1", "2026-09-28 10:00", 5000),
+				wm(event.Auth, "2026-09-29 06:01"),
 				wm(event.Clearing, "2026-09-29 06:01"),
 			},
 			lagStatus: map[string]fact.LagStatus{"C1": fact.StatusClearingMissing},
@@ -320,7 +350,7 @@ func TestScenarios(t *testing.T) {
 			name: "two-clock rule for clearing: a clearing feed short of the deadline raises nothing",
 			steps: []step{
 				ev(event.Authorization, "a1", "C2", "MT1", "2026-09-28 10:00", 5000),
-				wm(event.Auth, "2026-10-05 00:00"), wm(event.Payouts, "2026-10-05 00:00"),
+				wm(event.Auth, "2026-10-05 00:00"), wm(event.Auth, "2026-10-05 00:00"), wm(event.Payouts, "2026-10-05 00:00"),
 				wm(event.Clearing, "2026-09-29 05:59"),
 			},
 			lagStatus: map[string]fact.LagStatus{},
@@ -330,6 +360,7 @@ func TestScenarios(t *testing.T) {
 			name: "a late clearing resolves clearing_missing",
 			steps: []step{
 				ev(event.Authorization, "a1", "C3", "MT1", "2026-09-28 10:00", 5000),
+				wm(event.Auth, "2026-09-29 07:00"),
 				wm(event.Clearing, "2026-09-29 07:00"),
 				{typ: event.Cleared, id: "c1", trace: "C3", merchant: "MT1", at: "2026-09-29 08:00", amount: 5000, fee: 30},
 				ev(event.PayoutPaid, "p1", "C3", "MT1", "2026-09-29 10:05", 4970),
@@ -343,10 +374,10 @@ func TestScenarios(t *testing.T) {
 				ev(event.Authorization, "a1", "H1", "MT1", "2026-09-28 10:00", 5000),
 				{typ: event.Cleared, id: "c1", trace: "H1", merchant: "MT1", at: "2026-09-29 02:10", amount: 5000, fee: 30},
 				ev(event.PayoutHeld, "h1", "H1", "MT1", "2026-09-29 10:00", 4970),
-				wm(event.Payouts, "2026-09-30 10:01"),
+				wm(event.Auth, "2026-09-30 10:01"), wm(event.Payouts, "2026-09-30 10:01"),
 				ev(event.PayoutReleased, "r1", "H1", "MT1", "2026-09-30 20:00", 4970),
 				ev(event.PayoutPaid, "p1", "H1", "MT1", "2026-09-30 20:10", 4970),
-				wm(event.Payouts, "2026-10-01 00:00"),
+				wm(event.Auth, "2026-10-01 00:00"), wm(event.Payouts, "2026-10-01 00:00"),
 			},
 			lagStatus: map[string]fact.LagStatus{"H1": fact.StatusPaid},
 			anomalies: map[string]fact.AnomalyStatus{"payout_held:H1": fact.Resolved},
@@ -359,7 +390,7 @@ func TestScenarios(t *testing.T) {
 				ev(event.PayoutHeld, "h1", "H2", "MT1", "2026-09-29 10:00", 4970),
 				ev(event.PayoutReleased, "r1", "H2", "MT1", "2026-09-29 13:00", 4970),
 				ev(event.PayoutPaid, "p1", "H2", "MT1", "2026-09-29 13:10", 4970),
-				wm(event.Payouts, "2026-10-02 00:00"),
+				wm(event.Auth, "2026-10-02 00:00"), wm(event.Payouts, "2026-10-02 00:00"),
 			},
 			lagStatus: map[string]fact.LagStatus{"H2": fact.StatusPaid},
 			anomalies: map[string]fact.AnomalyStatus{},
@@ -533,7 +564,7 @@ func TestOrderIndependence(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for name, steps := range scenarios {
 		t.Run(name, func(t *testing.T) {
-			steps = append(steps, wm(event.Payouts, "2026-10-01 00:00"))
+			steps = append(steps, wm(event.Auth, "2026-10-01 00:00"), wm(event.Payouts, "2026-10-01 00:00"))
 			wantL, wantA := run(t, newPartition(t), steps)
 			for i := 0; i < 50; i++ {
 				perm := append(interleave(rng, steps[:len(steps)-1]), steps[len(steps)-1])
@@ -612,7 +643,7 @@ func TestPurge(t *testing.T) {
 		},
 		{
 			name: "a lagging clearing feed keeps it: its late events must find the trace",
-			steps: append(healthyT1("T1"), wm(event.Auth, "2026-10-30 00:00"), wm(event.Payouts, "2026-10-30 00:00"),
+			steps: append(healthyT1("T1"), wm(event.Auth, "2026-10-30 00:00"), wm(event.Auth, "2026-10-30 00:00"), wm(event.Payouts, "2026-10-30 00:00"),
 				wm(event.Clearing, "2026-09-30 09:00")),
 			kept: []string{"T1"},
 		},
@@ -672,7 +703,7 @@ func TestGolden(t *testing.T) {
 		step{typ: event.PayoutFailed, id: "f3", trace: "G3", merchant: "MT1", at: "2026-10-08 10:20", amount: 8747, code: "R03"},
 		ev(event.Authorization, "a4", "G4", "MT1", "2026-09-30 12:00", 1200),
 		step{typ: event.Cleared, id: "c4", trace: "G4", merchant: "MT1", at: "2026-10-01 02:00", amount: 1200, fee: 7},
-		wm(event.Payouts, "2026-10-08 18:30"),
+		wm(event.Auth, "2026-10-08 18:30"), wm(event.Payouts, "2026-10-08 18:30"),
 	)
 	lags, anomalies := run(t, newPartition(t), steps)
 	got, err := json.MarshalIndent(struct {
