@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"settlemon/pkg/allinone"
-	"settlemon/pkg/calendar"
 	"settlemon/pkg/service"
 	"settlemon/pkg/simulator"
 	"settlemon/pkg/store"
@@ -30,22 +29,14 @@ by kind. Exit status 3 means the reconciliation did not balance.`)
 	sc := service.StoreFlags(f)
 	cc := service.CalendarFlags(f)
 	lc := service.LogFlags(f)
-	cfg := allinone.Config{Simulator: simulator.DefaultConfig()}
-	sim := &cfg.Simulator
-	var start string
+	cfg := allinone.Config{Simulator: simulator.FullConfig()}
 	f.IntVar(&cfg.BrokerPort, "broker-port", 19092, "loopback port of the embedded broker; -1 uses --kafka-brokers instead")
 	f.StringVar(&cfg.BrokerDataDir, "broker-data-dir", "", "keep the embedded broker's data in this folder (empty: in memory)")
 	f.IntVar(&cfg.Partitions, "partitions", 6, "partitions of every topic")
 	f.StringVar(&cfg.TruthFile, "truth-file", ".run/truth.jsonl", "where the simulator writes the ground truth (JSON lines)")
 	keep := f.Bool("keep-database", false, "keep what the database already holds instead of starting from an empty one")
-	f.Int64Var(&sim.Seed, "seed", sim.Seed, "simulation seed: equal seeds give identical traffic")
-	f.IntVar(&sim.Days, "days", sim.Days, "simulated traffic days")
-	f.StringVar(&start, "start", sim.Start.String(), "first simulated day (local date, YYYY-MM-DD)")
-	f.IntVar(&sim.TracesPerDay, "traces-per-day", sim.TracesPerDay, "authorizations per simulated day")
-	f.IntVar(&sim.Merchants, "merchants", sim.Merchants, "simulated merchants")
-	f.Float64Var(&sim.PayoutFailedRate, "payout-failed-rate", sim.PayoutFailedRate, "share of approved traces whose payout fails")
-	f.Float64Var(&sim.PayoutMissingRate, "payout-missing-rate", sim.PayoutMissingRate, "share of approved traces whose payout is never sent")
-	f.Float64Var(&sim.AmountMismatchRate, "amount-mismatch-rate", sim.AmountMismatchRate, "share of approved traces cleared for a different amount")
+	applySim := service.SimulatorFlags(f, &cfg.Simulator)
+	sim := &cfg.Simulator
 	if err := f.Parse(args); err != nil {
 		return err
 	}
@@ -53,11 +44,9 @@ by kind. Exit status 3 means the reconciliation did not balance.`)
 	if err != nil {
 		return err
 	}
-	d, err := calendar.ParseDate(start)
-	if err != nil {
-		return fmt.Errorf("--start: %w", err)
+	if err := applySim(); err != nil {
+		return err
 	}
-	sim.Start = d
 	sim.Schedule = cc.Schedule
 	cfg.Store = *sc
 	cfg.FreshDatabase = !*keep

@@ -11,7 +11,6 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"settlemon/pkg/calendar"
 	"settlemon/pkg/kafkaio"
 	"settlemon/pkg/service"
 	"settlemon/pkg/simulator"
@@ -25,23 +24,16 @@ func run(args []string) int {
 Publishes merchant profiles, authorizations with a daily curve, nightly
 clearing batches, payout batches per settlement mode that honour the
 business-day calendar, heartbeats to every partition, and injected faults
-(payout failed, payout never sent, cleared amount differs). Equal seeds give
-identical traffic. The ground truth (one JSON line per trace) goes to
+of every cause in the anomaly taxonomy, healthy reversals and short holds, and a
+payout-feed outage (all rates are flags). Equal seeds give identical traffic. The ground truth (one JSON line per trace) goes to
 --truth-file.`)
 	k := service.KafkaFlags(f)
 	cc := service.CalendarFlags(f)
 	lc := service.LogFlags(f)
-	cfg := simulator.DefaultConfig()
-	var start, truthFile string
-	f.Int64Var(&cfg.Seed, "seed", cfg.Seed, "seed: equal seeds give identical traffic")
-	f.IntVar(&cfg.Days, "days", cfg.Days, "simulated traffic days")
-	f.StringVar(&start, "start", cfg.Start.String(), "first simulated day, YYYY-MM-DD (local)")
-	f.IntVar(&cfg.TracesPerDay, "traces-per-day", cfg.TracesPerDay, "authorizations per day")
-	f.IntVar(&cfg.Merchants, "merchants", cfg.Merchants, "merchants")
+	cfg := simulator.FullConfig()
+	var truthFile string
+	applySim := service.SimulatorFlags(f, &cfg)
 	f.IntVar(&cfg.Partitions, "partitions", cfg.Partitions, "partitions of each source topic (heartbeats go to each)")
-	f.Float64Var(&cfg.PayoutFailedRate, "payout-failed-rate", cfg.PayoutFailedRate, "share of approved traces whose payout fails")
-	f.Float64Var(&cfg.PayoutMissingRate, "payout-missing-rate", cfg.PayoutMissingRate, "share of approved traces whose payout is never sent")
-	f.Float64Var(&cfg.AmountMismatchRate, "amount-mismatch-rate", cfg.AmountMismatchRate, "share of approved traces cleared for a different amount")
 	f.StringVar(&truthFile, "truth-file", "truth.jsonl", "ground truth output (JSON lines); empty: none")
 	createTopics := f.Bool("create-topics", true, "create the source topics if missing")
 	if err := f.Parse(args); err != nil {
@@ -51,12 +43,11 @@ identical traffic. The ground truth (one JSON line per trace) goes to
 	if err != nil {
 		return exitCode(err)
 	}
-	d, err := calendar.ParseDate(start)
-	if err != nil {
-		return exitCode(fmt.Errorf("--start: %w", err))
+	if err := applySim(); err != nil {
+		return exitCode(err)
 	}
-	cfg.Start, cfg.Schedule = d, cc.Schedule
-	sched, err := cc.Load(log, d.Year())
+	cfg.Schedule = cc.Schedule
+	sched, err := cc.Load(log, cfg.Start.Year())
 	if err != nil {
 		return exitCode(err)
 	}
