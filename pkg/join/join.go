@@ -183,6 +183,7 @@ type entry struct {
 	reversalAt int64
 	clearedAt  int64
 	payAt      int64 // first payout event (initiated, paid, failed or held): the orphan check's time
+	payAmt     int64 // and its amount
 	paidAt     int64
 	failedAt   int64
 	heldAt     int64
@@ -471,7 +472,7 @@ func (p *Partition) applyEvent(ev *event.Event, late bool) {
 		e.releasedAt = ev.OccurredAt
 	}
 	if slot >= slotInitiated && slot <= slotHeld && (e.payAt == 0 || ev.OccurredAt < e.payAt) {
-		e.payAt = ev.OccurredAt
+		e.payAt, e.payAmt = ev.OccurredAt, ev.Amount
 	}
 	if late {
 		p.late(ev)
@@ -748,7 +749,7 @@ func (p *Partition) clearingMissing(e *entry, deadline int64) *fact.Anomaly {
 func (p *Partition) orphan(e *entry, k fact.Kind, at int64) *fact.Anomaly {
 	what, amt := "clearing", e.clearedAmt
 	if k == fact.OrphanPayout {
-		what, amt = "payout", max(e.paidAmt, e.failedAmt)
+		what, amt = "payout", e.payAmt
 	}
 	return p.anomaly(e, k, "", at, amt, 0, "no_authorization",
 		fmt.Sprintf("%s on %s with no authorization, although the authorization feed has delivered past it", what, fmtTime(at, p.sched)))

@@ -552,7 +552,9 @@ func TestOrderIndependence(t *testing.T) {
 		},
 		"orphan": {
 			{typ: event.Cleared, id: "c1", trace: "T7", merchant: "MT1", at: "2026-09-29 02:10", amount: 5000, fee: 30},
+			ev(event.PayoutInitiated, "i1", "T7", "MT1", "2026-09-29 10:00", 4970),
 			ev(event.PayoutPaid, "p1", "T7", "MT1", "2026-09-29 10:05", 4970),
+			wm(event.Auth, "2026-09-29 10:02"),
 			wm(event.Auth, "2026-09-30 00:00"),
 		},
 		"d0": {
