@@ -13,12 +13,14 @@
 package score
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"sort"
 	"time"
 
+	"settlemon/pkg/event"
 	"settlemon/pkg/fact"
 	"settlemon/pkg/simulator"
 )
@@ -223,3 +225,28 @@ func (r Result) WriteText(w io.Writer) {
 }
 
 func fmtMs(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339) }
+
+// FromAnomalies turns anomaly rows into what Score compares.
+func FromAnomalies(as []fact.Anomaly) []Found {
+	out := make([]Found, len(as))
+	for i, a := range as {
+		out[i] = Found{Kind: a.Kind, TraceNo: a.TraceNo, BatchID: a.BatchID, Status: string(a.Status), DetectedAt: a.DetectedAt}
+	}
+	return out
+}
+
+// PayoutOutage returns the payout-feed outage recorded in a run's truth, nil
+// when there was none.
+func PayoutOutage(outages []simulator.FeedOutage) (*Window, error) {
+	var w *Window
+	for _, o := range outages {
+		if o.Source != event.Payouts.String() {
+			continue
+		}
+		if w != nil {
+			return nil, errors.New("more than one payout-feed outage: scoring handles one")
+		}
+		w = &Window{From: o.From, To: o.To}
+	}
+	return w, nil
+}

@@ -10,9 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"settlemon/pkg/event"
 	"settlemon/pkg/explain"
-	"settlemon/pkg/fact"
 	"settlemon/pkg/score"
 	"settlemon/pkg/service"
 	"settlemon/pkg/simulator"
@@ -205,7 +203,7 @@ func runScore(sc *store.Config, lc *service.LogConfig, truthFile string) (score.
 	if err != nil {
 		return score.Result{}, fmt.Errorf("%s: %w", truthFile, err)
 	}
-	outage, err := payoutOutage(truth.Outages)
+	outage, err := score.PayoutOutage(truth.Outages)
 	if err != nil {
 		return score.Result{}, fmt.Errorf("%s: %w", truthFile, err)
 	}
@@ -217,50 +215,10 @@ func runScore(sc *store.Config, lc *service.LogConfig, truthFile string) (score.
 		return score.Result{}, err
 	}
 	defer st.Close()
-	found, err := readFound(ctx, st)
+	anomalies, err := st.LatestAnomalies(ctx)
 	if err != nil {
 		return score.Result{}, err
 	}
-	log.Debug("scoring", "truth_traces", len(truth.Traces), "anomaly_rows", len(found))
-	return score.Score(truth.Traces, found, outage), nil
-}
-
-// payoutOutage returns the payout-feed outage of the truth, nil when none.
-func payoutOutage(outages []simulator.FeedOutage) (*score.Window, error) {
-	var w *score.Window
-	for _, o := range outages {
-		if o.Source != event.Payouts.String() {
-			continue
-		}
-		if w != nil {
-			return nil, errors.New("more than one payout-feed outage: scoring handles one")
-		}
-		w = &score.Window{From: o.From, To: o.To}
-	}
-	return w, nil
-}
-
-func readFound(ctx context.Context, st *store.Store) ([]score.Found, error) {
-	rows, err := st.Conn().Query(ctx, "SELECT kind, trace_no, batch_id, status, detected_at FROM anomalies_latest")
-	if err != nil {
-		return nil, fmt.Errorf("reading anomalies: %w", err)
-	}
-	defer rows.Close()
-	var out []score.Found
-	for rows.Next() {
-		var (
-			f    score.Found
-			kind string
-			at   time.Time
-		)
-		if err := rows.Scan(&kind, &f.TraceNo, &f.BatchID, &f.Status, &at); err != nil {
-			return nil, fmt.Errorf("reading anomalies: %w", err)
-		}
-		f.Kind, f.DetectedAt = fact.Kind(kind), at.UnixMilli()
-		out = append(out, f)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading anomalies: %w", err)
-	}
-	return out, nil
+	log.Debug("scoring", "truth_traces", len(truth.Traces), "anomaly_rows", len(anomalies))
+	return score.Score(truth.Traces, score.FromAnomalies(anomalies), outage), nil
 }
