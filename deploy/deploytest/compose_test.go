@@ -50,7 +50,12 @@ var needs = map[string][]string{
 	"joiner":            {envBrokers, envCHAddr},
 	"simulator":         {envBrokers},
 	"settlemon migrate": {envCHAddr},
+	"console":           {envCHAddr},
 }
+
+// readers are the commands that only read ClickHouse: they log in as the
+// read-only analyst, never as the writer.
+var readers = map[string]bool{"console": true}
 
 // --- the compose file -------------------------------------------------------
 
@@ -770,6 +775,12 @@ func TestClickHouseUsersMatchTheServices(t *testing.T) {
 		if _, ok := s.Environment[envCHAddr]; !ok {
 			continue
 		}
+		if readers[commandName(s.Command)] {
+			if u := effective(s.Environment[envCHUser]); u != "analyst" {
+				t.Errorf("service %s only reads: it must log in as the read-only analyst, not %q", name, u)
+			}
+			continue
+		}
 		u, p := s.Environment[envCHUser], s.Environment[envCHPass]
 		if user == "" && pass == "" {
 			user, pass = u, p
@@ -841,6 +852,9 @@ func TestStartOrder(t *testing.T) {
 	for _, name := range sortedNames(apps) {
 		s := apps[name]
 		want := map[string]string{"kafka-init": "service_completed_successfully", "migrate": "service_completed_successfully"}
+		if readers[commandName(s.Command)] {
+			want = map[string]string{"migrate": "service_completed_successfully"}
+		}
 		if commandName(s.Command) == "settlemon migrate" {
 			want = map[string]string{"clickhouse": "service_healthy"}
 		}

@@ -42,6 +42,7 @@ type Report struct {
 	LagByMode    []store.ModeLag
 	Anomalies    map[string]uint64
 	Sources      []store.SourceSummary
+	Examples     map[string]string // anomaly kind → one trace number with it
 	Database     string
 	ClickHouse   string
 	ExtraSummary []string // lines the caller adds (timings, throughput)
@@ -92,6 +93,9 @@ func Build(ctx context.Context, k kafkaio.Config, st *store.Store, topics []stri
 		return r, fmt.Errorf("report: %w", err)
 	}
 	if r.Anomalies, err = st.AnomalyCounts(ctx); err != nil {
+		return r, fmt.Errorf("report: %w", err)
+	}
+	if r.Examples, err = st.ExampleTraces(ctx); err != nil {
 		return r, fmt.Errorf("report: %w", err)
 	}
 	if r.Sources, err = st.SourceSummaries(ctx); err != nil {
@@ -181,13 +185,20 @@ func (r Report) WriteText(w io.Writer) {
 	p("  %s -q \"SELECT kind, status, count() FROM anomalies_latest GROUP BY kind, status ORDER BY kind\"", cli)
 	p("  %s -q \"SELECT trace_no, reason, details, action FROM anomalies_latest WHERE kind='payout_failed' LIMIT 5\"", cli)
 	p("  %s -q \"SELECT topic, reason, detail FROM dead_letters FINAL LIMIT 10\"", cli)
+	if len(r.Examples) > 0 {
+		p("")
+		p("Ask why a trace has not been paid (one example per anomaly kind):")
+		for _, k := range sortedKeys(r.Examples) {
+			p("  bin/settlemon explain %-14s # %s", r.Examples[k], k)
+		}
+	}
 }
 
 func hours(sec float64) string {
 	return fmt.Sprintf("%.0f (%.1fh)", sec, sec/3600)
 }
 
-func sortedKeys(m map[string]uint64) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	ks := make([]string, 0, len(m))
 	for k := range m {
 		ks = append(ks, k)

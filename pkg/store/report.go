@@ -198,3 +198,22 @@ FROM anomalies_latest ORDER BY id`)
 	}
 	return out, nil
 }
+
+// ExampleTraces returns, per anomaly kind, one trace number that has it (the
+// smallest, so the choice is stable).
+func (s *Store) ExampleTraces(ctx context.Context) (map[string]string, error) {
+	rows, err := s.conn.Query(ctx, "SELECT kind, min(trace_no) FROM anomalies_latest WHERE trace_no != '' GROUP BY kind")
+	if err != nil {
+		return nil, fmt.Errorf("reading example traces: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var k, tr string
+		if err := rows.Scan(&k, &tr); err != nil {
+			return nil, fmt.Errorf("reading example traces: %w", err)
+		}
+		out[k] = tr
+	}
+	return out, rows.Err()
+}
