@@ -14,6 +14,7 @@ type RecordKind uint8
 const (
 	RecordEvent     RecordKind = 1 // a decoded source event
 	RecordWatermark RecordKind = 2 // a source partition's watermark, broadcast by ingest
+	RecordBatchItem RecordKind = 3 // a batch's record (cleared, payout_initiated) re-keyed by batch id for batch tracking
 )
 
 func (k RecordKind) String() string {
@@ -22,6 +23,8 @@ func (k RecordKind) String() string {
 		return "event"
 	case RecordWatermark:
 		return "watermark"
+	case RecordBatchItem:
+		return "batch_item"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -40,7 +43,7 @@ type Watermark struct {
 type Record struct {
 	Kind      RecordKind
 	Source    Source
-	Event     Event     // Kind == RecordEvent
+	Event     Event     // Kind == RecordEvent or RecordBatchItem
 	Watermark Watermark // Kind == RecordWatermark
 
 	// Lineage of the source message the record came from.
@@ -162,7 +165,7 @@ func DecodeRecord(data []byte, r *Record) error {
 	if d.err != nil {
 		return d.err
 	}
-	if kind != RecordEvent && kind != RecordWatermark {
+	if kind != RecordEvent && kind != RecordWatermark && kind != RecordBatchItem {
 		return errRecordKind
 	}
 	if src >= NumSources {

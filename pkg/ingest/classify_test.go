@@ -44,7 +44,7 @@ func TestClassify(t *testing.T) {
 		{name: "approved authorization is archived and forwarded", src: event.Auth, value: example(t, "authorization"), archived: 1, forwarded: 1},
 		{name: "declined authorization is archived, not joined", src: event.Auth, value: declined, archived: 1, dc: 1},
 		{name: "heartbeat is control", src: event.Payouts, value: example(t, "heartbeat"), control: 1},
-		{name: "cleared is forwarded", src: event.Clearing, value: example(t, "cleared"), archived: 1, forwarded: 1},
+		{name: "cleared is forwarded by trace, and by batch for batch tracking", src: event.Clearing, value: example(t, "cleared"), archived: 1, forwarded: 2},
 		{name: "batch control is archived and forwarded", src: event.Payouts, value: example(t, "batch_closed"), archived: 1, forwarded: 1},
 		{name: "merchant profile is archived only", src: event.Merchants, value: example(t, "merchant"), archived: 1},
 		{name: "malformed JSON is dead-lettered", src: event.Auth, value: []byte(`{"event_id":`), dead: 1, reason: "malformed_json"},
@@ -78,8 +78,13 @@ func TestClassify(t *testing.T) {
 				if err := event.DecodeRecord(o.Value, &rec); err != nil {
 					t.Fatal(err)
 				}
-				if rec.Kind != event.RecordEvent || rec.Offset != 41 || string(o.Key) != rec.Event.Key() {
-					t.Errorf("forwarded record %+v keyed %q", rec, o.Key)
+				switch {
+				case rec.Offset != 41:
+					t.Errorf("forwarded record %+v lost its lineage", rec)
+				case rec.Kind == event.RecordEvent && string(o.Key) != rec.Event.Key(),
+					rec.Kind == event.RecordBatchItem && string(o.Key) != rec.Event.BatchID,
+					rec.Kind != event.RecordEvent && rec.Kind != event.RecordBatchItem:
+					t.Errorf("forwarded %s record keyed %q: %+v", rec.Kind, o.Key, rec)
 				}
 			}
 			if tc.dead == 1 {

@@ -369,6 +369,16 @@ func (in *Ingest) classify(b *batch, m *kafka.Message) {
 	b.buf = event.AppendRecord(b.buf, &rec)
 	b.out = append(b.out, kafka.Message{Key: []byte(ev.Key()), Value: b.buf[start:len(b.buf):len(b.buf)]})
 	in.forwarded.Add(1)
+	if ev.BatchID != "" && ev.TraceNo != "" {
+		// The batch's record again, keyed by batch id, so that one joiner
+		// partition sees the whole batch (batch tracking): its items
+		// (cleared, payout_initiated) and the confirmations that show it
+		// progressing (payout_paid, payout_failed, ...).
+		rec.Kind = event.RecordBatchItem
+		start = len(b.buf)
+		b.buf = event.AppendRecord(b.buf, &rec)
+		b.out = append(b.out, kafka.Message{Key: []byte(ev.BatchID), Value: b.buf[start:len(b.buf):len(b.buf)]})
+	}
 }
 
 func (in *Ingest) deadLetter(b *batch, m *kafka.Message, err error) {

@@ -44,6 +44,9 @@ type Config struct {
 	// AllowedLateness is how far behind its source partition's watermark an
 	// event may be before it counts as delivered late (a late_event).
 	AllowedLateness time.Duration
+	// BatchStallTimeout: an open batch whose source has delivered this far
+	// past its last progress without more of it is stalled.
+	BatchStallTimeout time.Duration
 	// FeeTolerancePPM is how far (parts per million of the amount) a fee may
 	// exceed the contracted rate before it is a fee_rate_deviation.
 	FeeTolerancePPM int64
@@ -53,7 +56,7 @@ type Config struct {
 // SLA, a 7-day tombstone TTL, an hour's allowed lateness and a 0.05% fee
 // tolerance.
 func DefaultConfig() Config {
-	return Config{Grace: 24 * time.Hour, Horizon: 20 * 24 * time.Hour, HoldSLA: 24 * time.Hour, TombstoneTTL: 7 * 24 * time.Hour, AllowedLateness: time.Hour, FeeTolerancePPM: 500}
+	return Config{Grace: 24 * time.Hour, Horizon: 20 * 24 * time.Hour, HoldSLA: 24 * time.Hour, TombstoneTTL: 7 * 24 * time.Hour, AllowedLateness: time.Hour, BatchStallTimeout: 45 * time.Minute, FeeTolerancePPM: 500}
 }
 
 // Validate reports a setting that cannot work.
@@ -69,6 +72,9 @@ func (c Config) Validate() error {
 	}
 	if c.TombstoneTTL < 0 {
 		return errors.New("join: tombstone TTL must not be negative")
+	}
+	if c.BatchStallTimeout <= 0 {
+		return errors.New("join: batch stall timeout must be positive")
 	}
 	if c.AllowedLateness < 0 {
 		return errors.New("join: allowed lateness must not be negative")
@@ -267,8 +273,11 @@ type Partition struct {
 	byAuth     timers // orphan checks, fired by the authorization watermark
 	purges     timers // completion and horizon purges, fired by the lowest trace-feed watermark
 
+	batches map[batchKey]*batch
+
 	lags      []fact.Lag
 	anomalies []fact.Anomaly
+	batchRows []fact.Batch
 	stats     Stats
 }
 
@@ -284,6 +293,7 @@ func New(cfg Config, sched *calendar.Schedule, merchants Merchants) (*Partition,
 		cfg: cfg, sched: sched, merchants: merchants,
 		index:      make(map[traceKey]int32),
 		tombstones: make(map[uint64]tombstone),
+		batches:    make(map[batchKey]*batch),
 		names:      newIntern(), termIDs: newIntern(),
 	}, nil
 }
@@ -322,11 +332,21 @@ func (p *Partition) Withheld(s event.Source) int {
 // Stats returns the counters.
 func (p *Partition) Stats() Stats { return p.stats }
 
+// Facts are what a partition emitted.
+type Facts struct {
+	Lags      []fact.Lag
+	Anomalies []fact.Anomaly
+	Batches   []fact.Batch
+}
+
+// Len is the number of facts.
+func (f Facts) Len() int { return len(f.Lags) + len(f.Anomalies) + len(f.Batches) }
+
 // Take returns the facts produced since the last call and forgets them.
-func (p *Partition) Take() ([]fact.Lag, []fact.Anomaly) {
-	l, a := p.lags, p.anomalies
-	p.lags, p.anomalies = nil, nil
-	return l, a
+func (p *Partition) Take() Facts {
+	f := Facts{Lags: p.lags, Anomalies: p.anomalies, Batches: p.batchRows}
+	p.lags, p.anomalies, p.batchRows = nil, nil, nil
+	return f
 }
 
 // Apply processes one record from settle.events.
@@ -334,7 +354,13 @@ func (p *Partition) Apply(r *event.Record) {
 	switch r.Kind {
 	case event.RecordWatermark:
 		p.applyWatermark(r.Watermark)
+	case event.RecordBatchItem:
+		p.applyBatch(r.Source, &r.Event, true)
 	case event.RecordEvent:
+		if t := r.Event.Type; t == event.BatchOpened || t == event.BatchClosed {
+			p.applyBatch(r.Source, &r.Event, false)
+			return
+		}
 		late := r.SourceWatermark > 0 && r.Event.OccurredAt < r.SourceWatermark-p.cfg.AllowedLateness.Milliseconds()
 		p.applyEvent(&r.Event, late)
 	}
@@ -374,6 +400,7 @@ func (p *Partition) applyWatermark(w event.Watermark) {
 	}
 	p.wmMin[s] = lo
 	p.fire()
+	p.evaluateBatches(s)
 	p.Advance(w.At)
 	p.purge()
 }

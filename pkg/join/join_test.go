@@ -123,9 +123,9 @@ func run(tb testing.TB, p *Partition, steps []step) ([]fact.Lag, []fact.Anomaly)
 	for _, s := range steps {
 		r := s.record(tb)
 		p.Apply(&r)
-		l, a := p.Take()
-		lags = append(lags, l...)
-		anomalies = append(anomalies, a...)
+		f := p.Take()
+		lags = append(lags, f.Lags...)
+		anomalies = append(anomalies, f.Anomalies...)
 	}
 	return latestLags(lags), latestAnomalies(anomalies)
 }

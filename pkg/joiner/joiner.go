@@ -117,6 +117,7 @@ type Stats struct {
 	Restored    uint64 // records re-read below the committed offset
 	LagFacts    uint64 // written
 	Anomalies   uint64 // written
+	BatchRows   uint64 // written
 	Corrupt     uint64 // records that did not decode
 	OpenTraces  int64
 	StateBytes  int64
@@ -132,7 +133,7 @@ type Joiner struct {
 	merchants *Merchants
 	health    *health
 
-	records, restored, lagFacts, anomalies, corrupt, commits, generations atomic.Uint64
+	records, restored, lagFacts, anomalies, batchRows, corrupt, commits, generations atomic.Uint64
 	open, stateBytes                                                      sync.Map // partition → int64
 	commitMu                                                              sync.Mutex
 }
@@ -161,7 +162,7 @@ func New(cfg Config, deps Deps) (*Joiner, error) {
 
 // Stats returns the counters so far.
 func (j *Joiner) Stats() Stats {
-	s := Stats{Records: j.records.Load(), Restored: j.restored.Load(), LagFacts: j.lagFacts.Load(), Anomalies: j.anomalies.Load(),
+	s := Stats{Records: j.records.Load(), Restored: j.restored.Load(), LagFacts: j.lagFacts.Load(), Anomalies: j.anomalies.Load(), BatchRows: j.batchRows.Load(),
 		Corrupt: j.corrupt.Load(), Commits: j.commits.Load(), Generations: j.generations.Load()}
 	j.open.Range(func(_, v any) bool { s.OpenTraces += v.(int64); return true })
 	j.stateBytes.Range(func(_, v any) bool { s.StateBytes += v.(int64); return true })
@@ -243,6 +244,7 @@ type partition struct {
 	state     *join.Partition
 	lags      []fact.Lag
 	anomalies []fact.Anomaly
+	batches   []fact.Batch
 	lastFlush time.Time
 	dirty     bool // offset advanced past the last commit
 }
@@ -295,9 +297,10 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 				log.Info("partition restored", "offset", m.Offset, "open_traces", state.Open())
 			}
 			p.dirty = true
-			l, a := state.Take()
-			p.lags = append(p.lags, l...)
-			p.anomalies = append(p.anomalies, a...)
+			f := state.Take()
+			p.lags = append(p.lags, f.Lags...)
+			p.anomalies = append(p.anomalies, f.Anomalies...)
+			p.batches = append(p.batches, f.Batches...)
 		}
 		if j.cfg.Clock == ClockLive {
 			state.Advance(j.deps.Now().UnixMilli())
@@ -308,7 +311,7 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 		}
 		j.open.Store(id, int64(state.Open()))
 		j.stateBytes.Store(id, state.StateBytes())
-		due := len(p.lags)+len(p.anomalies) >= j.cfg.FlushRows || time.Since(p.lastFlush) >= j.cfg.FlushInterval
+		due := len(p.lags)+len(p.anomalies)+len(p.batches) >= j.cfg.FlushRows || time.Since(p.lastFlush) >= j.cfg.FlushInterval
 		if ferr != nil || due {
 			// On shutdown or the end of the generation, drain before leaving.
 			if err := j.flush(context.WithoutCancel(ctx), gen, p); err != nil {
@@ -359,6 +362,13 @@ func (j *Joiner) flush(ctx context.Context, gen *kafka.Generation, p *partition)
 		}
 		j.anomalies.Add(uint64(len(p.anomalies)))
 		p.anomalies = p.anomalies[:0]
+	}
+	if len(p.batches) > 0 {
+		if err := j.deps.Store.InsertBatches(ctx, p.batches); err != nil {
+			return fmt.Errorf("partition %d: %w", p.id, err)
+		}
+		j.batchRows.Add(uint64(len(p.batches)))
+		p.batches = p.batches[:0]
 	}
 	if !p.dirty {
 		return nil

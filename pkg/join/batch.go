@@ -1,0 +1,252 @@
+package join
+
+import (
+	"container/heap"
+	"fmt"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"settlemon/pkg/event"
+	"settlemon/pkg/fact"
+)
+
+// Batch tracking (issue #4). A batch's records are keyed by trace on their
+// source topics, so ingest forwards each one again keyed by batch id
+// (event.RecordBatchItem): one partition sees a whole batch, together with
+// the watermarks every partition receives.
+//
+// Progress is evaluated strictly along the source's watermark: a record
+// that arrives ahead of it (from a faster source partition) waits in the
+// batch's queue until the watermark reaches its time. So a gap in the
+// batch's progress is found whatever order the records arrived in, and a
+// lagging consumer never looks like a stalled batch (the watermark, not the
+// wall clock, has to pass the gap).
+
+// batchKey identifies a batch: one source's batch id.
+type batchKey struct {
+	source event.Source
+	id     string
+}
+
+// progress is a batch record waiting for the watermark to reach it.
+type progress struct {
+	at     int64
+	amount int64
+	kind   uint8 // progressOpened, progressItem, progressOther, progressClosed
+}
+
+const (
+	progressOpened uint8 = iota + 1
+	progressItem
+	progressOther
+	progressClosed
+)
+
+type progressQueue []progress
+
+func (q progressQueue) Len() int { return len(q) }
+func (q progressQueue) Less(i, j int) bool {
+	return q[i].at < q[j].at || q[i].at == q[j].at && q[i].kind < q[j].kind
+}
+func (q progressQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *progressQueue) Push(x any)   { *q = append(*q, x.(progress)) }
+func (q *progressQueue) Pop() any {
+	old := *q
+	p := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return p
+}
+
+// batch is the tracker state of one batch. Batches are few (a handful per
+// source per day), so this state may hold pointers.
+type batch struct {
+	key     batchKey
+	pending progressQueue
+	seen    map[uint64]struct{} // ids of the records counted, for re-deliveries
+
+	opened, closed               bool
+	openedAt, closedAt           int64
+	declaredCount, declaredTotal int64
+	count, total                 int64 // records evaluated so far (time ≤ evalAt)
+	first, last                  int64 // progress times evaluated so far
+	evalAt                       int64
+	stalled                      bool
+	stalls                       int64
+	stallAt                      int64 // detection time of the open stall
+	done                         bool  // closed and judged
+	lastRow                      int64 // 10-minute bucket of the last progress row emitted
+	rowStatus                    fact.BatchStatus
+}
+
+// applyBatch takes a batch control event or a batch item.
+func (p *Partition) applyBatch(src event.Source, ev *event.Event, item bool) {
+	if ev.BatchID == "" || (src != event.Clearing && src != event.Payouts) {
+		p.stats.Ignored++
+		return
+	}
+	k := batchKey{src, ev.BatchID}
+	b := p.batches[k]
+	if b == nil {
+		b = &batch{key: k, seen: map[uint64]struct{}{}}
+		p.batches[k] = b
+	}
+	id := xxhash.Sum64String(ev.ID)
+	if _, dup := b.seen[id]; dup {
+		p.stats.Redelivered++
+		return
+	}
+	b.seen[id] = struct{}{}
+	pr := progress{at: ev.OccurredAt}
+	switch {
+	case item && (ev.Type == event.Cleared || ev.Type == event.PayoutInitiated):
+		pr.kind, pr.amount = progressItem, ev.Amount
+	case item:
+		pr.kind = progressOther // a confirmation: progress, not a record of the batch
+	case !item && ev.Type == event.BatchOpened:
+		pr.kind = progressOpened
+	case !item && ev.Type == event.BatchClosed:
+		pr.kind = progressClosed
+		b.declaredCount, b.declaredTotal = ev.DeclaredCount, ev.DeclaredTotal
+	default:
+		p.stats.Ignored++
+		return
+	}
+	if b.done {
+		return // a record after the batch was judged: counted nowhere, the batch stays as judged
+	}
+	heap.Push(&b.pending, pr)
+	p.evaluateBatch(b)
+}
+
+// evaluateBatches advances every batch of source s to its watermark.
+func (p *Partition) evaluateBatches(s event.Source) {
+	for _, b := range p.batches {
+		if b.key.source == s && !b.done {
+			p.evaluateBatch(b)
+		}
+	}
+	// Forget judged batches once every trace feed is a day past them.
+	upTo := min(p.wmMin[event.Auth], p.wmMin[event.Clearing], p.wmMin[event.Payouts])
+	for k, b := range p.batches {
+		if b.done && b.closedAt+p.cfg.Grace.Milliseconds() < upTo {
+			delete(p.batches, k)
+		}
+	}
+}
+
+// evaluateBatch consumes the batch's records up to its source's watermark,
+// in event-time order, looking for gaps longer than the stall timeout, and
+// judges the batch once the watermark has passed its close.
+func (p *Partition) evaluateBatch(b *batch) {
+	w := p.wmMin[b.key.source]
+	timeout := p.cfg.BatchStallTimeout.Milliseconds()
+	changed := false
+	for len(b.pending) > 0 && b.pending[0].at <= w {
+		pr := heap.Pop(&b.pending).(progress)
+		if b.opened && !b.closed && b.last > 0 && pr.at-b.last > timeout {
+			if !b.stalled {
+				p.stallBatch(b, b.last+timeout)
+			}
+			p.resumeBatch(b, pr.at)
+		} else if b.stalled {
+			p.resumeBatch(b, pr.at)
+		}
+		if b.first == 0 || pr.at < b.first {
+			b.first = pr.at
+		}
+		b.last = max(b.last, pr.at)
+		switch pr.kind {
+		case progressOpened:
+			b.opened, b.openedAt = true, pr.at
+		case progressItem:
+			b.count++
+			b.total += pr.amount
+		case progressClosed:
+			b.closed, b.closedAt = true, pr.at
+		}
+		changed = true
+	}
+	if w <= b.evalAt {
+		return
+	}
+	b.evalAt = w
+	if b.closed {
+		p.judgeBatch(b)
+		return
+	}
+	if b.opened && !b.stalled && w-b.last > timeout {
+		p.stallBatch(b, b.last+timeout)
+	}
+	// A row when the status changes, and for progress at most every ten
+	// minutes of event time.
+	status := fact.BatchIsOpen
+	if b.stalled {
+		status = fact.BatchIsStalled
+	}
+	bucket := w / (10 * time.Minute).Milliseconds()
+	if status != b.rowStatus || changed && bucket != b.lastRow {
+		b.lastRow, b.rowStatus = bucket, status
+		p.batchRow(b, status, fact.Version(w, 1))
+	}
+}
+
+func (p *Partition) stallBatch(b *batch, at int64) {
+	b.stalled, b.stallAt = true, at
+	b.stalls++
+	a := p.batchAnomaly(b, fact.BatchStalled, fmt.Sprint(b.stalls), at, 0, 0,
+		fmt.Sprintf("%s batch %s stopped progressing at %s after %d records; nothing for %s while its feed delivered past it",
+			b.key.source, b.key.id, fmtTime(b.last, p.sched), b.count, p.cfg.BatchStallTimeout))
+	a.Reason = "no_progress"
+}
+
+func (p *Partition) resumeBatch(b *batch, at int64) {
+	b.stalled = false
+	a := p.batchAnomaly(b, fact.BatchStalled, fmt.Sprint(b.stalls), b.stallAt, 0, 0,
+		fmt.Sprintf("%s batch %s stopped progressing at %s after %d records and resumed at %s (%s without progress)",
+			b.key.source, b.key.id, fmtTime(b.last, p.sched), b.count, fmtTime(at, p.sched), secs(at-b.last)))
+	a.Reason, a.Status, a.ResolvedAt, a.Version = "no_progress", fact.Resolved, at, fact.Version(at, 1)
+}
+
+// judgeBatch compares a closed batch with what it declared; the watermark
+// has passed its close, so every record from before the close is here.
+func (p *Partition) judgeBatch(b *batch) {
+	b.done = true
+	status := fact.BatchIsClosed
+	if b.count != b.declaredCount || b.total != b.declaredTotal {
+		status = fact.BatchIsIncomplete
+		a := p.batchAnomaly(b, fact.BatchIncomplete, "", b.closedAt, b.total, b.declaredTotal,
+			fmt.Sprintf("%s batch %s closed declaring %d records for %s; %d arrived for %s (%+d records, %s)",
+				b.key.source, b.key.id, b.declaredCount, fen(b.declaredTotal), b.count, fen(b.total), b.count-b.declaredCount, signedFen(b.total-b.declaredTotal)))
+		a.Reason = "count_or_total_differs"
+	}
+	// Judged as of the close (every earlier row was evaluated before it),
+	// so the final row does not depend on how the watermark stepped.
+	b.rowStatus, b.evalAt = status, b.closedAt
+	p.batchRow(b, status, fact.Version(b.closedAt, 3))
+}
+
+func (p *Partition) batchAnomaly(b *batch, k fact.Kind, disc string, at, amount, expected int64, details string) *fact.Anomaly {
+	tx, _ := fact.Describe(k)
+	id := string(k) + ":" + b.key.source.String() + ":" + b.key.id
+	if disc != "" {
+		id += ":" + disc
+	}
+	p.anomalies = append(p.anomalies, fact.Anomaly{
+		ID: id, Kind: k, Severity: tx.Severity, Status: fact.Open, BatchID: b.key.id,
+		Amount: amount, ExpectedAmount: expected, DetectedAt: at,
+		Cause: tx.Cause, Action: tx.Action, Details: details,
+		CalendarVersion: p.sched.Calendar().Version(), Version: fact.Version(at, 0),
+	})
+	p.stats.AnomalyFacts++
+	return &p.anomalies[len(p.anomalies)-1]
+}
+
+func (p *Partition) batchRow(b *batch, s fact.BatchStatus, version uint64) {
+	p.batchRows = append(p.batchRows, fact.Batch{
+		BatchID: b.key.id, Source: b.key.source.String(), Status: s,
+		OpenedAt: b.openedAt, ClosedAt: b.closedAt, FirstProgress: b.first, LastProgress: b.last,
+		DeclaredCount: b.declaredCount, DeclaredTotal: b.declaredTotal, SeenCount: b.count, SeenTotal: b.total,
+		Stalls: b.stalls, AsOf: b.evalAt, Version: version,
+	})
+}
