@@ -42,6 +42,7 @@ type Report struct {
 	LagByMode    []store.ModeLag
 	Anomalies    map[string]uint64
 	Sources      []store.SourceSummary
+	Batches      []store.BatchSummary
 	Examples     map[string]string // anomaly kind → one trace number with it
 	Database     string
 	ClickHouse   string
@@ -93,6 +94,9 @@ func Build(ctx context.Context, k kafkaio.Config, st *store.Store, topics []stri
 		return r, fmt.Errorf("report: %w", err)
 	}
 	if r.Anomalies, err = st.AnomalyCounts(ctx); err != nil {
+		return r, fmt.Errorf("report: %w", err)
+	}
+	if r.Batches, err = st.BatchSummaries(ctx); err != nil {
 		return r, fmt.Errorf("report: %w", err)
 	}
 	if r.Examples, err = st.ExampleTraces(ctx); err != nil {
@@ -157,6 +161,14 @@ func (r Report) WriteText(w io.Writer) {
 	}
 	for _, k := range sortedKeys(r.Anomalies) {
 		p("  %-22s %d", k, r.Anomalies[k])
+	}
+	p("")
+	p("Batches (clearing and payout files, as judged against what they declared)")
+	if len(r.Batches) == 0 {
+		p("  none seen")
+	}
+	for _, b := range r.Batches {
+		p("  %-9s %-11s %5d batches  %9d records seen of %9d declared  %d stall episodes", b.Source, b.Status, b.Batches, b.Seen, b.Declared, b.Stalls)
 	}
 	p("")
 	p("Source health (as the joiner saw the feeds; absences wait while a source lags)")

@@ -217,3 +217,33 @@ func (s *Store) ExampleTraces(ctx context.Context) (map[string]string, error) {
 	}
 	return out, rows.Err()
 }
+
+// BatchSummary counts batches by source and status (latest versions), and
+// stall episodes.
+type BatchSummary struct {
+	Source   string
+	Status   string
+	Batches  uint64
+	Stalls   int64
+	Declared int64 // records declared by the closed ones
+	Seen     int64 // records seen
+}
+
+// BatchSummaries reads the batch summary for the report.
+func (s *Store) BatchSummaries(ctx context.Context) ([]BatchSummary, error) {
+	rows, err := s.conn.Query(ctx, `SELECT source, status, count(), sum(stalls), sum(declared_count), sum(seen_count)
+FROM batches_latest GROUP BY source, status ORDER BY source, status`)
+	if err != nil {
+		return nil, fmt.Errorf("reading batches: %w", err)
+	}
+	defer rows.Close()
+	var out []BatchSummary
+	for rows.Next() {
+		var b BatchSummary
+		if err := rows.Scan(&b.Source, &b.Status, &b.Batches, &b.Stalls, &b.Declared, &b.Seen); err != nil {
+			return nil, fmt.Errorf("reading batches: %w", err)
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
