@@ -369,16 +369,27 @@ func (in *Ingest) classify(b *batch, m *kafka.Message) {
 	b.buf = event.AppendRecord(b.buf, &rec)
 	b.out = append(b.out, kafka.Message{Key: []byte(ev.Key()), Value: b.buf[start:len(b.buf):len(b.buf)]})
 	in.forwarded.Add(1)
-	if ev.BatchID != "" && ev.TraceNo != "" {
+	if ev.BatchID != "" && batchProgress(ev.Type) {
 		// The batch's record again, keyed by batch id, so that one joiner
 		// partition sees the whole batch (batch tracking): its items
-		// (cleared, payout_initiated) and the confirmations that show it
-		// progressing (payout_paid, payout_failed, ...).
+		// (cleared, payout_initiated) and the bank's confirmations that
+		// show it progressing (payout_paid, payout_failed). Risk holds and
+		// releases name the batch but are not its progress.
 		rec.Kind = event.RecordBatchItem
 		start = len(b.buf)
 		b.buf = event.AppendRecord(b.buf, &rec)
 		b.out = append(b.out, kafka.Message{Key: []byte(ev.BatchID), Value: b.buf[start:len(b.buf):len(b.buf)]})
 	}
+}
+
+// batchProgress reports whether a record of type t shows its batch
+// progressing.
+func batchProgress(t event.Type) bool {
+	switch t {
+	case event.Cleared, event.PayoutInitiated, event.PayoutPaid, event.PayoutFailed:
+		return true
+	}
+	return false
 }
 
 func (in *Ingest) deadLetter(b *batch, m *kafka.Message, err error) {

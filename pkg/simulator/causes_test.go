@@ -3,6 +3,7 @@ package simulator
 import (
 	"bytes"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -44,6 +45,7 @@ type fullResult struct {
 	evs     []event.Event
 	truths  []Truth
 	outages []FeedOutage
+	batches []BatchTruth
 	byTrace map[string]*traceEvents
 	late    []bool // message i is a late re-sent copy
 	block   [2]int // the outage's held-back messages: msgs[block[0]:block[1]]
@@ -66,7 +68,7 @@ func fullRun(tb testing.TB) *fullResult {
 		if err != nil {
 			tb.Fatalf("ReadRunTruth: %v", err)
 		}
-		f.truths, f.outages = rt.Traces, rt.Outages
+		f.truths, f.outages, f.batches = rt.Traces, rt.Outages, rt.Batches
 		f.classify(tb)
 		fullShared = f
 	})
@@ -401,65 +403,103 @@ func TestFullHeartbeats(t *testing.T) {
 	}
 }
 
-// TestFullBatches checks that every batch declares exactly what it carries:
-// cleared records for clearing batches, payout_initiated records for payout
-// batches, all between its opening and closing in topic order.
-func TestFullBatches(t *testing.T) {
-	f := fullRun(t)
-	type bv struct {
-		opened, closed bool
-		count, total   int64
-		closeEv        *event.Event
-	}
-	batches := map[string]*bv{}
-	get := func(id string) *bv {
+// batchTally is what the messages say about one batch.
+type batchTally struct {
+	opened, closed bool
+	count, total   int64        // payout_initiated or cleared records, and their amounts
+	closeEv        *event.Event // batch_closed
+	progress       []int        // message indexes of batch_opened, the records and batch_closed
+}
+
+// batchTallies tallies every batch, checking that each opens once, closes
+// once and that its records, their confirmations and returns all fall
+// between the two (late copies aside).
+func (f *fullResult) batchTallies(tb testing.TB) map[string]*batchTally {
+	tb.Helper()
+	batches := map[string]*batchTally{}
+	get := func(id string) *batchTally {
 		if batches[id] == nil {
-			batches[id] = &bv{}
+			batches[id] = &batchTally{}
 		}
 		return batches[id]
 	}
-	kinds := map[string]bool{}
 	for i := range f.evs {
 		e := &f.evs[i]
 		switch e.Type {
 		case event.BatchOpened:
 			b := get(e.BatchID)
 			if b.opened {
-				t.Fatalf("batch %s opened twice", e.BatchID)
+				tb.Fatalf("batch %s opened twice", e.BatchID)
 			}
 			b.opened = true
-			kinds[e.BatchID[:strings.LastIndex(e.BatchID, "-")]] = true
+			b.progress = append(b.progress, i)
 		case event.BatchClosed:
 			b := get(e.BatchID)
 			if !b.opened || b.closed {
-				t.Fatalf("batch %s closed without being open", e.BatchID)
+				tb.Fatalf("batch %s closed without being open", e.BatchID)
 			}
 			b.closed, b.closeEv = true, e
+			b.progress = append(b.progress, i)
 		case event.Cleared, event.PayoutInitiated, event.PayoutPaid, event.PayoutFailed:
 			if f.late[i] {
 				continue // a re-sent copy, outside any batch
 			}
 			b := get(e.BatchID)
 			if !b.opened || b.closed {
-				t.Fatalf("%s %s outside its open batch %s", e.Type, e.TraceNo, e.BatchID)
+				tb.Fatalf("%s %s outside its open batch %s", e.Type, e.TraceNo, e.BatchID)
 			}
 			if e.Type == event.Cleared || e.Type == event.PayoutInitiated {
 				b.count++
 				b.total += e.Amount
+				b.progress = append(b.progress, i)
 			}
 		case event.PayoutHeld, event.PayoutReleased:
 			if !get(e.BatchID).opened {
-				t.Fatalf("%s %s names batch %s, never opened", e.Type, e.TraceNo, e.BatchID)
+				tb.Fatalf("%s %s names batch %s, never opened", e.Type, e.TraceNo, e.BatchID)
 			}
 		}
 	}
 	for id, b := range batches {
 		if !b.closed {
-			t.Fatalf("batch %s never closed", id)
+			tb.Fatalf("batch %s never closed", id)
 		}
-		if b.closeEv.DeclaredCount != b.count || b.closeEv.DeclaredTotal != b.total {
-			t.Errorf("batch %s declares %d / %d fen, carried %d / %d fen", id, b.closeEv.DeclaredCount, b.closeEv.DeclaredTotal, b.count, b.total)
+	}
+	return batches
+}
+
+// TestFullBatches checks that every batch declares exactly what it carries:
+// cleared records for clearing batches, payout_initiated records for payout
+// batches, all between its opening and closing in topic order; except the
+// batch_incomplete batches of the truth, whose batch_closed declares one
+// record more, the one left out.
+func TestFullBatches(t *testing.T) {
+	f := fullRun(t)
+	batches := f.batchTallies(t)
+	incomplete := map[string]bool{}
+	for _, bt := range f.batches {
+		if bt.Kind == fact.BatchIncomplete {
+			incomplete[bt.BatchID] = true
 		}
+	}
+	missing := map[string]int64{} // batch: amount of the record left out
+	for _, tr := range f.truths {
+		if tr.InitiatedMissing {
+			missing[tr.PayoutBatchID] += tr.Net
+		}
+	}
+	kinds := map[string]bool{}
+	for id, b := range batches {
+		kinds[id[:strings.LastIndex(id, "-")]] = true
+		wantCount, wantTotal := b.count, b.total
+		if incomplete[id] {
+			wantCount, wantTotal = b.count+1, b.total+missing[id]
+		}
+		if b.closeEv.DeclaredCount != wantCount || b.closeEv.DeclaredTotal != wantTotal {
+			t.Errorf("batch %s declares %d / %d fen, carried %d / %d fen (incomplete %v)", id, b.closeEv.DeclaredCount, b.closeEv.DeclaredTotal, b.count, b.total, incomplete[id])
+		}
+	}
+	if len(incomplete) != f.cfg.BatchIncompleteCount || len(missing) != len(incomplete) {
+		t.Errorf("%d incomplete batches, %d with a record left out, want %d", len(incomplete), len(missing), f.cfg.BatchIncompleteCount)
 	}
 	for _, k := range []string{"CLR", "PAY-T1", "PAY-D1", "PAY-D0", "PAY-RL"} {
 		if !kinds[k] {
@@ -660,15 +700,25 @@ func TestFullTruth(t *testing.T) {
 			}
 			continue
 		}
-		wantPaid := 1
+		wantPaid, wantInit := 1, 1
 		if kind == fact.LateEvent {
 			wantPaid = 2
 		}
-		if len(v.initiated) != 1 || len(v.paid) != wantPaid || len(v.failed) != 0 {
+		if tr.InitiatedMissing { // left out of a batch_incomplete batch
+			wantInit = 0
+			if kind != "" || tr.HeldAt != 0 || tr.Orphan != "" {
+				fail("initiated_missing on a trace with a cause")
+			}
+		}
+		if len(v.initiated) != wantInit || len(v.paid) != wantPaid || len(v.failed) != 0 {
 			fail("%d initiated, %d paid, %d failed", len(v.initiated), len(v.paid), len(v.failed))
 		}
-		in, p := ev(v.initiated, 0), ev(v.paid, 0)
-		if in.Amount != tr.Net || p.Amount != tr.Net || p.OccurredAt != tr.PaidAt || p.BatchID != tr.PayoutBatchID || in.BatchID != p.BatchID || p.OccurredAt <= in.OccurredAt {
+		p := ev(v.paid, 0)
+		in := p // a payout without its payout_initiated is checked on payout_paid alone
+		if wantInit == 1 {
+			in = ev(v.initiated, 0)
+		}
+		if in.Amount != tr.Net || p.Amount != tr.Net || p.OccurredAt != tr.PaidAt || p.BatchID != tr.PayoutBatchID || in.BatchID != p.BatchID || (in != p && p.OccurredAt <= in.OccurredAt) {
 			fail("payout %+v / %+v disagrees with the truth", in, p)
 		}
 		if tr.PastDueS != (tr.PaidAt-tr.ExpectedPayoutAt)/1000 || tr.AuthToPayS != (tr.PaidAt-tr.AuthorizedAt)/1000 ||
@@ -801,11 +851,12 @@ func TestFullOutageTruth(t *testing.T) {
 		t.Fatalf("outage starts %s", got)
 	}
 	lines := bytes.Split(bytes.TrimSpace(f.truth), []byte("\n"))
-	if lastLine := string(lines[len(lines)-1]); !strings.HasPrefix(lastLine, `{"outage":{"source":"payouts","from":`) {
-		t.Fatalf("last truth line %s", lastLine)
+	runLines := 1 + len(f.batches) // the outage, then the batch faults
+	if line := string(lines[len(lines)-runLines]); !strings.HasPrefix(line, `{"outage":{"source":"payouts","from":`) {
+		t.Fatalf("first run-level truth line %s", line)
 	}
 	traces, err := ReadTruth(bytes.NewReader(f.truth))
-	if err != nil || len(traces) != len(lines)-1 || len(traces) != len(f.truths) {
+	if err != nil || len(traces) != len(lines)-runLines || len(traces) != len(f.truths) {
 		t.Fatalf("ReadTruth: %d traces of %d lines, err %v", len(traces), len(lines), err)
 	}
 	delayed := 0
@@ -873,20 +924,27 @@ func TestValidateCauses(t *testing.T) {
 func TestReadRunTruth(t *testing.T) {
 	in := `{"trace_no":"1","approved":true,"anomalies":[]}` + "\n" +
 		`{"trace_no":"2","orphan":"payout","anomalies":[{"kind":"orphan_payout","reason":"x"}]}` + "\n\n" +
-		`{"outage":{"source":"payouts","from":1,"to":2,"held_back":3}}` + "\n"
+		`{"outage":{"source":"payouts","from":1,"to":2,"held_back":3}}` + "\n" +
+		`{"batch":{"batch_id":"PAY-T1-20260929","source":"payouts","kind":"batch_stalled","stalled_from":4,"resumed_at":5}}` + "\n" +
+		`{"batch":{"batch_id":"PAY-D1-20260930","source":"payouts","kind":"batch_incomplete","declared_count":7,"seen_count":6}}` + "\n"
 	rt, err := ReadRunTruth(strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
 	}
+	wantBatches := []BatchTruth{
+		{BatchID: "PAY-T1-20260929", Source: "payouts", Kind: fact.BatchStalled, StalledFrom: 4, ResumedAt: 5},
+		{BatchID: "PAY-D1-20260930", Source: "payouts", Kind: fact.BatchIncomplete, DeclaredCount: 7, SeenCount: 6},
+	}
 	if len(rt.Traces) != 2 || rt.Traces[1].Orphan != "payout" || !rt.Traces[0].Approved ||
-		len(rt.Outages) != 1 || rt.Outages[0] != (FeedOutage{Source: "payouts", From: 1, To: 2, HeldBack: 3}) {
+		len(rt.Outages) != 1 || rt.Outages[0] != (FeedOutage{Source: "payouts", From: 1, To: 2, HeldBack: 3}) ||
+		!slices.Equal(rt.Batches, wantBatches) {
 		t.Fatalf("got %+v", rt)
 	}
 	ts, err := ReadTruth(strings.NewReader(in))
 	if err != nil || len(ts) != 2 {
 		t.Fatalf("ReadTruth: %d traces, %v", len(ts), err)
 	}
-	if _, err := ReadRunTruth(strings.NewReader(in + "{]\n")); err == nil || !strings.Contains(err.Error(), "line 5") {
-		t.Fatalf("got %v, want an error naming line 5", err)
+	if _, err := ReadRunTruth(strings.NewReader(in + "{]\n")); err == nil || !strings.Contains(err.Error(), "line 7") {
+		t.Fatalf("got %v, want an error naming line 7", err)
 	}
 }

@@ -6,9 +6,12 @@
 // at a configured rate: failed, missing and held payouts, missing clearing,
 // amount, fee and MCC deviations, duplicate authorizations, reversed sales
 // still settled, orphan clearings and payouts, late re-sent events, plus
-// healthy reversals and short risk holds (no anomaly) and a payout-feed
-// outage. Alongside the messages it writes the ground truth of every trace,
-// one JSON line each, so that the pipeline's detection quality can be scored.
+// healthy reversals and short risk holds (no anomaly), a payout-feed outage,
+// and the two batch faults: a payout batch that stalls midway and resumes,
+// and a payout batch that closes declaring a record it never sent.
+// Alongside the messages it writes the ground truth of every trace, one JSON
+// line each, then one line per run-level fact (outages, batch faults), so
+// that the pipeline's detection quality can be scored.
 //
 // Messages are handed to a callback in event-time order, in chunks, with two
 // deliberate exceptions on the payout topic: late re-sent payout_paid copies
@@ -115,6 +118,26 @@ type Config struct {
 	// PayoutOutage silences the payout topic for part of one day.
 	PayoutOutage Outage
 
+	// BatchStallCount is the number of T1 or D1 payout batches (each with at
+	// least 20 payout_initiated records) that stall midway: after about half
+	// of their payout_initiated records, the rest of the batch (the
+	// remaining records, their payout_paid or payout_failed, and
+	// batch_closed) comes StallFor later, while heartbeats continue on every
+	// partition. Payouts pulled out of the batch for risk review keep their
+	// times (payout_held and payout_released are not batch progress). The
+	// batch then closes normally, declaring exactly what it carried, and its
+	// payouts are still paid before their deadlines: no trace anomaly.
+	BatchStallCount int
+	// StallFor is how long a stalled batch pauses, whole seconds. A stalled
+	// batch must still be paid on time: PayoutAt + 30m + StallFor + 1h may
+	// not be later than the T1 and D1 payout cut-offs.
+	StallFor time.Duration
+	// BatchIncompleteCount is the number of T1 or D1 payout batches that
+	// leave out one payout_initiated record while their batch_closed still
+	// declares it (count and total). The trace of that record is otherwise
+	// healthy: its payout_paid arrives normally.
+	BatchIncompleteCount int
+
 	Topics   Topics
 	Schedule calendar.ScheduleConfig
 
@@ -164,6 +187,7 @@ func DefaultConfig() Config {
 		AmountMismatchRate: 0.005,
 		HoldSLA:            24 * time.Hour,
 		PayoutOutage:       Outage{From: 9 * time.Hour, To: 21 * time.Hour},
+		StallFor:           2 * time.Hour,
 		Topics: Topics{
 			Authorizations: event.Auth.DefaultTopic(),
 			Clearing:       event.Clearing.DefaultTopic(),
@@ -182,8 +206,9 @@ func DefaultConfig() Config {
 // sales of 09-30..10-02 fall due on 10-08), every cause injected at 0.1% of
 // approved traces (about 140 each at 30,000 traces a day), 0.1% orphan
 // clearings and payouts per day (30 each), healthy reversals at 1% and
-// healthy short holds at 0.5%, and the payout feed silent on the fourth
-// traffic day (10-01) from 09:00 to 21:00.
+// healthy short holds at 0.5%, the payout feed silent on the fourth traffic
+// day (10-01) from 09:00 to 21:00, one payout batch stalled for two hours and
+// one closed with a record missing.
 func FullConfig() Config {
 	c := DefaultConfig()
 	c.Days = 5
@@ -199,6 +224,8 @@ func FullConfig() Config {
 	c.OrphanClearingRate = 0.001
 	c.OrphanPayoutRate = 0.001
 	c.PayoutOutage.Day = 4
+	c.BatchStallCount = 1
+	c.BatchIncompleteCount = 1
 	return c
 }
 
@@ -213,6 +240,14 @@ const (
 	payoutSpread   = 30 * time.Minute // initiations of a T1/D1 payout batch
 	d0Spread       = 10 * time.Minute // initiations of a D0 payout batch
 	minHoldSLA     = 6 * time.Hour    // healthy holds are released within 4h
+
+	// minBatchItems is the least number of payout_initiated records of a
+	// batch chosen for a batch fault.
+	minBatchItems = 20
+	// stallSlack is how long before its deadline a delayed payout of a
+	// stalled batch must be initiated: a confirmation takes at most 5
+	// minutes, a return 30; the rest is margin.
+	stallSlack = time.Hour
 )
 
 // Validate reports every problem with c.
@@ -281,6 +316,23 @@ func (c Config) Validate() error {
 		}
 	} else if o.Day < 0 {
 		add("payout outage day %d: want 0 (off) or a traffic day", o.Day)
+	}
+
+	if c.BatchStallCount < 0 || c.BatchIncompleteCount < 0 {
+		add("batch faults %d stalled, %d incomplete: want counts of at least 0", c.BatchStallCount, c.BatchIncompleteCount)
+	}
+	if c.BatchStallCount > 0 {
+		if c.StallFor < time.Second || c.StallFor%time.Second != 0 {
+			add("stall duration %v: want whole seconds, at least 1s", c.StallFor)
+		}
+		for _, co := range []struct {
+			name string
+			v    time.Duration
+		}{{"T1", c.Schedule.T1PayoutCutoff}, {"D1", c.Schedule.D1PayoutCutoff}} {
+			if c.PayoutAt+payoutSpread+c.StallFor+stallSlack > co.v {
+				add("stall duration %v: a stalled batch opening at %v must still be paid by the %s payout cut-off %v (want payout time + 30m + stall + 1h at most the cut-off)", c.StallFor, c.PayoutAt, co.name, co.v)
+			}
+		}
 	}
 
 	names := []struct{ what, name string }{

@@ -34,7 +34,7 @@ type Stats struct {
 	Traces   int
 	Approved int
 	Declined int
-	Injected map[string]int // per anomaly kind (pkg/fact kind names), orphans included
+	Injected map[string]int // per anomaly kind (pkg/fact kind names), orphans and batch faults included
 	// Healthy counts the injected variations that are no anomaly:
 	// "reversal" (reversed, never settled) and "short_hold" (held and
 	// released within the SLA, paid on time).
@@ -42,6 +42,12 @@ type Stats struct {
 	// Outages lists the feed outages of the run (also the run-level lines of
 	// the truth file).
 	Outages []FeedOutage
+	// Batches lists the batch faults injected, in the order the batches
+	// opened (also run-level lines of the truth file). A batch chosen for a
+	// fault that turns out unfit (too few records, deadlines too close) hands
+	// it on to another; when none is left, fewer faults are injected than
+	// configured, and this is the record of what was.
+	Batches []BatchTruth
 	// LastAt is the latest event time (occurred_at) of any message, Unix ms.
 	// Messages are in event-time order except late re-sent copies and the
 	// payout messages held back by an outage, so this is the event time of
@@ -70,7 +76,13 @@ func New(cfg Config, cal *calendar.Calendar) (*Simulator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("simulator: %w", err)
 	}
-	return &Simulator{cfg: cfg, cal: cal, sched: sched, loc: cal.Location()}, nil
+	s := &Simulator{cfg: cfg, cal: cal, sched: sched, loc: cal.Location()}
+	if want := cfg.BatchStallCount + cfg.BatchIncompleteCount; want > 0 {
+		if n := len(s.batchCandidates()); n < want {
+			return nil, fmt.Errorf("simulator config: %d batch faults (%d stalled, %d incomplete) but only %d T1/D1 payout batches clear of the payout outage", want, cfg.BatchStallCount, cfg.BatchIncompleteCount, n)
+		}
+	}
+	return s, nil
 }
 
 // Run generates the whole run in event-time order (ties: events before
@@ -81,8 +93,9 @@ func New(cfg Config, cal *calendar.Calendar) (*Simulator, error) {
 // their original order, when it ends. The simulator does not reuse a chunk or
 // its messages after emit returns, so emit may keep them. Run writes one JSON
 // line per trace to truth, then one run-level line per outage (see
-// FeedOutage), unless truth is nil. It stops at the first error of emit, of
-// truth or of ctx; the stats then cover what was generated.
+// FeedOutage), then one per batch fault (see BatchTruth), unless truth is
+// nil. It stops at the first error of emit, of truth or of ctx; the stats
+// then cover what was generated.
 func (s *Simulator) Run(ctx context.Context, emit func([]Message) error, truth io.Writer) (Stats, error) {
 	r := &run{
 		Simulator: s,
@@ -111,8 +124,15 @@ func (s *Simulator) Run(ctx context.Context, emit func([]Message) error, truth i
 
 	err := r.run()
 	if err == nil && r.truth != nil {
-		for _, o := range r.stats.Outages {
-			line, merr := json.Marshal(runLine{Outage: &o})
+		var lines []runLine
+		for i := range r.stats.Outages {
+			lines = append(lines, runLine{Outage: &r.stats.Outages[i]})
+		}
+		for i := range r.stats.Batches {
+			lines = append(lines, runLine{Batch: &r.stats.Batches[i]})
+		}
+		for _, l := range lines {
+			line, merr := json.Marshal(l)
 			if merr == nil {
 				_, merr = r.truth.Write(append(line, '\n'))
 			}
@@ -202,6 +222,7 @@ type trace struct {
 	orphan     uint8 // orphanNone, orphanClearing or orphanPayout
 	remaining  uint8 // events still to emit after the authorization
 	delayed    bool  // a payout-topic event was held back by the outage
+	noInit     bool  // its payout_initiated is left out of its batch (batch_incomplete)
 	trade      calendar.Date
 
 	authAt, clearedAt, paidAt, failedAt, expected int64
@@ -263,6 +284,14 @@ type run struct {
 	merchants  []merchant
 	popularity weighted
 
+	// Batch faults: the role of each chosen payout batch, the batches that
+	// take over a role a chosen batch cannot play, in order, and the
+	// generator of these choices (its own stream, so that the rest of the
+	// run does not depend on them).
+	batchRoles map[batchKey]batchFault
+	reserve    []batchKey
+	brng       *rand.Rand
+
 	q        queue
 	days     []*day
 	flushed  int // days whose truth is written
@@ -299,6 +328,7 @@ func (r *run) run() error {
 		r.stats.Outages = append(r.stats.Outages, FeedOutage{Source: event.Payouts.String(), From: r.outFrom, To: r.outTo})
 		r.q.push(item{at: r.outTo, op: opOutageEnd})
 	}
+	r.planBatchFaults()
 
 	for r.q.len() > 0 && r.err == nil {
 		it := r.q.pop()
@@ -499,15 +529,15 @@ func (r *run) newTrace(dy *day, rf ref, at int64) {
 
 // payoutBatchOf returns the kind and opening time of the payout batch of a
 // sale at at with trade date trade, under settlement mode mode.
-func (r *run) payoutBatchOf(mode event.Mode, at int64, trade calendar.Date) (batchKind, int64) {
+func (s *Simulator) payoutBatchOf(mode event.Mode, at int64, trade calendar.Date) (batchKind, int64) {
 	switch mode {
 	case event.T1:
-		next, _ := r.cal.NextBusinessDay(trade)
-		return batchT1, next.At(r.loc, r.cfg.PayoutAt).UnixMilli()
+		next, _ := s.cal.NextBusinessDay(trade)
+		return batchT1, next.At(s.loc, s.cfg.PayoutAt).UnixMilli()
 	case event.D1:
-		return batchD1, trade.AddDays(1).At(r.loc, r.cfg.PayoutAt).UnixMilli()
+		return batchD1, trade.AddDays(1).At(s.loc, s.cfg.PayoutAt).UnixMilli()
 	default: // D0: hourly batches, the first full hour after the sale
-		return batchD0, nextHour(at, r.loc)
+		return batchD0, nextHour(at, s.loc)
 	}
 }
 
@@ -797,14 +827,25 @@ func (r *run) openPayout(at int64, bi int32) {
 	if b.kind == batchD0 || b.kind == batchRelease {
 		spread = int64(d0Spread / time.Second)
 	}
+	initAt := func(i int) int64 { return at + 1000*(1+int64(i)*spread/n) }
+	bf := r.batchFault(b, initAt)
 	last := at
 	for i, m := range b.members {
 		_, tr := r.trace(m.day, m.idx)
-		init := at + 1000*(1+int64(i)*spread/n)
-		if (tr.fault == faultHeld || tr.fault == faultHealthyHold) && tr.holdBatch < 0 {
+		init := initAt(i)
+		if pulled(tr) {
 			r.hold(init, bi, m, tr)
 			last = max(last, init)
 			continue
+		}
+		if bf.stallFrom >= 0 && i >= bf.stallFrom {
+			// The batch job stalled: this payout, its confirmation or
+			// return and the rest of the batch come later. (Holds are the
+			// risk team's, not the batch job's: they keep their times.)
+			init += r.cfg.StallFor.Milliseconds()
+		}
+		if i == bf.drop {
+			tr.noInit = true
 		}
 		r.q.push(item{at: init, op: opPayInit, a: m.day, b: m.idx})
 		var end int64
@@ -828,6 +869,7 @@ func (r *run) openPayout(at int64, bi int32) {
 	}
 	b.members = nil
 	r.q.push(item{at: last + 1000, op: opPayClose, a: bi})
+	r.recordBatchFault(b, bf)
 }
 
 // hold pulls a payout out of batch bi at at for risk review: payout_held
@@ -890,6 +932,10 @@ func (r *run) lateCopy(d, i int32) {
 
 func (r *run) payoutEvent(at int64, o op, d, i int32) {
 	dy, tr := r.trace(d, i)
+	if o == opPayInit && tr.noInit {
+		r.done(dy, tr) // left out of its batch: never sent
+		return
+	}
 	t := event.PayoutInitiated
 	switch o {
 	case opPayPaid:
@@ -1009,6 +1055,7 @@ func (r *run) truthOf(tr *trace) Truth {
 		t.PastDueS = (tr.paidAt - tr.expected) / 1000
 	}
 	t.OutageDelayed = tr.delayed
+	t.InitiatedMissing = tr.noInit
 	switch tr.fault {
 	case faultHealthyReversal, faultReversedSettled:
 		t.ReversedAt = tr.extraAt

@@ -11,13 +11,16 @@ import (
 
 // The truth file is JSON lines. Each trace line is a Truth, in
 // authorization order within each traffic day, the day's orphans last; after
-// all trace lines come the run-level lines, one per feed outage:
+// all trace lines come the run-level lines: one per feed outage, then one per
+// batch fault, in the order the batches opened:
 //
 //	{"outage":{"source":"payouts","from":1790730000000,"to":1790773200000,"held_back":1234}}
+//	{"batch":{"batch_id":"PAY-T1-20260929","source":"payouts","kind":"batch_stalled","stalled_from":1790648101000,"resumed_at":1790655301000}}
+//	{"batch":{"batch_id":"PAY-D1-20260930","source":"payouts","kind":"batch_incomplete","declared_count":6051,"seen_count":6050}}
 //
 // ReadTruth returns the trace lines only (and skips run-level lines), so
 // readers written before run-level lines existed keep working; ReadRunTruth
-// returns both.
+// returns all of them.
 
 // Truth is what really happened to one trace: one JSON line per trace in the
 // truth file. Money is fen; times are Unix milliseconds, zero when the stage
@@ -84,6 +87,11 @@ type Truth struct {
 	// OutageDelayed is true when a payout-topic event of this trace was held
 	// back by the payout-feed outage (published late, occurred on time).
 	OutageDelayed bool `json:"outage_delayed,omitempty"`
+	// InitiatedMissing is true when the payout_initiated record of this
+	// trace was left out of its payout batch (a batch_incomplete batch
+	// fault, see BatchTruth); the payout itself was paid normally, so the
+	// trace has no anomaly.
+	InitiatedMissing bool `json:"initiated_missing,omitempty"`
 
 	// Anomalies are the faults injected into this trace: at most one, never
 	// null. (A late_event trace is otherwise settled normally: its payout_paid
@@ -110,15 +118,41 @@ type FeedOutage struct {
 	HeldBack int    `json:"held_back"`
 }
 
+// BatchTruth is a run-level fact: a batch fault injected into batch BatchID
+// of source Source ("payouts"). Times are Unix ms of event time.
+//
+// For Kind batch_stalled, StalledFrom is the last progress of the batch
+// before the gap (the occurred_at of its last payout_initiated before it) and
+// ResumedAt the first progress after it (the next payout_initiated): between
+// the two nothing of the batch's progress was sent for at least
+// Config.StallFor, while heartbeats continued. The batch then closed with
+// exact declared counts.
+//
+// For Kind batch_incomplete, the batch_closed declared DeclaredCount records
+// (and a total including the missing one) but only SeenCount =
+// DeclaredCount-1 payout_initiated records were sent; the trace of the
+// missing record has InitiatedMissing set in its truth line.
+type BatchTruth struct {
+	BatchID       string    `json:"batch_id"`
+	Source        string    `json:"source"`
+	Kind          fact.Kind `json:"kind"`
+	StalledFrom   int64     `json:"stalled_from,omitempty"`
+	ResumedAt     int64     `json:"resumed_at,omitempty"`
+	DeclaredCount int       `json:"declared_count,omitempty"`
+	SeenCount     int       `json:"seen_count,omitempty"`
+}
+
 // RunTruth is a whole truth file.
 type RunTruth struct {
 	Traces  []Truth
 	Outages []FeedOutage
+	Batches []BatchTruth
 }
 
 // runLine is a run-level line of the truth file.
 type runLine struct {
 	Outage *FeedOutage `json:"outage,omitempty"`
+	Batch  *BatchTruth `json:"batch,omitempty"`
 }
 
 // ReadTruth reads the trace lines of a truth file written by Run, skipping
@@ -144,8 +178,12 @@ func ReadRunTruth(r io.Reader) (RunTruth, error) {
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			return RunTruth{}, fmt.Errorf("truth line %d: %w", line, err)
 		}
-		if l.Outage != nil {
+		switch {
+		case l.Outage != nil:
 			out.Outages = append(out.Outages, *l.Outage)
+			continue
+		case l.Batch != nil:
+			out.Batches = append(out.Batches, *l.Batch)
 			continue
 		}
 		out.Traces = append(out.Traces, l.Truth)
