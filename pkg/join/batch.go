@@ -91,6 +91,10 @@ func (p *Partition) applyBatch(src event.Source, ev *event.Event, item bool) {
 		b = &batch{key: k, seen: map[uint64]struct{}{}}
 		p.batches[k] = b
 	}
+	if b.done {
+		p.stats.Ignored++ // a record naming a judged batch (a re-sent copy): the verdict stands
+		return
+	}
 	id := xxhash.Sum64String(ev.ID)
 	if _, dup := b.seen[id]; dup {
 		p.stats.Redelivered++
@@ -112,9 +116,6 @@ func (p *Partition) applyBatch(src event.Source, ev *event.Event, item bool) {
 		p.stats.Ignored++
 		return
 	}
-	if b.done {
-		return // a record after the batch was judged: counted nowhere, the batch stays as judged
-	}
 	heap.Push(&b.pending, pr)
 	p.evaluateBatch(b)
 }
@@ -126,10 +127,12 @@ func (p *Partition) evaluateBatches(s event.Source) {
 			p.evaluateBatch(b)
 		}
 	}
-	// Forget judged batches once every trace feed is a day past them.
+	// A judged batch keeps only its verdict (records naming it later, such
+	// as re-sent copies, must not reopen it); it is forgotten after the
+	// horizon.
 	upTo := min(p.wmMin[event.Auth], p.wmMin[event.Clearing], p.wmMin[event.Payouts])
 	for k, b := range p.batches {
-		if b.done && b.closedAt+p.cfg.Grace.Milliseconds() < upTo {
+		if b.done && b.closedAt+p.cfg.Horizon.Milliseconds() < upTo {
 			delete(p.batches, k)
 		}
 	}
@@ -185,6 +188,9 @@ func (p *Partition) evaluateBatch(b *batch) {
 		status = fact.BatchIsStalled
 	}
 	bucket := w / (10 * time.Minute).Milliseconds()
+	if !b.opened {
+		return // records of a batch whose opening has not been seen: no row yet
+	}
 	if status != b.rowStatus || changed && bucket != b.lastRow {
 		b.lastRow, b.rowStatus = bucket, status
 		p.batchRow(b, status, fact.Version(w, 1))
@@ -212,6 +218,7 @@ func (p *Partition) resumeBatch(b *batch, at int64) {
 // has passed its close, so every record from before the close is here.
 func (p *Partition) judgeBatch(b *batch) {
 	b.done = true
+	defer func() { b.seen, b.pending = nil, nil }() // the verdict is all that is kept
 	status := fact.BatchIsClosed
 	if b.count != b.declaredCount || b.total != b.declaredTotal {
 		status = fact.BatchIsIncomplete

@@ -93,8 +93,8 @@ func TestBatches(t *testing.T) {
 			status:    fact.BatchIsClosed, seen: 3,
 		},
 		{
-			name: "still stopped: the stall is open",
-			steps: []bstep{opened, item("1", "2026-09-29 10:01", 100, 0), pwm("2026-09-29 11:00")},
+			name:      "still stopped: the stall is open",
+			steps:     []bstep{opened, item("1", "2026-09-29 10:01", 100, 0), pwm("2026-09-29 11:00")},
 			anomalies: map[string]fact.AnomalyStatus{"batch_stalled:payouts:PAY-T1-20260929:1": fact.Open},
 			status:    fact.BatchIsStalled, seen: 1,
 		},
@@ -107,8 +107,8 @@ func TestBatches(t *testing.T) {
 			status:    fact.BatchIsClosed, seen: 2,
 		},
 		{
-			name: "a lagging feed is not a stalled batch: the watermark has not passed the gap",
-			steps: []bstep{opened, item("1", "2026-09-29 10:01", 100, 0), pwm("2026-09-29 10:40")},
+			name:      "a lagging feed is not a stalled batch: the watermark has not passed the gap",
+			steps:     []bstep{opened, item("1", "2026-09-29 10:01", 100, 0), pwm("2026-09-29 10:40")},
 			anomalies: map[string]fact.AnomalyStatus{}, status: fact.BatchIsOpen, seen: 1,
 		},
 		{
@@ -123,6 +123,12 @@ func TestBatches(t *testing.T) {
 			steps: []bstep{opened, closed("2026-09-29 10:06", 2, 300), item("1", "2026-09-29 10:01", 100, 0),
 				item("2", "2026-09-29 10:05", 200, 1), pwm("2026-09-29 11:00")},
 			anomalies: map[string]fact.AnomalyStatus{}, status: fact.BatchIsClosed, seen: 2,
+		},
+		{
+			name: "a record naming a batch already judged (a re-sent copy) does not reopen it",
+			steps: []bstep{opened, item("1", "2026-09-29 10:01", 100, 0), closed("2026-09-29 10:06", 1, 100), pwm("2026-09-29 11:00"),
+				item("1-copy", "2026-09-29 10:01", 100, 0), pwm("2026-10-02 11:00")},
+			anomalies: map[string]fact.AnomalyStatus{}, status: fact.BatchIsClosed, seen: 1,
 		},
 		{
 			name: "a re-delivered record counts once",

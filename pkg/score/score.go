@@ -5,8 +5,9 @@
 // none: the two-clock rule withholds them while the feed is silent).
 //
 // An anomaly's identity is (kind, trace_no), or (kind, batch_id) for the batch
-// kinds; several rows with one identity (versions, a re-detection) count
-// once, whatever their status.
+// kinds, which the truth gives in its batch lines; several rows with one
+// identity (versions, stall episodes, a re-detection) count once, whatever
+// their status.
 //
 // It is pure: no I/O, no clock. Reading the truth file and the anomalies
 // table belongs to the caller.
@@ -73,31 +74,21 @@ type key struct {
 	id   string
 }
 
-// truthBatch is the batch a truth line's batch anomaly is about, until
-// batches get truth lines of their own (#4): the payout batch, else the
-// clearing batch.
-func truthBatch(t *simulator.Truth) string {
-	if t.PayoutBatchID != "" {
-		return t.PayoutBatchID
-	}
-	return t.ClearingBatchID
-}
-
 // Score compares found anomalies with the truth; outage is the payout-feed
 // outage, nil when there was none.
-func Score(truth []simulator.Truth, found []Found, outage *Window) Result {
+func Score(run simulator.RunTruth, found []Found, outage *Window) Result {
+	truth := run.Traces
 	expected := map[key]bool{}
 	byTrace := make(map[string]*simulator.Truth, len(truth))
 	for i := range truth {
 		t := &truth[i]
 		byTrace[t.TraceNo] = t
 		for _, a := range t.Anomalies {
-			id := t.TraceNo
-			if IsBatchKind(a.Kind) {
-				id = truthBatch(t)
-			}
-			expected[key{a.Kind, id}] = true
+			expected[key{a.Kind, t.TraceNo}] = true
 		}
+	}
+	for _, b := range run.Batches {
+		expected[key{b.Kind, b.BatchID}] = true
 	}
 	got := map[key]bool{}
 	for _, f := range found {

@@ -90,15 +90,6 @@ func TestScore(t *testing.T) {
 			pass: true,
 		},
 		{
-			name: "batch kinds by batch id",
-			truth: []simulator.Truth{
-				{TraceNo: "A", PayoutBatchID: "PB1", Anomalies: []simulator.Anomaly{{Kind: fact.BatchStalled}}},
-			},
-			found: []Found{{Kind: fact.BatchStalled, BatchID: "PB1"}, {Kind: fact.BatchStalled, TraceNo: "A", BatchID: "PB1"}},
-			want:  []want{{fact.BatchStalled, 1, 1, 1, 1, 1}},
-			pass:  true,
-		},
-		{
 			name:  "unknown kinds are scored after the taxonomy",
 			truth: []simulator.Truth{tr("A")},
 			found: []Found{fd("source_lagging", "")},
@@ -108,7 +99,7 @@ func TestScore(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := Score(tt.truth, tt.found, nil)
+			r := Score(simulator.RunTruth{Traces: tt.truth}, tt.found, nil)
 			for _, w := range tt.want {
 				got := r.Kind(w.kind)
 				if got.Expected != w.expected || got.Found != w.found || got.TruePositives != w.tp ||
@@ -164,7 +155,7 @@ func TestOverdueDuringOutage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := Score(truth, tt.found, outage)
+			r := Score(simulator.RunTruth{Traces: truth}, tt.found, outage)
 			if r.OverdueDuringOutage != tt.want {
 				t.Errorf("OverdueDuringOutage = %d, want %d", r.OverdueDuringOutage, tt.want)
 			}
@@ -173,14 +164,14 @@ func TestOverdueDuringOutage(t *testing.T) {
 			}
 		})
 	}
-	if r := Score(truth, []Found{{Kind: fact.PayoutOverdue, TraceNo: "paid-in", DetectedAt: 1200}}, nil); r.OverdueDuringOutage != 0 || r.Outage != nil {
+	if r := Score(simulator.RunTruth{Traces: truth}, []Found{{Kind: fact.PayoutOverdue, TraceNo: "paid-in", DetectedAt: 1200}}, nil); r.OverdueDuringOutage != 0 || r.Outage != nil {
 		t.Errorf("without an outage: %d, %v", r.OverdueDuringOutage, r.Outage)
 	}
 }
 
 func TestWriteText(t *testing.T) {
 	truth := []simulator.Truth{tr("A", fact.PayoutFailed), tr("B", fact.PayoutFailed)}
-	r := Score(truth, []Found{fd(fact.PayoutFailed, "A")}, &Window{From: 1790730000000, To: 1790773200000})
+	r := Score(simulator.RunTruth{Traces: truth}, []Found{fd(fact.PayoutFailed, "A")}, &Window{From: 1790730000000, To: 1790773200000})
 	var b bytes.Buffer
 	r.WriteText(&b)
 	out := b.String()
@@ -193,5 +184,22 @@ func TestWriteText(t *testing.T) {
 		if !strings.Contains(out, w) {
 			t.Errorf("text lacks %q:\n%s", w, out)
 		}
+	}
+}
+
+// TestScoreBatches: batch kinds come from the run's batch lines and are
+// matched by batch id; several episodes of one batch count once.
+func TestScoreBatches(t *testing.T) {
+	run := simulator.RunTruth{
+		Traces:  []simulator.Truth{tr("A")},
+		Batches: []simulator.BatchTruth{{BatchID: "PB1", Source: "payouts", Kind: fact.BatchStalled}, {BatchID: "PB2", Source: "payouts", Kind: fact.BatchIncomplete}},
+	}
+	found := []Found{{Kind: fact.BatchStalled, BatchID: "PB1"}, {Kind: fact.BatchStalled, BatchID: "PB1"}, {Kind: fact.BatchIncomplete, BatchID: "PB3"}}
+	r := Score(run, found, nil)
+	if k := r.Kind(fact.BatchStalled); k.Expected != 1 || k.Found != 1 || k.TruePositives != 1 {
+		t.Errorf("batch_stalled %+v, want 1 expected, found once, 1 true positive", k)
+	}
+	if k := r.Kind(fact.BatchIncomplete); k.Expected != 1 || k.Found != 1 || k.TruePositives != 0 || k.Precision != 0 || k.Recall != 0 {
+		t.Errorf("batch_incomplete %+v, want the wrong batch scored as a miss and a false alarm", k)
 	}
 }

@@ -40,6 +40,9 @@ func SimulatorFlags(f *Flags, cfg *simulator.Config) func() error {
 	for _, r := range rates {
 		f.Float64Var(r.p, r.name, *r.p, "share of traces: "+r.what)
 	}
+	f.IntVar(&cfg.BatchStallCount, "batch-stall-count", cfg.BatchStallCount, "payout batches that stop midway for --batch-stall-for, then resume and close")
+	f.DurationVar(&cfg.StallFor, "batch-stall-for", cfg.StallFor, "how long a stalled payout batch stops")
+	f.IntVar(&cfg.BatchIncompleteCount, "batch-incomplete-count", cfg.BatchIncompleteCount, "payout batches that close declaring a record they did not carry")
 	f.IntVar(&cfg.PayoutOutage.Day, "payout-outage-day", cfg.PayoutOutage.Day, "traffic day (1-based) on which the payout feed goes silent; 0: no outage")
 	f.DurationVar(&cfg.PayoutOutage.From, "payout-outage-from", cfg.PayoutOutage.From, "local time of day the payout feed outage starts")
 	f.DurationVar(&cfg.PayoutOutage.To, "payout-outage-to", cfg.PayoutOutage.To, "local time of day the payout feed outage ends (held-back messages are then published)")

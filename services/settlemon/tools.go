@@ -220,5 +220,5 @@ func runScore(sc *store.Config, lc *service.LogConfig, truthFile string) (score.
 		return score.Result{}, err
 	}
 	log.Debug("scoring", "truth_traces", len(truth.Traces), "anomaly_rows", len(anomalies))
-	return score.Score(truth.Traces, score.FromAnomalies(anomalies), outage), nil
+	return score.Score(truth, score.FromAnomalies(anomalies), outage), nil
 }
