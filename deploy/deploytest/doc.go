@@ -4,7 +4,11 @@
 // --help, built by the test), each service gets the addresses it needs, the
 // ingest services cover every source, the topic script creates every topic the
 // services default to, the ClickHouse users match what the services log in with,
-// and nothing is published beyond loopback.
+// and nothing is published beyond loopback. For the observability stack: the
+// alerting rules parse with Prometheus' own rule parser and read only metrics
+// the services' collectors describe, Prometheus scrapes every long-running
+// service on the ops port it listens on, each of them is health-checked with
+// `settlemon probe` on its /readyz, and Alertmanager routes to a webhook.
 //
 // It deliberately does not start containers or check images: what only a Docker
 // engine can prove (the image builds, the broker and ClickHouse start) is left to

@@ -109,6 +109,11 @@ type Stats struct {
 	Control      uint64 // heartbeats: recorded, advance the watermark
 	DeadLettered uint64
 	Batches      uint64
+
+	// Filled from progress (metrics.go).
+	ConsumedBytes     uint64            // key and value bytes consumed
+	DeadLetterReasons map[string]uint64 // DeadLettered by reason
+	PartitionLag      map[int]int64     // per source partition: messages behind its end at the last read
 }
 
 // Ingest is one running consumer.
@@ -129,6 +134,8 @@ type Ingest struct {
 	consumed, archived, forwarded, declined, control, dead, batches atomic.Uint64
 	lastRead                                                        atomic.Int64 // Unix ms of the last message read
 	minWM                                                           atomic.Int64 // lowest partition watermark after the last batch
+
+	progress progress // bytes, dead-letter reasons and partition lag, for Stats (metrics.go)
 }
 
 // New builds an ingest consumer; it connects on Run.
@@ -152,8 +159,10 @@ func New(cfg Config, deps Deps) (*Ingest, error) {
 
 // Stats returns the counters so far.
 func (in *Ingest) Stats() Stats {
-	return Stats{Consumed: in.consumed.Load(), Archived: in.archived.Load(), Forwarded: in.forwarded.Load(),
+	s := Stats{Consumed: in.consumed.Load(), Archived: in.archived.Load(), Forwarded: in.forwarded.Load(),
 		Declined: in.declined.Load(), Control: in.control.Load(), DeadLettered: in.dead.Load(), Batches: in.batches.Load()}
+	in.progress.fill(&s)
+	return s
 }
 
 // Run consumes until ctx is cancelled or an error that retries cannot fix.
@@ -337,6 +346,7 @@ func (in *Ingest) reportHealth(ctx context.Context) {
 // (and forward when it is a payment event the join needs).
 func (in *Ingest) classify(b *batch, m *kafka.Message) {
 	in.consumed.Add(1)
+	in.progress.read(m)
 	b.last[m.Partition] = *m
 	kt := m.Time.UnixMilli()
 	ev, err := event.Decode(in.cfg.Source, m.Value)
@@ -398,6 +408,7 @@ func (in *Ingest) deadLetter(b *batch, m *kafka.Message, err error) {
 	if reason == "" {
 		reason = "invalid"
 	}
+	in.progress.deadLettered(reason)
 	payload := event.MaskCardNumbers(m.Value)
 	detail := err.Error()
 	in.log.Warn("dead-lettered a message", "partition", m.Partition, "offset", m.Offset, "reason", reason, "detail", detail,

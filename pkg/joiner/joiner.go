@@ -123,6 +123,10 @@ type Stats struct {
 	StateBytes  int64
 	Commits     uint64
 	Generations uint64
+
+	// PartitionLag is, per owned partition of the topic, how many records
+	// were behind its end at the last fetch (metrics.go).
+	PartitionLag map[int]int64
 }
 
 // Joiner is one running instance.
@@ -134,8 +138,10 @@ type Joiner struct {
 	health    *health
 
 	records, restored, lagFacts, anomalies, batchRows, corrupt, commits, generations atomic.Uint64
-	open, stateBytes                                                      sync.Map // partition → int64
-	commitMu                                                              sync.Mutex
+	open, stateBytes                                                                 sync.Map // partition → int64
+	commitMu                                                                         sync.Mutex
+
+	partLag sync.Map // partition → records behind its end (metrics.go)
 }
 
 // New builds a joiner; it connects on Run.
@@ -166,6 +172,7 @@ func (j *Joiner) Stats() Stats {
 		Corrupt: j.corrupt.Load(), Commits: j.commits.Load(), Generations: j.generations.Load()}
 	j.open.Range(func(_, v any) bool { s.OpenTraces += v.(int64); return true })
 	j.stateBytes.Range(func(_, v any) bool { s.StateBytes += v.(int64); return true })
+	s.PartitionLag = j.partitionLag()
 	return s
 }
 
@@ -264,6 +271,7 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: j.deps.Kafka.Brokers, Topic: j.cfg.Topic, Partition: id, Dialer: dialer,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond, QueueCapacity: j.cfg.FetchBatch})
 	defer r.Close()
+	defer j.partLag.Delete(id)
 	if err := r.SetOffset(kafka.FirstOffset); err != nil {
 		return err
 	}
@@ -311,6 +319,7 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 		}
 		j.open.Store(id, int64(state.Open()))
 		j.stateBytes.Store(id, state.StateBytes())
+		j.partLag.Store(id, r.Lag())
 		due := len(p.lags)+len(p.anomalies)+len(p.batches) >= j.cfg.FlushRows || time.Since(p.lastFlush) >= j.cfg.FlushInterval
 		if ferr != nil || due {
 			// On shutdown or the end of the generation, drain before leaving.

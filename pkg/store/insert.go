@@ -84,9 +84,13 @@ func insert[T any](ctx context.Context, s *Store, t *table[T], rows []T) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	return s.withRetry(ctx, "inserting "+t.what, len(rows), func() error {
+	start, attempts := time.Now(), 0
+	err := s.withRetry(ctx, "inserting "+t.what, len(rows), func() error {
+		attempts++
 		return sendBatch(ctx, s, t, rows)
 	})
+	observeInsert(s, t, rows, attempts, time.Since(start), err)
+	return err
 }
 
 func sendBatch[T any](ctx context.Context, s *Store, t *table[T], rows []T) error {

@@ -96,9 +96,10 @@ const connectBudget = 15 * time.Second
 
 // Store writes to and reads from one ClickHouse database.
 type Store struct {
-	cfg    Config
-	conn   driver.Conn
-	logger *slog.Logger
+	cfg     Config
+	conn    driver.Conn
+	logger  *slog.Logger
+	metrics *metrics // nil until Instrument (metrics.go)
 }
 
 // New connects to ClickHouse, waiting a few seconds for it to answer, and

@@ -17,6 +17,7 @@ import (
 	"settlemon/pkg/explain"
 	"settlemon/pkg/service"
 	"settlemon/pkg/store"
+	"settlemon/pkg/telemetry"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -43,6 +44,8 @@ Example:
 	cfg := console.DefaultConfig()
 	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "host:port to serve on; beyond loopback requires --token")
 	f.SecretVar(&cfg.Token, "token", "bearer token every /api request must carry (required beyond loopback)")
+	ops := telemetry.DefaultConfig(telemetry.ConsoleListen)
+	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
 	if err := f.Parse(args); err != nil {
 		return exitCode(err)
 	}
@@ -50,6 +53,9 @@ Example:
 		return exitCode(fmt.Errorf("unexpected argument %q", f.Arg(0)))
 	}
 	if err := cfg.Validate(); err != nil {
+		return exitCode(err)
+	}
+	if err := ops.Validate(); err != nil {
 		return exitCode(err)
 	}
 	log, err := lc.Logger()
@@ -75,7 +81,16 @@ Example:
 	if err != nil {
 		return exitCode(err)
 	}
-	return exitCode(c.Run(ctx))
+	reg := telemetry.NewRegistry()
+	if err := c.Instrument(reg); err != nil {
+		return exitCode(err)
+	}
+	srv, err := telemetry.New(ops, telemetry.Deps{Gatherer: reg, Logger: log,
+		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", st.Conn())}})
+	if err != nil {
+		return exitCode(err)
+	}
+	return exitCode(srv.RunWith(ctx, c.Run))
 }
 
 func exitCode(err error) int {

@@ -15,6 +15,7 @@ import (
 	"settlemon/pkg/ingest"
 	"settlemon/pkg/service"
 	"settlemon/pkg/store"
+	"settlemon/pkg/telemetry"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -39,7 +40,12 @@ durable. SIGTERM finishes the batch in hand, commits and exits.`)
 	f.StringVar(&cfg.DLQTopic, "dlq-topic", "settle.dlq", "dead-letter topic")
 	f.IntVar(&cfg.MaxBatch, "batch", 5000, "messages per durable batch")
 	migrate := f.Bool("migrate", false, "apply ClickHouse migrations before starting")
+	ops := telemetry.DefaultConfig(telemetry.IngestListen)
+	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
 	if err := f.Parse(args); err != nil {
+		return exitCode(err)
+	}
+	if err := ops.Validate(); err != nil {
 		return exitCode(err)
 	}
 	log, err := lc.Logger()
@@ -67,7 +73,17 @@ durable. SIGTERM finishes the batch in hand, commits and exits.`)
 	if err != nil {
 		return exitCode(err)
 	}
-	return exitCode(in.Run(ctx))
+	reg := telemetry.NewRegistry()
+	if err := st.Instrument(reg); err != nil {
+		return exitCode(err)
+	}
+	reg.MustRegister(ingest.NewCollector(in))
+	srv, err := telemetry.New(ops, telemetry.Deps{Gatherer: reg, Logger: log,
+		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", st.Conn()), telemetry.BrokerCheck(*k)}})
+	if err != nil {
+		return exitCode(err)
+	}
+	return exitCode(srv.RunWith(ctx, in.Run))
 }
 
 func exitCode(err error) int {

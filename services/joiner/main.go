@@ -16,6 +16,7 @@ import (
 	"settlemon/pkg/joiner"
 	"settlemon/pkg/service"
 	"settlemon/pkg/store"
+	"settlemon/pkg/telemetry"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -45,7 +46,12 @@ replay. SIGTERM flushes, commits and exits.`)
 	f.DurationVar(&cfg.Join.HoldSLA, "hold-sla", 24*time.Hour, "how long a payout may stay held for risk review before payout_held")
 	f.Int64Var(&cfg.Join.FeeTolerancePPM, "fee-tolerance-ppm", 500, "how far above the contracted fee rate (parts per million of the amount) a fee may be")
 	migrate := f.Bool("migrate", false, "apply ClickHouse migrations before starting")
+	ops := telemetry.DefaultConfig(telemetry.JoinerListen)
+	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
 	if err := f.Parse(args); err != nil {
+		return exitCode(err)
+	}
+	if err := ops.Validate(); err != nil {
 		return exitCode(err)
 	}
 	log, err := lc.Logger()
@@ -72,7 +78,17 @@ replay. SIGTERM flushes, commits and exits.`)
 	if err != nil {
 		return exitCode(err)
 	}
-	return exitCode(j.Run(ctx))
+	reg := telemetry.NewRegistry()
+	if err := st.Instrument(reg); err != nil {
+		return exitCode(err)
+	}
+	reg.MustRegister(joiner.NewCollector(j))
+	srv, err := telemetry.New(ops, telemetry.Deps{Gatherer: reg, Logger: log,
+		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", st.Conn()), telemetry.BrokerCheck(*k)}})
+	if err != nil {
+		return exitCode(err)
+	}
+	return exitCode(srv.RunWith(ctx, j.Run))
 }
 
 func exitCode(err error) int {

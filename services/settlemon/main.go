@@ -19,6 +19,7 @@ Usage:
   settlemon migrate  [flags]   apply the ClickHouse migrations (re-running is a no-op)
   settlemon explain  <trace_no> [flags]   why hasn't this trace been paid? status, due date, timeline, anomalies
   settlemon score    [flags]   score the anomalies in ClickHouse against the simulator's truth file
+  settlemon probe    <url>     GET a URL, exit 0 on 2xx (container health checks)
 
 Run "settlemon <command> --help" for the flags of a command. Every flag can
 also be set by environment variable: --kafka-brokers is SETTLEMON_KAFKA_BROKERS.`
@@ -40,6 +41,8 @@ func run(args []string) int {
 		return explainCommand(args[1:])
 	case "score":
 		return scoreCommand(args[1:])
+	case "probe":
+		return probeCommand(args[1:])
 	case "-h", "--help", "help":
 		fmt.Println(usage)
 		return 0

@@ -1,0 +1,261 @@
+package alert
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"settlemon/pkg/event"
+	"settlemon/pkg/fact"
+	"settlemon/pkg/store"
+)
+
+// Alert names.
+const (
+	BatchStalled    = "BatchStalled"
+	BatchIncomplete = "BatchIncomplete"
+	SourceLagging   = "SourceLagging"
+	PayoutsOverdue  = "PayoutsOverdue"
+	DeadLetterRate  = "DeadLetterRate"
+)
+
+// Help explains every alert, for --help and the README.
+const Help = `Alerts:
+  BatchStalled     (critical; labels batch_id, source, kind, anomaly_id) one per
+                   batch_stalled anomaly: an open clearing or payout batch made no
+                   progress for its stall timeout while its feed delivered past it.
+                   Resolves when the batch progresses again. Read from every stored
+                   version of the anomaly, so a batch that stalled and resumed
+                   between two evaluations (a replay) still gives one firing and
+                   one resolved notification.
+  BatchIncomplete  (critical; labels batch_id, source, kind, anomaly_id) one per
+                   batch_incomplete anomaly: a batch closed with another record
+                   count or total than it declared. Fires while the anomaly is
+                   open; there is normally no resolution.
+  SourceLagging    (critical; label source) one per source whose latest joiner
+                   observation is "lagging": its watermark is further behind now
+                   than the joiner's stall threshold. Absence checks depending on
+                   the source wait meanwhile, so a silent feed is this one alert,
+                   not one per merchant. Resolves when the source is ok again.
+  PayoutsOverdue   (critical; label kind) ONE aggregate alert while the open
+                   payout_overdue anomalies exceed --overdue-count in number or
+                   --overdue-amount in yuan; never one per merchant or trace.
+  DeadLetterRate   (warning) while more than --dead-letter-max messages were
+                   dead-lettered in the last --dead-letter-window (Kafka time,
+                   wall clock): a producer sends malformed or invalid events.
+
+Every alert carries the annotations summary, description and action (the
+recommended action, from the anomaly taxonomy where there is one).`
+
+// BatchConditions turns the stored versions of batch_stalled and
+// batch_incomplete anomalies into one condition per anomaly id. An id with a
+// resolved version fired and has cleared, whatever its other versions (they
+// may have been merged away); otherwise it fires.
+func BatchConditions(versions []fact.Anomaly) []Condition {
+	type agg struct {
+		first    fact.Anomaly // lowest version
+		last     fact.Anomaly // highest version
+		resolved *fact.Anomaly
+	}
+	var order []string
+	byID := map[string]*agg{}
+	for _, a := range versions {
+		if a.Kind != fact.BatchStalled && a.Kind != fact.BatchIncomplete {
+			continue
+		}
+		g := byID[a.ID]
+		if g == nil {
+			g = &agg{first: a, last: a}
+			byID[a.ID] = g
+			order = append(order, a.ID)
+		}
+		if a.Version < g.first.Version {
+			g.first = a
+		}
+		if a.Version >= g.last.Version {
+			g.last = a
+		}
+		if a.Status == fact.Resolved && (g.resolved == nil || a.Version >= g.resolved.Version) {
+			r := a
+			g.resolved = &r
+		}
+	}
+	out := make([]Condition, 0, len(order))
+	for _, id := range order {
+		g := byID[id]
+		shown := g.last
+		if g.resolved != nil {
+			shown = *g.resolved
+		}
+		c := batchCondition(shown)
+		c.StartsAt = msTime(g.first.DetectedAt)
+		if g.resolved != nil {
+			c.Resolved, c.EndsAt = true, msTime(g.resolved.ResolvedAt)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func batchCondition(a fact.Anomaly) Condition {
+	name := BatchStalled
+	if a.Kind == fact.BatchIncomplete {
+		name = BatchIncomplete
+	}
+	tx, _ := fact.Describe(a.Kind)
+	sev := a.Severity
+	if sev == "" {
+		sev = tx.Severity
+	}
+	labels := map[string]string{
+		LabelAlertName: name,
+		LabelSeverity:  string(sev),
+		LabelBatchID:   a.BatchID,
+		LabelKind:      string(a.Kind),
+		LabelAnomalyID: a.ID,
+	}
+	src := batchSource(a)
+	if src != "" {
+		labels[LabelSource] = src
+	}
+	if a.BatchID == "" {
+		delete(labels, LabelBatchID) // an empty label is no label
+	}
+	what := "batch " + a.BatchID
+	if src != "" {
+		what = src + " " + what
+	}
+	summary := what + " stalled"
+	if a.Kind == fact.BatchIncomplete {
+		summary = what + " closed incomplete"
+	}
+	desc := a.Details
+	if desc == "" {
+		desc = tx.Cause
+	}
+	desc += fmt.Sprintf(" (anomaly %s, detected %s", a.ID, msTime(a.DetectedAt).Format(time.RFC3339))
+	if a.ResolvedAt > 0 {
+		desc += ", resolved " + msTime(a.ResolvedAt).Format(time.RFC3339)
+	}
+	desc += ")"
+	action := a.Action
+	if action == "" {
+		action = tx.Action
+	}
+	return Condition{Labels: labels, Annotations: map[string]string{
+		AnnotationSummary: summary, AnnotationDescription: desc, AnnotationAction: action,
+	}}
+}
+
+// batchSource reads the source from a batch anomaly id,
+// "<kind>:<source>:<batch_id>[:<n>]"; empty when the id has no known source.
+func batchSource(a fact.Anomaly) string {
+	rest, ok := strings.CutPrefix(a.ID, string(a.Kind)+":")
+	if !ok {
+		return ""
+	}
+	src, _, ok := strings.Cut(rest, ":")
+	if !ok {
+		return ""
+	}
+	if _, err := event.ParseSource(src); err != nil {
+		return ""
+	}
+	return src
+}
+
+// SourceConditions gives one firing condition per lagging source.
+func SourceConditions(rows []store.SourceStatus) []Condition {
+	var out []Condition
+	for _, r := range rows {
+		if r.Status != "lagging" {
+			continue
+		}
+		lag := time.Duration(r.WatermarkLagS) * time.Second
+		threshold := time.Duration(r.ThresholdS) * time.Second
+		out = append(out, Condition{
+			Labels: map[string]string{LabelAlertName: SourceLagging, LabelSeverity: string(fact.Critical), LabelSource: r.Source},
+			Annotations: map[string]string{
+				AnnotationSummary: fmt.Sprintf("source %s is lagging: its watermark is %s behind", r.Source, lag),
+				AnnotationDescription: fmt.Sprintf("The joiner has seen the %s feed only up to %s, %s behind its now (threshold %s): the feed "+
+					"or its ingest consumer is behind or silent. Absence checks that depend on it (payout_overdue, clearing_missing) "+
+					"wait until it catches up, so merchants are not reported unpaid for a feed problem.",
+					r.Source, msTime(r.Watermark).Format(time.RFC3339), lag, threshold),
+				AnnotationAction: "check the " + r.Source + " feed's producer and its ingest consumer (consumer lag, dead letters, broker); " +
+					"nothing to do per merchant",
+			},
+		})
+	}
+	return out
+}
+
+// OverdueConditions gives the one aggregate PayoutsOverdue condition when
+// count open payout_overdue anomalies for amount fen exceed maxCount or
+// maxAmount fen; otherwise none.
+func OverdueConditions(count uint64, amount int64, maxCount uint64, maxAmount int64) []Condition {
+	if count <= maxCount && amount <= maxAmount {
+		return nil
+	}
+	tx, _ := fact.Describe(fact.PayoutOverdue)
+	return []Condition{{
+		Labels: map[string]string{LabelAlertName: PayoutsOverdue, LabelSeverity: string(tx.Severity), LabelKind: string(fact.PayoutOverdue)},
+		Annotations: map[string]string{
+			AnnotationSummary: fmt.Sprintf("%d payouts overdue, %s yuan in total", count, Yuan(amount)),
+			AnnotationDescription: fmt.Sprintf("%d payout_overdue anomalies are open for %s yuan (thresholds: more than %d, or more than %s yuan). "+
+				"%s. The per-trace anomalies are in anomalies_latest; the console explains each trace.",
+				count, Yuan(amount), maxCount, Yuan(maxAmount), upperFirst(tx.Cause)),
+			AnnotationAction: tx.Action,
+		},
+	}}
+}
+
+// DeadLetterConditions gives the DeadLetterRate condition when n dead
+// letters in window exceed maxN; otherwise none.
+func DeadLetterConditions(n uint64, window time.Duration, maxN uint64) []Condition {
+	if n <= maxN {
+		return nil
+	}
+	return []Condition{{
+		Labels: map[string]string{LabelAlertName: DeadLetterRate, LabelSeverity: string(fact.Warning)},
+		Annotations: map[string]string{
+			AnnotationSummary: fmt.Sprintf("%d messages dead-lettered in the last %s", n, window),
+			AnnotationDescription: fmt.Sprintf("%d messages that could not be decoded or validated reached the dead-letter table in the last %s "+
+				"(threshold %d): a producer sends malformed events, or a schema changed. The messages are kept, masked.", n, window, maxN),
+			AnnotationAction: "count dead_letters by reason and topic for the window; fix the producing feed or the mapping, then re-publish the messages",
+		},
+	}}
+}
+
+// Yuan formats fen as yuan with thousands separators: 123456789 is
+// "1,234,567.89".
+func Yuan(fen int64) string {
+	sign := ""
+	u := uint64(fen)
+	if fen < 0 {
+		sign, u = "-", uint64(-fen)
+	}
+	whole := fmt.Sprint(u / 100)
+	var b strings.Builder
+	for i, d := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(d)
+	}
+	return fmt.Sprintf("%s%s.%02d", sign, b.String(), u%100)
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// msTime converts Unix ms to a UTC time; zero is the zero time.
+func msTime(ms int64) time.Time {
+	if ms <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}

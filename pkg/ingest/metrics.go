@@ -1,0 +1,116 @@
+package ingest
+
+import (
+	"maps"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+)
+
+// progress is what Stats reports beyond the counters: bytes consumed, dead
+// letters by reason and, per source partition, how far the last message read
+// was behind the partition's end.
+type progress struct {
+	bytes atomic.Uint64
+
+	mu      sync.Mutex
+	lag     map[int]int64
+	reasons map[string]uint64
+}
+
+// read records one consumed message.
+func (p *progress) read(m *kafka.Message) {
+	p.bytes.Add(uint64(len(m.Key) + len(m.Value)))
+	p.mu.Lock()
+	if p.lag == nil {
+		p.lag = map[int]int64{}
+	}
+	// The high-water mark is the partition's end offset when the message
+	// was fetched.
+	p.lag[m.Partition] = max(m.HighWaterMark-m.Offset-1, 0)
+	p.mu.Unlock()
+}
+
+// deadLettered records one dead letter.
+func (p *progress) deadLettered(reason string) {
+	p.mu.Lock()
+	if p.reasons == nil {
+		p.reasons = map[string]uint64{}
+	}
+	p.reasons[reason]++
+	p.mu.Unlock()
+}
+
+// fill copies the state into s.
+func (p *progress) fill(s *Stats) {
+	s.ConsumedBytes = p.bytes.Load()
+	p.mu.Lock()
+	s.PartitionLag = maps.Clone(p.lag)
+	s.DeadLetterReasons = maps.Clone(p.reasons)
+	p.mu.Unlock()
+}
+
+var (
+	ingestLabels   = []string{"source", "topic"}
+	descConsumed   = prometheus.NewDesc("settlemon_ingest_consumed_messages_total", "Messages consumed from the source topic.", ingestLabels, nil)
+	descBytes      = prometheus.NewDesc("settlemon_ingest_consumed_bytes_total", "Bytes (key and value) consumed from the source topic.", ingestLabels, nil)
+	descArchived   = prometheus.NewDesc("settlemon_ingest_archived_events_total", "Valid events archived in the raw tables.", ingestLabels, nil)
+	descForwarded  = prometheus.NewDesc("settlemon_ingest_forwarded_events_total", "Events re-keyed by trace number onto the repartition topic.", ingestLabels, nil)
+	descDeclined   = prometheus.NewDesc("settlemon_ingest_declined_events_total", "Declined authorizations: archived, deliberately not joined.", ingestLabels, nil)
+	descControl    = prometheus.NewDesc("settlemon_ingest_control_events_total", "Heartbeats and other control events recorded.", ingestLabels, nil)
+	descBatches    = prometheus.NewDesc("settlemon_ingest_batches_total", "Batches made durable and committed.", ingestLabels, nil)
+	descDead       = prometheus.NewDesc("settlemon_dead_letters_total", "Messages sent to the dead-letter topic and table, by reason.", append(ingestLabels, "reason"), nil)
+	descLastBatch  = prometheus.NewDesc("settlemon_ingest_last_batch_timestamp_seconds", "Wall-clock time the last batch was committed (Unix seconds).", ingestLabels, nil)
+	descIngestWM   = prometheus.NewDesc("settlemon_ingest_watermark_timestamp_seconds", "Lowest watermark over the source partitions read so far (event time, Unix seconds).", ingestLabels, nil)
+	descConsumerLg = prometheus.NewDesc("settlemon_consumer_lag_messages", "Messages between the last one read and the end of the partition, per consumer (ingest or joiner), group and partition.", []string{"group", "topic", "partition"}, prometheus.Labels{"consumer": "ingest"})
+)
+
+// Collector exposes the Stats of ingest consumers on every scrape.
+type Collector struct {
+	ingests []*Ingest
+}
+
+// NewCollector returns a collector over ins (one per source in the
+// all-in-one mode, one in services/ingest).
+func NewCollector(ins ...*Ingest) *Collector { return &Collector{ingests: ins} }
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descConsumed, descBytes, descArchived, descForwarded, descDeclined, descControl,
+		descBatches, descDead, descLastBatch, descIngestWM, descConsumerLg} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	for _, in := range c.ingests {
+		s := in.Stats()
+		src, topic := in.cfg.Source.String(), in.cfg.Topic
+		counter := func(d *prometheus.Desc, v uint64) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), src, topic)
+		}
+		counter(descConsumed, s.Consumed)
+		counter(descBytes, s.ConsumedBytes)
+		counter(descArchived, s.Archived)
+		counter(descForwarded, s.Forwarded)
+		counter(descDeclined, s.Declined)
+		counter(descControl, s.Control)
+		counter(descBatches, s.Batches)
+		for reason, n := range s.DeadLetterReasons {
+			ch <- prometheus.MustNewConstMetric(descDead, prometheus.CounterValue, float64(n), src, topic, reason)
+		}
+		if at := in.lastRead.Load(); at > 0 {
+			ch <- prometheus.MustNewConstMetric(descLastBatch, prometheus.GaugeValue, float64(at)/1000, src, topic)
+		}
+		if wm := in.minWM.Load(); wm > 0 {
+			ch <- prometheus.MustNewConstMetric(descIngestWM, prometheus.GaugeValue, float64(wm)/1000, src, topic)
+		}
+		for p, lag := range s.PartitionLag {
+			ch <- prometheus.MustNewConstMetric(descConsumerLg, prometheus.GaugeValue, float64(lag), in.cfg.Group, topic, strconv.Itoa(p))
+		}
+	}
+}

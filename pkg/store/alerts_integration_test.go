@@ -1,0 +1,185 @@
+//go:build integration
+
+package store_test
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"settlemon/pkg/fact"
+	"settlemon/pkg/store"
+	"settlemon/pkg/store/storetest"
+)
+
+func TestAlertHistoryLatestEpisode(t *testing.T) {
+	ctx := testCtx(t)
+	s := storetest.New(t)
+
+	const t0 = int64(1_760_000_000_000)
+	labels := map[string]string{"alertname": "SourceLagging", "severity": "critical", "source": "payouts"}
+	ann := map[string]string{"summary": `payouts "lagging"`}
+	rows := []store.AlertRecord{
+		// episode 1: fired, repeated, resolved
+		{Fingerprint: "fp1", AlertName: "SourceLagging", Labels: labels, Annotations: ann, State: "firing", StartedAt: t0, LastSentAt: t0, Notifications: 1, Version: 1},
+		{Fingerprint: "fp1", AlertName: "SourceLagging", Labels: labels, Annotations: ann, State: "firing", StartedAt: t0, LastSentAt: t0 + 3600_000, Notifications: 2, Version: 2},
+		{Fingerprint: "fp1", AlertName: "SourceLagging", Labels: labels, Annotations: ann, State: "resolved", StartedAt: t0, EndedAt: t0 + 7200_000, LastSentAt: t0 + 7200_000, Notifications: 3, Version: 3},
+		// episode 2 of the same alert, firing
+		{Fingerprint: "fp1", AlertName: "SourceLagging", Labels: labels, Annotations: ann, State: "firing", StartedAt: t0 + 9000_000, LastSentAt: t0 + 9000_000, Notifications: 1, Version: 4},
+		// another alert, no labels
+		{Fingerprint: "fp2", AlertName: "DeadLetterRate", State: "firing", StartedAt: t0 + 1500, LastSentAt: t0 + 1500, Notifications: 1, Version: 7},
+	}
+	if err := s.InsertAlerts(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	// a retried insert of the same version changes nothing
+	if err := s.InsertAlerts(ctx, rows[3:4]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LatestAlerts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.AlertRecord{rows[3], rows[4]}
+	want[1].StartedAt, want[1].LastSentAt = sec(t0+1500), sec(t0+1500)
+	want[1].Labels, want[1].Annotations = map[string]string{}, map[string]string{}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("LatestAlerts =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestAnomalyVersionsKeepsEveryVersion(t *testing.T) {
+	ctx := testCtx(t)
+	s := storetest.New(t)
+
+	const t0 = int64(1_760_000_000_000)
+	open := fact.Anomaly{ID: "batch_stalled:payouts:PB-1:1", Kind: fact.BatchStalled, Severity: fact.Critical, Status: fact.Open,
+		BatchID: "PB-1", DetectedAt: t0, Details: "stopped", Version: fact.Version(t0, 0)}
+	resolved := open
+	resolved.Status, resolved.ResolvedAt, resolved.Details, resolved.Version = fact.Resolved, t0+3600_000, "resumed", fact.Version(t0+3600_000, 1)
+	incomplete := fact.Anomaly{ID: "batch_incomplete:payouts:PB-2", Kind: fact.BatchIncomplete, Severity: fact.Critical, Status: fact.Open,
+		BatchID: "PB-2", Amount: 1000, ExpectedAmount: 1234, DetectedAt: t0, Version: 5}
+	other := fact.Anomaly{ID: "payout_overdue:T1", Kind: fact.PayoutOverdue, Status: fact.Open, TraceNo: "T1", DetectedAt: t0, Version: 1}
+	for _, batch := range [][]fact.Anomaly{{open, incomplete, other}, {resolved}, {resolved}} {
+		if err := s.InsertAnomalies(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.AnomalyVersions(ctx, fact.BatchStalled, fact.BatchIncomplete)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, a := range got {
+		ids = append(ids, string(a.Status)+" "+a.ID)
+	}
+	want := []string{"open batch_incomplete:payouts:PB-2", "open batch_stalled:payouts:PB-1:1", "resolved batch_stalled:payouts:PB-1:1"}
+	if !reflect.DeepEqual(ids, want) {
+		t.Fatalf("versions = %v, want %v", ids, want)
+	}
+	if g := got[2]; g.ResolvedAt != sec(resolved.ResolvedAt) || g.DetectedAt != sec(t0) || g.Details != "resumed" || g.BatchID != "PB-1" {
+		t.Errorf("resolved version read back as %+v", g)
+	}
+	if g := got[0]; g.Amount != 1000 || g.ExpectedAmount != 1234 || g.ResolvedAt != 0 {
+		t.Errorf("incomplete read back as %+v", g)
+	}
+	if none, err := s.AnomalyVersions(ctx); err != nil || none != nil {
+		t.Errorf("AnomalyVersions() = %v, %v; want nothing", none, err)
+	}
+}
+
+func TestOpenAnomalyTotal(t *testing.T) {
+	ctx := testCtx(t)
+	s := storetest.New(t)
+
+	n, amount, err := s.OpenAnomalyTotal(ctx, fact.PayoutOverdue)
+	if err != nil || n != 0 || amount != 0 {
+		t.Fatalf("empty: %d, %d, %v", n, amount, err)
+	}
+	const t0 = int64(1_760_000_000_000)
+	var rows []fact.Anomaly
+	for i, tr := range []string{"A", "B", "C"} {
+		rows = append(rows, fact.Anomaly{ID: "payout_overdue:" + tr, Kind: fact.PayoutOverdue, Status: fact.Open, TraceNo: tr,
+			Amount: int64(10001 * (i + 1)), DetectedAt: t0, Version: 1})
+	}
+	// C was paid later: its resolved version wins
+	rows = append(rows, fact.Anomaly{ID: "payout_overdue:C", Kind: fact.PayoutOverdue, Status: fact.Resolved, TraceNo: "C",
+		Amount: 30003, DetectedAt: t0, ResolvedAt: t0 + 1000, Version: 2})
+	rows = append(rows, fact.Anomaly{ID: "payout_failed:D", Kind: fact.PayoutFailed, Status: fact.Open, TraceNo: "D", Amount: 99, DetectedAt: t0, Version: 1})
+	if err := s.InsertAnomalies(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	n, amount, err = s.OpenAnomalyTotal(ctx, fact.PayoutOverdue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 || amount != 10001+20002 {
+		t.Errorf("open overdue = %d for %d fen, want 2 for %d", n, amount, 10001+20002)
+	}
+}
+
+func TestDeadLettersSince(t *testing.T) {
+	ctx := testCtx(t)
+	s := storetest.New(t)
+
+	now := time.Unix(1_760_000_000, 0)
+	var rows []store.DeadLetter
+	for i, age := range []time.Duration{10 * time.Minute, 4 * time.Minute, time.Minute, 0} {
+		rows = append(rows, store.DeadLetter{Topic: "acq.payouts", Offset: int64(i), KafkaTime: now.Add(-age).UnixMilli(), Reason: "bad_amount"})
+	}
+	if err := s.InsertDeadLetters(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InsertDeadLetters(ctx, rows[3:]); err != nil { // a retried insert counts once
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		since time.Time
+		want  uint64
+	}{
+		{now.Add(-5 * time.Minute), 3},
+		{now.Add(-time.Minute), 2},
+		{now.Add(time.Second), 0},
+		{time.Unix(0, 0), 4},
+	} {
+		got, err := s.DeadLettersSince(ctx, tc.since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("DeadLettersSince(%v) = %d, want %d", tc.since.UTC(), got, tc.want)
+		}
+	}
+}
+
+func TestJoinerSourceStatus(t *testing.T) {
+	ctx := testCtx(t)
+	s := storetest.New(t)
+
+	const t0 = int64(1_760_000_000_000)
+	h := func(src, reporter, inst string, at int64, status string) store.SourceHealth {
+		return store.SourceHealth{Source: src, Reporter: reporter, Instance: inst, ObservedAt: at, Watermark: at - 3600_000,
+			WatermarkLagS: 3600, ConsumerLag: -1, IdleS: -1, Status: status, ThresholdS: 1800}
+	}
+	rows := []store.SourceHealth{
+		h("payouts", "joiner", "a", t0, "ok"),
+		h("payouts", "joiner", "a", t0+5000, "lagging"),
+		h("payouts", "joiner", "old", t0-60_000, "ok"), // a stopped instance
+		h("payouts", "ingest", "i", t0+9000, "ok"),     // not the joiner
+		h("clearing", "joiner", "a", t0+5000, "ok"),
+	}
+	if err := s.InsertSourceHealth(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.JoinerSourceStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.SourceStatus{
+		{Source: "clearing", Status: "ok", ObservedAt: t0 + 5000, Watermark: t0 + 5000 - 3600_000, WatermarkLagS: 3600, ThresholdS: 1800},
+		{Source: "payouts", Status: "lagging", ObservedAt: t0 + 5000, Watermark: t0 + 5000 - 3600_000, WatermarkLagS: 3600, ThresholdS: 1800},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("JoinerSourceStatus =\n%+v\nwant\n%+v", got, want)
+	}
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+)
+
+const probeUsage = `settlemon probe <url> [--timeout 5s] — GET a URL; exit 0 on a 2xx answer.
+
+For container health checks in an image without curl or wget, e.g.
+  settlemon probe http://127.0.0.1:9101/readyz
+
+It reads no SETTLEMON_* variable (it runs inside the service's environment).
+Exit status: 0 the answer was 2xx, 1 any other answer or no answer, 2 bad usage.`
+
+// probeCommand is `settlemon probe <url>`; it returns the exit status.
+func probeCommand(args []string) int {
+	f := flag.NewFlagSet("settlemon probe", flag.ContinueOnError)
+	f.SetOutput(io.Discard)
+	timeout := f.Duration("timeout", 5*time.Second, "give up after this long")
+	// The URL may come before or after the flags.
+	var target string
+	if len(args) > 0 && !isFlag(args[0]) {
+		target, args = args[0], args[1:]
+	}
+	if err := f.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Println(probeUsage)
+			return 0
+		}
+		fmt.Fprintf(os.Stderr, "settlemon probe: %v\n\n%s\n", err, probeUsage)
+		return exitUsage
+	}
+	if target == "" && f.NArg() > 0 {
+		target = f.Arg(0)
+	} else if f.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "settlemon probe: unexpected argument %q\n", f.Arg(0))
+		return exitUsage
+	}
+	if f.NArg() > 1 {
+		fmt.Fprintf(os.Stderr, "settlemon probe: unexpected argument %q\n", f.Arg(1))
+		return exitUsage
+	}
+	u, err := url.Parse(target)
+	if target == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		fmt.Fprintf(os.Stderr, "settlemon probe: want an http(s) URL, got %q\n\n%s\n", target, probeUsage)
+		return exitUsage
+	}
+	if *timeout <= 0 {
+		fmt.Fprintln(os.Stderr, "settlemon probe: --timeout must be positive")
+		return exitUsage
+	}
+	if err := probe(target, *timeout); err != nil {
+		fmt.Fprintln(os.Stderr, "settlemon probe:", err)
+		return 1
+	}
+	return 0
+}
+
+func isFlag(s string) bool { return len(s) > 1 && s[0] == '-' }
+
+// probe GETs target and fails unless the answer is 2xx.
+func probe(target string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return err
+	}
+	// No proxy: a health check talks to the container it runs in.
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: timeout}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("GET %s: %s: %s", target, resp.Status, body)
+	}
+	return nil
+}
