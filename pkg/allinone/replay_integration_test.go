@@ -19,6 +19,7 @@ import (
 	"settlemon/pkg/devbroker"
 	"settlemon/pkg/event"
 	"settlemon/pkg/ingest"
+	"settlemon/pkg/join"
 	"settlemon/pkg/joiner"
 	"settlemon/pkg/kafkaio"
 	"settlemon/pkg/report"
@@ -154,11 +155,13 @@ func TestReplayIsIdempotent(t *testing.T) {
 	})
 
 	// The whole input published again after the first copy, while the
-	// pipeline runs: the first copy's heartbeats have already moved every
-	// watermark to the end of the simulation when the second copy's events
-	// arrive. The joiner recognises them by event id while it holds the
-	// trace, and after it closed the trace by the tombstone's event-id
-	// fingerprints, with the default configuration.
+	// pipeline runs: the first copy's heartbeats may already have moved
+	// every watermark to the end of the simulation when the second copy's
+	// events arrive. The joiner recognises them by event id while it holds
+	// the trace, and after it closed the trace by the tombstone's event-id
+	// fingerprints — for TombstoneTTL after the close, in event time. The
+	// simulation spans ten days of event time, longer than the default
+	// week, so the TTL is set to cover it: the window is what is tested.
 	t.Run("whole input published again", func(t *testing.T) {
 		ctx := testCtx(t, 10*time.Minute)
 		st := storetest.New(t)
@@ -171,6 +174,8 @@ func TestReplayIsIdempotent(t *testing.T) {
 		cfg := runConfig(t, st.Database(), truthFile, 17)
 		cfg.BrokerPort = -1 // the harness's broker, which holds the first copy
 		cfg.Partitions = h.partitions
+		cfg.Joiner.Join = join.DefaultConfig()
+		cfg.Joiner.Join.TombstoneTTL = 30 * 24 * time.Hour
 		deps := runDeps(t)
 		deps.Kafka = h.kafka
 		res, err := allinone.Run(ctx, cfg, deps)

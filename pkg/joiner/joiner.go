@@ -47,6 +47,15 @@ type Config struct {
 	FlushInterval time.Duration // longest a fact waits for the sink, default 1s
 	FetchBatch    int           // records per fetch round, default 5000
 
+	// CheckpointInterval and CheckpointRecords: a partition's state is
+	// checkpointed to ClickHouse, after a flush, once this much time has
+	// passed or this many records were applied since its last checkpoint,
+	// and when the partition is released; a restart then replays only what
+	// came after the newest checkpoint. CheckpointRecords < 0 disables
+	// checkpoints (recovery replays the partition from its first offset).
+	CheckpointInterval time.Duration
+	CheckpointRecords  int64
+
 	// HealthInterval is how often source health is written (wall clock).
 	HealthInterval time.Duration
 	// StallThreshold: a source whose watermark is further behind "now" than
@@ -81,6 +90,12 @@ func (c Config) Defaults() Config {
 	}
 	if c.HealthInterval == 0 {
 		c.HealthInterval = 5 * time.Second
+	}
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = time.Minute
+	}
+	if c.CheckpointRecords == 0 {
+		c.CheckpointRecords = 2_000_000
 	}
 	if c.StallThreshold == 0 {
 		c.StallThreshold = 30 * time.Minute
@@ -118,6 +133,8 @@ type Stats struct {
 	LagFacts    uint64 // written
 	Anomalies   uint64 // written
 	BatchRows   uint64 // written
+	Checkpoints uint64 // partition checkpoints written
+	Restores    uint64 // partitions restored from a checkpoint
 	Corrupt     uint64 // records that did not decode
 	OpenTraces  int64
 	StateBytes  int64
@@ -138,6 +155,7 @@ type Joiner struct {
 	health    *health
 
 	records, restored, lagFacts, anomalies, batchRows, corrupt, commits, generations atomic.Uint64
+	checkpoints, checkpointsRestored                                                 atomic.Uint64
 	open, stateBytes                                                                 sync.Map // partition → int64
 	commitMu                                                                         sync.Mutex
 
@@ -169,6 +187,7 @@ func New(cfg Config, deps Deps) (*Joiner, error) {
 // Stats returns the counters so far.
 func (j *Joiner) Stats() Stats {
 	s := Stats{Records: j.records.Load(), Restored: j.restored.Load(), LagFacts: j.lagFacts.Load(), Anomalies: j.anomalies.Load(), BatchRows: j.batchRows.Load(),
+		Checkpoints: j.checkpoints.Load(), Restores: j.checkpointsRestored.Load(),
 		Corrupt: j.corrupt.Load(), Commits: j.commits.Load(), Generations: j.generations.Load()}
 	j.open.Range(func(_, v any) bool { s.OpenTraces += v.(int64); return true })
 	j.stateBytes.Range(func(_, v any) bool { s.StateBytes += v.(int64); return true })
@@ -254,13 +273,17 @@ type partition struct {
 	batches   []fact.Batch
 	lastFlush time.Time
 	dirty     bool // offset advanced past the last commit
+
+	checkpointed   int64 // offset of the last checkpoint written or restored
+	lastCheckpoint time.Time
 }
 
 func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int, committed int64) error {
 	if committed < 0 {
 		committed = 0
 	}
-	state, err := join.New(j.cfg.Join, j.deps.Schedule, j.merchants)
+	log := j.log.With("partition", id)
+	state, start, err := j.restore(ctx, log, id, committed)
 	if err != nil {
 		return err
 	}
@@ -272,15 +295,13 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond, QueueCapacity: j.cfg.FetchBatch})
 	defer r.Close()
 	defer j.partLag.Delete(id)
-	if err := r.SetOffset(kafka.FirstOffset); err != nil {
+	if err := r.SetOffset(start); err != nil {
 		return err
 	}
-	p := &partition{id: id, committed: committed, state: state, lastFlush: time.Now()}
-	defer j.health.observe(id, state) // the last word, for the final report
+	p := &partition{id: id, committed: committed, state: state, lastFlush: time.Now(), checkpointed: start, lastCheckpoint: time.Now()}
+	defer func() { j.health.observe(id, p.state) }() // the last word, for the final report
 	var lastHealth time.Time
-	log := j.log.With("partition", id)
-	log.Info("partition restoring by replay", "committed_offset", committed)
-	restoredLogged := committed == 0
+	restoredLogged := start >= committed
 	var rec event.Record
 	for {
 		msgs, ferr := j.fetch(ctx, r)
@@ -326,6 +347,7 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 			if err := j.flush(context.WithoutCancel(ctx), gen, p); err != nil {
 				return err
 			}
+			j.maybeCheckpoint(context.WithoutCancel(ctx), log, p, ferr != nil)
 		}
 		if ferr != nil {
 			if ctx.Err() != nil {

@@ -1,0 +1,335 @@
+package join
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"unsafe"
+
+	"github.com/klauspost/compress/zstd"
+
+	"settlemon/pkg/calendar"
+	"settlemon/pkg/event"
+	"settlemon/pkg/fact"
+)
+
+// Snapshots make restart time depend on the open state, not on the length
+// of the input: the joiner checkpoints a partition's state together with the
+// offset it covers, and on assignment restores the newest checkpoint and
+// replays only what came after it.
+//
+// The format is this build's memory layout of the pointer-free trace slab
+// and timers, plus the few pointer-holding parts (interned ids, batches)
+// written field by field, all zstd-compressed. A snapshot from a build with
+// another layout is refused (ErrSnapshotLayout): the caller then recovers by
+// replay, which is always correct, only slower.
+
+// ErrSnapshotLayout means the snapshot was written by a build whose state
+// layout differs from this one.
+var ErrSnapshotLayout = errors.New("join snapshot: written by a build with another state layout")
+
+const snapshotMagic = "SMJS"
+
+// snapshotLayout changes whenever a snapshotted type's layout changes.
+var snapshotLayout = [...]uint32{2, uint32(unsafe.Sizeof(entry{})), uint32(unsafe.Sizeof(timer{})),
+	uint32(unsafe.Sizeof(tombstone{})), uint32(event.NumSources)}
+
+// Snapshot writes the partition's state to w. Facts not yet taken are not
+// part of it: take them first.
+func (p *Partition) Snapshot(w io.Writer) error {
+	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	if err != nil {
+		return fmt.Errorf("join snapshot: %w", err)
+	}
+	sw := &snapWriter{w: bufio.NewWriterSize(zw, 1<<20)}
+	sw.raw([]byte(snapshotMagic))
+	for _, v := range snapshotLayout {
+		sw.u64(uint64(v))
+	}
+	sw.raw(asBytes(p.slab))
+	sw.timers(p.byPayouts.h)
+	sw.timers(p.byClearing.h)
+	sw.timers(p.byAuth.h)
+	sw.timers(p.purges.h)
+	sw.u64(uint64(len(p.tombstones)))
+	for h, t := range p.tombstones {
+		sw.u64(h)
+		sw.raw(unsafe.Slice((*byte)(unsafe.Pointer(&t)), unsafe.Sizeof(t)))
+	}
+	sw.raw(asBytes(p.tombTimers.h))
+	sw.strings(p.names.names)
+	sw.strings(p.termIDs.names)
+	for s := range event.NumSources {
+		sw.raw(asBytes(p.wm[s]))
+	}
+	for s := range event.NumSources {
+		sw.i64(p.wmMin[s])
+	}
+	sw.i64(p.now)
+	sw.u64(uint64(len(p.batches)))
+	for _, b := range p.batches {
+		sw.batch(b)
+	}
+	sw.raw(unsafe.Slice((*byte)(unsafe.Pointer(&p.stats)), unsafe.Sizeof(p.stats)))
+	if sw.err == nil {
+		sw.err = sw.w.Flush()
+	}
+	if err := zw.Close(); sw.err == nil {
+		sw.err = err
+	}
+	if sw.err != nil {
+		return fmt.Errorf("join snapshot: %w", sw.err)
+	}
+	return nil
+}
+
+// Restore rebuilds a partition from a snapshot written by Snapshot, with
+// the given configuration and collaborators.
+func Restore(cfg Config, sched *calendar.Schedule, merchants Merchants, r io.Reader) (*Partition, error) {
+	p, err := New(cfg, sched, merchants)
+	if err != nil {
+		return nil, err
+	}
+	zr, err := zstd.NewReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("join restore: %w", err)
+	}
+	defer zr.Close()
+	sr := &snapReader{r: bufio.NewReaderSize(zr, 1<<20)}
+	if magic := sr.raw(); string(magic) != snapshotMagic {
+		if sr.err != nil {
+			return nil, fmt.Errorf("join restore: %w", sr.err)
+		}
+		return nil, errors.New("join restore: not a join snapshot")
+	}
+	for _, v := range snapshotLayout {
+		if got := sr.u64(); got != uint64(v) {
+			if sr.err != nil {
+				return nil, fmt.Errorf("join restore: %w", sr.err)
+			}
+			return nil, ErrSnapshotLayout
+		}
+	}
+	p.slab = fromBytes[entry](sr.raw())
+	p.byPayouts.h = fromBytes[timer](sr.raw())
+	p.byClearing.h = fromBytes[timer](sr.raw())
+	p.byAuth.h = fromBytes[timer](sr.raw())
+	p.purges.h = fromBytes[timer](sr.raw())
+	n := sr.u64()
+	for range min(n, 1<<40) {
+		if sr.err != nil {
+			break
+		}
+		h := sr.u64()
+		t := fromBytes[tombstone](sr.raw())
+		if len(t) == 1 {
+			p.tombstones[h] = t[0]
+		}
+	}
+	p.tombTimers.h = fromBytes[tomb](sr.raw())
+	p.names = internOf(sr.strings())
+	p.termIDs = internOf(sr.strings())
+	for s := range event.NumSources {
+		p.wm[s] = fromBytes[int64](sr.raw())
+	}
+	for s := range event.NumSources {
+		p.wmMin[s] = sr.i64()
+	}
+	p.now = sr.i64()
+	nb := sr.u64()
+	for range min(nb, 1<<20) {
+		if sr.err != nil {
+			break
+		}
+		b := sr.batch()
+		p.batches[b.key] = b
+	}
+	if st := fromBytes[Stats](sr.raw()); len(st) == 1 {
+		p.stats = st[0]
+	}
+	if sr.err != nil {
+		return nil, fmt.Errorf("join restore: %w", sr.err)
+	}
+	// The index and free list follow from the slab.
+	for i := range p.slab {
+		if e := &p.slab[i]; e.keyLen > 0 {
+			p.index[e.key] = int32(i)
+		} else {
+			p.free = append(p.free, int32(i))
+		}
+	}
+	return p, nil
+}
+
+func asBytes[T any](s []T) []byte {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), uintptr(len(s))*unsafe.Sizeof(s[0]))
+}
+
+// fromBytes copies b into a new []T; trailing bytes that do not fill a T
+// make it return nil (a corrupt snapshot: the reader's error says so).
+func fromBytes[T any](b []byte) []T {
+	var zero T
+	size := int(unsafe.Sizeof(zero))
+	if len(b) == 0 || len(b)%size != 0 {
+		return nil
+	}
+	out := make([]T, len(b)/size)
+	copy(asBytes(out), b)
+	return out
+}
+
+func internOf(names []string) intern {
+	in := newIntern()
+	for _, n := range names {
+		in.id(n)
+	}
+	return in
+}
+
+type snapWriter struct {
+	w   *bufio.Writer
+	err error
+	buf [binary.MaxVarintLen64]byte
+}
+
+func (w *snapWriter) u64(v uint64) {
+	if w.err == nil {
+		_, w.err = w.w.Write(binary.AppendUvarint(w.buf[:0], v))
+	}
+}
+
+func (w *snapWriter) i64(v int64) {
+	if w.err == nil {
+		_, w.err = w.w.Write(binary.AppendVarint(w.buf[:0], v))
+	}
+}
+
+func (w *snapWriter) raw(b []byte) {
+	w.u64(uint64(len(b)))
+	if w.err == nil {
+		_, w.err = w.w.Write(b)
+	}
+}
+
+func (w *snapWriter) str(s string) { w.raw(unsafe.Slice(unsafe.StringData(s), len(s))) }
+
+func (w *snapWriter) strings(list []string) {
+	w.u64(uint64(len(list)))
+	for _, s := range list {
+		w.str(s)
+	}
+}
+
+func (w *snapWriter) timers(h timerHeap) { w.raw(asBytes(h)) }
+
+func (w *snapWriter) bool(b bool) {
+	if b {
+		w.u64(1)
+	} else {
+		w.u64(0)
+	}
+}
+
+func (w *snapWriter) batch(b *batch) {
+	w.u64(uint64(b.key.source))
+	w.str(b.key.id)
+	w.raw(asBytes(b.pending))
+	w.u64(uint64(len(b.seen)))
+	for id := range b.seen {
+		w.u64(id)
+	}
+	for _, f := range []bool{b.opened, b.closed, b.stalled, b.done} {
+		w.bool(f)
+	}
+	for _, v := range []int64{b.openedAt, b.closedAt, b.declaredCount, b.declaredTotal, b.count, b.total,
+		b.first, b.last, b.evalAt, b.stalls, b.stallAt, b.lastRow} {
+		w.i64(v)
+	}
+	w.str(string(b.rowStatus))
+}
+
+type snapReader struct {
+	r   *bufio.Reader
+	err error
+}
+
+func (r *snapReader) u64() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, err := binary.ReadUvarint(r.r)
+	r.err = err
+	return v
+}
+
+func (r *snapReader) i64() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, err := binary.ReadVarint(r.r)
+	r.err = err
+	return v
+}
+
+// maxSection bounds one section (the trace slab of tens of millions of
+// traces fits), so a corrupt length cannot ask for all memory.
+const maxSection = 64 << 30
+
+func (r *snapReader) raw() []byte {
+	n := r.u64()
+	if r.err != nil {
+		return nil
+	}
+	if n > maxSection {
+		r.err = fmt.Errorf("section of %d bytes is implausible", n)
+		return nil
+	}
+	b := make([]byte, n)
+	_, r.err = io.ReadFull(r.r, b)
+	return b
+}
+
+func (r *snapReader) str() string { return string(r.raw()) }
+
+func (r *snapReader) strings() []string {
+	n := r.u64()
+	var out []string
+	for range min(n, 1<<32) {
+		if r.err != nil {
+			break
+		}
+		out = append(out, r.str())
+	}
+	return out
+}
+
+func (r *snapReader) bool() bool { return r.u64() != 0 }
+
+func (r *snapReader) batch() *batch {
+	b := &batch{seen: map[uint64]struct{}{}}
+	b.key.source = event.Source(r.u64())
+	b.key.id = r.str()
+	b.pending = fromBytes[progress](r.raw())
+	n := r.u64()
+	for range min(n, 1<<32) {
+		if r.err != nil {
+			break
+		}
+		b.seen[r.u64()] = struct{}{}
+	}
+	b.opened, b.closed, b.stalled, b.done = r.bool(), r.bool(), r.bool(), r.bool()
+	for _, v := range []*int64{&b.openedAt, &b.closedAt, &b.declaredCount, &b.declaredTotal, &b.count, &b.total,
+		&b.first, &b.last, &b.evalAt, &b.stalls, &b.stallAt, &b.lastRow} {
+		*v = r.i64()
+	}
+	b.rowStatus = fact.BatchStatus(r.str())
+	if b.done {
+		b.seen, b.pending = nil, nil
+	}
+	return b
+}

@@ -1,0 +1,77 @@
+package joiner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"settlemon/pkg/join"
+)
+
+// restore returns the partition's state and the offset to read from: the
+// newest checkpoint at or below the committed offset, or an empty state and
+// the partition's first offset. Records between the start and the committed
+// offset are replayed with their facts suppressed (they were durable before
+// the commit).
+func (j *Joiner) restore(ctx context.Context, log *slog.Logger, id int, committed int64) (*join.Partition, int64, error) {
+	empty := func() (*join.Partition, int64, error) {
+		st, err := join.New(j.cfg.Join, j.deps.Schedule, j.merchants)
+		log.Info("partition restoring by replay from its first offset", "committed_offset", committed)
+		return st, kafka.FirstOffset, err
+	}
+	if j.cfg.CheckpointRecords < 0 || committed <= 0 {
+		return empty()
+	}
+	started := time.Now()
+	offset, data, ok, err := j.deps.Store.LoadCheckpoint(ctx, j.cfg.Group, j.cfg.Topic, int32(id), committed)
+	if err != nil {
+		log.Warn("reading the join checkpoint failed; replaying the partition instead", "err", err)
+		return empty()
+	}
+	if !ok {
+		return empty()
+	}
+	st, err := join.Restore(j.cfg.Join, j.deps.Schedule, j.merchants, bytes.NewReader(data))
+	if err != nil {
+		reason := "the checkpoint is unreadable"
+		if errors.Is(err, join.ErrSnapshotLayout) {
+			reason = "the checkpoint was written by another build"
+		}
+		log.Warn(reason+"; replaying the partition instead", "checkpoint_offset", offset, "err", err)
+		return empty()
+	}
+	j.checkpointsRestored.Add(1)
+	log.Info("partition restored from checkpoint", "checkpoint_offset", offset, "committed_offset", committed,
+		"open_traces", st.Open(), "bytes", len(data), "took", time.Since(started).Round(time.Millisecond),
+		"replaying", committed-offset)
+	return st, offset, nil
+}
+
+// maybeCheckpoint writes the partition's state when enough time or records
+// passed since the last checkpoint, or when released. It runs after a flush:
+// the facts of every record applied are durable and taken.
+func (j *Joiner) maybeCheckpoint(ctx context.Context, log *slog.Logger, p *partition, releasing bool) {
+	if j.cfg.CheckpointRecords < 0 || p.next <= p.checkpointed || p.next > p.committed {
+		return // disabled, nothing new, or the commit did not go through
+	}
+	if !releasing && p.next-p.checkpointed < j.cfg.CheckpointRecords && time.Since(p.lastCheckpoint) < j.cfg.CheckpointInterval {
+		return
+	}
+	started := time.Now()
+	var buf bytes.Buffer
+	if err := p.state.Snapshot(&buf); err != nil {
+		log.Warn("snapshotting the join state failed; recovery falls back to an older checkpoint or replay", "err", err)
+		return
+	}
+	if err := j.deps.Store.SaveCheckpoint(ctx, j.cfg.Group, j.cfg.Topic, int32(p.id), p.next, buf.Bytes()); err != nil {
+		log.Warn("saving the join checkpoint failed; recovery falls back to an older checkpoint or replay", "err", err)
+		return
+	}
+	p.checkpointed, p.lastCheckpoint = p.next, time.Now()
+	j.checkpoints.Add(1)
+	log.Debug("join state checkpointed", "offset", p.next, "open_traces", p.state.Open(), "bytes", buf.Len(), "took", time.Since(started))
+}
