@@ -25,6 +25,12 @@ const (
 	ReasonBadField       Reason = "bad_field"
 	ReasonInvalidUTF8    Reason = "invalid_utf8"
 	ReasonTooLarge       Reason = "too_large"
+
+	// Checked by the consumer, beyond Decode: they need the wall clock, the
+	// Kafka key or the messages read before (see CheckTime and pkg/ingest).
+	ReasonFutureTimestamp Reason = "future_timestamp"
+	ReasonEmptyKey        Reason = "empty_key"
+	ReasonEventIDReused   Reason = "event_id_reused"
 )
 
 // Error is a validation error: why an event was rejected and, where it

@@ -116,8 +116,8 @@ func TestWatermarkIsHighestEventTimePerPartition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.classify(b, &kafka.Message{Partition: 0, Value: hb})
-	in.classify(b, &kafka.Message{Partition: 0, Value: []byte("garbage")}) // bad input moves nothing
+	in.classify(b, &kafka.Message{Partition: 0, Key: []byte("payout-feed"), Value: hb})
+	in.classify(b, &kafka.Message{Partition: 0, Key: []byte("payout-feed"), Value: []byte("garbage")}) // bad input moves nothing
 	if in.wm[0] != ev.OccurredAt || len(in.wm) != 1 {
 		t.Errorf("watermarks %v, want partition 0 at %d only", in.wm, ev.OccurredAt)
 	}

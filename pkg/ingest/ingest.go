@@ -46,6 +46,16 @@ type Config struct {
 	// RetryMaxElapsed bounds the retries of one Kafka write; past it Run
 	// returns the error and the process exits for its supervisor to restart.
 	RetryMaxElapsed time.Duration
+
+	// MaxFutureSkew: an event dated further ahead of the wall clock is
+	// dead-lettered (future_timestamp). Default 24h; negative disables.
+	// Past dates are never rejected.
+	MaxFutureSkew time.Duration
+	// EventIDMemory is how many distinct event ids this instance remembers
+	// to dead-letter an id reused for different content (event_id_reused;
+	// see idMemory for the limits). Default 1,000,000 (about 44 MiB);
+	// negative disables.
+	EventIDMemory int
 }
 
 // Defaults fills zero values.
@@ -74,6 +84,12 @@ func (c Config) Defaults() Config {
 	if c.RetryMaxElapsed == 0 {
 		c.RetryMaxElapsed = 10 * time.Minute
 	}
+	if c.MaxFutureSkew == 0 {
+		c.MaxFutureSkew = DefaultMaxFutureSkew
+	}
+	if c.EventIDMemory == 0 {
+		c.EventIDMemory = DefaultEventIDMemory
+	}
 	return c
 }
 
@@ -96,6 +112,7 @@ type Deps struct {
 	Kafka  kafkaio.Config
 	Store  *store.Store
 	Logger *slog.Logger
+	Now    func() time.Time // wall clock for the future-timestamp check; default time.Now
 }
 
 // Stats counts what happened to consumed messages. Every consumed message is
@@ -135,7 +152,8 @@ type Ingest struct {
 	lastRead                                                        atomic.Int64 // Unix ms of the last message read
 	minWM                                                           atomic.Int64 // lowest partition watermark after the last batch
 
-	progress progress // bytes, dead-letter reasons and partition lag, for Stats (metrics.go)
+	progress progress  // bytes, dead-letter reasons and partition lag, for Stats (metrics.go)
+	ids      *idMemory // recent event ids, for event_id_reused (checks.go)
 }
 
 // New builds an ingest consumer; it connects on Run.
@@ -154,7 +172,7 @@ func New(cfg Config, deps Deps) (*Ingest, error) {
 		deps.Logger = slog.Default()
 	}
 	return &Ingest{cfg: cfg, deps: deps, log: deps.Logger.With("component", "ingest", "source", cfg.Source.String(), "topic", cfg.Topic),
-		wm: map[int]int64{}, sentWM: map[int]int64{}}, nil
+		wm: map[int]int64{}, sentWM: map[int]int64{}, ids: newIDMemory(cfg.EventIDMemory)}, nil
 }
 
 // Stats returns the counters so far.
@@ -188,7 +206,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				in.log.Info("ingest stopped", "consumed", in.consumed.Load())
+				in.log.Info("ingest stopped: drained the batch in hand and committed its offsets", "consumed", in.consumed.Load(), "batches", in.batches.Load())
 				return nil
 			}
 			return fmt.Errorf("ingest %s: fetching: %w", in.cfg.Source, err)
@@ -350,6 +368,9 @@ func (in *Ingest) classify(b *batch, m *kafka.Message) {
 	b.last[m.Partition] = *m
 	kt := m.Time.UnixMilli()
 	ev, err := event.Decode(in.cfg.Source, m.Value)
+	if err == nil {
+		err = in.check(m, &ev)
+	}
 	if err != nil {
 		in.deadLetter(b, m, err)
 		return

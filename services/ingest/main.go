@@ -28,7 +28,13 @@ invalid messages to the dead-letter topic and the dead_letters table with a
 reason, archives valid ones with their topic/partition/offset, forwards
 payment events keyed by trace number to settle.events together with the
 source partitions' watermarks, and commits offsets only after all of that is
-durable. SIGTERM finishes the batch in hand, commits and exits.`)
+durable. SIGTERM finishes the batch in hand, commits and exits.
+
+Beyond the event contract, a message is dead-lettered when it has no Kafka
+key (empty_key), is dated more than --max-future-skew ahead of the wall clock
+(future_timestamp), or reuses the event_id of a different message this
+instance read among its last --event-id-memory ids (event_id_reused; an
+identical re-delivery passes).`)
 	k := service.KafkaFlags(f)
 	sc := service.StoreFlags(f)
 	lc := service.LogFlags(f)
@@ -39,6 +45,10 @@ durable. SIGTERM finishes the batch in hand, commits and exits.`)
 	f.StringVar(&cfg.OutTopic, "events-topic", "settle.events", "repartition topic the events are re-keyed onto")
 	f.StringVar(&cfg.DLQTopic, "dlq-topic", "settle.dlq", "dead-letter topic")
 	f.IntVar(&cfg.MaxBatch, "batch", 5000, "messages per durable batch")
+	f.DurationVar(&cfg.MaxFutureSkew, "max-future-skew", ingest.DefaultMaxFutureSkew,
+		"dead-letter (future_timestamp) an event dated further than this ahead of the wall clock; 0 disables (past dates are never rejected)")
+	f.IntVar(&cfg.EventIDMemory, "event-id-memory", ingest.DefaultEventIDMemory,
+		"distinct event ids remembered per instance to dead-letter an event_id reused with different content (event_id_reused); about 46 bytes each; 0 disables")
 	migrate := f.Bool("migrate", false, "apply ClickHouse migrations before starting")
 	ops := telemetry.DefaultConfig(telemetry.IngestListen)
 	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
@@ -57,6 +67,13 @@ durable. SIGTERM finishes the batch in hand, commits and exits.`)
 		return exitCode(fmt.Errorf("--source: %w", err))
 	}
 	cfg.Source = src
+	// On the command line 0 disables a check; in ingest.Config 0 means the default.
+	if cfg.MaxFutureSkew == 0 {
+		cfg.MaxFutureSkew = -1
+	}
+	if cfg.EventIDMemory == 0 {
+		cfg.EventIDMemory = -1
+	}
 	ctx, stop := service.SignalContext(context.Background())
 	defer stop()
 	st, err := store.New(ctx, *sc, log)

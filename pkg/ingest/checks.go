@@ -1,0 +1,48 @@
+package ingest
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"settlemon/pkg/event"
+)
+
+// Defaults of the checks ingest adds to event.Decode.
+const (
+	DefaultMaxFutureSkew = 24 * time.Hour
+	DefaultEventIDMemory = 1_000_000
+)
+
+// check applies, to a message that decoded, the rules that need more than
+// its bytes: a Kafka key, the wall clock and the messages read before. It
+// runs before the event moves any watermark. The order is fixed so that a
+// message breaking several rules always gets the same reason: empty key,
+// future timestamp, reused event id. Only a message that passes all of them
+// is remembered under its event id.
+func (in *Ingest) check(m *kafka.Message, ev *event.Event) error {
+	if len(m.Key) == 0 {
+		// Every producer keys its messages: payment events by trace_no,
+		// batch control by batch_id, heartbeats by producer name (they are
+		// sent to explicit partitions, but still keyed), merchant profiles
+		// by merchant_id (acq.merchants is compacted by key). Without a key
+		// the producer's partitioner scatters a trace's events over the
+		// partitions and their order is lost.
+		return &event.Error{Reason: event.ReasonEmptyKey,
+			Detail: "the message has no Kafka key; producers must key " + ev.Type.String() +
+				" events (payment events by trace_no, batch events by batch_id, heartbeats by producer, profiles by merchant_id) so that related events stay in order on one partition"}
+	}
+	now := time.Now
+	if in.deps.Now != nil {
+		now = in.deps.Now
+	}
+	if err := event.CheckTime(ev, now(), in.cfg.MaxFutureSkew); err != nil {
+		return err
+	}
+	if in.ids.check(ev.ID, m.Value) {
+		return &event.Error{Reason: event.ReasonEventIDReused, Field: "event_id",
+			Detail: strconv.Quote(ev.ID) + " was already read by this consumer with different content; a re-delivery must repeat the same bytes and a new event needs a new event_id"}
+	}
+	return nil
+}
