@@ -190,6 +190,7 @@ type Alerter struct {
 	inflight map[string]int
 	dirty    []store.AlertRecord
 	firing   map[[2]string]int // last reported to obs, by alertname and severity
+	zeroed   bool              // every alert reported at zero once
 
 	// Dispatch.
 	startOnce sync.Once
@@ -530,6 +531,14 @@ func (a *Alerter) observe() {
 		return
 	}
 	now := map[[2]string]int{}
+	if !a.zeroed {
+		// Every alert starts with a series at zero, so dashboards and rules
+		// see "none firing" rather than nothing.
+		a.zeroed = true
+		for name, sev := range alertSeverities {
+			now[[2]string{name, string(sev)}] = 0
+		}
+	}
 	for _, r := range a.records {
 		if r.State == Firing {
 			now[[2]string{r.Name, r.Labels[LabelSeverity]}]++
@@ -543,7 +552,18 @@ func (a *Alerter) observe() {
 	for k, n := range now {
 		a.obs.SetFiring(k[0], k[1], n)
 	}
+	for k, n := range now {
+		if n == 0 {
+			delete(now, k) // reported at zero once; no need to zero it again
+		}
+	}
 	a.firing = now
+}
+
+// alertSeverities is the severity each alert is raised with.
+var alertSeverities = map[string]fact.Severity{
+	BatchStalled: fact.Critical, BatchIncomplete: fact.Critical, SourceLagging: fact.Critical,
+	PayoutsOverdue: fact.Critical, DeadLetterRate: fact.Warning,
 }
 
 // apply takes the finished jobs: a delivered notification becomes the

@@ -373,7 +373,7 @@ func TestSlowReceiver(t *testing.T) {
 		if s := a.Stats(); s.Sent != 8 || s.Undelivered != 0 {
 			t.Errorf("stats = %+v: each notification reached a receiver", s)
 		}
-		if got, want := obs.snapshot(), "map[SourceLagging/critical:8] map[fast ok:8 slow alert receiver queue full:3 slow ok:5]"; got != want {
+		if got, want := obs.snapshot(), "map[BatchIncomplete/critical:0 BatchStalled/critical:0 DeadLetterRate/warning:0 PayoutsOverdue/critical:0 SourceLagging/critical:8] map[fast ok:8 slow alert receiver queue full:3 slow ok:5]"; got != want {
 			t.Errorf("metrics:\n got %s\nwant %s", got, want)
 		}
 	})
@@ -562,7 +562,7 @@ func TestMetrics(t *testing.T) {
 		if err := a.EvaluateOnce(ctx); err != nil {
 			t.Fatal(err)
 		}
-		want := "map[DeadLetterRate/warning:1 SourceLagging/critical:2] map[bad receiver answered 400 Bad Request:3 ok ok:3]"
+		want := "map[BatchIncomplete/critical:0 BatchStalled/critical:0 DeadLetterRate/warning:1 PayoutsOverdue/critical:0 SourceLagging/critical:2] map[bad receiver answered 400 Bad Request:3 ok ok:3]"
 		if got := obs.snapshot(); got != want {
 			t.Errorf("after firing:\n got %s\nwant %s", got, want)
 		}
@@ -570,7 +570,7 @@ func TestMetrics(t *testing.T) {
 		if err := a.EvaluateOnce(ctx); err != nil {
 			t.Fatal(err)
 		}
-		want = "map[DeadLetterRate/warning:0 SourceLagging/critical:1] map[bad receiver answered 400 Bad Request:5 ok ok:5]"
+		want = "map[BatchIncomplete/critical:0 BatchStalled/critical:0 DeadLetterRate/warning:0 PayoutsOverdue/critical:0 SourceLagging/critical:1] map[bad receiver answered 400 Bad Request:5 ok ok:5]"
 		if got := obs.snapshot(); got != want {
 			t.Errorf("after two resolved:\n got %s\nwant %s", got, want)
 		}

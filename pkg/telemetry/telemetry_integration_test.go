@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/segmentio/kafka-go"
 
+	"settlemon/pkg/alert"
 	"settlemon/pkg/calendar"
 	"settlemon/pkg/console"
 	"settlemon/pkg/devbroker"
@@ -397,8 +399,33 @@ func TestEveryServiceExposesItsMetrics(t *testing.T) {
 	}
 	consoleFams := waitFor(t, ctx, consoleSvc, consoleWant)
 
+	// The alerter: its own registry with the alert metrics, evaluating
+	// against the same database (one duplicate_trace anomaly, no alert).
+	alertStore := openStore()
+	alertReg := telemetry.NewRegistry()
+	alertMetrics, err := telemetry.NewAlertMetrics(alertReg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer sink.Close()
+	acfg := alert.DefaultConfig()
+	acfg.Interval, acfg.WebhookURL = 100*time.Millisecond, sink.URL
+	alerter, err := alert.New(acfg, alert.Deps{Store: alertStore, Logger: logger, Metrics: alertMetrics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerterSvc := startOps(t, runCtx, "alerter", telemetry.Deps{Gatherer: alertReg,
+		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", alertStore.Conn())}, Logger: logger}, alerter.Run)
+	alerterWant := []expectation{
+		{"settlemon_alerts_firing", map[string]string{"alertname": "PayoutsOverdue"}, exactly(0), "0 (nothing overdue)"},
+		{"settlemon_alerts_firing", map[string]string{"alertname": "BatchStalled"}, exactly(0), "0"},
+		{"go_goroutines", nil, atLeast(1), ">= 1"},
+	}
+	alerterFams := waitFor(t, ctx, alerterSvc, alerterWant)
+
 	// Health and readiness of every service.
-	for _, s := range []service{ingestSvc, joinerSvc, consoleSvc} {
+	for _, s := range []service{ingestSvc, joinerSvc, consoleSvc, alerterSvc} {
 		if code, body := s.get(t, "/healthz"); code != http.StatusOK {
 			t.Errorf("%s: GET /healthz = %d %s", s.name, code, body)
 		}
@@ -418,7 +445,7 @@ func TestEveryServiceExposesItsMetrics(t *testing.T) {
 
 	// Every metric an alerting rule reads is exposed by a service.
 	scraped := map[string]bool{"up": true} // Prometheus' own
-	for _, fams := range []map[string]*dto.MetricFamily{ingestFams, joinerFams, consoleFams} {
+	for _, fams := range []map[string]*dto.MetricFamily{ingestFams, joinerFams, consoleFams, alerterFams} {
 		for name, f := range fams {
 			scraped[name] = true
 			if f.GetType() == dto.MetricType_HISTOGRAM {
