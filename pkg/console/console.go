@@ -1,16 +1,26 @@
-// Package console is the HTTP side of the ops console: a JSON API over the
-// facts in ClickHouse and the health endpoints. Today it serves the trace
-// explain endpoint ("why hasn't trace X been paid?"):
+// Package console is the ops console: a web page for ops and support, and
+// the JSON API behind it, over the facts in ClickHouse
+// (schemas/openapi.yaml documents the API):
 //
-//	GET /api/v1/traces/{trace_no}/explain[?format=text][&as_of=RFC3339]
-//	GET /healthz   the process is up
-//	GET /readyz    ClickHouse answers a ping
+//	GET /                                       the page (assets embedded, no CDN)
+//	GET /api/v1/overview                        overdue, failed and held payouts, open anomalies by kind, counts
+//	GET /api/v1/lag/hourly                      lag percentiles per authorization hour and mode
+//	GET /api/v1/anomalies                       anomalies, filtered by kind, merchant, trace, date, status
+//	GET /api/v1/batches                         clearing and payout batches with progress
+//	GET /api/v1/sources                         source health: watermark, lag behind now, consumer lag
+//	GET /api/v1/alerts                          the alerter's alerts, firing by default
+//	GET /api/v1/traces/{trace_no}/explain       why hasn't trace X been paid? [?format=text][&as_of=RFC3339]
+//	GET /healthz                                the process is up
+//	GET /readyz                                 ClickHouse answers a ping
 //
 // It listens on loopback by default and refuses to listen anywhere else
-// without a bearer token; with a token every /api request must carry it.
+// without a bearer token; with a token every /api request must carry it. The
+// page itself holds no data: it takes the token once from ?token=, keeps it
+// in the tab's sessionStorage and sends it as the Authorization header.
 //
-// It only reads. It holds no state of its own beyond its dependencies, and
-// it does not render the web page yet (issue #7).
+// It only reads, as the read-only analyst. It holds no state of its own
+// beyond its dependencies; it computes nothing the facts do not hold (the
+// join and the alerter decide; the console shows).
 package console
 
 import (
@@ -39,11 +49,14 @@ type Config struct {
 	Token string
 	// ShutdownTimeout bounds the graceful shutdown; default 10s.
 	ShutdownTimeout time.Duration
+	// QueryTimeout bounds the ClickHouse queries of one API request;
+	// default 30s.
+	QueryTimeout time.Duration
 }
 
 // DefaultConfig returns the loopback configuration without a token.
 func DefaultConfig() Config {
-	return Config{Listen: "127.0.0.1:8080", ShutdownTimeout: 10 * time.Second}
+	return Config{Listen: "127.0.0.1:8080", ShutdownTimeout: 10 * time.Second, QueryTimeout: 30 * time.Second}
 }
 
 func (c *Config) setDefaults() {
@@ -53,6 +66,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = d.ShutdownTimeout
+	}
+	if c.QueryTimeout == 0 {
+		c.QueryTimeout = d.QueryTimeout
 	}
 }
 
@@ -71,6 +87,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		return fmt.Errorf("console shutdown timeout %v: must not be negative", c.ShutdownTimeout)
+	}
+	if c.QueryTimeout < 0 {
+		return fmt.Errorf("console query timeout %v: must not be negative", c.QueryTimeout)
 	}
 	return nil
 }
@@ -100,14 +119,21 @@ type Pinger interface {
 type Deps struct {
 	Explainer Explainer
 	DB        Pinger
-	Logger    *slog.Logger // nil: discard
+	// Facts answers the page's API; nil serves the explain endpoint only
+	// (the page's other endpoints answer 503).
+	Facts    Facts
+	Location *time.Location   // times in answers; nil: UTC. Give the calendar's.
+	Now      func() time.Time // nil: time.Now; only generated_at reads it
+	Logger   *slog.Logger     // nil: discard
 }
 
-// Console serves the API.
+// Console serves the page and the API.
 type Console struct {
 	cfg     Config
 	deps    Deps
 	log     *slog.Logger
+	loc     *time.Location
+	now     func() time.Time
 	handler http.Handler
 	token   [sha256.Size]byte
 }
@@ -128,7 +154,13 @@ func New(cfg Config, deps Deps) (*Console, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Console{cfg: cfg, deps: deps, log: log.With("component", "console")}
+	c := &Console{cfg: cfg, deps: deps, log: log.With("component", "console"), loc: deps.Location, now: deps.Now}
+	if c.loc == nil {
+		c.loc = time.UTC
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
 	if cfg.Token != "" {
 		c.token = sha256.Sum256([]byte(cfg.Token))
 	}
@@ -184,14 +216,32 @@ func (c *Console) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", c.healthz)
 	mux.HandleFunc("GET /readyz", c.readyz)
+	mux.Handle("GET /{$}", c.page())
+	mux.Handle("GET /assets/", c.assets())
 
 	api := http.NewServeMux()
-	api.HandleFunc("GET /api/v1/traces/{trace_no}/explain", c.explainTrace)
+	for pattern, h := range c.apiRoutes() {
+		api.HandleFunc(pattern, h)
+	}
 	api.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	mux.Handle("/api/", c.authorize(api))
 	return headers(mux)
+}
+
+// apiRoutes are the API's endpoints by route pattern; schemas/openapi.yaml
+// documents each of them (a test checks both ways).
+func (c *Console) apiRoutes() map[string]http.HandlerFunc {
+	return map[string]http.HandlerFunc{
+		"GET /api/v1/traces/{trace_no}/explain": c.explainTrace,
+		"GET /api/v1/overview":                  c.needFacts(c.overview),
+		"GET /api/v1/lag/hourly":                c.needFacts(c.lagHourly),
+		"GET /api/v1/anomalies":                 c.needFacts(c.anomalies),
+		"GET /api/v1/batches":                   c.needFacts(c.batches),
+		"GET /api/v1/sources":                   c.needFacts(c.sourceHealth),
+		"GET /api/v1/alerts":                    c.needFacts(c.alerts),
+	}
 }
 
 // headers sets the headers every response carries.
@@ -225,6 +275,16 @@ func (c *Console) authorize(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// needFacts answers 503 when the console was built without a fact reader.
+func (c *Console) needFacts(h http.HandlerFunc) http.HandlerFunc {
+	if c.deps.Facts != nil {
+		return h
+	}
+	return func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusServiceUnavailable, "this console serves trace explanations only: it was started without a fact reader")
+	}
 }
 
 func (c *Console) healthz(w http.ResponseWriter, _ *http.Request) {

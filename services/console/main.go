@@ -1,8 +1,9 @@
-// Command console serves the ops console's HTTP API over the facts in
-// ClickHouse: today the trace explain endpoint ("why hasn't trace X been
-// paid?") and the health endpoints. It listens on loopback by default and
-// requires a bearer token when told to listen anywhere else. Use a read-only
-// ClickHouse user (--clickhouse-user analyst).
+// Command console serves the ops console over the facts in ClickHouse: the
+// web page at "/" (settlement lag, overdue and failed payouts, anomalies,
+// batches, source health, alerts, trace explain) and the JSON API behind it
+// (schemas/openapi.yaml), plus the health endpoints. It listens on loopback
+// by default and requires a bearer token when told to listen anywhere else.
+// Use a read-only ClickHouse user (--clickhouse-user analyst).
 package main
 
 import (
@@ -14,7 +15,6 @@ import (
 	"time"
 
 	"settlemon/pkg/console"
-	"settlemon/pkg/explain"
 	"settlemon/pkg/service"
 	"settlemon/pkg/store"
 	"settlemon/pkg/telemetry"
@@ -23,9 +23,18 @@ import (
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
-	f := service.NewFlags("console", `console — the ops console's HTTP API.
+	f := service.NewFlags("console", `console — the ops console: a web page and the JSON API behind it.
 
-Endpoints:
+Open http://127.0.0.1:8080/ for the page: settlement-lag percentiles per mode
+over time, overdue and failed payouts, open anomalies with filters and each
+trace's explanation, batches with progress, source health and firing alerts,
+refreshed every 10 s. The API (documented in schemas/openapi.yaml):
+  GET /api/v1/overview                    the figures at the top of the page
+  GET /api/v1/lag/hourly                  lag percentiles per authorization hour and mode
+  GET /api/v1/anomalies                   ?kind= &merchant= &trace= &date= &status= &limit= &offset=
+  GET /api/v1/batches                     ?source= &status= &limit=
+  GET /api/v1/sources                     source health
+  GET /api/v1/alerts                      ?state=firing|resolved|all
   GET /api/v1/traces/{trace_no}/explain   why hasn't this trace been paid? (JSON; ?format=text
                                           for the human form; ?as_of=RFC3339 to judge due times)
   GET /healthz                            the process is up
@@ -33,7 +42,8 @@ Endpoints:
 
 It listens on 127.0.0.1 unless --listen says otherwise; beyond loopback a
 --token is required and every /api request must send "Authorization: Bearer
-<token>". Give it a read-only ClickHouse user.
+<token>" (open the page once as /?token=<token>: it keeps the token in the
+browser tab). Give it a read-only ClickHouse user.
 
 Example:
   console --listen 127.0.0.1:8080 --clickhouse-user analyst
@@ -44,6 +54,7 @@ Example:
 	cfg := console.DefaultConfig()
 	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "host:port to serve on; beyond loopback requires --token")
 	f.SecretVar(&cfg.Token, "token", "bearer token every /api request must carry (required beyond loopback)")
+	f.DurationVar(&cfg.QueryTimeout, "query-timeout", cfg.QueryTimeout, "cancel the ClickHouse queries of an API request after this long")
 	ops := telemetry.DefaultConfig(telemetry.ConsoleListen)
 	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
 	if err := f.Parse(args); err != nil {
@@ -73,11 +84,7 @@ Example:
 		return exitCode(err)
 	}
 	defer st.Close()
-	ex, err := explain.New(st, sched)
-	if err != nil {
-		return exitCode(err)
-	}
-	c, err := console.New(cfg, console.Deps{Explainer: ex, DB: st.Conn(), Logger: log})
+	c, err := console.NewOnStore(cfg, st, sched, log)
 	if err != nil {
 		return exitCode(err)
 	}

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"os"
 	"time"
 
 	"settlemon/pkg/allinone"
+	"settlemon/pkg/calendar"
+	"settlemon/pkg/console"
 	"settlemon/pkg/service"
 	"settlemon/pkg/simulator"
 	"settlemon/pkg/store"
@@ -24,7 +28,9 @@ start, or simply "make run"), publishes a deterministic simulation onto the
 source topics, runs one ingest consumer per source topic and the joiner until
 everything is consumed, then prints events per topic with a reconciliation,
 dead letters, facts written, lag percentiles per settlement mode and anomalies
-by kind. Exit status 3 means the reconciliation did not balance.`)
+by kind, and the console's URL. With --serve-console it then serves the ops
+console (page and API) on that loopback address until interrupted. Exit
+status 3 means the reconciliation did not balance.`)
 	k := service.KafkaFlags(f)
 	sc := service.StoreFlags(f)
 	cc := service.CalendarFlags(f)
@@ -35,6 +41,7 @@ by kind. Exit status 3 means the reconciliation did not balance.`)
 	f.IntVar(&cfg.Partitions, "partitions", 6, "partitions of every topic")
 	f.StringVar(&cfg.TruthFile, "truth-file", ".run/truth.jsonl", "where the simulator writes the ground truth (JSON lines)")
 	keep := f.Bool("keep-database", false, "keep what the database already holds instead of starting from an empty one")
+	serve := f.String("serve-console", "", "after the report, serve the ops console on this loopback host:port (e.g. 127.0.0.1:8080) until interrupted; empty: exit after the report")
 	applySim := service.SimulatorFlags(f, &cfg.Simulator)
 	sim := &cfg.Simulator
 	if err := f.Parse(args); err != nil {
@@ -64,10 +71,44 @@ by kind. Exit status 3 means the reconciliation did not balance.`)
 	if cfg.TruthFile != "" {
 		fmt.Printf("\nGround truth of the simulation: %s\n", cfg.TruthFile)
 	}
+	if err := consoleAfterRun(ctx, *serve, cfg.Store, sched, log); err != nil {
+		return err
+	}
 	if !res.Report.Balanced() {
 		return errUnbalanced
 	}
 	return nil
+}
+
+// consoleAfterRun serves the console on addr until ctx ends, reading the
+// run's database; with no addr it prints how to open it.
+func consoleAfterRun(ctx context.Context, addr string, sc store.Config, sched *calendar.Schedule, log *slog.Logger) error {
+	if addr == "" {
+		fmt.Printf("\nConsole: %s — add --serve-console 127.0.0.1:8080 to keep it up after the report, or serve this database with\n"+
+			"  bin/console --clickhouse-addr %s --clickhouse-database %s --clickhouse-user analyst  (password: SETTLEMON_CLICKHOUSE_PASSWORD, \"analyst\" locally)\n",
+			console.URL(console.DefaultConfig().Listen), sc.Addr, sc.Database)
+		return nil
+	}
+	cfg := console.DefaultConfig()
+	cfg.Listen = addr
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("--serve-console: %w", err)
+	}
+	st, err := store.New(ctx, sc, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	c, err := console.NewOnStore(cfg, st, sched, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--serve-console: %w", err)
+	}
+	fmt.Printf("\nConsole: %s — serving until interrupted (Ctrl-C)\n", console.URL(ln.Addr().String()))
+	return c.Serve(ctx, ln)
 }
 
 func migrate(args []string) error {

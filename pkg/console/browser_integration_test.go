@@ -1,0 +1,536 @@
+//go:build integration
+
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"settlemon/pkg/allinone"
+	"settlemon/pkg/calendar"
+	"settlemon/pkg/explain"
+	"settlemon/pkg/fact"
+	"settlemon/pkg/kafkaio"
+	"settlemon/pkg/simulator"
+	"settlemon/pkg/store"
+	"settlemon/pkg/store/storetest"
+)
+
+// Environment of the browser test.
+const (
+	// chromiumEnv names the browser binary; default: chromium on PATH.
+	chromiumEnv = "SETTLEMON_CHROMIUM"
+	// artifactsEnv names the folder the screenshots are written to;
+	// default: the test's temporary folder (removed after the test).
+	artifactsEnv = "SETTLEMON_ARTIFACTS"
+	// analystPasswordEnv is the read-only analyst's password
+	// (deploy/clickhouse/local.sh; default "analyst").
+	analystPasswordEnv = "SETTLEMON_ANALYST_PASSWORD"
+)
+
+// TestBrowserAcceptance is issue #7's acceptance test: after a small
+// simulated run (kfake over TCP, real ClickHouse), the console serves on
+// loopback with a token, reading ClickHouse as the read-only analyst;
+// its real API answers validate against schemas/openapi.yaml; and headless
+// Chromium, driven by chromedp, checks that the page loads with no console
+// error, the lag chart draws the hourly data, filtering anomalies by kind
+// narrows the table, and clicking a trace opens its explanation with the
+// status the explainer gives. Screenshots are saved as artifacts.
+func TestBrowserAcceptance(t *testing.T) {
+	chromium := findChromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	logger := slog.New(slog.NewTextHandler(tbWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	sched := testSchedule(t)
+
+	// A small simulated run into a database of its own.
+	st := storetest.New(t)
+	res, err := allinone.Run(ctx, allinone.Config{
+		BrokerPort: freePort(t),
+		Partitions: 3,
+		Progress:   500 * time.Millisecond,
+		Simulator:  smallSim(),
+		Store:      storetest.Config(t, st.Database()),
+	}, allinone.Deps{Kafka: kafkaio.DefaultConfig(), Schedule: sched, Logger: logger, Out: tbWriter{t}})
+	if err != nil {
+		t.Fatalf("allinone.Run: %v", err)
+	}
+	t.Logf("simulated %d traces in %s", res.Simulated.Traces, res.Elapsed.Round(time.Millisecond))
+	// The alerter is not part of the run: record one firing alert the way it would.
+	started := time.Date(2026, 10, 1, 9, 30, 0, 0, sched.Calendar().Location()).UnixMilli()
+	if err := st.InsertAlerts(ctx, []store.AlertRecord{{
+		Fingerprint: "a1b2c3", AlertName: "SourceLagging", State: "firing", StartedAt: started, LastSentAt: started, Notifications: 1, Version: 1,
+		Labels:      map[string]string{"alertname": "SourceLagging", "severity": "critical", "source": "payouts"},
+		Annotations: map[string]string{"summary": "the payouts feed is 6h behind: absence checks withheld"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The console reads as the read-only analyst.
+	acfg := storetest.Config(t, st.Database())
+	acfg.User, acfg.Password = "analyst", os.Getenv(analystPasswordEnv)
+	if acfg.Password == "" {
+		acfg.Password = "analyst"
+	}
+	analyst, err := store.New(ctx, acfg, logger)
+	if err != nil {
+		t.Fatalf("connecting as the read-only analyst: %v", err)
+	}
+	defer analyst.Close()
+	if err := analyst.InsertAlerts(ctx, []store.AlertRecord{{Fingerprint: "x", AlertName: "x", State: "firing", Version: 1}}); err == nil {
+		t.Fatal("the analyst could write: it must be read-only")
+	}
+	const token = "browser-t0ken"
+	c, err := NewOnStore(Config{Listen: "127.0.0.1:0", Token: token}, analyst, sched, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvCtx, stopSrv := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- c.Serve(srvCtx, ln) }()
+	defer func() {
+		stopSrv()
+		if err := <-served; err != nil {
+			t.Errorf("console: %v", err)
+		}
+	}()
+	base := "http://" + ln.Addr().String()
+
+	// The real answers conform to the OpenAPI document.
+	ov := apiGet[overviewResponse](t, base, "/api/v1/overview", token)
+	lag := apiGet[lagResponse](t, base, "/api/v1/lag/hourly", token)
+	all := apiGet[anomaliesResponse](t, base, "/api/v1/anomalies?limit=200", token)
+	const kind = fact.PayoutFailed
+	failed := apiGet[anomaliesResponse](t, base, "/api/v1/anomalies?limit=200&kind="+string(kind), token)
+	apiGet[anomaliesResponse](t, base, "/api/v1/anomalies?status=all&limit=5&date=2026-09-29", token)
+	batches := apiGet[batchesResponse](t, base, "/api/v1/batches", token)
+	sources := apiGet[sourcesResponse](t, base, "/api/v1/sources", token)
+	alerts := apiGet[alertsResponse](t, base, "/api/v1/alerts", token)
+	apiGet[lagResponse](t, base, "/api/v1/lag/hourly?mode=T1", token)
+	if len(lag.Points) == 0 || ov.OpenAnomalies == 0 || len(batches.Batches) == 0 || len(sources.Sources) < 3 || len(alerts.Alerts) != 1 {
+		t.Fatalf("the run left too little to show: %d lag points, %d open anomalies, %d batches, %d sources, %d alerts",
+			len(lag.Points), ov.OpenAnomalies, len(batches.Batches), len(sources.Sources), len(alerts.Alerts))
+	}
+	if failed.Total == 0 || failed.Total >= all.Total {
+		t.Fatalf("open %s anomalies: %d of %d; the filter test needs some, and fewer than all", kind, failed.Total, all.Total)
+	}
+	if ov.Payouts.Failed.Count != failed.Total {
+		t.Errorf("overview counts %d failed payouts, the anomaly list %d", ov.Payouts.Failed.Count, failed.Total)
+	}
+	if code := rawGet(t, base+"/api/v1/overview", ""); code != http.StatusUnauthorized {
+		t.Errorf("the API answered %d without the token, want 401", code)
+	}
+
+	// The browser.
+	bctx, problems := startBrowser(t, ctx, chromium)
+	run(t, bctx, chromedp.Navigate(base+"/?token="+token))
+	waitJS(t, bctx, `document.body.dataset.state === "ready"`, "the page to load its data")
+
+	// The token was taken from the address and kept in the tab.
+	loc, err := chromedp.Run(bctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(loc, "token") {
+		t.Errorf("the token stays in the address bar: %s", loc)
+	}
+	if kept := eval[string](t, bctx, `sessionStorage.getItem("settlemon.console.token")`); kept != token {
+		t.Errorf("sessionStorage holds %q, want the token", kept)
+	}
+
+	// The overview cards show the API's figures.
+	if got := eval[string](t, bctx, `document.querySelector('#card-failed [data-field="count"]').textContent`); got != fmt.Sprint(ov.Payouts.Failed.Count) {
+		t.Errorf("failed payouts card shows %q, want %d", got, ov.Payouts.Failed.Count)
+	}
+
+	// The lag chart draws one SVG per mode, with the API's hourly points.
+	type series struct {
+		Mode   string  `json:"mode"`
+		Pct    string  `json:"pct"`
+		Points int     `json:"points"`
+		Width  float64 `json:"width"`
+		DLen   int     `json:"dlen"`
+	}
+	drawn := eval[[]series](t, bctx, `[...document.querySelectorAll('#lag-charts path.series')].map(p => ({
+		mode: p.closest('svg').dataset.mode, pct: p.classList[1], points: Number(p.dataset.points),
+		width: p.getBBox().width, dlen: p.getAttribute('d').length }))`)
+	perMode := map[string]int{}
+	for _, p := range lag.Points {
+		perMode[p.Mode]++
+	}
+	if len(drawn) != 3*len(perMode) {
+		t.Fatalf("the chart draws %d series, want p50/p95/p99 for each of %d modes", len(drawn), len(perMode))
+	}
+	for _, s := range drawn {
+		if s.Points != perMode[s.Mode] || s.DLen < 10 || (s.Points > 1 && s.Width < 50) {
+			t.Errorf("mode %s %s: %d points drawn %.0f px wide (path of %d chars), want %d points", s.Mode, s.Pct, s.Points, s.Width, s.DLen, perMode[s.Mode])
+		}
+	}
+
+	// Filtering anomalies by kind narrows the table to that kind.
+	waitJS(t, bctx, `document.querySelector('#anomalies').dataset.state === "ready"`, "the anomalies table")
+	before := eval[int](t, bctx, `document.querySelectorAll('#anomalies tbody tr[data-kind]').length`)
+	if before != len(all.Anomalies) {
+		t.Errorf("the table shows %d anomalies before filtering, the API %d", before, len(all.Anomalies))
+	}
+	// SetValue fires input and change, as choosing in the list does.
+	run(t, bctx, chromedp.SetValue(chromedp.CSS("#f-kind"), string(kind)))
+	waitJS(t, bctx, `(t => t.dataset.state === "ready" && t.dataset.kind === "`+string(kind)+`")(document.querySelector('#anomalies'))`, "the filtered table")
+	kinds := eval[[]string](t, bctx, `[...document.querySelectorAll('#anomalies tbody tr[data-kind]')].map(r => r.dataset.kind)`)
+	if len(kinds) == 0 || len(kinds) >= before || len(kinds) != len(failed.Anomalies) {
+		t.Errorf("filtering by %s left %d rows of %d (the API has %d)", kind, len(kinds), before, len(failed.Anomalies))
+	}
+	for _, k := range kinds {
+		if k != string(kind) {
+			t.Errorf("filtered by %s, the table still shows a %s", kind, k)
+			break
+		}
+	}
+
+	// Clicking a trace opens its explanation, with the status the explainer gives.
+	link := chromedp.CSS(`#anomalies tbody tr[data-kind="` + string(kind) + `"] a.trace`)
+	attr, err := chromedp.Run(bctx, chromedp.AttributeValue(link, "data-trace"))
+	if err != nil || !attr.Exists {
+		t.Fatalf("no trace link in the filtered table: %v", err)
+	}
+	trace := attr.Value
+	run(t, bctx, chromedp.Click(link))
+	waitJS(t, bctx, `(e => !e.hidden && e.dataset.state === "ready" && e.dataset.trace === `+jsString(trace)+`)(document.querySelector('#explain'))`, "the explain view of "+trace)
+	shown, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`#explain [data-field="status"]`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := explain.New(analyst, sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ex.Explain(ctx, trace, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shown != want.Status || shown != explain.StatusFailed {
+		t.Errorf("trace %s: the explain view shows status %q, the explainer says %q (want %q for an open %s)", trace, shown, want.Status, explain.StatusFailed, kind)
+	}
+	summary, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`#explain [data-field="summary"]`)))
+	if err != nil || summary != want.Summary {
+		t.Errorf("trace %s: summary %q, want %q (%v)", trace, summary, want.Summary, err)
+	}
+	if hash := eval[string](t, bctx, `location.hash`); hash != "#/trace/"+trace {
+		t.Errorf("the explain view's address is %q", hash)
+	}
+
+	dir := artifactsDir(t)
+	// The view is a fixed overlay: capture what the window shows.
+	screenshot(t, bctx, filepath.Join(dir, "console-explain.png"), false)
+	run(t, bctx, chromedp.Click(chromedp.CSS("#explain-close")))
+	waitJS(t, bctx, `document.querySelector('#explain').hidden`, "the explain view to close")
+	// Clear the filters for the overall picture.
+	run(t, bctx, chromedp.Click(chromedp.CSS(`#anomaly-filters button[type="reset"]`)))
+	waitJS(t, bctx, `(t => t.dataset.state === "ready" && t.dataset.kind === "")(document.querySelector('#anomalies'))`, "the unfiltered table")
+	screenshot(t, bctx, filepath.Join(dir, "console.png"), true)
+
+	// An auto-refresh later, still no error.
+	waitJS(t, bctx, `Number(document.body.dataset.refreshes) >= 2`, "an automatic refresh")
+	for _, p := range problems() {
+		t.Errorf("browser console: %s", p)
+	}
+}
+
+// --- the browser ---------------------------------------------------------------
+
+// findChromium returns the browser binary; without one the test is skipped,
+// or fails when CI=true (deploy/local/test.sh installs Debian's chromium).
+func findChromium(tb testing.TB) string {
+	tb.Helper()
+	name := os.Getenv(chromiumEnv)
+	if name == "" {
+		name = "chromium"
+	}
+	path, err := exec.LookPath(name)
+	if err != nil {
+		msg := fmt.Sprintf("no %s browser (%v): apt-get install -y chromium, or set %s", name, err, chromiumEnv)
+		if os.Getenv("CI") == "true" {
+			tb.Fatal(msg)
+		}
+		tb.Skip(msg)
+	}
+	return path
+}
+
+// startBrowser starts headless Chromium with a fresh profile and no network
+// beyond what the page asks for, and collects console errors, uncaught
+// exceptions and error log entries (failed loads, CSP violations).
+func startBrowser(tb testing.TB, ctx context.Context, path string) (context.Context, func() []string) {
+	tb.Helper()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(path),
+		chromedp.UserDataDir(tb.TempDir()),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1440, 1000),
+	)
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	tb.Cleanup(func() { cancelBrowser(); cancelAlloc() })
+	run(tb, bctx, chromedp.Navigate("about:blank"))
+
+	var (
+		mu       sync.Mutex
+		problems []string
+		wg       sync.WaitGroup
+	)
+	add := func(s string) {
+		mu.Lock()
+		problems = append(problems, s)
+		mu.Unlock()
+	}
+	consoleCalls := chromedp.Events(bctx, runtime.ConsoleAPICalled)
+	exceptions := chromedp.Events(bctx, runtime.ExceptionThrown)
+	entries := chromedp.Events(bctx, log.EntryAdded)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		for ev, err := range consoleCalls {
+			if err != nil {
+				return
+			}
+			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert || ev.Type == runtime.ConsoleAPICalledTypeWarning {
+				var args []string
+				for _, a := range ev.Args {
+					args = append(args, string(a.Value)+a.Description)
+				}
+				add(fmt.Sprintf("console.%s(%s)", ev.Type, strings.Join(args, ", ")))
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for ev, err := range exceptions {
+			if err != nil {
+				return
+			}
+			d := ev.ExceptionDetails
+			msg := d.Text
+			if d.Exception != nil {
+				msg += " " + d.Exception.Description
+			}
+			add(fmt.Sprintf("uncaught exception at %s:%d: %s", d.URL, d.LineNumber, msg))
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for ev, err := range entries {
+			if err != nil {
+				return
+			}
+			if e := ev.Entry; e != nil && (e.Level == log.EntryLevelError || e.Level == log.EntryLevelWarning) {
+				add(fmt.Sprintf("log %s (%s): %s %s", e.Level, e.Source, e.Text, e.URL))
+			}
+		}
+	}()
+	return bctx, func() []string {
+		// Let the last events arrive.
+		time.Sleep(300 * time.Millisecond)
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), problems...)
+	}
+}
+
+func run(tb testing.TB, ctx context.Context, a chromedp.Action[chromedp.Void]) {
+	tb.Helper()
+	if err := chromedp.Do(ctx, a); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// eval evaluates a JavaScript expression in the page (the DevTools protocol
+// is not bound by the page's Content-Security-Policy).
+func eval[T any](tb testing.TB, ctx context.Context, expr string) T {
+	tb.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		tb.Fatalf("evaluating %s: %v", expr, err)
+	}
+	return v
+}
+
+// waitJS waits until expr is true in the page. It polls from Go: chromedp's
+// Poll builds its predicate with new Function, which the page's CSP forbids.
+func waitJS(tb testing.TB, ctx context.Context, expr, what string) {
+	tb.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			banner, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#banner').textContent`))
+			tb.Fatalf("waited a minute for %s (%s): last error %v; page banner %q", what, expr, err, banner)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// screenshot saves a PNG of the whole page, or of the window only.
+func screenshot(tb testing.TB, ctx context.Context, path string, full bool) {
+	tb.Helper()
+	shot := chromedp.CaptureScreenshot()
+	if full {
+		shot = chromedp.FullScreenshot(100) // quality 100: PNG
+	}
+	png, err := chromedp.Run(ctx, shot)
+	if err != nil {
+		tb.Fatalf("screenshot: %v", err)
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Logf("screenshot: %s (%d bytes)", path, len(png))
+}
+
+func artifactsDir(tb testing.TB) string {
+	tb.Helper()
+	dir := os.Getenv(artifactsEnv)
+	if dir == "" {
+		dir = tb.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Logf("artifacts: %s (set %s to keep them)", abs, artifactsEnv)
+	return abs
+}
+
+// --- the API -------------------------------------------------------------------
+
+// apiGet fetches path with the token, checks the answer against the OpenAPI
+// document and decodes it.
+func apiGet[T any](tb testing.TB, base, path, token string) T {
+	tb.Helper()
+	req, err := http.NewRequest(http.MethodGet, base+path, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK {
+		tb.Fatalf("GET %s: %d %s", path, res.StatusCode, body)
+	}
+	checkSpec(tb, req, true, res.StatusCode, res.Header, body)
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		tb.Fatalf("GET %s: %v", path, err)
+	}
+	return v
+}
+
+func rawGet(tb testing.TB, url, token string) int {
+	tb.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// --- the run -------------------------------------------------------------------
+
+// smallSim is two days of 2000 traces from the default start (2026-09-28),
+// with every injected fault frequent enough to show on the page.
+func smallSim() simulator.Config {
+	c := simulator.DefaultConfig()
+	c.Seed = 11
+	c.Days = 2
+	c.TracesPerDay = 2000
+	c.Merchants = 40
+	c.HeartbeatInterval = 15 * time.Minute
+	c.PayoutFailedRate = 0.02
+	c.PayoutMissingRate = 0.02
+	c.AmountMismatchRate = 0.02
+	return c
+}
+
+func testSchedule(tb testing.TB) *calendar.Schedule {
+	tb.Helper()
+	cal, err := calendar.Default()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := calendar.NewSchedule(calendar.DefaultScheduleConfig(), cal)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+type tbWriter struct{ tb testing.TB }
+
+func (w tbWriter) Write(p []byte) (int, error) {
+	w.tb.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}

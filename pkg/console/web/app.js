@@ -1,0 +1,568 @@
+// settlemon console: plain JavaScript, no framework, no build step. It reads
+// the console's JSON API (schemas/openapi.yaml) and never writes. Data goes
+// into the page through textContent and SVG attributes only, never as HTML.
+'use strict';
+
+(function () {
+  const REFRESH_MS = 10000;
+  const TOKEN_KEY = 'settlemon.console.token';
+  const SVG = 'http://www.w3.org/2000/svg';
+  const PCTS = ['p50', 'p95', 'p99'];
+
+  // --- the token: taken once from ?token=, kept in this tab only ----------
+  (function takeToken() {
+    const u = new URL(window.location.href);
+    if (!u.searchParams.has('token')) return;
+    const t = u.searchParams.get('token');
+    if (t) sessionStorage.setItem(TOKEN_KEY, t);
+    u.searchParams.delete('token');
+    history.replaceState(history.state, '', u.pathname + u.search + u.hash);
+  })();
+
+  class APIError extends Error {
+    constructor(status, message) { super(message); this.status = status; }
+  }
+
+  async function api(path) {
+    const headers = { Accept: 'application/json' };
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    if (token) headers.Authorization = 'Bearer ' + token;
+    const res = await fetch(path, { headers, cache: 'no-store' });
+    let body = null;
+    try { body = await res.json(); } catch (_) { body = null; }
+    if (!res.ok) {
+      throw new APIError(res.status, (body && body.error) || (res.status + ' ' + res.statusText));
+    }
+    return body;
+  }
+
+  // --- small DOM helpers ----------------------------------------------------
+  const $ = (sel, root) => (root || document).querySelector(sel);
+
+  function el(tag, attrs, ...kids) {
+    const n = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === 'class') n.className = v;
+      else n.setAttribute(k, v);
+    }
+    for (const kid of kids) {
+      if (kid === undefined || kid === null || kid === false) continue;
+      n.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+    }
+    return n;
+  }
+
+  function svg(tag, attrs) {
+    const n = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) n.setAttribute(k, v);
+    return n;
+  }
+
+  function setField(root, name, value) {
+    const n = root.querySelector('[data-field="' + name + '"]');
+    if (n) n.textContent = value;
+  }
+
+  // --- formatting -------------------------------------------------------------
+  const nf = new Intl.NumberFormat('en-US');
+  const num = (n) => nf.format(n);
+
+  // money: "1234.56" (yuan, from integer fen) → "¥1,234.56", by string only.
+  function money(s) {
+    if (s === undefined || s === null || s === '') return '–';
+    let neg = false;
+    if (s[0] === '-') { neg = true; s = s.slice(1); }
+    const [i, f] = s.split('.');
+    const grouped = i.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+    return (neg ? '−' : '') + '¥' + grouped + (f !== undefined ? '.' + f : '');
+  }
+
+  // time: an RFC 3339 string from the API is shown in the offset it carries
+  // (the calendar's zone), not the browser's.
+  function when(s) {
+    if (!s) return '–';
+    return s.slice(0, 10) + ' ' + s.slice(11, 16);
+  }
+
+  function dur(sec) {
+    if (sec === undefined || sec === null) return '–';
+    const a = Math.abs(sec);
+    if (a < 120) return Math.round(sec) + ' s';
+    if (a < 7200) return Math.round(sec / 60) + ' min';
+    if (a < 48 * 3600) return (sec / 3600).toFixed(a < 36000 ? 1 : 0) + ' h';
+    return (sec / 86400).toFixed(1) + ' d';
+  }
+
+  function offsetMs(s) {
+    const m = /([+-])(\d{2}):(\d{2})$/.exec(s || '');
+    if (!m) return 0;
+    return (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) * 60000;
+  }
+
+  function badge(text, cls) {
+    return el('span', { class: 'badge ' + (cls || text) }, text);
+  }
+
+  function traceLink(traceNo) {
+    return el('a', { class: 'trace', href: '#/trace/' + encodeURIComponent(traceNo), 'data-trace': traceNo }, traceNo);
+  }
+
+  function emptyRow(tbody, cols, text) {
+    tbody.replaceChildren(el('tr', {}, el('td', { colspan: String(cols), class: 'empty' }, text)));
+  }
+
+  // --- banner and token form --------------------------------------------------
+  function showError(err) {
+    const banner = $('#banner');
+    if (err instanceof APIError && err.status === 401) {
+      banner.textContent = 'This console needs its bearer token: paste it below, or open the page once with ?token=….';
+      $('#token-form').hidden = false;
+    } else {
+      banner.textContent = 'Could not refresh: ' + (err && err.message ? err.message : String(err));
+    }
+    banner.hidden = false;
+  }
+
+  function clearError() {
+    $('#banner').hidden = true;
+  }
+
+  $('#token-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const t = $('#token-input').value.trim();
+    if (!t) return;
+    sessionStorage.setItem(TOKEN_KEY, t);
+    $('#token-input').value = '';
+    $('#token-form').hidden = true;
+    refresh();
+  });
+
+  // --- overview cards ---------------------------------------------------------
+  const kindCounts = {};
+
+  function renderOverview(o) {
+    $('#as-of').textContent = 'pipeline as of ' + when(o.as_of);
+    const pay = [['#card-overdue', o.payouts.overdue], ['#card-failed', o.payouts.failed], ['#card-held', o.payouts.held]];
+    for (const [id, t] of pay) {
+      const card = $(id);
+      setField(card, 'count', num(t.count));
+      setField(card, 'amount', money(t.amount));
+      card.classList.toggle('alarm', t.count > 0);
+    }
+    const counts = [
+      ['#card-anomalies', o.open_anomalies, false],
+      ['#card-sources', o.sources_lagging, true],
+      ['#card-batches', o.batches_stalled, true],
+      ['#card-alerts', o.alerts_firing, true],
+      ['#card-dead', o.dead_letters, false],
+    ];
+    for (const [id, n, alarming] of counts) {
+      const card = $(id);
+      setField(card, 'count', num(n));
+      card.classList.toggle('alarm', alarming && n > 0);
+      card.classList.toggle('calm', alarming && n === 0);
+    }
+    for (const k of Object.keys(kindCounts)) delete kindCounts[k];
+    for (const k of o.anomalies_by_kind) kindCounts[k.kind] = k.count;
+    for (const opt of $('#f-kind').options) {
+      if (!opt.value) continue;
+      const n = kindCounts[opt.value] || 0;
+      opt.textContent = opt.value + (n ? ' (' + num(n) + ' open)' : '');
+    }
+  }
+
+  // --- the lag chart: one small SVG per settlement mode -----------------------
+  let lastLag = null;
+
+  function renderLag(res) {
+    lastLag = res;
+    const box = $('#lag-charts');
+    $('#lag-window').textContent = res.from ? when(res.from) + ' – ' + when(res.to) : '';
+    const byMode = new Map();
+    for (const m of res.modes) byMode.set(m.mode, { summary: m, points: [] });
+    for (const p of res.points) {
+      if (!byMode.has(p.mode)) byMode.set(p.mode, { summary: null, points: [] });
+      byMode.get(p.mode).points.push(p);
+    }
+    const modes = [...byMode.keys()].sort();
+    if (!res.points.length) {
+      box.replaceChildren(el('p', { class: 'empty' }, 'No paid trace in this window yet.'));
+      box.dataset.state = 'empty';
+      box.dataset.points = '0';
+      return;
+    }
+    const from = Date.parse(res.from);
+    const to = Date.parse(res.to);
+    const off = offsetMs(res.from);
+    // As many columns of at least 380 px as fit; each chart drawn at its
+    // column's width, so its text is not scaled.
+    const gap = 18;
+    const cw = box.clientWidth || 900;
+    const cols = Math.max(1, Math.min(modes.length, Math.floor((cw + gap) / (380 + gap))));
+    const W = Math.floor((cw - gap * (cols - 1)) / cols);
+    box.style.gridTemplateColumns = 'repeat(' + cols + ', minmax(0, 1fr))';
+    box.replaceChildren(...modes.map((m) => chart(m, byMode.get(m), from, to, off, W)));
+    box.dataset.state = 'ready';
+    box.dataset.points = String(res.points.length);
+  }
+
+  function chart(mode, data, from, to, off, W) {
+    const H = 200;
+    const m = { l: 48, r: 10, t: 10, b: 22 };
+    const pts = data.points.map((p) => ({ t: Date.parse(p.hour), p }));
+    let ymax = 0;
+    for (const { p } of pts) ymax = Math.max(ymax, p.p99_s);
+    const unit = ymax < 7200 ? 60 : (ymax < 4 * 86400 ? 3600 : 86400);
+    const uname = unit === 60 ? 'min' : (unit === 3600 ? 'h' : 'd');
+    const step = niceStep(ymax / unit / 4) * unit;
+    const top = Math.max(step, Math.ceil(ymax / step) * step);
+    const x = (t) => m.l + (W - m.l - m.r) * (t - from) / Math.max(1, to - from);
+    const y = (v) => H - m.b - (H - m.t - m.b) * v / top;
+
+    const s = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'settlement lag percentiles for mode ' + mode, 'data-mode': mode });
+    const grid = svg('g', { class: 'grid' });
+    const axis = svg('g', { class: 'axis' });
+    for (let v = 0; v <= top + 1e-9; v += step) {
+      grid.append(svg('line', { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v) }));
+      const label = svg('text', { x: m.l - 6, y: y(v) + 3.5, 'text-anchor': 'end' });
+      label.textContent = fmtTick(v / unit) + ' ' + uname;
+      axis.append(label);
+    }
+    const day = 86400000;
+    const span = to - from;
+    const every = span > 20 * day ? 7 : (span > 8 * day ? 2 : 1);
+    let first = Math.ceil((from + off) / day) * day - off;
+    for (let t = first, i = 0; t <= to; t += day, i++) {
+      if (i % every) continue;
+      grid.append(svg('line', { x1: x(t), x2: x(t), y1: m.t, y2: H - m.b }));
+      const edge = x(t) > W - m.r - 18 ? 'end' : (x(t) < m.l + 18 ? 'start' : 'middle');
+      const label = svg('text', { x: x(t), y: H - 6, 'text-anchor': edge });
+      label.textContent = new Date(t + off).toISOString().slice(5, 10);
+      axis.append(label);
+    }
+    s.append(grid, axis);
+
+    // Consecutive hours are joined; an hour with no paid trace breaks the
+    // line, and an hour alone between gaps is drawn as a dot.
+    const HOUR = 3600000;
+    const alone = pts.map((q, i) => (i === 0 || q.t - pts[i - 1].t > HOUR) && (i === pts.length - 1 || pts[i + 1].t - q.t > HOUR));
+    for (const pct of PCTS) {
+      let d = '';
+      let prev = null;
+      for (const { t, p } of pts) {
+        const cmd = prev !== null && t - prev <= HOUR ? 'L' : 'M';
+        d += cmd + x(t).toFixed(1) + ' ' + y(p[pct + '_s']).toFixed(1) + ' ';
+        prev = t;
+      }
+      s.append(svg('path', { class: 'series ' + pct, d: d.trim(), 'data-points': String(pts.length) }));
+      pts.forEach((q, i) => {
+        if (alone[i]) s.append(svg('circle', { class: 'dot ' + pct, cx: x(q.t).toFixed(1), cy: y(q.p[pct + '_s']).toFixed(1), r: 2 }));
+      });
+    }
+
+    // Hover: a cursor and the hour's readout.
+    const cursor = svg('line', { class: 'cursor', y1: m.t, y2: H - m.b, x1: -10, x2: -10 });
+    const readout = svg('text', { class: 'readout', x: m.l + 4, y: m.t + 10 });
+    const hit = svg('rect', { class: 'hit', x: m.l, y: m.t, width: W - m.l - m.r, height: H - m.t - m.b });
+    hit.addEventListener('mousemove', (ev) => {
+      const r = s.getBoundingClientRect();
+      const px = (ev.clientX - r.left) * W / r.width;
+      const t = from + (px - m.l) / (W - m.l - m.r) * (to - from);
+      let best = null;
+      for (const q of pts) if (best === null || Math.abs(q.t - t) < Math.abs(best.t - t)) best = q;
+      if (!best) return;
+      cursor.setAttribute('x1', x(best.t));
+      cursor.setAttribute('x2', x(best.t));
+      readout.textContent = when(best.p.hour) + '  p50 ' + dur(best.p.p50_s) + ' · p95 ' + dur(best.p.p95_s) +
+        ' · p99 ' + dur(best.p.p99_s) + ' · ' + num(best.p.paid) + ' paid';
+    });
+    hit.addEventListener('mouseleave', () => {
+      cursor.setAttribute('x1', -10);
+      cursor.setAttribute('x2', -10);
+      readout.textContent = '';
+    });
+    s.append(cursor, readout, hit);
+
+    const sum = data.summary;
+    const head = el('h3', {}, 'Mode ' + mode,
+      el('small', {}, sum ? 'all time: p50 ' + dur(sum.p50_s) + ' · p95 ' + dur(sum.p95_s) + ' · p99 ' + dur(sum.p99_s) + ' · ' + num(sum.paid) + ' paid' : ''));
+    return el('div', { class: 'chart', 'data-mode': mode }, head, s);
+  }
+
+  function niceStep(raw) {
+    if (!(raw > 0)) return 1;
+    const pow = Math.pow(10, Math.floor(Math.log10(raw)));
+    for (const f of [1, 2, 2.5, 5, 10]) if (raw <= f * pow) return f * pow;
+    return 10 * pow;
+  }
+
+  function fmtTick(v) {
+    return Number.isInteger(v) ? String(v) : v.toFixed(1);
+  }
+
+  // --- alerts -------------------------------------------------------------------
+  function renderAlerts(res) {
+    const table = $('#alerts');
+    const tbody = table.tBodies[0];
+    if (!res.alerts.length) {
+      emptyRow(tbody, 5, 'No alert firing.');
+    } else {
+      tbody.replaceChildren(...res.alerts.map((a) => {
+        const labels = Object.entries(a.labels).filter(([k]) => k !== 'alertname')
+          .map(([k, v]) => el('span', { class: 'chip' }, k + '=' + v));
+        const summary = a.annotations.summary || a.annotations.description || '';
+        return el('tr', { 'data-alert': a.alertname },
+          el('td', {}, badge(a.state, a.state), ' ', el('strong', {}, a.alertname)),
+          el('td', {}, summary),
+          el('td', {}, ...labels),
+          el('td', { class: 'when' }, when(a.started_at)),
+          el('td', { class: 'num' }, num(a.notifications)));
+      }));
+    }
+    table.dataset.state = 'ready';
+  }
+
+  // --- anomalies ----------------------------------------------------------------
+  function anomalyFilters() {
+    const f = {
+      kind: $('#f-kind').value,
+      merchant: $('#f-merchant').value.trim(),
+      date: $('#f-date').value,
+      status: $('#f-status').value,
+    };
+    if (f.merchant && !/^[A-Za-z0-9_-]{1,64}$/.test(f.merchant)) f.merchant = null; // invalid: not sent
+    return f;
+  }
+
+  function filterKey(f) {
+    return [f.kind, f.merchant || '', f.date, f.status].join('|');
+  }
+
+  async function loadAnomalies() {
+    const f = anomalyFilters();
+    const table = $('#anomalies');
+    if (f.merchant === null) {
+      $('#anomaly-count').textContent = 'A merchant id is 1 to 64 letters, digits, _ or -.';
+      return;
+    }
+    const q = new URLSearchParams({ status: f.status, limit: '200' });
+    if (f.kind) q.set('kind', f.kind);
+    if (f.merchant) q.set('merchant', f.merchant);
+    if (f.date) q.set('date', f.date);
+    table.dataset.state = 'loading';
+    const res = await api('/api/v1/anomalies?' + q.toString());
+    if (filterKey(anomalyFilters()) !== filterKey(f)) return; // the filters changed meanwhile
+    renderAnomalies(res, f);
+  }
+
+  function renderAnomalies(res, f) {
+    const table = $('#anomalies');
+    const tbody = table.tBodies[0];
+    $('#anomaly-count').textContent = res.total > res.anomalies.length
+      ? 'Showing the newest ' + num(res.anomalies.length) + ' of ' + num(res.total) + ' matching anomalies.'
+      : num(res.total) + ' matching ' + (res.total === 1 ? 'anomaly.' : 'anomalies.');
+    if (!res.anomalies.length) {
+      emptyRow(tbody, 7, 'No anomaly matches these filters.');
+    } else {
+      tbody.replaceChildren(...res.anomalies.map((a) => {
+        const what = a.trace_no ? traceLink(a.trace_no) : (a.batch_id ? el('span', { class: 'mono' }, 'batch ' + a.batch_id) : '–');
+        const detail = [a.reason, a.details].filter(Boolean).join(' — ');
+        return el('tr', { 'data-kind': a.kind, 'data-id': a.id },
+          el('td', { class: 'when' }, when(a.detected_at)),
+          el('td', {}, badge(a.kind, a.severity)),
+          el('td', {}, what),
+          el('td', { class: 'mono' }, a.merchant_id || '–'),
+          el('td', { class: 'num' }, money(a.amount)),
+          el('td', {}, detail ? el('span', { class: 'detail', title: a.action }, detail) : el('span', { class: 'detail' }, a.action)),
+          el('td', {}, badge(a.status, a.status)));
+      }));
+    }
+    table.dataset.kind = f.kind;
+    table.dataset.filter = filterKey(f);
+    table.dataset.rows = String(res.anomalies.length);
+    table.dataset.total = String(res.total);
+    table.dataset.state = 'ready';
+  }
+
+  const filters = $('#anomaly-filters');
+  filters.addEventListener('change', () => { loadAnomalies().catch(showError); });
+  filters.addEventListener('submit', (ev) => { ev.preventDefault(); loadAnomalies().catch(showError); });
+  filters.addEventListener('reset', () => { setTimeout(() => loadAnomalies().catch(showError), 0); });
+
+  // --- batches ------------------------------------------------------------------
+  function renderBatches(res) {
+    const table = $('#batches');
+    const tbody = table.tBodies[0];
+    if (!res.batches.length) {
+      emptyRow(tbody, 6, 'No batch seen yet.');
+    } else {
+      tbody.replaceChildren(...res.batches.map((b) => {
+        let progress;
+        if (b.progress !== undefined) {
+          const bar = el('span', { class: 'bar' }, el('span'));
+          bar.firstChild.style.width = Math.min(100, Math.round(b.progress * 100)) + '%';
+          progress = [bar, el('small', {}, num(b.seen_count) + ' / ' + num(b.declared_count))];
+        } else {
+          progress = [el('small', {}, num(b.seen_count) + ' seen, none declared yet')];
+        }
+        return el('tr', { class: b.status, 'data-batch': b.batch_id, 'data-status': b.status },
+          el('td', {}, el('span', { class: 'mono' }, b.batch_id), el('br'), el('small', {}, b.source)),
+          el('td', {}, badge(b.status, b.status)),
+          el('td', {}, ...progress),
+          el('td', { class: 'num' }, money(b.seen_total), el('br'), el('small', {}, b.declared_count ? money(b.declared_total) : '–')),
+          el('td', { class: 'when' }, when(b.last_progress)),
+          el('td', { class: 'num' }, num(b.stalls)));
+      }));
+    }
+    table.dataset.state = 'ready';
+  }
+
+  // --- sources ------------------------------------------------------------------
+  function renderSources(res) {
+    const table = $('#sources');
+    const tbody = table.tBodies[0];
+    if (!res.sources.length) {
+      emptyRow(tbody, 7, 'No source has reported yet.');
+    } else {
+      tbody.replaceChildren(...res.sources.map((s) => el('tr', { class: s.status, 'data-source': s.source },
+        el('td', {}, el('strong', {}, s.source)),
+        el('td', {}, badge(s.status, s.status)),
+        el('td', { class: 'when' }, when(s.watermark)),
+        el('td', { class: 'num', title: s.threshold_s !== undefined ? 'lagging beyond ' + dur(s.threshold_s) : '' },
+          dur(s.watermark_lag_s), s.threshold_s !== undefined ? el('small', {}, ' / ' + dur(s.threshold_s)) : ''),
+        el('td', { class: 'num' }, num(s.withheld)),
+        el('td', { class: 'num' }, s.consumer_lag !== undefined ? num(s.consumer_lag) : '–'),
+        el('td', { class: 'num' }, dur(s.idle_s)))));
+    }
+    table.dataset.state = 'ready';
+  }
+
+  // --- the trace explain view ---------------------------------------------------
+  const overlay = $('#explain');
+
+  function traceFromHash() {
+    const m = /^#\/trace\/([^/]+)$/.exec(window.location.hash);
+    return m ? decodeURIComponent(m[1]) : null;
+  }
+
+  async function openExplain(traceNo) {
+    overlay.hidden = false;
+    overlay.dataset.state = 'loading';
+    overlay.dataset.trace = traceNo;
+    setField(overlay, 'trace_no', traceNo);
+    setField(overlay, 'status', '…');
+    setField(overlay, 'summary', 'loading');
+    const status = overlay.querySelector('[data-field="status"]');
+    status.className = 'status';
+    overlay.querySelector('.timeline tbody').replaceChildren();
+    overlay.querySelector('.x-anomalies').replaceChildren();
+    let x;
+    try {
+      x = await api('/api/v1/traces/' + encodeURIComponent(traceNo) + '/explain');
+    } catch (err) {
+      if (traceFromHash() !== traceNo) return;
+      setField(overlay, 'status', err.status === 404 ? 'not_found' : 'error');
+      setField(overlay, 'summary', err.message);
+      overlay.dataset.state = 'error';
+      if (err.status === 401) showError(err);
+      return;
+    }
+    if (traceFromHash() !== traceNo) return;
+    status.className = 'status ' + x.status;
+    setField(overlay, 'status', x.status);
+    setField(overlay, 'summary', x.summary);
+    setField(overlay, 'merchant_id', x.merchant_id || '–');
+    setField(overlay, 'mode', x.mode || '–');
+    setField(overlay, 'expected_payout_at', when(x.expected_payout_at));
+    setField(overlay, 'as_of', when(x.as_of));
+    setField(overlay, 'calendar', (x.calendar_version || '–') + (x.calendar_fallback ? ' (weekends only: the calendar lacks the year)' : ''));
+    const tl = overlay.querySelector('.timeline tbody');
+    if (!x.timeline.length) emptyRow(tl, 6, 'Nothing archived.');
+    else tl.replaceChildren(...x.timeline.map((s) => el('tr', {},
+      el('td', { class: 'when' }, when(s.at)),
+      el('td', {}, s.stage),
+      el('td', { class: 'num' }, s.amount ? money(s.amount) : ''),
+      el('td', { class: 'mono' }, s.batch || ''),
+      el('td', {}, s.detail || ''),
+      el('td', { class: 'mono' }, s.source))));
+    const ul = overlay.querySelector('.x-anomalies');
+    if (!x.anomalies.length) ul.replaceChildren(el('li', { class: 'empty' }, 'None.'));
+    else ul.replaceChildren(...x.anomalies.map((a) => el('li', { 'data-kind': a.kind },
+      badge(a.kind, a.severity), ' ', badge(a.status, a.status), ' ',
+      a.reason ? el('strong', {}, a.reason + ': ') : '', a.cause, '. ',
+      el('em', {}, 'Action: ' + a.action), a.details ? el('div', { class: 'detail' }, a.details) : '')));
+    overlay.dataset.state = 'ready';
+  }
+
+  function closeExplain() {
+    overlay.hidden = true;
+    overlay.dataset.state = 'closed';
+    delete overlay.dataset.trace;
+  }
+
+  function route() {
+    const t = traceFromHash();
+    if (t) openExplain(t);
+    else closeExplain();
+  }
+
+  function leaveExplain() {
+    if (!traceFromHash()) return;
+    history.pushState(history.state, '', window.location.pathname + window.location.search);
+    closeExplain();
+  }
+
+  window.addEventListener('hashchange', route);
+  $('#explain-close').addEventListener('click', leaveExplain);
+  overlay.addEventListener('click', (ev) => { if (ev.target === overlay) leaveExplain(); });
+  document.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') leaveExplain(); });
+
+  // --- refresh ------------------------------------------------------------------
+  let refreshing = false;
+  let refreshes = 0;
+
+  async function refresh() {
+    if (refreshing) return;
+    refreshing = true;
+    const jobs = [
+      api('/api/v1/overview').then(renderOverview),
+      api('/api/v1/lag/hourly').then(renderLag),
+      api('/api/v1/alerts').then(renderAlerts),
+      loadAnomalies(),
+      api('/api/v1/batches?limit=60').then(renderBatches),
+      api('/api/v1/sources').then(renderSources),
+    ];
+    const results = await Promise.allSettled(jobs);
+    refreshing = false;
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) {
+      showError(failed.reason);
+      document.body.dataset.state = 'error';
+      return;
+    }
+    clearError();
+    refreshes++;
+    document.body.dataset.refreshes = String(refreshes);
+    document.body.dataset.state = 'ready';
+    $('#refreshed').textContent = 'refreshed ' + new Date().toLocaleTimeString('en-GB');
+  }
+
+  let timer = null;
+  function schedule() {
+    if (timer) clearInterval(timer);
+    timer = $('#auto-refresh').checked ? setInterval(refresh, REFRESH_MS) : null;
+  }
+  $('#auto-refresh').addEventListener('change', schedule);
+  $('#refresh-now').addEventListener('click', refresh);
+
+  let resizeTimer = null;
+  window.addEventListener('resize', () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => { if (lastLag) renderLag(lastLag); }, 150);
+  });
+
+  refresh();
+  schedule();
+  route();
+})();
