@@ -20,6 +20,8 @@ Usage:
   settlemon explain  <trace_no> [flags]   why hasn't this trace been paid? status, due date, timeline, anomalies
   settlemon score    [flags]   score the anomalies in ClickHouse against the simulator's truth file
   settlemon probe    <url>     GET a URL, exit 0 on 2xx (container health checks)
+  settlemon broker   [flags]   the dev Kafka-protocol broker (kfake) as a process, with a data dir and fault injection
+  settlemon chaos    [flags]   kill, outage, broker-restart and fault scenarios on real processes vs an undisturbed run
 
 Run "settlemon <command> --help" for the flags of a command. Every flag can
 also be set by environment variable: --kafka-brokers is SETTLEMON_KAFKA_BROKERS.`
@@ -43,6 +45,10 @@ func run(args []string) int {
 		return scoreCommand(args[1:])
 	case "probe":
 		return probeCommand(args[1:])
+	case "broker":
+		err = brokerCommand(args[1:])
+	case "chaos":
+		err = chaosCommand(args[1:])
 	case "-h", "--help", "help":
 		fmt.Println(usage)
 		return 0
@@ -55,6 +61,9 @@ func run(args []string) int {
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.Is(err, errChaosFailed):
+		fmt.Fprintln(os.Stderr, "settlemon:", err)
+		return 4
 	case errors.Is(err, errUnbalanced):
 		fmt.Fprintln(os.Stderr, "settlemon:", err)
 		return 3

@@ -1,0 +1,92 @@
+//go:build integration
+
+package chaos_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"settlemon/pkg/calendar"
+	"settlemon/pkg/chaos"
+)
+
+// TestChaosReduced is the reduced form of `settlemon chaos` that CI runs:
+// every scenario once for one seed, with a 5-second ClickHouse outage and 4
+// kills, against a ClickHouse the test starts itself on port 19600 (never the
+// shared server of the other integration tests, which it would stop).
+func TestChaosReduced(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the chaos run takes minutes")
+	}
+	root, err := chaos.FindRepoRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal, err := calendar.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := chaos.DefaultConfig()
+	cfg.RepoRoot = root
+	cfg.WorkDir = t.TempDir()
+	cfg.Seeds = []int64{7}
+	cfg.Simulator = chaos.SimulatorConfig(2, 2000)
+	cfg.PublishOver = 12 * time.Second
+	cfg.Kills = 4
+	cfg.ClickHouseOutage = 5 * time.Second
+	cfg.BrokerRestarts = 1
+	cfg.ClickHousePort, cfg.ClickHouseHTTPPort = 19600, 19623
+	cfg.CatchUpTimeout = 2 * time.Minute
+	h, err := chaos.New(cfg, chaos.Deps{Calendar: cal, Logger: testLogger(t), Out: tbWriter{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	results, err := h.Run(ctx)
+	var table strings.Builder
+	results.WriteTable(&table)
+	t.Log("\n" + table.String())
+	if err != nil {
+		t.Fatalf("the chaos harness did not complete: %v", err)
+	}
+	if want := 1 + len(chaos.Scenarios()); len(results) != want {
+		t.Fatalf("%d results, want %d (the reference and every scenario)", len(results), want)
+	}
+	for _, r := range results {
+		if !r.Passed() {
+			t.Errorf("seed %d %s failed: %s", r.Seed, r.Scenario, strings.Join(r.Problems, "; "))
+			for _, d := range r.Details {
+				t.Logf("  %s", d)
+			}
+		}
+		if r.FactsFound == 0 || r.SourceEvents == 0 {
+			t.Errorf("seed %d %s: %d facts from %d source events: the run proves nothing", r.Seed, r.Scenario, r.FactsFound, r.SourceEvents)
+		}
+		switch r.Scenario {
+		case chaos.Kill:
+			if r.Kills < cfg.Kills {
+				t.Errorf("kill scenario delivered %d SIGKILLs, want %d", r.Kills, cfg.Kills)
+			}
+		case chaos.Reference:
+		default:
+			if r.Recoveries == 0 {
+				t.Errorf("%s: no recovery measured", r.Scenario)
+			}
+		}
+	}
+}
+
+func testLogger(tb testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tbWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type tbWriter struct{ tb testing.TB }
+
+func (w tbWriter) Write(p []byte) (int, error) {
+	w.tb.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
