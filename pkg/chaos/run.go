@@ -341,7 +341,10 @@ func (r *run) startPipeline(logs string) error {
 	cfg := r.cfg
 	budget := max(5*time.Minute, 3*cfg.ClickHouseOutage).String()
 	common := []string{"--kafka-brokers", r.k.Brokers[0], "--clickhouse-addr", r.proxy.Addr(), "--clickhouse-database", r.db,
-		"--clickhouse-retry-budget", budget, "--ops-listen", "127.0.0.1:0"}
+		"--clickhouse-retry-budget", budget, "--ops-listen", "127.0.0.1:0",
+		// The harness is the supervisor: a stuck consumer group (see
+		// kafkaio.Watchdog) exits and is restarted well within its wait.
+		"--stuck-after", "45s"}
 	env := childEnv("GOMEMLIMIT=" + cfg.MemoryLimit)
 	topics := r.h.sourceTopics()
 	for s := event.Auth; s < event.NumSources; s++ {

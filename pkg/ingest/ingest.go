@@ -43,6 +43,12 @@ type Config struct {
 	// written to source_health.
 	HealthInterval time.Duration
 
+	// StuckAfter: when the group has unconsumed messages but commits
+	// nothing for this long while this consumer is idle, Run returns
+	// kafkaio.ErrStuck (the process exits and its supervisor restarts it).
+	// Default 2m; negative disables.
+	StuckAfter time.Duration
+
 	// RetryMaxElapsed bounds the retries of one Kafka write; past it Run
 	// returns the error and the process exits for its supervisor to restart.
 	RetryMaxElapsed time.Duration
@@ -80,6 +86,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.HealthInterval == 0 {
 		c.HealthInterval = 5 * time.Second
+	}
+	if c.StuckAfter == 0 {
+		c.StuckAfter = 2 * time.Minute
 	}
 	if c.RetryMaxElapsed == 0 {
 		c.RetryMaxElapsed = 10 * time.Minute
@@ -150,6 +159,8 @@ type Ingest struct {
 
 	consumed, archived, forwarded, declined, control, dead, batches atomic.Uint64
 	lastRead                                                        atomic.Int64 // Unix ms of the last message read
+	idleSince                                                       atomic.Int64 // Unix ms since when the consumer has had nothing to do
+	busy                                                            atomic.Bool  // a batch is being written
 	minWM                                                           atomic.Int64 // lowest partition watermark after the last batch
 
 	progress progress  // bytes, dead-letter reasons and partition lag, for Stats (metrics.go)
@@ -196,11 +207,29 @@ func (in *Ingest) Run(ctx context.Context) error {
 		go in.reportHealth(hctx)
 	}
 	in.log.Info("ingest started", "group", in.cfg.Group, "partitions", in.srcParts, "out", in.cfg.OutTopic)
+	// The watchdog ends the loop with ErrStuck when the group has work but
+	// makes no progress while this process is idle.
+	loopCtx, stopLoop := context.WithCancelCause(ctx)
+	defer stopLoop(nil)
+	in.idleSince.Store(time.Now().UnixMilli())
+	if in.cfg.StuckAfter > 0 {
+		wd := &kafkaio.Watchdog{Kafka: in.deps.Kafka, Group: in.cfg.Group, Topic: in.cfg.Topic, Patience: in.cfg.StuckAfter,
+			Interval: min(15*time.Second, in.cfg.StuckAfter/4), Idle: in.idleFor, Logger: in.log}
+		go func() {
+			if err := wd.Run(loopCtx); err != nil {
+				stopLoop(err)
+			}
+		}()
+	}
 	for {
-		msgs, err := in.fetch(ctx)
+		msgs, err := in.fetch(loopCtx)
 		if len(msgs) > 0 {
 			// Finish what was read even if ctx is done: drain, then stop.
-			if perr := in.process(context.WithoutCancel(ctx), msgs); perr != nil {
+			in.busy.Store(true)
+			perr := in.process(context.WithoutCancel(ctx), msgs)
+			in.busy.Store(false)
+			in.idleSince.Store(time.Now().UnixMilli())
+			if perr != nil {
 				return perr
 			}
 		}
@@ -209,9 +238,21 @@ func (in *Ingest) Run(ctx context.Context) error {
 				in.log.Info("ingest stopped: drained the batch in hand and committed its offsets", "consumed", in.consumed.Load(), "batches", in.batches.Load())
 				return nil
 			}
+			if cause := context.Cause(loopCtx); errors.Is(cause, kafkaio.ErrStuck) {
+				return fmt.Errorf("ingest %s: %w", in.cfg.Source, cause)
+			}
 			return fmt.Errorf("ingest %s: fetching: %w", in.cfg.Source, err)
 		}
 	}
+}
+
+// idleFor is how long the consumer has had nothing to do (0 while a batch
+// is being written, however long its retries take).
+func (in *Ingest) idleFor() time.Duration {
+	if in.busy.Load() {
+		return 0
+	}
+	return time.Since(time.UnixMilli(in.idleSince.Load()))
 }
 
 func (in *Ingest) open(ctx context.Context) error {

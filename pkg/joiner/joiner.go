@@ -56,6 +56,12 @@ type Config struct {
 	CheckpointInterval time.Duration
 	CheckpointRecords  int64
 
+	// StuckAfter: when the group has unconsumed records but commits
+	// nothing for this long while this instance is idle, Run returns
+	// kafkaio.ErrStuck (the process exits and its supervisor restarts it).
+	// Default 2m; negative disables.
+	StuckAfter time.Duration
+
 	// HealthInterval is how often source health is written (wall clock).
 	HealthInterval time.Duration
 	// StallThreshold: a source whose watermark is further behind "now" than
@@ -90,6 +96,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.HealthInterval == 0 {
 		c.HealthInterval = 5 * time.Second
+	}
+	if c.StuckAfter == 0 {
+		c.StuckAfter = 2 * time.Minute
 	}
 	if c.CheckpointInterval == 0 {
 		c.CheckpointInterval = time.Minute
@@ -156,7 +165,9 @@ type Joiner struct {
 
 	records, restored, lagFacts, anomalies, batchRows, corrupt, commits, generations atomic.Uint64
 	checkpoints, checkpointsRestored                                                 atomic.Uint64
-	open, stateBytes                                                                 sync.Map // partition → int64
+	lastWork                                                                         atomic.Int64 // Unix ms of the last record read or flush done
+	flushing                                                                         atomic.Int32 // partitions writing facts now
+	open, stateBytes                                                                 sync.Map     // partition → int64
 	commitMu                                                                         sync.Mutex
 
 	partLag sync.Map // partition → records behind its end (metrics.go)
@@ -221,9 +232,28 @@ func (j *Joiner) Run(ctx context.Context) error {
 	go func() { j.reportHealth(hctx); close(healthDone) }()
 	defer func() { stopHealth(); <-healthDone }()
 	j.log.Info("joiner started", "group", j.cfg.Group, "topic", j.cfg.Topic, "clock", j.cfg.Clock, "merchants", j.merchants.Len())
+	// The watchdog ends the loop with ErrStuck when the group has work but
+	// makes no progress while this instance is idle.
+	outer := ctx
+	ctx, stopRun := context.WithCancelCause(outer)
+	defer stopRun(nil)
+	j.lastWork.Store(time.Now().UnixMilli())
+	if j.cfg.StuckAfter > 0 {
+		wd := &kafkaio.Watchdog{Kafka: k, Group: j.cfg.Group, Topic: j.cfg.Topic, Patience: j.cfg.StuckAfter,
+			Interval: min(15*time.Second, j.cfg.StuckAfter/4), Idle: j.idleFor, Logger: j.log}
+		go func() {
+			if err := wd.Run(ctx); err != nil {
+				stopRun(err)
+			}
+		}()
+	}
 	for {
 		gen, err := group.Next(ctx)
 		if err != nil {
+			if cause := context.Cause(ctx); outer.Err() == nil && errors.Is(cause, kafkaio.ErrStuck) {
+				_ = group.Close() // the partitions flush and commit first
+				return fmt.Errorf("joiner: %w", cause)
+			}
 			if ctx.Err() != nil {
 				// Closing the group waits for the partitions to flush and
 				// commit; then the feeds' last state is written.
@@ -254,12 +284,21 @@ func (j *Joiner) Run(ctx context.Context) error {
 				if err := j.runPartition(pctx, gen, pa.ID, pa.Offset); err != nil {
 					j.log.Error("partition stopped with an error; it will be re-assigned", "partition", pa.ID, "err", err)
 				}
-				if ctx.Err() == nil {
+				if outer.Err() == nil {
 					j.health.forget(pa.ID) // re-assigned: its new owner reports it
 				}
 			})
 		}
 	}
+}
+
+// idleFor is how long the joiner has had nothing to read (0 while a
+// partition is writing facts, however long its retries take).
+func (j *Joiner) idleFor() time.Duration {
+	if j.flushing.Load() > 0 {
+		return 0
+	}
+	return time.Since(time.UnixMilli(j.lastWork.Load()))
 }
 
 // partition is the runtime of one owned partition.
@@ -305,6 +344,9 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 	var rec event.Record
 	for {
 		msgs, ferr := j.fetch(ctx, r)
+		if len(msgs) > 0 {
+			j.lastWork.Store(time.Now().UnixMilli())
+		}
 		for i := range msgs {
 			m := &msgs[i]
 			j.records.Add(1)
@@ -380,6 +422,15 @@ func (j *Joiner) fetch(ctx context.Context, r *kafka.Reader) ([]kafka.Message, e
 // last record applied.
 func (j *Joiner) flush(ctx context.Context, gen *kafka.Generation, p *partition) error {
 	p.lastFlush = time.Now()
+	if len(p.lags)+len(p.anomalies)+len(p.batches) > 0 || p.dirty {
+		// Writing is work, however long its retries take; an empty timed
+		// flush is not.
+		j.flushing.Add(1)
+		defer func() {
+			j.flushing.Add(-1)
+			j.lastWork.Store(time.Now().UnixMilli())
+		}()
+	}
 	if len(p.lags) > 0 {
 		if err := j.deps.Store.InsertLags(ctx, p.lags); err != nil {
 			return fmt.Errorf("partition %d: %w", p.id, err)

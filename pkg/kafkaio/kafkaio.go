@@ -346,3 +346,7 @@ func GroupLag(ctx context.Context, c Config, group, topic string) (map[int]int64
 	}
 	return lag, nil
 }
+
+func kafkaTopicAndGroup(topic, group string) kafka.TopicAndGroup {
+	return kafka.TopicAndGroup{Topic: topic, GroupId: group}
+}

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"settlemon/pkg/event"
 	"settlemon/pkg/ingest"
@@ -45,6 +46,7 @@ identical re-delivery passes).`)
 	f.StringVar(&cfg.OutTopic, "events-topic", "settle.events", "repartition topic the events are re-keyed onto")
 	f.StringVar(&cfg.DLQTopic, "dlq-topic", "settle.dlq", "dead-letter topic")
 	f.IntVar(&cfg.MaxBatch, "batch", 5000, "messages per durable batch")
+	f.DurationVar(&cfg.StuckAfter, "stuck-after", 2*time.Minute, "exit (for the supervisor to restart) when the consumer group has unconsumed messages but commits nothing for this long while this process is idle; negative disables")
 	f.DurationVar(&cfg.MaxFutureSkew, "max-future-skew", ingest.DefaultMaxFutureSkew,
 		"dead-letter (future_timestamp) an event dated further than this ahead of the wall clock; 0 disables (past dates are never rejected)")
 	f.IntVar(&cfg.EventIDMemory, "event-id-memory", ingest.DefaultEventIDMemory,
