@@ -1,5 +1,5 @@
 # settlemon — the two commands that matter are `make run` and `make test`.
-.PHONY: run test unit integration lint build clickhouse-start clickhouse-stop fuzz clean
+.PHONY: run test unit integration lint build bench clickhouse-start clickhouse-stop fuzz clean
 
 GO ?= go
 
@@ -18,6 +18,15 @@ unit:
 ## integration: integration tests against a running local ClickHouse and kfake
 integration:
 	SETTLEMON_CLICKHOUSE_ADDR=127.0.0.1:$${SETTLEMON_CH_PORT:-19000} $(GO) test -tags integration ./...
+
+## bench: measure the real pipeline on this machine against the performance targets (starts ClickHouse; about 3 minutes)
+bench:
+	bash deploy/clickhouse/local.sh start
+	mkdir -p bin $${RUN_DIR:-.run}
+	$(GO) build -o bin/settlemon ./services/settlemon
+	./bin/settlemon bench --clickhouse-addr "127.0.0.1:$${SETTLEMON_CH_PORT:-19000}" \
+		--clickhouse-pid-file "$${RUN_DIR:-.run}/clickhouse/clickhouse-server.pid" \
+		--cpuprofile "$${RUN_DIR:-.run}/bench-cpu.pprof" $(ARGS)
 
 build:
 	mkdir -p bin && $(GO) build -o bin/ ./services/...

@@ -20,6 +20,7 @@ Usage:
   settlemon explain  <trace_no> [flags]   why hasn't this trace been paid? status, due date, timeline, anomalies
   settlemon score    [flags]   score the anomalies in ClickHouse against the simulator's truth file
   settlemon probe    <url>     GET a URL, exit 0 on 2xx (container health checks)
+  settlemon bench    [flags]   measure the real pipeline on this machine against the performance targets
   settlemon broker   [flags]   the dev Kafka-protocol broker (kfake) as a process, with a data dir and fault injection
   settlemon chaos    [flags]   kill, outage, broker-restart and fault scenarios on real processes vs an undisturbed run
 
@@ -45,6 +46,8 @@ func run(args []string) int {
 		return scoreCommand(args[1:])
 	case "probe":
 		return probeCommand(args[1:])
+	case "bench":
+		err = benchCommand(args[1:])
 	case "broker":
 		err = brokerCommand(args[1:])
 	case "chaos":
@@ -61,12 +64,12 @@ func run(args []string) int {
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.Is(err, errChaosFailed):
-		fmt.Fprintln(os.Stderr, "settlemon:", err)
-		return 4
 	case errors.Is(err, errUnbalanced):
 		fmt.Fprintln(os.Stderr, "settlemon:", err)
 		return 3
+	case errors.Is(err, errChaosFailed):
+		fmt.Fprintln(os.Stderr, "settlemon:", err)
+		return 4
 	}
 	fmt.Fprintln(os.Stderr, "settlemon:", err)
 	return 1

@@ -1,0 +1,666 @@
+// Package bench measures the real pipeline end to end on the embedded
+// default: the same ingest consumers and joiner that `settlemon run` wires,
+// the in-process Kafka-protocol broker (kfake, here optionally in a child
+// process so that its CPU is measured apart), and the local ClickHouse.
+//
+// A run prefills the source topics with a deterministic simulation, then
+// measures, in order: a raw kafka-go consume of the same topics (the
+// baseline: no decoding, no writes), the pipeline consuming everything
+// (source events/s from the first ingest read to the joiner's last commit,
+// facts/s, CPU per event of pipeline, broker and ClickHouse, peak RSS), the
+// live-mode latency from a payout deadline passing to the anomaly row being
+// queryable, the join alone on one goroutine, and the memory per open trace.
+// Each figure is printed next to its target (issue #6) with the margin by
+// which it is met or missed.
+//
+// It measures; it does not tune. Nothing here changes how the components
+// run: they get the configuration a caller would give them.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"settlemon/pkg/bench/workload"
+	"settlemon/pkg/calendar"
+	"settlemon/pkg/event"
+	"settlemon/pkg/ingest"
+	"settlemon/pkg/join"
+	"settlemon/pkg/joiner"
+	"settlemon/pkg/kafkaio"
+	"settlemon/pkg/simulator"
+	"settlemon/pkg/store"
+)
+
+// Topics of the measured pipeline (those of `settlemon run`).
+const (
+	EventsTopic = "settle.events"
+	DLQTopic    = "settle.dlq"
+)
+
+// Config is one bench run.
+type Config struct {
+	// BrokerPort is the broker's loopback port, default 19192 (not the port
+	// of `settlemon run`, so both can run on one machine).
+	BrokerPort int
+	// BrokerCommand, when set, starts the broker as a child process running
+	// ServeBroker (argv; the command must print "ready <addr>" and stop at
+	// EOF on stdin), so that its CPU and memory are measured apart from the
+	// pipeline's. Empty: the broker runs in this process, as in
+	// `settlemon run`, and its CPU counts with the pipeline's.
+	BrokerCommand []string
+	Partitions    int // of every topic, default 6
+
+	// Simulator is the prefilled input; its Partitions and Topics are set
+	// from the run.
+	Simulator simulator.Config
+	Ingest    ingest.Config // source, topics and group are set per consumer
+	Joiner    joiner.Config // topics are set; Clock is replay
+	// Store is the ClickHouse the pipeline writes to. Its database (default
+	// settle_bench) is dropped and migrated at the start.
+	Store store.Config
+	// ClickHousePIDFile is the pid file of the local ClickHouse server; its
+	// CPU and memory are read from /proc. Empty or unreadable: not measured.
+	ClickHousePIDFile string
+
+	SkipBaseline bool
+	Live         LiveConfig
+	// JoinWorkload is the simulated run the join is measured on alone, on
+	// one goroutine; Days 0 skips it.
+	JoinWorkload simulator.Config
+	// StateTraces are the open-trace counts at which memory per trace is
+	// measured; empty skips it.
+	StateTraces []int
+	// RestoreTraces is the open-trace count at which checkpointed restore
+	// is measured (target: under 30 s for 1M); 0 skips it.
+	RestoreTraces int
+
+	CPUProfile string        // write the pipeline phase's CPU profile here
+	Timeout    time.Duration // longest the pipeline phase may take, default 8m
+	Progress   time.Duration // progress line interval, default 5s
+}
+
+// DefaultConfig returns the default run: 1M traces (10 days of 100,000)
+// with every cause of the taxonomy injected, about 3.9M source messages, on
+// 6 partitions; the baseline; a live-latency phase of 200 deadlines; the
+// join alone on the 5-day acceptance run; memory per trace at 1M traces.
+func DefaultConfig() Config {
+	sim := simulator.FullConfig()
+	sim.Days, sim.TracesPerDay, sim.ChunkSize = 10, 100_000, 10_000
+	st := store.DefaultConfig()
+	st.Database = "settle_bench"
+	return Config{
+		BrokerPort:        19192,
+		Partitions:        6,
+		Simulator:         sim,
+		Store:             st,
+		ClickHousePIDFile: ".run/clickhouse/clickhouse-server.pid",
+		Live:              DefaultLiveConfig(),
+		JoinWorkload:      simulator.FullConfig(),
+		StateTraces:       []int{1_000_000},
+		RestoreTraces:     1_000_000,
+		Timeout:           8 * time.Minute,
+		Progress:          5 * time.Second,
+	}
+}
+
+// Validate reports a setting that cannot work.
+func (c Config) Validate() error {
+	if c.Partitions <= 0 {
+		return errors.New("bench: partitions must be positive")
+	}
+	if c.BrokerPort < 0 || c.BrokerPort > 65535 {
+		return fmt.Errorf("bench: broker port %d out of range", c.BrokerPort)
+	}
+	if c.Timeout <= 0 || c.Progress <= 0 {
+		return errors.New("bench: timeout and progress interval must be positive")
+	}
+	for _, n := range c.StateTraces {
+		if n <= 0 || n > 100_000_000 {
+			return fmt.Errorf("bench: %d open traces: want 1..100,000,000", n)
+		}
+	}
+	if err := c.Simulator.Validate(); err != nil {
+		return fmt.Errorf("bench: input: %w", err)
+	}
+	if c.JoinWorkload.Days > 0 {
+		if err := c.JoinWorkload.Validate(); err != nil {
+			return fmt.Errorf("bench: join workload: %w", err)
+		}
+	}
+	if err := c.Live.Validate(); err != nil {
+		return err
+	}
+	return c.Store.Validate()
+}
+
+// Deps are the run's collaborators.
+type Deps struct {
+	Kafka    kafkaio.Config // brokers are replaced by the bench's broker
+	Schedule *calendar.Schedule
+	Logger   *slog.Logger
+	Out      io.Writer // progress lines; default stderr
+}
+
+// Usage is CPU time spent in a phase by each process.
+type Usage struct {
+	Pipeline   time.Duration // this process (with the broker when it runs inline)
+	Broker     time.Duration // the broker's child process; 0 when inline
+	ClickHouse time.Duration // the ClickHouse server; 0 when not measured
+}
+
+// Phase is one measured consumption of the input.
+type Phase struct {
+	Messages int64         // source messages consumed
+	Elapsed  time.Duration // first read to last commit (pipeline) or last message (baseline)
+	CPU      Usage
+}
+
+// Rate is messages per second.
+func (p Phase) Rate() float64 {
+	if p.Elapsed <= 0 {
+		return 0
+	}
+	return float64(p.Messages) / p.Elapsed.Seconds()
+}
+
+// Pipeline is the end-to-end phase.
+type Pipeline struct {
+	Phase
+	Records   uint64 // settle.events records the joiner read (events, batch copies, watermarks)
+	Forwarded uint64 // events ingest wrote to settle.events
+	Batches   uint64 // ingest batches (each written, archived and committed before the next)
+	Commits   uint64 // joiner commits (each after its facts were inserted)
+	LagFacts  uint64
+	Anomalies uint64
+	BatchRows uint64
+	Startup   time.Duration // from starting the components to the first read
+	PeakRSS   PeakRSS
+}
+
+// Facts is the number of fact rows written.
+func (p Pipeline) Facts() uint64 { return p.LagFacts + p.Anomalies + p.BatchRows }
+
+// PeakRSS is the peak resident memory of each process, in bytes (0: not
+// measured).
+type PeakRSS struct {
+	Pipeline, Broker, ClickHouse int64
+}
+
+// JoinCore is the join measured alone on one goroutine.
+type JoinCore struct {
+	Records       int
+	Elapsed       time.Duration
+	CPU           time.Duration // process CPU, the garbage collector's included
+	Allocs        uint64        // heap allocations over the whole run
+	SteadyRecords int           // the second half of the run: state at its working size
+	SteadyElapsed time.Duration
+	SteadyAllocs  uint64
+}
+
+// StateSize is the memory held per open trace.
+type StateSize struct {
+	Traces        int
+	HeapPerTrace  float64 // live heap growth after a GC, per trace
+	EstimPerTrace float64 // the partition's own StateBytes, per trace
+	Elapsed       time.Duration
+}
+
+// Result is what a run measured.
+type Result struct {
+	Started      time.Time
+	Cores        int
+	LoadBefore   string // /proc/loadavg
+	LoadAfter    string
+	BrokerInline bool
+	CHMeasured   bool
+
+	Topics         simulator.Topics
+	Input          simulator.Stats
+	SourceMessages int64
+	Prefill        time.Duration
+
+	// CHBackground is the ClickHouse server's CPU while this bench sent it
+	// nothing (sampled for 3 s before the pipeline phase), in cores: other
+	// clients or merges still running. It is included in the pipeline
+	// phase's ClickHouse figure.
+	CHBackground float64
+	Baseline     *Phase // nil: skipped
+	Pipeline     Pipeline
+	Live         *LiveResult
+	Join         *JoinCore
+	State        []StateSize
+	Restore      *joiner.RestoreMeasurement // checkpointed recovery (issue #5)
+	Total        time.Duration
+}
+
+// Run executes the bench.
+func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
+	cfg.Simulator.Partitions = cfg.Partitions
+	cfg.JoinWorkload.Partitions = cfg.Partitions
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Schedule == nil {
+		return nil, errors.New("bench: a schedule is required")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.Out == nil {
+		deps.Out = os.Stderr
+	}
+	log := deps.Logger
+	res := &Result{Started: time.Now(), Cores: runtime.NumCPU(), LoadBefore: loadAverage()}
+	res.Topics = cfg.Simulator.Topics
+
+	b, err := startBroker(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	res.BrokerInline = !b.child
+	k := deps.Kafka
+	k.Brokers = []string{b.addr}
+
+	m := meter{self: NewProc(0), broker: b.proc, child: b.child}
+	if cfg.ClickHousePIDFile != "" {
+		if pid, err := readPIDFile(cfg.ClickHousePIDFile); err == nil {
+			m.ch, m.chOK = NewProc(pid), true
+		} else {
+			log.Warn("ClickHouse CPU is not measured", "err", err)
+		}
+	}
+	res.CHMeasured = m.chOK
+
+	sources := sourceTopics(cfg.Simulator.Topics)
+	topics := []kafkaio.TopicSpec{{Name: EventsTopic, Partitions: cfg.Partitions}, {Name: DLQTopic, Partitions: cfg.Partitions}}
+	for i, t := range sources {
+		topics = append(topics, kafkaio.TopicSpec{Name: t, Partitions: cfg.Partitions, Compacted: event.Source(i) == event.Merchants})
+	}
+	if err := kafkaio.EnsureTopics(ctx, k, topics); err != nil {
+		return nil, err
+	}
+	st, err := freshStore(ctx, cfg.Store, log)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+
+	fmt.Fprintf(deps.Out, "bench: prefilling %d days × %d traces onto %d source topics × %d partitions ...\n",
+		cfg.Simulator.Days, cfg.Simulator.TracesPerDay, len(sources), cfg.Partitions)
+	if res.Input, res.Prefill, err = prefill(ctx, cfg.Simulator, deps.Schedule.Calendar(), k); err != nil {
+		return nil, err
+	}
+	totals := map[string]int64{}
+	for _, t := range sources {
+		offs, err := kafkaio.TopicOffsets(ctx, k, t)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range offs {
+			totals[t] += o.End - o.First
+		}
+		res.SourceMessages += totals[t]
+	}
+	fmt.Fprintf(deps.Out, "bench: %d source messages published in %s\n", res.SourceMessages, res.Prefill.Round(time.Millisecond))
+
+	if !cfg.SkipBaseline {
+		fmt.Fprintln(deps.Out, "bench: baseline — raw kafka-go consume of the source topics ...")
+		ph, err := baseline(ctx, k, totals, cfg.Ingest.Defaults(), m)
+		if err != nil {
+			return nil, err
+		}
+		res.Baseline = &ph
+		fmt.Fprintf(deps.Out, "bench: baseline read %d messages in %s (%.0f/s)\n", ph.Messages, ph.Elapsed.Round(time.Millisecond), ph.Rate())
+	}
+
+	if m.chOK {
+		before, start := m.read().ClickHouse, time.Now()
+		select {
+		case <-time.After(3 * time.Second):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		res.CHBackground = (m.read().ClickHouse - before).Seconds() / time.Since(start).Seconds()
+	}
+	fmt.Fprintln(deps.Out, "bench: pipeline — ingest ×4 → settle.events → joiner → ClickHouse ...")
+	if res.Pipeline, err = pipeline(ctx, cfg, deps, k, st, totals, res.SourceMessages, m); err != nil {
+		return nil, err
+	}
+
+	if cfg.Live.Traces > 0 {
+		fmt.Fprintf(deps.Out, "bench: live latency — %d payout deadlines over %s ...\n", cfg.Live.Traces, cfg.Live.Spread)
+		lr, err := live(ctx, cfg, deps, k, st)
+		if err != nil {
+			return nil, err
+		}
+		res.Live = lr
+	}
+	b.Close() // the in-process measurements below need neither broker nor its memory
+
+	if cfg.JoinWorkload.Days > 0 {
+		fmt.Fprintln(deps.Out, "bench: the join alone on one goroutine ...")
+		jc, err := joinCore(ctx, cfg, deps.Schedule)
+		if err != nil {
+			return nil, err
+		}
+		res.Join = jc
+	}
+	if cfg.RestoreTraces > 0 {
+		fmt.Fprintf(deps.Out, "bench: checkpointed restore of %d open traces through ClickHouse ...\n", cfg.RestoreTraces)
+		rm, err := joiner.MeasureRestore(ctx, st, deps.Schedule, cfg.RestoreTraces)
+		if err != nil {
+			return nil, fmt.Errorf("measuring restore: %w", err)
+		}
+		res.Restore = &rm
+	}
+	for _, n := range cfg.StateTraces {
+		fmt.Fprintf(deps.Out, "bench: memory per open trace at %d traces ...\n", n)
+		s, err := stateSize(cfg, deps.Schedule, n)
+		if err != nil {
+			return nil, err
+		}
+		res.State = append(res.State, s)
+	}
+	res.LoadAfter = loadAverage()
+	res.Total = time.Since(res.Started)
+	return res, nil
+}
+
+func sourceTopics(t simulator.Topics) []string {
+	return []string{t.Authorizations, t.Clearing, t.Payouts, t.Merchants}
+}
+
+// meter reads the CPU of the three processes.
+type meter struct {
+	self, broker, ch Proc
+	child, chOK      bool
+}
+
+func (m meter) read() Usage {
+	var u Usage
+	u.Pipeline, _ = m.self.CPU()
+	if m.child {
+		u.Broker, _ = m.broker.CPU()
+	}
+	if m.chOK {
+		u.ClickHouse, _ = m.ch.CPU()
+	}
+	return u
+}
+
+func (u Usage) since(before Usage) Usage {
+	return Usage{Pipeline: u.Pipeline - before.Pipeline, Broker: u.Broker - before.Broker, ClickHouse: u.ClickHouse - before.ClickHouse}
+}
+
+func freshStore(ctx context.Context, cfg store.Config, log *slog.Logger) (*store.Store, error) {
+	st, err := store.New(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Conn().Exec(ctx, "DROP DATABASE IF EXISTS "+cfg.Database); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("dropping database %s for a fresh bench: %w", cfg.Database, err)
+	}
+	st.Close()
+	if st, err = store.New(ctx, cfg, log); err != nil {
+		return nil, err
+	}
+	if _, err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// prefill publishes the whole simulation before anything consumes it.
+func prefill(ctx context.Context, sc simulator.Config, cal *calendar.Calendar, k kafkaio.Config) (simulator.Stats, time.Duration, error) {
+	sim, err := simulator.New(sc, cal)
+	if err != nil {
+		return simulator.Stats{}, 0, err
+	}
+	pub := kafkaio.NewPublisher(k)
+	defer pub.Close()
+	start := time.Now()
+	stats, err := sim.Run(ctx, func(msgs []simulator.Message) error {
+		return pub.Publish(ctx, toKafka(msgs))
+	}, nil)
+	if err != nil {
+		return stats, 0, fmt.Errorf("prefilling the source topics: %w", err)
+	}
+	return stats, time.Since(start), nil
+}
+
+// pipeline runs the four ingest consumers and the joiner until everything
+// prefilled has been consumed, joined and committed.
+func pipeline(ctx context.Context, cfg Config, deps Deps, k kafkaio.Config, st *store.Store, totals map[string]int64, total int64, m meter) (Pipeline, error) {
+	log := deps.Logger
+	var res Pipeline
+	sources := sourceTopics(cfg.Simulator.Topics)
+
+	runtime.GC()
+	if err := m.self.ResetPeakRSS(); err != nil {
+		log.Warn("cannot reset the peak RSS; it includes the prefill", "err", err)
+	}
+	if m.child {
+		_ = m.broker.ResetPeakRSS()
+	}
+	if m.chOK {
+		_ = m.ch.ResetPeakRSS()
+	}
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return res, fmt.Errorf("creating the CPU profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return res, fmt.Errorf("starting the CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	compCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	comps, compCtx := errgroup.WithContext(compCtx)
+	started := time.Now()
+	before := m.read()
+
+	var ingests []*ingest.Ingest
+	groups := map[string]string{}
+	for s := event.Auth; s < event.NumSources; s++ {
+		ic := cfg.Ingest
+		ic.Source, ic.Topic, ic.OutTopic, ic.DLQTopic, ic.Group = s, sources[s], EventsTopic, DLQTopic, ""
+		in, err := ingest.New(ic, ingest.Deps{Kafka: k, Store: st, Logger: log})
+		if err != nil {
+			return res, err
+		}
+		groups[sources[s]] = ic.Defaults().Group
+		ingests = append(ingests, in)
+		comps.Go(func() error { return in.Run(compCtx) })
+	}
+	jc := cfg.Joiner
+	jc.Topic, jc.MerchantsTopic, jc.Clock = EventsTopic, cfg.Simulator.Topics.Merchants, joiner.ClockReplay
+	jn, err := joiner.New(jc, joiner.Deps{Kafka: k, Store: st, Schedule: deps.Schedule, Logger: log})
+	if err != nil {
+		return res, err
+	}
+	comps.Go(func() error { return jn.Run(compCtx) })
+	joinGroup := jc.Defaults().Group
+
+	var firstRead, lastCommit time.Time
+	var commits uint64
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
+	deadline := time.After(cfg.Timeout)
+	nextProgress, nextLagCheck := started.Add(cfg.Progress), started
+	for {
+		select {
+		case <-compCtx.Done():
+			err := comps.Wait()
+			if err == nil {
+				err = ctx.Err()
+			}
+			return res, fmt.Errorf("pipeline stopped: %w", err)
+		case <-deadline:
+			stop()
+			_ = comps.Wait()
+			return res, fmt.Errorf("the pipeline did not consume the input within %s", cfg.Timeout)
+		case <-poll.C:
+		}
+		now := time.Now()
+		var consumed uint64
+		for _, in := range ingests {
+			consumed += in.Stats().Consumed
+		}
+		if consumed > 0 && firstRead.IsZero() {
+			firstRead = now
+		}
+		js := jn.Stats()
+		if js.Commits != commits {
+			commits, lastCommit = js.Commits, now
+		}
+		if now.After(nextProgress) {
+			nextProgress = now.Add(cfg.Progress)
+			fmt.Fprintf(deps.Out, "progress: ingest %d/%d · joiner read %d, %d lag facts, %d anomalies, %d open traces · %s\n",
+				consumed, total, js.Records, js.LagFacts, js.Anomalies, js.OpenTraces, now.Sub(started).Round(time.Second))
+		}
+		if consumed < uint64(total) || now.Before(nextLagCheck) {
+			continue
+		}
+		nextLagCheck = now.Add(200 * time.Millisecond)
+		done, err := caughtUp(ctx, k, groups, joinGroup)
+		if err != nil {
+			log.Warn("reading consumer lag", "err", err)
+			continue
+		}
+		if !done {
+			continue
+		}
+		after := m.read()
+		res.CPU = after.since(before)
+		res.Messages = int64(consumed)
+		res.Elapsed = lastCommit.Sub(firstRead)
+		res.Startup = firstRead.Sub(started)
+		res.Records, res.LagFacts, res.Anomalies, res.BatchRows = js.Records, js.LagFacts, js.Anomalies, js.BatchRows
+		res.Commits = js.Commits
+		for _, in := range ingests {
+			is := in.Stats()
+			res.Forwarded += is.Forwarded
+			res.Batches += is.Batches
+		}
+		break
+	}
+	pprof.StopCPUProfile()
+	res.PeakRSS.Pipeline, _ = m.self.PeakRSS()
+	if m.child {
+		res.PeakRSS.Broker, _ = m.broker.PeakRSS()
+	}
+	if m.chOK {
+		res.PeakRSS.ClickHouse, _ = m.ch.PeakRSS()
+	}
+	stop()
+	if err := comps.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		return res, err
+	}
+	fmt.Fprintf(deps.Out, "bench: pipeline consumed %d messages in %s (%.0f/s)\n", res.Messages, res.Elapsed.Round(time.Millisecond), res.Rate())
+	return res, nil
+}
+
+// caughtUp reports whether every ingest group and the joiner have committed
+// everything.
+func caughtUp(ctx context.Context, k kafkaio.Config, ingestGroups map[string]string, joinGroup string) (bool, error) {
+	check := func(group, topic string) (bool, error) {
+		lag, err := kafkaio.GroupLag(ctx, k, group, topic)
+		if err != nil {
+			return false, err
+		}
+		for _, v := range lag {
+			if v > 0 {
+				return false, nil
+			}
+		}
+		return true, nil
+	}
+	for topic, group := range ingestGroups {
+		if ok, err := check(group, topic); !ok || err != nil {
+			return false, err
+		}
+	}
+	// Ingest has committed everything, so settle.events is complete.
+	return check(joinGroup, EventsTopic)
+}
+
+// joinCore applies a simulated run to one partition on this goroutine.
+func joinCore(ctx context.Context, cfg Config, sched *calendar.Schedule) (*JoinCore, error) {
+	w, err := workload.Build(ctx, workload.Config{Simulator: cfg.JoinWorkload, BatchSize: cfg.Ingest.Defaults().MaxBatch}, sched.Calendar())
+	if err != nil {
+		return nil, err
+	}
+	p, err := join.New(cfg.Joiner.Defaults().Join, sched, w.Merchants)
+	if err != nil {
+		return nil, err
+	}
+	self := NewProc(0)
+	half := len(w.Records) / 2
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	cpu0, _ := self.CPU()
+	m0, t0 := ms.Mallocs, time.Now()
+	for i := range w.Records[:half] {
+		p.Apply(&w.Records[i])
+		p.Take()
+	}
+	runtime.ReadMemStats(&ms)
+	m1, t1 := ms.Mallocs, time.Now()
+	for i := half; i < len(w.Records); i++ {
+		p.Apply(&w.Records[i])
+		p.Take()
+	}
+	t2 := time.Now()
+	cpu1, _ := self.CPU()
+	runtime.ReadMemStats(&ms)
+	runtime.KeepAlive(p)
+	return &JoinCore{Records: len(w.Records), Elapsed: t2.Sub(t0), CPU: cpu1 - cpu0, Allocs: ms.Mallocs - m0,
+		SteadyRecords: len(w.Records) - half, SteadyElapsed: t2.Sub(t1), SteadyAllocs: ms.Mallocs - m1}, nil
+}
+
+// stateSize fills a partition with n open traces and measures the live heap
+// it holds.
+func stateSize(cfg Config, sched *calendar.Schedule, n int) (StateSize, error) {
+	const merchants = 5000
+	m := workload.FillMerchants(merchants)
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	start := time.Now()
+	p, err := join.New(cfg.Joiner.Defaults().Join, sched, m)
+	if err != nil {
+		return StateSize{}, err
+	}
+	workload.Fill(p, n, merchants, time.Date(2026, 9, 28, 0, 0, 0, 0, time.UTC).UnixMilli())
+	elapsed := time.Since(start)
+	after := heap()
+	if p.Open() != n {
+		return StateSize{}, fmt.Errorf("bench: %d open traces after filling %d", p.Open(), n)
+	}
+	s := StateSize{Traces: n, HeapPerTrace: float64(int64(after)-int64(before)) / float64(n),
+		EstimPerTrace: float64(p.StateBytes()) / float64(n), Elapsed: elapsed}
+	runtime.KeepAlive(p)
+	return s, nil
+}

@@ -1,0 +1,153 @@
+package store
+
+import (
+	"bufio"
+	"io/fs"
+	"strings"
+	"testing"
+
+	chproto "github.com/ClickHouse/ch-go/proto"
+	chcolumn "github.com/ClickHouse/clickhouse-go/v2/lib/column"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/proto"
+
+	"settlemon/pkg/event"
+	"settlemon/pkg/fact"
+	"settlemon/schemas"
+)
+
+// benchColumnTypes reads the column types of table from the migrations.
+func benchColumnTypes(tb testing.TB, table string) map[string]string {
+	tb.Helper()
+	types := map[string]string{}
+	err := fs.WalkDir(schemas.ClickHouse, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(schemas.ClickHouse, path)
+		if err != nil {
+			return err
+		}
+		in := false
+		sc := bufio.NewScanner(strings.NewReader(string(data)))
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			switch {
+			case strings.HasPrefix(line, "CREATE TABLE IF NOT EXISTS "+table) && strings.TrimPrefix(line, "CREATE TABLE IF NOT EXISTS "+table) == "":
+				in = true
+			case in && line == ")":
+				in = false
+			case in && line != "(" && line != "":
+				name, typ, ok := strings.Cut(strings.TrimSuffix(line, ","), " ")
+				if ok {
+					types[strings.Trim(name, "`")] = strings.TrimSpace(typ)
+				}
+			}
+		}
+		return sc.Err()
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if len(types) == 0 {
+		tb.Fatalf("no columns found for table %s in the migrations", table)
+	}
+	return types
+}
+
+// benchBlock is the driver's block for t's columns, as PrepareBatch would
+// build it from the server's answer.
+func benchBlock[T any](tb testing.TB, t *table[T]) *proto.Block {
+	tb.Helper()
+	types := benchColumnTypes(tb, t.name)
+	blk := proto.NewBlock()
+	for _, c := range t.cols {
+		typ, ok := types[c.name]
+		if !ok {
+			tb.Fatalf("column %s of %s not in the migrations", c.name, t.name)
+		}
+		if err := blk.AddColumn(c.name, chcolumn.Type(typ)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return blk
+}
+
+// benchAppend is sendBatch without the connection: the column conversions
+// and the driver's Append of every row, then the block's wire encoding.
+func benchAppend[T any](b *testing.B, t *table[T], rows []T) {
+	blk := benchBlock(b, t)
+	vals := make([]any, len(t.cols))
+	var buf chproto.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, c := range blk.Columns {
+			c.Reset()
+		}
+		for i := range rows {
+			for j, c := range t.cols {
+				vals[j] = c.value(&rows[i])
+			}
+			if err := blk.Append(vals...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		buf.Reset()
+		if err := blk.Encode(&buf, proto.DBMS_TCP_PROTOCOL_VERSION); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
+	b.ReportMetric(float64(len(buf.Buf))/float64(len(rows)), "wireB/row")
+}
+
+const benchRows = 20000 // the joiner's default FlushRows
+
+// BenchmarkBuildLagRows measures building one sink batch of settlement-lag
+// facts: one op is a batch of 20,000 rows, converted, appended to the
+// driver's columns and encoded, without sending.
+func BenchmarkBuildLagRows(b *testing.B) {
+	rows := make([]fact.Lag, benchRows)
+	for i := range rows {
+		at := int64(1790000000000 + i*1000)
+		rows[i] = fact.Lag{TraceNo: "627100" + pad6(i), MerchantID: "M000123", TerminalID: "T00871203", MCC: "5812", ClearedMCC: "5812",
+			Mode: event.T1, AuthorizedAmount: 128800, ClearedAmount: 128800, Fee: 773, NetPaid: 128027,
+			AuthorizedAt: at, ClearedAt: at + 16*3600e3, PaidAt: at + 30*3600e3, ExpectedPayoutAt: at + 32*3600e3,
+			AuthToClearS: 16 * 3600, ClearToPayS: 14 * 3600, AuthToPayS: 30 * 3600, PastDueS: -2 * 3600,
+			Status: fact.StatusPaid, CalendarVersion: "cn-mainland-2026.1", Version: uint64(at)}
+	}
+	benchAppend(b, lagTable, rows)
+}
+
+// BenchmarkBuildRawRows measures building one batch of archived
+// authorizations (ingest's raw archive, with the original JSON payload).
+func BenchmarkBuildRawRows(b *testing.B) {
+	payload := []byte(`{"event_id":"au-1x2y3z","type":"authorization","occurred_at":"2026-09-28T10:15:32.481+08:00","trace_no":"627100000205",` +
+		`"merchant_id":"M000123","terminal_id":"T00871203","response_code":"00","amount":"1288.00","currency":"CNY","mcc":"5812",` +
+		`"card_bin":"622848","card_last4":"0427"}`)
+	rows := make([]RawRow, 5000) // ingest's default MaxBatch
+	for i := range rows {
+		rows[i] = RawRow{Topic: "pos.authorizations", Partition: int32(i % 6), Offset: int64(i), KafkaTime: 1790000000000,
+			Event: event.Event{ID: "au-" + pad6(i), Type: event.Authorization, OccurredAt: 1790000000000, TraceNo: "627100" + pad6(i),
+				MerchantID: "M000123", TerminalID: "T00871203", ResponseCode: "00", CardBIN: "622848", CardLast4: "0427",
+				Currency: "CNY", Amount: 128800, MCC: "5812"}, Payload: payload}
+	}
+	benchAppend(b, rawTables[event.Auth], rows)
+}
+
+func pad6(i int) string {
+	s := "000000" + itoa(i)
+	return s[len(s)-6:]
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var d [20]byte
+	n := len(d)
+	for ; i > 0; i /= 10 {
+		n--
+		d[n] = byte('0' + i%10)
+	}
+	return string(d[n:])
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"settlemon/pkg/bench"
+	"settlemon/pkg/kafkaio"
+	"settlemon/pkg/service"
+	"settlemon/pkg/simulator"
+)
+
+func benchCommand(args []string) error {
+	f := service.NewFlags("settlemon bench", `settlemon bench — measure the real pipeline on this machine and compare with the targets.
+
+Starts the embedded Kafka-protocol broker (by default in a child process, so
+that its CPU is measured apart), drops and migrates the bench database in the
+local ClickHouse (which must be running: "make bench" starts it), prefills
+the source topics with a deterministic simulation (default 1M traces, about
+3.9M source messages), then measures a raw kafka-go consume of the same
+topics, the ingest consumers and the joiner consuming everything into
+ClickHouse, the live-mode latency from a payout deadline to a queryable
+anomaly, the join alone on one goroutine, and the memory per open trace.
+Prints every figure next to its target and by how much it is met or missed.`)
+	cfg := bench.DefaultConfig()
+	sc := service.StoreFlags(f)
+	cc := service.CalendarFlags(f)
+	lc := service.LogFlags(f)
+	setDefault(f, "clickhouse-database", cfg.Store.Database)
+	setDefault(f, "log-level", "warn")
+	f.IntVar(&cfg.BrokerPort, "broker-port", cfg.BrokerPort, "loopback port of the bench's broker")
+	inline := f.Bool("broker-inline", false, "run the broker in this process, as `settlemon run` does (its CPU then counts with the pipeline's)")
+	serve := f.Bool("serve-broker", false, "internal: serve the broker for a bench run until stdin closes")
+	f.IntVar(&cfg.Partitions, "partitions", cfg.Partitions, "partitions of every topic")
+	applySim := service.SimulatorFlags(f, &cfg.Simulator)
+	f.IntVar(&cfg.Ingest.MaxBatch, "ingest-batch", 0, "ingest: messages per durable batch (0: the ingest default)")
+	f.IntVar(&cfg.Joiner.FlushRows, "flush-rows", 0, "joiner: facts per sink batch (0: the joiner default)")
+	f.BoolVar(&cfg.SkipBaseline, "skip-baseline", false, "skip the raw kafka-go consume")
+	f.IntVar(&cfg.Live.Traces, "live-traces", cfg.Live.Traces, "payout deadlines measured in the live phase (0 skips it)")
+	f.DurationVar(&cfg.Live.Spread, "live-spread", cfg.Live.Spread, "live phase: authorizations are published over this long")
+	f.DurationVar(&cfg.Live.Window, "live-window", cfg.Live.Window, "live phase: T0 payout window (deadline = authorization + window)")
+	f.DurationVar(&cfg.Live.Heartbeat, "live-heartbeat", cfg.Live.Heartbeat, "live phase: heartbeat interval on every source partition")
+	f.IntVar(&cfg.JoinWorkload.Days, "join-days", cfg.JoinWorkload.Days, "days of the acceptance simulation the join is measured on alone (0 skips it)")
+	f.IntVar(&cfg.RestoreTraces, "restore-traces", cfg.RestoreTraces, "open traces for the checkpointed-restore measurement (0 skips it)")
+	stateTraces := f.String("state-traces", "1000000", "open-trace counts at which memory per trace is measured, comma-separated (empty skips; 10000000 needs about 4 GiB and a minute)")
+	f.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write the CPU profile of the end-to-end phase (this process) to this file")
+	f.StringVar(&cfg.ClickHousePIDFile, "clickhouse-pid-file", cfg.ClickHousePIDFile, "pid file of the local ClickHouse server, for its CPU and memory")
+	f.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "longest the end-to-end phase may take")
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	log, err := lc.Logger()
+	if err != nil {
+		return err
+	}
+	ctx, stop := service.SignalContext(context.Background())
+	defer stop()
+	if *serve {
+		return bench.ServeBroker(ctx, cfg.BrokerPort, cfg.Partitions, os.Stdin, os.Stdout, log)
+	}
+	if err := applySim(); err != nil {
+		return err
+	}
+	cfg.Simulator.Schedule = cc.Schedule
+	// The acceptance mix silences the payout feed on day 4: shorter runs
+	// go without the outage rather than fail validation.
+	for _, sim := range []*simulator.Config{&cfg.Simulator, &cfg.JoinWorkload} {
+		if sim.Days < sim.PayoutOutage.Day {
+			sim.PayoutOutage.Day = 0
+		}
+	}
+	cfg.Store = *sc
+	if cfg.StateTraces, err = parseCounts(*stateTraces); err != nil {
+		return fmt.Errorf("--state-traces: %w", err)
+	}
+	if !*inline {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("finding this executable to start the broker process: %w", err)
+		}
+		cfg.BrokerCommand = []string{exe, "bench", "--serve-broker", "--broker-port", strconv.Itoa(cfg.BrokerPort),
+			"--partitions", strconv.Itoa(cfg.Partitions), "--log-level", lc.Level, "--log-format", lc.Format}
+	}
+	sched, err := cc.Load(log, time.Now().Year())
+	if err != nil {
+		return err
+	}
+	res, err := bench.Run(ctx, cfg, bench.Deps{Kafka: kafkaio.DefaultConfig(), Schedule: sched, Logger: log, Out: os.Stderr})
+	if err != nil {
+		return err
+	}
+	res.WriteText(os.Stdout)
+	if cfg.CPUProfile != "" {
+		fmt.Printf("\nCPU profile of the end-to-end phase: go tool pprof -top bin/settlemon %s\n", cfg.CPUProfile)
+	}
+	return nil
+}
+
+// setDefault changes the default of a registered flag.
+func setDefault(f *service.Flags, name, value string) {
+	fl := f.Lookup(name)
+	if fl == nil {
+		return
+	}
+	_ = fl.Value.Set(value)
+	fl.DefValue = value
+}
+
+func parseCounts(s string) ([]int, error) {
+	var out []int
+	for p := range strings.SplitSeq(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		n, err := strconv.Atoi(strings.ReplaceAll(p, "_", ""))
+		if err != nil || n <= 0 {
+			return nil, errors.New("want positive counts, comma-separated")
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
