@@ -1,7 +1,6 @@
 package join
 
 import (
-	"container/heap"
 	"fmt"
 	"time"
 
@@ -45,18 +44,7 @@ const (
 
 type progressQueue []progress
 
-func (q progressQueue) Len() int { return len(q) }
-func (q progressQueue) Less(i, j int) bool {
-	return q[i].at < q[j].at || q[i].at == q[j].at && q[i].kind < q[j].kind
-}
-func (q progressQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *progressQueue) Push(x any)   { *q = append(*q, x.(progress)) }
-func (q *progressQueue) Pop() any {
-	old := *q
-	p := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return p
-}
+func (p progress) before(o progress) bool { return p.at < o.at || p.at == o.at && p.kind < o.kind }
 
 // batch is the tracker state of one batch. Batches are few (a handful per
 // source per day), so this state may hold pointers.
@@ -116,7 +104,7 @@ func (p *Partition) applyBatch(src event.Source, ev *event.Event, item bool) {
 		p.stats.Ignored++
 		return
 	}
-	heap.Push(&b.pending, pr)
+	b.pending = pushHeap(b.pending, pr)
 	p.evaluateBatch(b)
 }
 
@@ -146,7 +134,8 @@ func (p *Partition) evaluateBatch(b *batch) {
 	timeout := p.cfg.BatchStallTimeout.Milliseconds()
 	changed := false
 	for len(b.pending) > 0 && b.pending[0].at <= w {
-		pr := heap.Pop(&b.pending).(progress)
+		var pr progress
+		pr, b.pending = popHeap(b.pending)
 		if b.opened && !b.closed && b.last > 0 && pr.at-b.last > timeout {
 			if !b.stalled {
 				p.stallBatch(b, b.last+timeout)

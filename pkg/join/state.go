@@ -1,7 +1,6 @@
 package join
 
 import (
-	"container/heap"
 	"strconv"
 	"time"
 	"unsafe"
@@ -34,24 +33,59 @@ type timers struct{ h timerHeap }
 
 type timerHeap []timer
 
-func (h timerHeap) Len() int           { return len(h) }
-func (h timerHeap) Less(i, j int) bool { return h[i].at < h[j].at }
-func (h timerHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *timerHeap) Push(x any)        { *h = append(*h, x.(timer)) }
-func (h *timerHeap) Pop() any {
-	old := *h
-	t := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return t
-}
+func (t timer) before(o timer) bool { return t.at < o.at }
 
-func (t *timers) push(x timer) { heap.Push(&t.h, x) }
+func (t *timers) push(x timer) { t.h = pushHeap(t.h, x) }
 
 // fire pops every timer due at or before upTo, in time order.
 func (t *timers) fire(upTo int64, fn func(timer)) {
 	for len(t.h) > 0 && t.h[0].at <= upTo {
-		fn(heap.Pop(&t.h).(timer))
+		var x timer
+		x, t.h = popHeap(t.h)
+		fn(x)
 	}
+}
+
+// ordered is what the typed heaps below order by. They replace
+// container/heap, whose interface boxes every element it moves: pushing a
+// timer allocated.
+type ordered[T any] interface{ before(T) bool }
+
+// pushHeap adds x to the min-heap h.
+func pushHeap[T ordered[T]](h []T, x T) []T {
+	h = append(h, x)
+	for i := len(h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !h[i].before(h[p]) {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+	return h
+}
+
+// popHeap removes the least element of the non-empty min-heap h.
+func popHeap[T ordered[T]](h []T) (T, []T) {
+	n := len(h) - 1
+	top := h[0]
+	h[0] = h[n]
+	h = h[:n]
+	for i := 0; ; {
+		m := 2*i + 1
+		if m >= n {
+			break
+		}
+		if r := m + 1; r < n && h[r].before(h[m]) {
+			m = r
+		}
+		if !h[m].before(h[i]) {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+	return top, h
 }
 
 // due counts the timers at or before upTo: absence checks "now" has passed
@@ -76,22 +110,15 @@ type tomb struct {
 
 type tombHeap []tomb
 
-func (h tombHeap) Len() int           { return len(h) }
-func (h tombHeap) Less(i, j int) bool { return h[i].at < h[j].at }
-func (h tombHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *tombHeap) Push(x any)        { *h = append(*h, x.(tomb)) }
-func (h *tombHeap) Pop() any {
-	old := *h
-	t := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return t
-}
+func (t tomb) before(o tomb) bool { return t.at < o.at }
 
-func (t *tombs) push(at int64, hash uint64) { heap.Push(&t.h, tomb{at, hash}) }
+func (t *tombs) push(at int64, hash uint64) { t.h = pushHeap(t.h, tomb{at, hash}) }
 
 func (t *tombs) fire(upTo int64, fn func(uint64)) {
 	for len(t.h) > 0 && t.h[0].at <= upTo {
-		fn(heap.Pop(&t.h).(tomb).hash)
+		var x tomb
+		x, t.h = popHeap(t.h)
+		fn(x.hash)
 	}
 }
 
