@@ -8,13 +8,11 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 
 	"settlemon/pkg/alert"
 	"settlemon/pkg/service"
-	"settlemon/pkg/store"
 	"settlemon/pkg/telemetry"
 )
 
@@ -56,62 +54,49 @@ Example:
 	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
 	migrate := f.Bool("migrate", false, "apply ClickHouse migrations before starting (the alerts table is 0004)")
 	if err := f.Parse(args); err != nil {
-		return exitCode(err)
+		return service.ExitCode("alerter", err)
 	}
 	if f.NArg() > 0 {
-		return exitCode(fmt.Errorf("unexpected argument %q", f.Arg(0)))
+		return service.ExitCode("alerter", fmt.Errorf("unexpected argument %q", f.Arg(0)))
 	}
 	if *overdueYuan < 0 || *overdueYuan > (1<<63-1)/100 {
-		return exitCode(fmt.Errorf("--overdue-amount %d: out of range", *overdueYuan))
+		return service.ExitCode("alerter", fmt.Errorf("--overdue-amount %d: out of range", *overdueYuan))
 	}
 	cfg.OverdueAmount = *overdueYuan * 100
 	if cfg.AlertmanagerURL == "" && cfg.WebhookURL == "" {
-		return exitCode(errors.New("no receiver: set --alertmanager-url, --webhook-url, or both"))
+		return service.ExitCode("alerter", errors.New("no receiver: set --alertmanager-url, --webhook-url, or both"))
 	}
 	if err := cfg.Validate(); err != nil {
-		return exitCode(err)
+		return service.ExitCode("alerter", err)
 	}
 	if err := ops.Validate(); err != nil {
-		return exitCode(err)
+		return service.ExitCode("alerter", err)
 	}
 	log, err := lc.Logger()
 	if err != nil {
-		return exitCode(err)
+		return service.ExitCode("alerter", err)
 	}
 	ctx, stop := service.SignalContext(context.Background())
 	defer stop()
-	st, err := store.New(ctx, *sc, log)
+	st, err := service.OpenStore(ctx, *sc, log, *migrate)
 	if err != nil {
-		return exitCode(err)
+		return service.ExitCode("alerter", err)
 	}
 	defer st.Close()
-	if *migrate {
-		if _, err := st.Migrate(ctx); err != nil {
-			return exitCode(err)
-		}
-	}
 	reg := telemetry.NewRegistry()
 	metrics, err := telemetry.NewAlertMetrics(reg)
 	if err != nil {
-		return exitCode(err)
+		return service.ExitCode("alerter", err)
 	}
 	a, err := alert.New(cfg, alert.Deps{Store: st, Logger: log, Metrics: metrics})
 	if err != nil {
-		return exitCode(err)
+		return service.ExitCode("alerter", err)
 	}
 	defer a.Close()
 	srv, err := telemetry.New(ops, telemetry.Deps{Gatherer: reg, Logger: log,
 		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", st.Conn())}})
 	if err != nil {
-		return exitCode(err)
+		return service.ExitCode("alerter", err)
 	}
-	return exitCode(srv.RunWith(ctx, a.Run))
-}
-
-func exitCode(err error) int {
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	fmt.Fprintln(os.Stderr, "alerter:", err)
-	return 1
+	return service.ExitCode("alerter", srv.RunWith(ctx, a.Run))
 }

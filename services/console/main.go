@@ -8,8 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -58,52 +56,44 @@ Example:
 	ops := telemetry.DefaultConfig(telemetry.ConsoleListen)
 	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
 	if err := f.Parse(args); err != nil {
-		return exitCode(err)
+		return service.ExitCode("console", err)
 	}
 	if f.NArg() > 0 {
-		return exitCode(fmt.Errorf("unexpected argument %q", f.Arg(0)))
+		return service.ExitCode("console", fmt.Errorf("unexpected argument %q", f.Arg(0)))
 	}
 	if err := cfg.Validate(); err != nil {
-		return exitCode(err)
+		return service.ExitCode("console", err)
 	}
 	if err := ops.Validate(); err != nil {
-		return exitCode(err)
+		return service.ExitCode("console", err)
 	}
 	log, err := lc.Logger()
 	if err != nil {
-		return exitCode(err)
+		return service.ExitCode("console", err)
 	}
 	sched, err := cc.Load(log, time.Now().Year())
 	if err != nil {
-		return exitCode(err)
+		return service.ExitCode("console", err)
 	}
 	ctx, stop := service.SignalContext(context.Background())
 	defer stop()
 	st, err := store.New(ctx, *sc, log)
 	if err != nil {
-		return exitCode(err)
+		return service.ExitCode("console", err)
 	}
 	defer st.Close()
 	c, err := console.NewOnStore(cfg, st, sched, log)
 	if err != nil {
-		return exitCode(err)
+		return service.ExitCode("console", err)
 	}
 	reg := telemetry.NewRegistry()
 	if err := c.Instrument(reg); err != nil {
-		return exitCode(err)
+		return service.ExitCode("console", err)
 	}
 	srv, err := telemetry.New(ops, telemetry.Deps{Gatherer: reg, Logger: log,
 		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", st.Conn())}})
 	if err != nil {
-		return exitCode(err)
+		return service.ExitCode("console", err)
 	}
-	return exitCode(srv.RunWith(ctx, c.Run))
-}
-
-func exitCode(err error) int {
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	fmt.Fprintln(os.Stderr, "console:", err)
-	return 1
+	return service.ExitCode("console", srv.RunWith(ctx, c.Run))
 }

@@ -6,8 +6,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -15,7 +13,6 @@ import (
 	"settlemon/pkg/event"
 	"settlemon/pkg/ingest"
 	"settlemon/pkg/service"
-	"settlemon/pkg/store"
 	"settlemon/pkg/telemetry"
 )
 
@@ -55,18 +52,18 @@ identical re-delivery passes).`)
 	ops := telemetry.DefaultConfig(telemetry.IngestListen)
 	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
 	if err := f.Parse(args); err != nil {
-		return exitCode(err)
+		return service.ExitCode("ingest", err)
 	}
 	if err := ops.Validate(); err != nil {
-		return exitCode(err)
+		return service.ExitCode("ingest", err)
 	}
 	log, err := lc.Logger()
 	if err != nil {
-		return exitCode(err)
+		return service.ExitCode("ingest", err)
 	}
 	src, err := event.ParseSource(*source)
 	if err != nil {
-		return exitCode(fmt.Errorf("--source: %w", err))
+		return service.ExitCode("ingest", fmt.Errorf("--source: %w", err))
 	}
 	cfg.Source = src
 	// On the command line 0 disables a check; in ingest.Config 0 means the default.
@@ -78,37 +75,24 @@ identical re-delivery passes).`)
 	}
 	ctx, stop := service.SignalContext(context.Background())
 	defer stop()
-	st, err := store.New(ctx, *sc, log)
+	st, err := service.OpenStore(ctx, *sc, log, *migrate)
 	if err != nil {
-		return exitCode(err)
+		return service.ExitCode("ingest", err)
 	}
 	defer st.Close()
-	if *migrate {
-		if _, err := st.Migrate(ctx); err != nil {
-			return exitCode(err)
-		}
-	}
 	in, err := ingest.New(cfg, ingest.Deps{Kafka: *k, Store: st, Logger: log})
 	if err != nil {
-		return exitCode(err)
+		return service.ExitCode("ingest", err)
 	}
 	reg := telemetry.NewRegistry()
 	if err := st.Instrument(reg); err != nil {
-		return exitCode(err)
+		return service.ExitCode("ingest", err)
 	}
 	reg.MustRegister(ingest.NewCollector(in))
 	srv, err := telemetry.New(ops, telemetry.Deps{Gatherer: reg, Logger: log,
 		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", st.Conn()), telemetry.BrokerCheck(*k)}})
 	if err != nil {
-		return exitCode(err)
+		return service.ExitCode("ingest", err)
 	}
-	return exitCode(srv.RunWith(ctx, in.Run))
-}
-
-func exitCode(err error) int {
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	fmt.Fprintln(os.Stderr, "ingest:", err)
-	return 1
+	return service.ExitCode("ingest", srv.RunWith(ctx, in.Run))
 }

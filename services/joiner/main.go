@@ -6,16 +6,12 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"os"
 	"time"
 
 	"settlemon/pkg/join"
 	"settlemon/pkg/joiner"
 	"settlemon/pkg/service"
-	"settlemon/pkg/store"
 	"settlemon/pkg/telemetry"
 )
 
@@ -50,52 +46,39 @@ replay. SIGTERM flushes, commits and exits.`)
 	ops := telemetry.DefaultConfig(telemetry.JoinerListen)
 	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
 	if err := f.Parse(args); err != nil {
-		return exitCode(err)
+		return service.ExitCode("joiner", err)
 	}
 	if err := ops.Validate(); err != nil {
-		return exitCode(err)
+		return service.ExitCode("joiner", err)
 	}
 	log, err := lc.Logger()
 	if err != nil {
-		return exitCode(err)
+		return service.ExitCode("joiner", err)
 	}
 	sched, err := cc.Load(log, time.Now().Year())
 	if err != nil {
-		return exitCode(err)
+		return service.ExitCode("joiner", err)
 	}
 	ctx, stop := service.SignalContext(context.Background())
 	defer stop()
-	st, err := store.New(ctx, *sc, log)
+	st, err := service.OpenStore(ctx, *sc, log, *migrate)
 	if err != nil {
-		return exitCode(err)
+		return service.ExitCode("joiner", err)
 	}
 	defer st.Close()
-	if *migrate {
-		if _, err := st.Migrate(ctx); err != nil {
-			return exitCode(err)
-		}
-	}
 	j, err := joiner.New(cfg, joiner.Deps{Kafka: *k, Store: st, Schedule: sched, Logger: log})
 	if err != nil {
-		return exitCode(err)
+		return service.ExitCode("joiner", err)
 	}
 	reg := telemetry.NewRegistry()
 	if err := st.Instrument(reg); err != nil {
-		return exitCode(err)
+		return service.ExitCode("joiner", err)
 	}
 	reg.MustRegister(joiner.NewCollector(j))
 	srv, err := telemetry.New(ops, telemetry.Deps{Gatherer: reg, Logger: log,
 		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", st.Conn()), telemetry.BrokerCheck(*k)}})
 	if err != nil {
-		return exitCode(err)
+		return service.ExitCode("joiner", err)
 	}
-	return exitCode(srv.RunWith(ctx, j.Run))
-}
-
-func exitCode(err error) int {
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	fmt.Fprintln(os.Stderr, "joiner:", err)
-	return 1
+	return service.ExitCode("joiner", srv.RunWith(ctx, j.Run))
 }

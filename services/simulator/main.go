@@ -4,9 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"os"
 
 	"github.com/segmentio/kafka-go"
@@ -37,23 +34,23 @@ payout-feed outage (all rates are flags). Equal seeds give identical traffic. Th
 	f.StringVar(&truthFile, "truth-file", "truth.jsonl", "ground truth output (JSON lines); empty: none")
 	createTopics := f.Bool("create-topics", true, "create the source topics if missing")
 	if err := f.Parse(args); err != nil {
-		return exitCode(err)
+		return service.ExitCode("simulator", err)
 	}
 	log, err := lc.Logger()
 	if err != nil {
-		return exitCode(err)
+		return service.ExitCode("simulator", err)
 	}
 	if err := applySim(); err != nil {
-		return exitCode(err)
+		return service.ExitCode("simulator", err)
 	}
 	cfg.Schedule = cc.Schedule
 	sched, err := cc.Load(log, cfg.Start.Year())
 	if err != nil {
-		return exitCode(err)
+		return service.ExitCode("simulator", err)
 	}
 	sim, err := simulator.New(cfg, sched.Calendar())
 	if err != nil {
-		return exitCode(err)
+		return service.ExitCode("simulator", err)
 	}
 	ctx, stop := service.SignalContext(context.Background())
 	defer stop()
@@ -63,13 +60,13 @@ payout-feed outage (all rates are flags). Equal seeds give identical traffic. Th
 			{Name: t.Authorizations, Partitions: cfg.Partitions}, {Name: t.Clearing, Partitions: cfg.Partitions},
 			{Name: t.Payouts, Partitions: cfg.Partitions}, {Name: t.Merchants, Partitions: cfg.Partitions, Compacted: true}})
 		if err != nil {
-			return exitCode(err)
+			return service.ExitCode("simulator", err)
 		}
 	}
 	var truth *os.File
 	if truthFile != "" {
 		if truth, err = os.Create(truthFile); err != nil {
-			return exitCode(err)
+			return service.ExitCode("simulator", err)
 		}
 		defer truth.Close()
 	}
@@ -91,17 +88,9 @@ payout-feed outage (all rates are flags). Equal seeds give identical traffic. Th
 		return pub.Publish(ctx, out)
 	}, truth)
 	if err != nil {
-		return exitCode(err)
+		return service.ExitCode("simulator", err)
 	}
 	log.Info("simulation published", "messages", published, "traces", stats.Traces, "approved", stats.Approved,
 		"declined", stats.Declined, "injected", stats.Injected, "truth_file", truthFile)
 	return 0
-}
-
-func exitCode(err error) int {
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	fmt.Fprintln(os.Stderr, "simulator:", err)
-	return 1
 }
