@@ -22,6 +22,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
 
 	"settlemon/pkg/event"
 	"settlemon/pkg/kafkaio"
@@ -36,7 +37,7 @@ type Config struct {
 	OutTopic string // default: settle.events
 	DLQTopic string // default: settle.dlq
 
-	MaxBatch int           // messages per durable batch, default 5000
+	MaxBatch int           // messages per durable batch, default DefaultMaxBatch
 	MaxWait  time.Duration // how long a partial batch waits for more, default 200ms
 
 	// HealthInterval is how often the consumer's lag and idle time are
@@ -79,7 +80,7 @@ func (c Config) Defaults() Config {
 		c.DLQTopic = "settle.dlq"
 	}
 	if c.MaxBatch == 0 {
-		c.MaxBatch = 5000
+		c.MaxBatch = DefaultMaxBatch
 	}
 	if c.MaxWait == 0 {
 		c.MaxWait = 200 * time.Millisecond
@@ -160,7 +161,7 @@ type Ingest struct {
 	consumed, archived, forwarded, declined, control, dead, batches atomic.Uint64
 	lastRead                                                        atomic.Int64 // Unix ms of the last message read
 	idleSince                                                       atomic.Int64 // Unix ms since when the consumer has had nothing to do
-	busy                                                            atomic.Bool  // a batch is being written
+	pending                                                         atomic.Int32 // batches read and not yet committed
 	minWM                                                           atomic.Int64 // lowest partition watermark after the last batch
 
 	progress progress  // bytes, dead-letter reasons and partition lag, for Stats (metrics.go)
@@ -195,7 +196,13 @@ func (in *Ingest) Stats() Stats {
 }
 
 // Run consumes until ctx is cancelled or an error that retries cannot fix.
-// A cancelled ctx finishes the batch in hand (writes and commit) first.
+// A cancelled ctx finishes the batches in hand (writes and commit) first.
+//
+// Two stages overlap: this goroutine fetches and classifies a batch while a
+// writer goroutine makes the previous one durable (Kafka writes and
+// ClickHouse inserts, concurrently) and commits its offsets. Batches are
+// committed in the order they were read, and at most two are in hand, so a
+// crash re-reads at most those two.
 func (in *Ingest) Run(ctx context.Context) error {
 	if err := in.open(ctx); err != nil {
 		return err
@@ -206,9 +213,10 @@ func (in *Ingest) Run(ctx context.Context) error {
 		defer stop()
 		go in.reportHealth(hctx)
 	}
-	in.log.Info("ingest started", "group", in.cfg.Group, "partitions", in.srcParts, "out", in.cfg.OutTopic)
+	in.log.Info("ingest started", "group", in.cfg.Group, "partitions", in.srcParts, "out", in.cfg.OutTopic, "max_batch", in.cfg.MaxBatch)
 	// The watchdog ends the loop with ErrStuck when the group has work but
-	// makes no progress while this process is idle.
+	// makes no progress while this process is idle; a failed writer ends it
+	// with its error.
 	loopCtx, stopLoop := context.WithCancelCause(ctx)
 	defer stopLoop(nil)
 	in.idleSince.Store(time.Now().UnixMilli())
@@ -221,35 +229,67 @@ func (in *Ingest) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	for {
-		msgs, err := in.fetch(loopCtx)
-		if len(msgs) > 0 {
-			// Finish what was read even if ctx is done: drain, then stop.
-			in.busy.Store(true)
-			perr := in.process(context.WithoutCancel(ctx), msgs)
-			in.busy.Store(false)
-			in.idleSince.Store(time.Now().UnixMilli())
-			if perr != nil {
-				return perr
-			}
-		}
+	batches := make(chan *batch, 1)
+	failed := make(chan struct{})
+	written := make(chan error, 1)
+	go func() {
+		// Finish what was read even if ctx is done: drain, then stop.
+		err := in.writeAll(context.WithoutCancel(ctx), batches)
 		if err != nil {
-			if ctx.Err() != nil {
-				in.log.Info("ingest stopped: drained the batch in hand and committed its offsets", "consumed", in.consumed.Load(), "batches", in.batches.Load())
-				return nil
-			}
-			if cause := context.Cause(loopCtx); errors.Is(cause, kafkaio.ErrStuck) {
-				return fmt.Errorf("ingest %s: %w", in.cfg.Source, cause)
-			}
-			return fmt.Errorf("ingest %s: fetching: %w", in.cfg.Source, err)
+			close(failed)
+			stopLoop(err)
+		}
+		written <- err
+	}()
+	var fetchErr error
+	for fetchErr == nil {
+		var msgs []kafka.Message
+		msgs, fetchErr = in.fetch(loopCtx)
+		if len(msgs) == 0 {
+			continue
+		}
+		in.pending.Add(1)
+		b := in.classifyAll(msgs)
+		select {
+		case batches <- b:
+		case <-failed:
+			// Not written, not committed: read again after the restart.
+			fetchErr = errWriterFailed
 		}
 	}
+	close(batches)
+	if err := <-written; err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		in.log.Info("ingest stopped: drained the batches in hand and committed their offsets", "consumed", in.consumed.Load(), "batches", in.batches.Load())
+		return nil
+	}
+	if cause := context.Cause(loopCtx); errors.Is(cause, kafkaio.ErrStuck) {
+		return fmt.Errorf("ingest %s: %w", in.cfg.Source, cause)
+	}
+	return fmt.Errorf("ingest %s: fetching: %w", in.cfg.Source, fetchErr)
+}
+
+var errWriterFailed = errors.New("the batch writer failed")
+
+// writeAll makes each batch durable and commits it, in order, until batches
+// is closed or a write fails for good.
+func (in *Ingest) writeAll(ctx context.Context, batches <-chan *batch) error {
+	for b := range batches {
+		if err := in.persist(ctx, b); err != nil {
+			return err
+		}
+		in.idleSince.Store(time.Now().UnixMilli())
+		in.pending.Add(-1)
+	}
+	return nil
 }
 
 // idleFor is how long the consumer has had nothing to do (0 while a batch
 // is being written, however long its retries take).
 func (in *Ingest) idleFor() time.Duration {
-	if in.busy.Load() {
+	if in.pending.Load() > 0 {
 		return 0
 	}
 	return time.Since(time.UnixMilli(in.idleSince.Load()))
@@ -286,7 +326,7 @@ func (in *Ingest) open(ctx context.Context) error {
 		StartOffset:       kafka.FirstOffset,
 		MinBytes:          1,
 		MaxBytes:          16 << 20,
-		MaxWait:           in.cfg.MaxWait,
+		MaxWait:           kafkaio.LongPoll, // the batch window is in.cfg.MaxWait (fetch)
 		QueueCapacity:     in.cfg.MaxBatch,
 		CommitInterval:    0, // synchronous commits, only after durability
 		HeartbeatInterval: time.Second,
@@ -327,30 +367,60 @@ type batch struct {
 	controls []store.ControlRow
 	dead     []store.DeadLetter
 	last     map[int]kafka.Message
+	wm       map[int]int64 // per source partition: the watermark after this batch
 	buf      []byte
 }
 
-func (in *Ingest) process(ctx context.Context, msgs []kafka.Message) error {
-	b := &batch{last: map[int]kafka.Message{}}
+// classifyAll decides the fate of every message of one fetch.
+func (in *Ingest) classifyAll(msgs []kafka.Message) *batch {
+	b := &batch{last: make(map[int]kafka.Message, in.srcParts), raw: make([]store.RawRow, 0, len(msgs))}
+	if in.cfg.Source != event.Merchants {
+		// One record per event, a second for a batch item; about 100
+		// bytes of envelope each.
+		b.out = make([]kafka.Message, 0, len(msgs)+len(msgs)/2)
+		b.buf = make([]byte, 0, 128*cap(b.out))
+	}
 	for i := range msgs {
 		in.classify(b, &msgs[i])
 	}
-	if err := in.write(ctx, in.out, b.out, "forwarding events to "+in.cfg.OutTopic); err != nil {
-		return err
+	b.wm = make(map[int]int64, len(in.wm))
+	for p, at := range in.wm {
+		b.wm[p] = at
 	}
-	if err := in.write(ctx, in.dlq, b.dlq, "writing dead letters to "+in.cfg.DLQTopic); err != nil {
-		return err
-	}
-	if err := in.deps.Store.InsertRaw(ctx, in.cfg.Source, b.raw); err != nil {
-		return fmt.Errorf("ingest %s: archiving raw events: %w", in.cfg.Source, err)
-	}
-	if err := in.deps.Store.InsertControl(ctx, b.controls); err != nil {
-		return fmt.Errorf("ingest %s: recording control events: %w", in.cfg.Source, err)
-	}
-	if err := in.deps.Store.InsertDeadLetters(ctx, b.dead); err != nil {
-		return fmt.Errorf("ingest %s: recording dead letters: %w", in.cfg.Source, err)
-	}
-	if err := in.broadcastWatermarks(ctx); err != nil {
+	return b
+}
+
+// persist writes what a batch produced — its events and watermarks to
+// settle.events, dead letters to the DLQ, the archive, control and
+// dead-letter rows to ClickHouse, all at once — and then commits its
+// offsets. The first write that fails for good cancels the others.
+func (in *Ingest) persist(ctx context.Context, b *batch) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := in.write(gctx, in.out, b.out, "forwarding events to "+in.cfg.OutTopic); err != nil {
+			return err
+		}
+		// After the events: on every output partition a watermark
+		// follows the events it covers.
+		return in.broadcastWatermarks(gctx, b.wm)
+	})
+	g.Go(func() error { return in.write(gctx, in.dlq, b.dlq, "writing dead letters to "+in.cfg.DLQTopic) })
+	g.Go(func() error {
+		if err := in.deps.Store.InsertRaw(gctx, in.cfg.Source, b.raw); err != nil {
+			return fmt.Errorf("ingest %s: archiving raw events: %w", in.cfg.Source, err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := in.deps.Store.InsertControl(gctx, b.controls); err != nil {
+			return fmt.Errorf("ingest %s: recording control events: %w", in.cfg.Source, err)
+		}
+		if err := in.deps.Store.InsertDeadLetters(gctx, b.dead); err != nil {
+			return fmt.Errorf("ingest %s: recording dead letters: %w", in.cfg.Source, err)
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
 		return err
 	}
 	commits := make([]kafka.Message, 0, len(b.last))
@@ -363,7 +433,7 @@ func (in *Ingest) process(ctx context.Context, msgs []kafka.Message) error {
 	in.batches.Add(1)
 	in.lastRead.Store(time.Now().UnixMilli())
 	lo := int64(-1)
-	for _, at := range in.wm {
+	for _, at := range b.wm {
 		if lo < 0 || at < lo {
 			lo = at
 		}
@@ -487,15 +557,15 @@ func (in *Ingest) deadLetter(b *batch, m *kafka.Message, err error) {
 }
 
 // broadcastWatermarks tells every partition of settle.events how far each
-// source partition has been read. It runs after the batch's events are
-// written, so on every output partition a watermark follows the events it
-// covers.
-func (in *Ingest) broadcastWatermarks(ctx context.Context) error {
+// source partition has been read, as of one batch. It runs after the batch's
+// events are written, so on every output partition a watermark follows the
+// events it covers. Only the writer goroutine calls it.
+func (in *Ingest) broadcastWatermarks(ctx context.Context, wm map[int]int64) error {
 	if in.out == nil {
 		return nil
 	}
 	var msgs []kafka.Message
-	for p, at := range in.wm {
+	for p, at := range wm {
 		if at <= in.sentWM[p] {
 			continue
 		}
@@ -510,8 +580,8 @@ func (in *Ingest) broadcastWatermarks(ctx context.Context) error {
 	if err := in.write(ctx, in.out, msgs, "broadcasting watermarks"); err != nil {
 		return err
 	}
-	for p, at := range in.wm {
-		in.sentWM[p] = at
+	for p, at := range wm {
+		in.sentWM[p] = max(in.sentWM[p], at)
 	}
 	return nil
 }

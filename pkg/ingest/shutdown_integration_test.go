@@ -213,7 +213,7 @@ func (p *pipeline) terminate() {
 		logs := pr.log.String()
 		want := []string{"received terminated: draining and committing"}
 		if strings.HasPrefix(pr.name, "ingest") {
-			want = append(want, "ingest stopped: drained the batch in hand and committed its offsets")
+			want = append(want, "ingest stopped: drained the batches in hand and committed their offsets")
 		} else {
 			want = append(want, "joiner stopped")
 		}

@@ -42,7 +42,7 @@ identical re-delivery passes).`)
 	f.StringVar(&cfg.Group, "group", "", "consumer group (default: settlemon-ingest-<source>)")
 	f.StringVar(&cfg.OutTopic, "events-topic", "settle.events", "repartition topic the events are re-keyed onto")
 	f.StringVar(&cfg.DLQTopic, "dlq-topic", "settle.dlq", "dead-letter topic")
-	f.IntVar(&cfg.MaxBatch, "batch", 5000, "messages per durable batch")
+	f.IntVar(&cfg.MaxBatch, "batch", ingest.DefaultMaxBatch, "messages per durable batch (one Kafka write, one archive insert and one commit); a partial batch waits at most 200ms for more")
 	f.DurationVar(&cfg.StuckAfter, "stuck-after", 2*time.Minute, "exit (for the supervisor to restart) when the consumer group has unconsumed messages but commits nothing for this long while this process is idle; negative disables")
 	f.DurationVar(&cfg.MaxFutureSkew, "max-future-skew", ingest.DefaultMaxFutureSkew,
 		"dead-letter (future_timestamp) an event dated further than this ahead of the wall clock; 0 disables (past dates are never rejected)")
