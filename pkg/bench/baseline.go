@@ -37,7 +37,7 @@ func baseline(ctx context.Context, k kafkaio.Config, totals map[string]int64, ic
 		}
 		r := kafka.NewReader(kafka.ReaderConfig{
 			Brokers: k.Brokers, GroupID: "settlemon-bench-baseline-" + topic, Topic: topic, Dialer: dialer,
-			StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: ic.MaxWait,
+			StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: kafkaio.LongPoll,
 			QueueCapacity: ic.MaxBatch, HeartbeatInterval: time.Second, SessionTimeout: 10 * time.Second,
 			RebalanceTimeout: 10 * time.Second,
 		})

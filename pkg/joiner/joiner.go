@@ -331,7 +331,7 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 		return err
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: j.deps.Kafka.Brokers, Topic: j.cfg.Topic, Partition: id, Dialer: dialer,
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond, QueueCapacity: j.cfg.FetchBatch})
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: kafkaio.LongPoll, QueueCapacity: j.cfg.FetchBatch})
 	defer r.Close()
 	defer j.partLag.Delete(id)
 	if err := r.SetOffset(start); err != nil {

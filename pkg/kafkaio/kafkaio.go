@@ -145,6 +145,16 @@ func (c Config) Client() (*kafka.Client, error) {
 
 // PartitionHeader names the header that pins a message to one partition;
 // Balancer honours it and hashes the key otherwise.
+// LongPoll is the MaxWait of the pipeline's kafka-go readers: how long the
+// broker may hold a fetch while a partition has nothing new. It never delays
+// data (readers ask for MinBytes 1, so a fetch returns as soon as anything
+// arrives); it bounds an idle reader's polling. kafka-go gives the broker a
+// quarter of MaxWait less than its own read deadline when MaxWait is under a
+// second, which at 200ms left 50ms of slack: a loaded broker answering an
+// empty fetch a little late made the reader log an i/o timeout and redial.
+// At one second the slack is 250ms.
+const LongPoll = time.Second
+
 const PartitionHeader = "x-settlemon-partition"
 
 // ToPartition returns a header pinning a message to partition p.
