@@ -32,16 +32,16 @@ type AlertRecord struct {
 }
 
 var alertTable = newTable("alerts", "alert history",
-	col("fingerprint", func(r *AlertRecord) any { return r.Fingerprint }),
-	col("alertname", func(r *AlertRecord) any { return r.AlertName }),
-	col("labels", func(r *AlertRecord) any { return jsonObject(r.Labels) }),
-	col("annotations", func(r *AlertRecord) any { return jsonObject(r.Annotations) }),
-	col("state", func(r *AlertRecord) any { return r.State }),
-	col("started_at", func(r *AlertRecord) any { return dateTime(r.StartedAt) }),
-	col("ended_at", func(r *AlertRecord) any { return dateTime(r.EndedAt) }),
-	col("last_sent_at", func(r *AlertRecord) any { return dateTime(r.LastSentAt) }),
-	col("notifications", func(r *AlertRecord) any { return r.Notifications }),
-	col("version", func(r *AlertRecord) any { return r.Version }),
+	str("fingerprint", func(r *AlertRecord) string { return r.Fingerprint }),
+	str("alertname", func(r *AlertRecord) string { return r.AlertName }),
+	str("labels", func(r *AlertRecord) string { return jsonObject(r.Labels) }),
+	str("annotations", func(r *AlertRecord) string { return jsonObject(r.Annotations) }),
+	str("state", func(r *AlertRecord) string { return r.State }),
+	dateTime("started_at", func(r *AlertRecord) int64 { return r.StartedAt }),
+	dateTime("ended_at", func(r *AlertRecord) int64 { return r.EndedAt }),
+	dateTime("last_sent_at", func(r *AlertRecord) int64 { return r.LastSentAt }),
+	u64("notifications", func(r *AlertRecord) uint64 { return r.Notifications }),
+	u64("version", func(r *AlertRecord) uint64 { return r.Version }),
 )
 
 // jsonObject encodes a string map with sorted keys; nil is "{}".

@@ -16,18 +16,18 @@ type checkpointChunk struct {
 	Chunk     uint32
 	Chunks    uint32
 	Data      string
-	Created   time.Time
+	Created   int64 // unix ms
 }
 
 var checkpointTable = newTable("join_checkpoints", "join checkpoint",
-	col("consumer_group", func(r *checkpointChunk) any { return r.Group }),
-	col("topic", func(r *checkpointChunk) any { return r.Topic }),
-	col("partition", func(r *checkpointChunk) any { return u32(r.Partition) }),
-	col("offset", func(r *checkpointChunk) any { return r.Offset }),
-	col("chunk", func(r *checkpointChunk) any { return r.Chunk }),
-	col("chunks", func(r *checkpointChunk) any { return r.Chunks }),
-	col("data", func(r *checkpointChunk) any { return r.Data }),
-	col("created_at", func(r *checkpointChunk) any { return r.Created }),
+	str("consumer_group", func(r *checkpointChunk) string { return r.Group }),
+	str("topic", func(r *checkpointChunk) string { return r.Topic }),
+	u32("partition", func(r *checkpointChunk) uint32 { return clampU32(r.Partition) }),
+	i64("offset", func(r *checkpointChunk) int64 { return r.Offset }),
+	u32("chunk", func(r *checkpointChunk) uint32 { return r.Chunk }),
+	u32("chunks", func(r *checkpointChunk) uint32 { return r.Chunks }),
+	str("data", func(r *checkpointChunk) string { return r.Data }),
+	dateTime("created_at", func(r *checkpointChunk) int64 { return r.Created }),
 )
 
 // checkpointChunkSize keeps each row well under the server's limits.
@@ -39,7 +39,7 @@ const checkpointChunkSize = 4 << 20
 func (s *Store) SaveCheckpoint(ctx context.Context, group, topic string, partition int32, offset int64, data []byte) error {
 	n := max(1, (len(data)+checkpointChunkSize-1)/checkpointChunkSize)
 	rows := make([]checkpointChunk, 0, n)
-	now := time.Now().UTC()
+	now := time.Now().UnixMilli()
 	for i := range n {
 		lo, hi := i*checkpointChunkSize, min((i+1)*checkpointChunkSize, len(data))
 		rows = append(rows, checkpointChunk{Group: group, Topic: topic, Partition: partition, Offset: offset,

@@ -23,18 +23,18 @@ type SourceHealth struct {
 }
 
 var healthTable = newTable("source_health", "source health",
-	col("source", func(r *SourceHealth) any { return r.Source }),
-	col("reporter", func(r *SourceHealth) any { return r.Reporter }),
-	col("instance", func(r *SourceHealth) any { return r.Instance }),
-	col("observed_at", func(r *SourceHealth) any { return dateTime(r.ObservedAt) }),
-	col("watermark", func(r *SourceHealth) any { return dateTime(r.Watermark) }),
-	col("watermark_lag_s", func(r *SourceHealth) any { return r.WatermarkLagS }),
-	col("consumer_lag", func(r *SourceHealth) any { return r.ConsumerLag }),
-	col("idle_s", func(r *SourceHealth) any { return r.IdleS }),
-	col("withheld", func(r *SourceHealth) any { return r.Withheld }),
-	col("status", func(r *SourceHealth) any { return r.Status }),
-	col("threshold_s", func(r *SourceHealth) any { return r.ThresholdS }),
-	col("version", func(r *SourceHealth) any { return u64(r.ObservedAt) }),
+	str("source", func(r *SourceHealth) string { return r.Source }),
+	str("reporter", func(r *SourceHealth) string { return r.Reporter }),
+	str("instance", func(r *SourceHealth) string { return r.Instance }),
+	dateTime("observed_at", func(r *SourceHealth) int64 { return r.ObservedAt }),
+	dateTime("watermark", func(r *SourceHealth) int64 { return r.Watermark }),
+	i64("watermark_lag_s", func(r *SourceHealth) int64 { return r.WatermarkLagS }),
+	i64("consumer_lag", func(r *SourceHealth) int64 { return r.ConsumerLag }),
+	i64("idle_s", func(r *SourceHealth) int64 { return r.IdleS }),
+	u64("withheld", func(r *SourceHealth) uint64 { return r.Withheld }),
+	str("status", func(r *SourceHealth) string { return r.Status }),
+	i64("threshold_s", func(r *SourceHealth) int64 { return r.ThresholdS }),
+	u64("version", func(r *SourceHealth) uint64 { return clampU64(r.ObservedAt) }),
 )
 
 // InsertSourceHealth records source health observations.

@@ -276,11 +276,13 @@ func TestDateTime(t *testing.T) {
 		{0, "1970-01-01T00:00:00Z"},
 		{-5, "1970-01-01T00:00:00Z"},
 		{1700000000999, "2023-11-14T22:13:20Z"},
+		{4294967295999, "2106-02-07T06:28:15Z"},
+		{4294967296000, "2106-02-07T06:28:15Z"},
 		{1 << 62, "2106-02-07T06:28:15Z"},
 	}
 	for _, tt := range tests {
-		if got := dateTime(tt.ms).Format(time.RFC3339); got != tt.want {
-			t.Errorf("dateTime(%d) = %s, want %s", tt.ms, got, tt.want)
+		if got := time.Unix(dateTimeSec(tt.ms), 0).UTC().Format(time.RFC3339); got != tt.want {
+			t.Errorf("dateTimeSec(%d) = %s, want %s", tt.ms, got, tt.want)
 		}
 	}
 }
@@ -295,10 +297,11 @@ func TestMoney(t *testing.T) {
 		{123450, "1234.5"},
 		{-99, "-0.99"},
 		{999_999_999_999_999_999, "9999999999999999.99"},
+		{-999_999_999_999_999_999, "-9999999999999999.99"},
 	}
 	for _, tt := range tests {
-		if got := money(tt.fen).String(); got != tt.want {
-			t.Errorf("money(%d) = %s, want %s", tt.fen, got, tt.want)
+		if got := fenDecimal(tt.fen).String(); got != tt.want {
+			t.Errorf("fenDecimal(%d) = %s, want %s", tt.fen, got, tt.want)
 		}
 	}
 }
