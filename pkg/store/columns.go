@@ -210,6 +210,10 @@ func (sc *scratch) reset() {
 	sc.strs, sc.decs, sc.cols = sc.strs[:0], sc.decs[:0], sc.cols[:0]
 }
 
+// buildChunk is how many rows build converts column by column before moving
+// on: a chunk of rows stays in cache while each of its columns is read.
+const buildChunk = 256
+
 // build converts rows into one slice per column, in sc. The result is valid
 // until sc is released.
 func (t *table[T]) build(rows []T, sc *scratch) []colData {
@@ -222,54 +226,75 @@ func (t *table[T]) build(rows []T, sc *scratch) []colData {
 	sc.cols = grow(sc.cols, len(t.cols))
 	strs, u8s, u32s, u64s, i64s := sc.strs, sc.u8s, sc.u32s, sc.u64s, sc.i64s
 	for j := range t.cols {
-		c := &t.cols[j]
-		d := colData{kind: c.kind}
-		switch c.kind {
-		case kindString:
+		d := colData{kind: t.cols[j].kind}
+		switch d.kind {
+		case kindString, kindBytes:
 			d.strs, strs = strs[:n:n], strs[n:]
-			for i := range rows {
-				d.strs[i] = c.str(&rows[i])
-			}
-		case kindBytes:
-			d.strs, strs = strs[:n:n], strs[n:]
-			for i := range rows {
-				// A view of the bytes, not a copy: the driver copies them
-				// into its column buffer, and release drops the view.
-				if b := c.bytes(&rows[i]); len(b) > 0 {
-					d.strs[i] = unsafe.String(&b[0], len(b))
-				} else {
-					d.strs[i] = ""
-				}
-			}
 		case kindUInt8:
 			d.u8s, u8s = u8s[:n:n], u8s[n:]
-			for i := range rows {
-				d.u8s[i] = c.u8(&rows[i])
-			}
 		case kindUInt32:
 			d.u32s, u32s = u32s[:n:n], u32s[n:]
-			for i := range rows {
-				d.u32s[i] = c.u32(&rows[i])
-			}
 		case kindUInt64:
 			d.u64s, u64s = u64s[:n:n], u64s[n:]
-			for i := range rows {
-				d.u64s[i] = c.u64(&rows[i])
-			}
-		case kindInt64, kindMoney:
+		case kindInt64, kindDateTime, kindMoney:
 			d.i64s, i64s = i64s[:n:n], i64s[n:]
-			for i := range rows {
-				d.i64s[i] = c.i64(&rows[i])
-			}
-		case kindDateTime:
-			d.i64s, i64s = i64s[:n:n], i64s[n:]
-			for i := range rows {
-				d.i64s[i] = dateTimeSec(c.i64(&rows[i]))
-			}
 		}
 		sc.cols[j] = d
 	}
+	for lo := 0; lo < n; lo += buildChunk {
+		chunk := rows[lo:min(lo+buildChunk, n)]
+		for j := range t.cols {
+			t.cols[j].fill(chunk, &sc.cols[j], lo)
+		}
+	}
 	return sc.cols
+}
+
+// fill converts rows into d, from index at on.
+func (c *column[T]) fill(rows []T, d *colData, at int) {
+	switch c.kind {
+	case kindString:
+		dst := d.strs[at : at+len(rows)]
+		for i := range rows {
+			dst[i] = c.str(&rows[i])
+		}
+	case kindBytes:
+		dst := d.strs[at : at+len(rows)]
+		for i := range rows {
+			// A view of the bytes, not a copy: the driver copies them into
+			// its column buffer, and release drops the view.
+			if b := c.bytes(&rows[i]); len(b) > 0 {
+				dst[i] = unsafe.String(&b[0], len(b))
+			} else {
+				dst[i] = ""
+			}
+		}
+	case kindUInt8:
+		dst := d.u8s[at : at+len(rows)]
+		for i := range rows {
+			dst[i] = c.u8(&rows[i])
+		}
+	case kindUInt32:
+		dst := d.u32s[at : at+len(rows)]
+		for i := range rows {
+			dst[i] = c.u32(&rows[i])
+		}
+	case kindUInt64:
+		dst := d.u64s[at : at+len(rows)]
+		for i := range rows {
+			dst[i] = c.u64(&rows[i])
+		}
+	case kindInt64, kindMoney:
+		dst := d.i64s[at : at+len(rows)]
+		for i := range rows {
+			dst[i] = c.i64(&rows[i])
+		}
+	case kindDateTime:
+		dst := d.i64s[at : at+len(rows)]
+		for i := range rows {
+			dst[i] = dateTimeSec(c.i64(&rows[i]))
+		}
+	}
 }
 
 // columnBatch is the part of driver.Batch that appendColumns uses.
