@@ -250,7 +250,7 @@ type Partition struct {
 	sched     *calendar.Schedule
 	merchants Merchants
 
-	index map[traceKey]int32
+	index traceIndex
 	slab  []entry
 	free  []int32
 
@@ -291,7 +291,6 @@ func New(cfg Config, sched *calendar.Schedule, merchants Merchants) (*Partition,
 	}
 	return &Partition{
 		cfg: cfg, sched: sched, merchants: merchants,
-		index:      make(map[traceKey]int32),
 		tombstones: make(map[uint64]tombstone),
 		batches:    make(map[batchKey]*batch),
 		names:      newIntern(), termIDs: newIntern(),
@@ -299,12 +298,14 @@ func New(cfg Config, sched *calendar.Schedule, merchants Merchants) (*Partition,
 }
 
 // Open is the number of traces held.
-func (p *Partition) Open() int { return len(p.index) }
+func (p *Partition) Open() int { return p.index.n }
 
-// StateBytes estimates the memory held by trace state.
+// StateBytes estimates the memory held by trace state: the slab, its index,
+// the timers and the tombstones.
 func (p *Partition) StateBytes() int64 {
-	const mapSlot = int64(traceCap + 4 + 8) // key, value, control overhead
-	return int64(cap(p.slab))*int64(entrySize) + int64(len(p.index))*mapSlot + int64(len(p.tombstones))*int64(tombstoneSize+16)
+	timers := cap(p.byPayouts.h) + cap(p.byClearing.h) + cap(p.byAuth.h) + cap(p.purges.h)
+	return int64(cap(p.slab))*int64(entrySize) + int64(len(p.index.cells))*8 + int64(timers)*int64(timerSize) +
+		int64(len(p.tombstones))*int64(tombstoneSize+16)
 }
 
 // Watermark returns the watermark of source s (Unix ms; 0 until every
@@ -888,7 +889,9 @@ func (p *Partition) lag(e *entry, s fact.LagStatus, version uint64) {
 func (p *Partition) lookup(trace string, at int64) (int32, bool) {
 	var k traceKey
 	copy(k[:], trace)
-	if i, ok := p.index[k]; ok {
+	h := keyHash(&k)
+	i, pos := p.index.find(h, &k, p.slab)
+	if i >= 0 {
 		return i, true
 	}
 	if len(p.tombstones) > 0 {
@@ -896,7 +899,6 @@ func (p *Partition) lookup(trace string, at int64) (int32, bool) {
 			return 0, false
 		}
 	}
-	var i int32
 	if n := len(p.free); n > 0 {
 		i = p.free[n-1]
 		p.free = p.free[:n-1]
@@ -906,7 +908,7 @@ func (p *Partition) lookup(trace string, at int64) (int32, bool) {
 	}
 	gen := p.slab[i].gen + 1
 	p.slab[i] = entry{key: k, keyLen: uint8(len(trace)), gen: gen, merchant: -1, terminal: -1, firstAt: at}
-	p.index[k] = i
+	p.index.insert(h, i, pos)
 	p.purges.push(timer{at: at + p.cfg.Horizon.Milliseconds(), slot: i, gen: gen, kind: timerPurge})
 	return i, true
 }
@@ -946,7 +948,9 @@ func (p *Partition) drop(i int32, at int64) {
 		p.tombstones[h] = t
 		p.tombTimers.push(t.expires, h)
 	}
-	delete(p.index, e.key)
+	if s, pos := p.index.find(keyHash(&e.key), &e.key, p.slab); s >= 0 {
+		p.index.remove(pos)
+	}
 	gen := e.gen
 	*e = entry{gen: gen}
 	p.free = append(p.free, i)

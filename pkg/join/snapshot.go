@@ -153,9 +153,19 @@ func Restore(cfg Config, sched *calendar.Schedule, merchants Merchants, r io.Rea
 		return nil, fmt.Errorf("join restore: %w", sr.err)
 	}
 	// The index and free list follow from the slab.
+	open := 0
+	for i := range p.slab {
+		if p.slab[i].keyLen > 0 {
+			open++
+		}
+	}
+	p.index.reserve(open)
 	for i := range p.slab {
 		if e := &p.slab[i]; e.keyLen > 0 {
-			p.index[e.key] = int32(i)
+			h := keyHash(&e.key)
+			if s, pos := p.index.find(h, &e.key, p.slab); s < 0 {
+				p.index.insert(h, int32(i), pos)
+			}
 		} else {
 			p.free = append(p.free, int32(i))
 		}

@@ -8,7 +8,10 @@ import (
 	"settlemon/pkg/calendar"
 )
 
-var entrySize = unsafe.Sizeof(entry{})
+var (
+	entrySize = unsafe.Sizeof(entry{})
+	timerSize = unsafe.Sizeof(timer{})
+)
 
 // timer is a deadline for one trace slot; gen tells a stale timer (the slot
 // was reused) from a live one. It holds no pointers.
