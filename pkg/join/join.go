@@ -413,7 +413,7 @@ func (p *Partition) purge() {
 	upTo := min(p.wmMin[event.Auth], p.wmMin[event.Clearing], p.wmMin[event.Payouts])
 	p.purges.fire(upTo, func(t timer) {
 		if e := p.live(t); e != nil {
-			p.drop(t.slot, upTo)
+			p.drop(t.slot(), upTo)
 		}
 	})
 	p.tombTimers.fire(upTo, func(h uint64) {
@@ -624,23 +624,25 @@ func (p *Partition) arm(i int32) {
 	// for D0 and T0.
 	if auth && !e.is(flagArmed) && !e.has(slotPaid) && !e.has(slotFailed) && (cleared || e.mode == event.D0 || e.mode == event.T0) {
 		e.flags |= flagArmed
-		p.byPayouts.push(timer{at: e.deadline, slot: i, gen: e.gen, kind: timerPayout})
+		p.byPayouts.push(newTimer(e.deadline, i, e.gen))
 	}
 	if auth && !rev && !cleared && !e.is(flagClearingArmed) {
 		e.flags |= flagClearingArmed
-		p.byClearing.push(timer{at: p.sched.ClearingDeadline(e.authAt).At, slot: i, gen: e.gen, kind: timerClearing})
+		p.byClearing.push(newTimer(p.sched.ClearingDeadline(e.authAt).At, i, e.gen))
 	}
 	if !auth && cleared && !e.is(flagOrphanClrArmed) {
 		e.flags |= flagOrphanClrArmed
-		p.byAuth.push(timer{at: e.clearedAt, slot: i, gen: e.gen, kind: timerOrphan})
+		p.byAuth.push(newTimer(e.clearedAt, i, e.gen))
 	}
 	if !auth && e.payoutSeen() && !e.is(flagOrphanPayArmed) {
 		e.flags |= flagOrphanPayArmed
-		p.byAuth.push(timer{at: e.payAt, slot: i, gen: e.gen, kind: timerOrphan})
+		p.byAuth.push(newTimer(e.payAt, i, e.gen))
 	}
 	if e.has(slotHeld) && !e.is(flagHoldArmed) {
 		e.flags |= flagHoldArmed
-		p.byPayouts.push(timer{at: e.heldAt + p.cfg.HoldSLA.Milliseconds(), slot: i, gen: e.gen, kind: timerHold})
+		t := newTimer(e.heldAt+p.cfg.HoldSLA.Milliseconds(), i, e.gen)
+		t.ref |= timerHold
+		p.byPayouts.push(t)
 	}
 	// Fire at once what the feeds have already passed.
 	p.fire()
@@ -657,11 +659,10 @@ func (p *Partition) fire() {
 }
 
 func (p *Partition) fireByPayouts(t timer) {
-	switch t.kind {
-	case timerPayout:
-		p.fireDeadline(t)
-	case timerHold:
+	if t.ref&timerHold != 0 {
 		p.fireHold(t)
+	} else {
+		p.fireDeadline(t)
 	}
 }
 
@@ -909,7 +910,7 @@ func (p *Partition) lookup(trace string, at int64) (int32, bool) {
 	gen := p.slab[i].gen + 1
 	p.slab[i] = entry{key: k, keyLen: uint8(len(trace)), gen: gen, merchant: -1, terminal: -1, firstAt: at}
 	p.index.insert(h, i, pos)
-	p.purges.push(timer{at: at + p.cfg.Horizon.Milliseconds(), slot: i, gen: gen, kind: timerPurge})
+	p.purges.push(newTimer(at+p.cfg.Horizon.Milliseconds(), i, gen))
 	return i, true
 }
 
@@ -919,14 +920,15 @@ func (p *Partition) armPurge(i int32, at int64) {
 		return
 	}
 	e.flags |= flagPurgeArmed
-	p.purges.push(timer{at: at, slot: i, gen: e.gen, kind: timerPurge})
+	p.purges.push(newTimer(at, i, e.gen))
 }
 
 func (p *Partition) live(t timer) *entry {
-	if int(t.slot) >= len(p.slab) {
+	i := t.slot()
+	if int(i) >= len(p.slab) {
 		return nil
 	}
-	e := &p.slab[t.slot]
+	e := &p.slab[i]
 	if e.gen != t.gen || e.keyLen == 0 {
 		return nil
 	}

@@ -33,7 +33,7 @@ var ErrSnapshotLayout = errors.New("join snapshot: written by a build with anoth
 const snapshotMagic = "SMJS"
 
 // snapshotLayout changes whenever a snapshotted type's layout changes.
-var snapshotLayout = [...]uint32{2, uint32(unsafe.Sizeof(entry{})), uint32(unsafe.Sizeof(timer{})),
+var snapshotLayout = [...]uint32{3, uint32(unsafe.Sizeof(entry{})), uint32(unsafe.Sizeof(timer{})),
 	uint32(unsafe.Sizeof(tombstone{})), uint32(event.NumSources)}
 
 // Snapshot writes the partition's state to w. Facts not yet taken are not

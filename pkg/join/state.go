@@ -14,22 +14,24 @@ var (
 )
 
 // timer is a deadline for one trace slot; gen tells a stale timer (the slot
-// was reused) from a live one. It holds no pointers.
+// was reused) from a live one. It holds no pointers and is 16 bytes: the
+// slot shares its 32 bits with the kind, which only the payout heap needs
+// (a payout deadline or a hold SLA; each other heap holds one kind).
 type timer struct {
-	at   int64
-	slot int32
-	gen  uint32
-	kind uint8
+	at  int64
+	ref uint32 // slab slot, | timerHold for a hold SLA
+	gen uint32
 }
 
-// Timer kinds.
-const (
-	timerPayout uint8 = iota + 1
-	timerClearing
-	timerOrphan
-	timerHold
-	timerPurge
-)
+// timerHold marks a hold SLA timer among the payout deadlines. Slots are
+// int32, so bit 31 is free.
+const timerHold uint32 = 1 << 31
+
+func newTimer(at int64, slot int32, gen uint32) timer {
+	return timer{at: at, ref: uint32(slot), gen: gen}
+}
+
+func (t timer) slot() int32 { return int32(t.ref &^ timerHold) }
 
 // timers is a min-heap by time.
 type timers struct{ h timerHeap }
