@@ -175,33 +175,42 @@ const (
 	flagRevPaid                           // reversed_but_settled (paid) reported
 	flagLagCleared                        // the lag row emitted last includes clearing
 	flagFallback                          // deadline computed on weekends only
+	flagWide                              // times held in Partition.wide (see entry)
 )
 
 const traceCap = 32
 
 type traceKey [traceCap]byte
 
-// entry is the state of one trace. It holds no pointers, so a map of millions
-// of them costs the garbage collector nothing to scan.
+// entry is the state of one trace. It holds no pointers, so a slab of
+// millions of them costs the garbage collector nothing to scan, and it is
+// 192 bytes:
+//
+//   - Amounts stay exact int64 fen.
+//   - The nine stage times are unix ms held as 32-bit offsets from base,
+//     the time of the trace's first event (see time and setTime): exact to
+//     the millisecond within ±24.8 days of it, which covers a trace's life
+//     (the horizon is 20 days by default). A time outside that range, from
+//     a very late event, a long horizon or a bad clock, moves the trace's
+//     times to Partition.wide at full width (flagWide), so no time is ever
+//     rounded or clamped.
+//   - The event ids are 32-bit fingerprints (the low half of their
+//     xxhash), as tombstones keep them. Two different events of one type
+//     for one trace are taken for a re-delivery of one another only if
+//     their fingerprints collide: probability 2^-32 per such pair, where
+//     the cost is one duplicate_trace not reported.
 type entry struct {
-	ids        [numSlots]uint64 // xxhash of the first event id per slot
-	authAt     int64
-	reversalAt int64
-	clearedAt  int64
-	payAt      int64 // first payout event (initiated, paid, failed or held): the orphan check's time
-	payAmt     int64 // and its amount
-	paidAt     int64
-	failedAt   int64
-	heldAt     int64
-	heldAmt    int64
-	releasedAt int64
-	deadline   int64 // payout deadline
-	firstAt    int64
+	base       int64 // unix ms of the first event applied: the origin of times
 	authAmt    int64
 	clearedAmt int64
 	fee        int64
+	payAmt     int64 // amount of the first payout event (initiated, paid, failed or held)
 	paidAmt    int64
 	failedAmt  int64
+	heldAmt    int64
+	times      [numTimes]uint32 // offsets from base, biased by timeBias; 0: unset
+	ids        [numSlots]uint32 // fingerprint of the first event id per slot
+	key        traceKey
 	merchant   int32
 	terminal   int32
 	gen        uint32
@@ -209,11 +218,78 @@ type entry struct {
 	seen       uint16 // bit per slot
 	mcc        uint16
 	clearedMCC uint16
-	key        traceKey
 	keyLen     uint8
 	mode       event.Mode
 	failure    uint8 // index into failures
 	lagRank    uint8 // status rank of the last lag row emitted (0: none)
+}
+
+// Stage times of an entry, indexes into entry.times.
+const (
+	tAuth     = iota
+	tReversal // reversal
+	tCleared  // clearing
+	tPay      // first payout event (initiated, paid, failed or held): the orphan check's time
+	tPaid     // payment
+	tFailed   // payout failure
+	tHeld     // payout hold
+	tReleased // hold release
+	tDeadline // payout deadline
+	numTimes
+)
+
+// timeBias maps an offset in (-2^31, 2^31) ms to a non-zero uint32; 0 is
+// an unset time (the time 0, which every rule reads as "none").
+const timeBias = 1 << 31
+
+// time returns stage time f of e in unix ms, 0 if unset.
+func (p *Partition) time(e *entry, f int) int64 {
+	if e.flags&flagWide != 0 {
+		return p.wide[e.key][f]
+	}
+	r := e.times[f]
+	if r == 0 {
+		return 0
+	}
+	return e.base + int64(r) - timeBias
+}
+
+// setTime sets stage time f of e to v (unix ms, 0 to unset). A time more
+// than 2^31-1 ms from the entry's base widens the entry.
+func (p *Partition) setTime(e *entry, f int, v int64) {
+	if e.flags&flagWide == 0 {
+		if r, ok := offset(e.base, v); ok {
+			e.times[f] = r
+			return
+		}
+		var w [numTimes]int64
+		for i := range numTimes {
+			w[i] = p.time(e, i)
+		}
+		e.flags |= flagWide
+		e.times = [numTimes]uint32{}
+		p.wide[e.key] = w
+	}
+	w := p.wide[e.key]
+	w[f] = v
+	p.wide[e.key] = w
+}
+
+// offset encodes v relative to base, if it is 0 or within 2^31-1 ms of it.
+func offset(base, v int64) (uint32, bool) {
+	if v == 0 {
+		return 0, true
+	}
+	var d uint64 // |v - base|, without overflow
+	if v >= base {
+		d = uint64(v) - uint64(base)
+	} else {
+		d = uint64(base) - uint64(v)
+	}
+	if d >= timeBias {
+		return 0, false
+	}
+	return uint32(uint64(v) - uint64(base) + timeBias), true
 }
 
 func (e *entry) has(slot int) bool { return e.seen&(1<<slot) != 0 }
@@ -222,14 +298,14 @@ func (e *entry) trace() string     { return string(e.key[:e.keyLen]) }
 func (e *entry) payoutSeen() bool {
 	return e.seen&(1<<slotInitiated|1<<slotPaid|1<<slotFailed|1<<slotHeld) != 0
 }
-func (e *entry) heldBeyond(sla int64) bool {
+func (p *Partition) heldBeyond(e *entry, sla int64) bool {
 	// The hold ended (release or payment) more than the SLA after it began,
 	// or has not ended: the caller knows the watermark passed heldAt+SLA.
-	end := e.releasedAt
-	if e.has(slotPaid) && (end == 0 || e.paidAt < end) {
-		end = e.paidAt
+	end := p.time(e, tReleased)
+	if paidAt := p.time(e, tPaid); e.has(slotPaid) && (end == 0 || paidAt < end) {
+		end = paidAt
 	}
-	return end == 0 || end > e.heldAt+sla
+	return end == 0 || end > p.time(e, tHeld)+sla
 }
 
 var failures = []fact.PayoutFailure{fact.OtherFailure, fact.AccountInvalid, fact.NameMismatch,
@@ -253,6 +329,9 @@ type Partition struct {
 	index traceIndex
 	slab  []entry
 	free  []int32
+	// wide holds the full-width times of the rare entries with flagWide,
+	// by trace key.
+	wide map[traceKey][numTimes]int64
 
 	// tombstones remember completed, purged traces for TombstoneTTL, with a
 	// fingerprint of each event id they held: a re-delivered event is
@@ -292,6 +371,7 @@ func New(cfg Config, sched *calendar.Schedule, merchants Merchants) (*Partition,
 	return &Partition{
 		cfg: cfg, sched: sched, merchants: merchants,
 		tombstones: make(map[uint64]tombstone),
+		wide:       make(map[traceKey][numTimes]int64),
 		batches:    make(map[batchKey]*batch),
 		names:      newIntern(), termIDs: newIntern(),
 	}, nil
@@ -305,7 +385,7 @@ func (p *Partition) Open() int { return p.index.n }
 func (p *Partition) StateBytes() int64 {
 	timers := cap(p.byPayouts.h) + cap(p.byClearing.h) + cap(p.byAuth.h) + cap(p.purges.h)
 	return int64(cap(p.slab))*int64(entrySize) + int64(len(p.index.cells))*8 + int64(timers)*int64(timerSize) +
-		int64(len(p.tombstones))*int64(tombstoneSize+16)
+		int64(len(p.tombstones))*int64(tombstoneSize+16) + int64(len(p.wide))*int64(traceCap+8*numTimes+8)
 }
 
 // Watermark returns the watermark of source s (Unix ms; 0 until every
@@ -449,7 +529,7 @@ func (p *Partition) applyEvent(ev *event.Event, late bool) {
 	e := &p.slab[i]
 	if e.has(slot) {
 		switch {
-		case e.ids[slot] == id:
+		case e.ids[slot] == uint32(id):
 			p.stats.Redelivered++
 		case late:
 			p.late(ev) // a re-sent copy, not a second charge
@@ -463,14 +543,15 @@ func (p *Partition) applyEvent(ev *event.Event, late bool) {
 		return
 	}
 	e.seen |= 1 << slot
-	e.ids[slot] = id
+	e.ids[slot] = uint32(id)
 	if e.merchant < 0 && ev.MerchantID != "" {
 		e.merchant = p.names.id(ev.MerchantID)
 	}
 
 	switch ev.Type {
 	case event.Authorization:
-		e.authAt, e.authAmt = ev.OccurredAt, ev.Amount
+		p.setTime(e, tAuth, ev.OccurredAt)
+		e.authAmt = ev.Amount
 		e.terminal = p.termIDs.id(ev.TerminalID)
 		e.mcc = parseMCC(ev.MCC)
 		prof, ok := p.merchants.Lookup(ev.MerchantID)
@@ -478,29 +559,33 @@ func (p *Partition) applyEvent(ev *event.Event, late bool) {
 			p.stats.UnknownMerchs++
 		}
 		e.mode = prof.Mode
-		d := p.sched.PayoutDeadline(e.mode, e.authAt)
-		e.deadline = d.At
+		d := p.sched.PayoutDeadline(e.mode, p.time(e, tAuth))
+		p.setTime(e, tDeadline, d.At)
 		if d.Fallback {
 			e.flags |= flagFallback
 		}
 	case event.Reversal:
-		e.reversalAt = ev.OccurredAt
+		p.setTime(e, tReversal, ev.OccurredAt)
 	case event.Cleared:
-		e.clearedAt, e.clearedAmt, e.fee = ev.OccurredAt, ev.Amount, ev.Fee
+		p.setTime(e, tCleared, ev.OccurredAt)
+		e.clearedAmt, e.fee = ev.Amount, ev.Fee
 		e.clearedMCC = parseMCC(ev.MCC)
 	case event.PayoutPaid:
-		e.paidAt, e.paidAmt = ev.OccurredAt, ev.Amount
+		p.setTime(e, tPaid, ev.OccurredAt)
+		e.paidAmt = ev.Amount
 	case event.PayoutFailed:
-		e.failedAt = ev.OccurredAt
+		p.setTime(e, tFailed, ev.OccurredAt)
 		e.failure = failureIndex(fact.MapPayoutFailure(ev.ReasonCode))
 		e.failedAmt = ev.Amount
 	case event.PayoutHeld:
-		e.heldAt, e.heldAmt = ev.OccurredAt, ev.Amount
+		p.setTime(e, tHeld, ev.OccurredAt)
+		e.heldAmt = ev.Amount
 	case event.PayoutReleased:
-		e.releasedAt = ev.OccurredAt
+		p.setTime(e, tReleased, ev.OccurredAt)
 	}
-	if slot >= slotInitiated && slot <= slotHeld && (e.payAt == 0 || ev.OccurredAt < e.payAt) {
-		e.payAt, e.payAmt = ev.OccurredAt, ev.Amount
+	if slot >= slotInitiated && slot <= slotHeld && (p.time(e, tPay) == 0 || ev.OccurredAt < p.time(e, tPay)) {
+		p.setTime(e, tPay, ev.OccurredAt)
+		e.payAmt = ev.Amount
 	}
 	if late {
 		p.late(ev)
@@ -518,12 +603,12 @@ func (p *Partition) evaluate(i int32) {
 	// Amounts.
 	if auth && cleared && !e.is(flagMismatchClear) && e.clearedAmt != e.authAmt {
 		e.flags |= flagMismatchClear
-		p.anomaly(e, fact.AmountMismatch, "cleared", max(e.authAt, e.clearedAt), e.clearedAmt, e.authAmt, "cleared_differs",
+		p.anomaly(e, fact.AmountMismatch, "cleared", max(p.time(e, tAuth), p.time(e, tCleared)), e.clearedAmt, e.authAmt, "cleared_differs",
 			fmt.Sprintf("cleared %s but authorized %s (difference %s)", fen(e.clearedAmt), fen(e.authAmt), signedFen(e.clearedAmt-e.authAmt)))
 	}
 	if cleared && paid && !e.is(flagMismatchNet) && e.paidAmt != e.clearedAmt-e.fee {
 		e.flags |= flagMismatchNet
-		p.anomaly(e, fact.AmountMismatch, "paid", max(e.clearedAt, e.paidAt), e.paidAmt, e.clearedAmt-e.fee, "net_differs",
+		p.anomaly(e, fact.AmountMismatch, "paid", max(p.time(e, tCleared), p.time(e, tPaid)), e.paidAmt, e.clearedAmt-e.fee, "net_differs",
 			fmt.Sprintf("paid %s but cleared %s minus fee %s is %s", fen(e.paidAmt), fen(e.clearedAmt), fen(e.fee), fen(e.clearedAmt-e.fee)))
 	}
 	if cleared {
@@ -533,13 +618,13 @@ func (p *Partition) evaluate(i int32) {
 	// A reversed sale must not settle.
 	if rev && cleared && !e.is(flagRevCleared) {
 		e.flags |= flagRevCleared
-		p.anomaly(e, fact.ReversedButSettled, "cleared", max(e.reversalAt, e.clearedAt), e.clearedAmt, 0, "cleared_after_reversal",
-			fmt.Sprintf("reversed %s but cleared %s for %s", fmtTime(e.reversalAt, p.sched), fmtTime(e.clearedAt, p.sched), fen(e.clearedAmt)))
+		p.anomaly(e, fact.ReversedButSettled, "cleared", max(p.time(e, tReversal), p.time(e, tCleared)), e.clearedAmt, 0, "cleared_after_reversal",
+			fmt.Sprintf("reversed %s but cleared %s for %s", fmtTime(p.time(e, tReversal), p.sched), fmtTime(p.time(e, tCleared), p.sched), fen(e.clearedAmt)))
 	}
 	if rev && paid && !e.is(flagRevPaid) {
 		e.flags |= flagRevPaid
-		p.anomaly(e, fact.ReversedButSettled, "paid", max(e.reversalAt, e.paidAt), e.paidAmt, 0, "paid_after_reversal",
-			fmt.Sprintf("reversed %s but paid %s: %s", fmtTime(e.reversalAt, p.sched), fmtTime(e.paidAt, p.sched), fen(e.paidAmt)))
+		p.anomaly(e, fact.ReversedButSettled, "paid", max(p.time(e, tReversal), p.time(e, tPaid)), e.paidAmt, 0, "paid_after_reversal",
+			fmt.Sprintf("reversed %s but paid %s: %s", fmtTime(p.time(e, tReversal), p.sched), fmtTime(p.time(e, tPaid), p.sched), fen(e.paidAmt)))
 	}
 
 	// Payout failure, and its resolution by a later payment.
@@ -550,18 +635,18 @@ func (p *Partition) evaluate(i int32) {
 	if failed && paid && !e.is(flagFailedDone) {
 		e.flags = e.flags&^flagFailedOpen | flagFailedDone
 		a := p.failedAnomaly(e)
-		a.Status, a.ResolvedAt, a.Version = fact.Resolved, e.paidAt, fact.Version(e.paidAt, 1)
-		a.Details += fmt.Sprintf("; paid after all on %s", fmtTime(e.paidAt, p.sched))
+		a.Status, a.ResolvedAt, a.Version = fact.Resolved, p.time(e, tPaid), fact.Version(p.time(e, tPaid), 1)
+		a.Details += fmt.Sprintf("; paid after all on %s", fmtTime(p.time(e, tPaid), p.sched))
 	}
 
 	// A hold that ended beyond the SLA is reported resolved, whether or not
 	// the SLA timer fired first.
-	if held && (e.has(slotReleased) || paid) && !e.is(flagHeldDone) && e.heldBeyond(sla) {
+	if held && (e.has(slotReleased) || paid) && !e.is(flagHeldDone) && p.heldBeyond(e, sla) {
 		e.flags = e.flags&^flagHeldOpen | flagHeldDone
 		a := p.heldAnomaly(e)
-		end := e.releasedAt
-		if end == 0 || (paid && e.paidAt < end) {
-			end = e.paidAt
+		end := p.time(e, tReleased)
+		if end == 0 || (paid && p.time(e, tPaid) < end) {
+			end = p.time(e, tPaid)
 		}
 		a.Status, a.ResolvedAt, a.Version = fact.Resolved, end, fact.Version(end, 1)
 		a.Details += fmt.Sprintf("; released %s", fmtTime(end, p.sched))
@@ -569,15 +654,15 @@ func (p *Partition) evaluate(i int32) {
 
 	// Late clearing resolves clearing_missing (or records it resolved).
 	if auth && cleared && !rev && !e.is(flagClearingDone) {
-		if dl := p.sched.ClearingDeadline(e.authAt).At; e.clearedAt > dl {
+		if dl := p.sched.ClearingDeadline(p.time(e, tAuth)).At; p.time(e, tCleared) > dl {
 			e.flags = e.flags&^flagClearingOpen | flagClearingDone
 			a := p.clearingMissing(e, dl)
-			a.Status, a.ResolvedAt, a.Version = fact.Resolved, e.clearedAt, fact.Version(e.clearedAt, 1)
-			a.Details += fmt.Sprintf("; cleared late on %s", fmtTime(e.clearedAt, p.sched))
+			a.Status, a.ResolvedAt, a.Version = fact.Resolved, p.time(e, tCleared), fact.Version(p.time(e, tCleared), 1)
+			a.Details += fmt.Sprintf("; cleared late on %s", fmtTime(p.time(e, tCleared), p.sched))
 		}
 	}
 
-	if cleared && e.is(flagOverdueOpen) && !e.is(flagOverdueNet) && e.clearedAt <= e.deadline {
+	if cleared && e.is(flagOverdueOpen) && !e.is(flagOverdueNet) && p.time(e, tCleared) <= p.time(e, tDeadline) {
 		p.overdue(e)
 	}
 
@@ -586,11 +671,11 @@ func (p *Partition) evaluate(i int32) {
 	// A payment always closes an open overdue (an on-time payment can only
 	// follow one if the feed's watermark overstated its progress).
 	if paid && auth && !e.is(flagOverdueDone) && (e.is(flagOverdueOpen) ||
-		!held && e.paidAt > e.deadline && (cleared || e.mode == event.D0 || e.mode == event.T0)) {
+		!held && p.time(e, tPaid) > p.time(e, tDeadline) && (cleared || e.mode == event.D0 || e.mode == event.T0)) {
 		e.flags = e.flags&^flagOverdueOpen | flagOverdueDone
 		a := p.overdue(e)
-		a.Status, a.ResolvedAt, a.Version = fact.Resolved, e.paidAt, fact.Version(e.paidAt, 1)
-		a.Details = fmt.Sprintf("paid %s after the %s deadline %s (%s late)", fmtTime(e.paidAt, p.sched), e.mode, fmtTime(e.deadline, p.sched), secs(e.paidAt-e.deadline))
+		a.Status, a.ResolvedAt, a.Version = fact.Resolved, p.time(e, tPaid), fact.Version(p.time(e, tPaid), 1)
+		a.Details = fmt.Sprintf("paid %s after the %s deadline %s (%s late)", fmtTime(p.time(e, tPaid), p.sched), e.mode, fmtTime(p.time(e, tDeadline), p.sched), secs(p.time(e, tPaid)-p.time(e, tDeadline)))
 	}
 
 	// A late authorization resolves orphans.
@@ -600,17 +685,17 @@ func (p *Partition) evaluate(i int32) {
 			flag uint32
 			kind fact.Kind
 			at   int64
-		}{{flagOrphanClrOpen, fact.OrphanClearing, e.clearedAt}, {flagOrphanPayOpen, fact.OrphanPayout, e.payAt}} {
+		}{{flagOrphanClrOpen, fact.OrphanClearing, p.time(e, tCleared)}, {flagOrphanPayOpen, fact.OrphanPayout, p.time(e, tPay)}} {
 			if e.is(k.flag) {
 				a := p.orphan(e, k.kind, k.at)
-				a.Status, a.ResolvedAt, a.Version = fact.Resolved, e.authAt, fact.Version(max(e.authAt, k.at), 1)
+				a.Status, a.ResolvedAt, a.Version = fact.Resolved, p.time(e, tAuth), fact.Version(max(p.time(e, tAuth), k.at), 1)
 			}
 		}
 		e.flags &^= flagOrphanClrOpen | flagOrphanPayOpen
 	}
 
 	if paid && cleared {
-		p.armPurge(i, max(e.paidAt, e.clearedAt)+p.cfg.Grace.Milliseconds())
+		p.armPurge(i, max(p.time(e, tPaid), p.time(e, tCleared))+p.cfg.Grace.Milliseconds())
 	}
 	p.syncLag(e)
 	p.arm(i)
@@ -624,23 +709,23 @@ func (p *Partition) arm(i int32) {
 	// for D0 and T0.
 	if auth && !e.is(flagArmed) && !e.has(slotPaid) && !e.has(slotFailed) && (cleared || e.mode == event.D0 || e.mode == event.T0) {
 		e.flags |= flagArmed
-		p.byPayouts.push(newTimer(e.deadline, i, e.gen))
+		p.byPayouts.push(newTimer(p.time(e, tDeadline), i, e.gen))
 	}
 	if auth && !rev && !cleared && !e.is(flagClearingArmed) {
 		e.flags |= flagClearingArmed
-		p.byClearing.push(newTimer(p.sched.ClearingDeadline(e.authAt).At, i, e.gen))
+		p.byClearing.push(newTimer(p.sched.ClearingDeadline(p.time(e, tAuth)).At, i, e.gen))
 	}
 	if !auth && cleared && !e.is(flagOrphanClrArmed) {
 		e.flags |= flagOrphanClrArmed
-		p.byAuth.push(newTimer(e.clearedAt, i, e.gen))
+		p.byAuth.push(newTimer(p.time(e, tCleared), i, e.gen))
 	}
 	if !auth && e.payoutSeen() && !e.is(flagOrphanPayArmed) {
 		e.flags |= flagOrphanPayArmed
-		p.byAuth.push(newTimer(e.payAt, i, e.gen))
+		p.byAuth.push(newTimer(p.time(e, tPay), i, e.gen))
 	}
 	if e.has(slotHeld) && !e.is(flagHoldArmed) {
 		e.flags |= flagHoldArmed
-		t := newTimer(e.heldAt+p.cfg.HoldSLA.Milliseconds(), i, e.gen)
+		t := newTimer(p.time(e, tHeld)+p.cfg.HoldSLA.Milliseconds(), i, e.gen)
 		t.ref |= timerHold
 		p.byPayouts.push(t)
 	}
@@ -694,7 +779,7 @@ func (p *Partition) fireClearing(t timer) {
 // fireHold runs when the payout watermark has passed the end of a hold's SLA.
 func (p *Partition) fireHold(t timer) {
 	e := p.live(t)
-	if e == nil || e.is(flagHeldOpen|flagHeldDone) || !e.heldBeyond(p.cfg.HoldSLA.Milliseconds()) {
+	if e == nil || e.is(flagHeldOpen|flagHeldDone) || !p.heldBeyond(e, p.cfg.HoldSLA.Milliseconds()) {
 		return
 	}
 	e.flags |= flagHeldOpen
@@ -709,13 +794,13 @@ func (p *Partition) fireOrphan(t timer) {
 	if e == nil || e.has(slotAuth) {
 		return
 	}
-	if e.has(slotCleared) && e.clearedAt <= t.at && !e.is(flagOrphanClrOpen) {
+	if e.has(slotCleared) && p.time(e, tCleared) <= t.at && !e.is(flagOrphanClrOpen) {
 		e.flags |= flagOrphanClrOpen
-		p.orphan(e, fact.OrphanClearing, e.clearedAt)
+		p.orphan(e, fact.OrphanClearing, p.time(e, tCleared))
 	}
-	if e.payoutSeen() && e.payAt <= t.at && !e.is(flagOrphanPayOpen) {
+	if e.payoutSeen() && p.time(e, tPay) <= t.at && !e.is(flagOrphanPayOpen) {
 		e.flags |= flagOrphanPayOpen
-		p.orphan(e, fact.OrphanPayout, e.payAt)
+		p.orphan(e, fact.OrphanPayout, p.time(e, tPay))
 	}
 }
 
@@ -733,11 +818,11 @@ func (p *Partition) checkContract(e *entry) {
 	limit := ceilDiv(e.clearedAmt*(prof.FeeRatePPM+p.cfg.FeeTolerancePPM), 1_000_000) + 1
 	if e.fee > limit {
 		want := (e.clearedAmt*prof.FeeRatePPM + 500_000) / 1_000_000
-		p.anomaly(e, fact.FeeRateDeviation, "", e.clearedAt, e.fee, want, "fee_above_contract",
+		p.anomaly(e, fact.FeeRateDeviation, "", p.time(e, tCleared), e.fee, want, "fee_above_contract",
 			fmt.Sprintf("fee %s on %s is %s; the contracted %s would be %s", fen(e.fee), fen(e.clearedAmt), ppm(e.fee*1_000_000/max(e.clearedAmt, 1)), ppm(prof.FeeRatePPM), fen(want)))
 	}
 	if reg := parseMCC(prof.RegisteredMCC); reg != 0 && e.clearedMCC != 0 && e.clearedMCC != reg {
-		p.anomaly(e, fact.MCCMismatch, "", e.clearedAt, e.clearedAmt, 0, "mcc_"+fmtMCC(e.clearedMCC),
+		p.anomaly(e, fact.MCCMismatch, "", p.time(e, tCleared), e.clearedAmt, 0, "mcc_"+fmtMCC(e.clearedMCC),
 			fmt.Sprintf("cleared under MCC %s; the merchant is registered as %s", fmtMCC(e.clearedMCC), prof.RegisteredMCC))
 	}
 }
@@ -758,21 +843,21 @@ func (p *Partition) late(ev *event.Event) {
 
 func (p *Partition) failedAnomaly(e *entry) *fact.Anomaly {
 	r := failures[e.failure]
-	a := p.anomaly(e, fact.PayoutFailed, "", e.failedAt, e.failedAmt, 0, string(r),
-		fmt.Sprintf("payout of %s returned by the bank on %s: %s", fen(e.failedAmt), fmtTime(e.failedAt, p.sched), r))
+	a := p.anomaly(e, fact.PayoutFailed, "", p.time(e, tFailed), e.failedAmt, 0, string(r),
+		fmt.Sprintf("payout of %s returned by the bank on %s: %s", fen(e.failedAmt), fmtTime(p.time(e, tFailed), p.sched), r))
 	a.Action = r.Action()
 	return a
 }
 
 func (p *Partition) heldAnomaly(e *entry) *fact.Anomaly {
-	at := e.heldAt + p.cfg.HoldSLA.Milliseconds()
+	at := p.time(e, tHeld) + p.cfg.HoldSLA.Milliseconds()
 	return p.anomaly(e, fact.PayoutHeld, "", at, e.heldAmt, 0, "review_beyond_sla",
-		fmt.Sprintf("payout held for risk review since %s, beyond the %s review SLA", fmtTime(e.heldAt, p.sched), p.cfg.HoldSLA))
+		fmt.Sprintf("payout held for risk review since %s, beyond the %s review SLA", fmtTime(p.time(e, tHeld), p.sched), p.cfg.HoldSLA))
 }
 
 func (p *Partition) clearingMissing(e *entry, deadline int64) *fact.Anomaly {
 	return p.anomaly(e, fact.ClearingMissing, "", deadline, e.authAmt, 0, "not_cleared",
-		fmt.Sprintf("approved %s for %s, not cleared by %s", fmtTime(e.authAt, p.sched), fen(e.authAmt), fmtTime(deadline, p.sched)))
+		fmt.Sprintf("approved %s for %s, not cleared by %s", fmtTime(p.time(e, tAuth), p.sched), fen(e.authAmt), fmtTime(deadline, p.sched)))
 }
 
 func (p *Partition) orphan(e *entry, k fact.Kind, at int64) *fact.Anomaly {
@@ -792,13 +877,13 @@ func (p *Partition) orphan(e *entry, k fact.Kind, at int64) *fact.Anomaly {
 // depend on which feed was read first.
 func (p *Partition) overdue(e *entry) *fact.Anomaly {
 	amt, rank := e.authAmt, uint8(0)
-	if e.has(slotCleared) && e.clearedAt <= e.deadline {
+	if e.has(slotCleared) && p.time(e, tCleared) <= p.time(e, tDeadline) {
 		amt, rank = e.clearedAmt-e.fee, 1
 		e.flags |= flagOverdueNet
 	}
-	a := p.anomaly(e, fact.PayoutOverdue, "", e.deadline, amt, 0, "",
-		fmt.Sprintf("%s payout was due by %s and the payout feed has delivered past it with no payout", e.mode, fmtTime(e.deadline, p.sched)))
-	a.Version = fact.Version(e.deadline, rank)
+	a := p.anomaly(e, fact.PayoutOverdue, "", p.time(e, tDeadline), amt, 0, "",
+		fmt.Sprintf("%s payout was due by %s and the payout feed has delivered past it with no payout", e.mode, fmtTime(p.time(e, tDeadline), p.sched)))
+	a.Version = fact.Version(p.time(e, tDeadline), rank)
 	return a
 }
 
@@ -839,13 +924,13 @@ func (p *Partition) syncLag(e *entry) {
 	var rank uint8
 	switch {
 	case e.has(slotPaid):
-		status, at, rank = fact.StatusPaid, e.paidAt, 4
+		status, at, rank = fact.StatusPaid, p.time(e, tPaid), 4
 	case e.has(slotFailed):
-		status, at, rank = fact.StatusFailed, e.failedAt, 3
+		status, at, rank = fact.StatusFailed, p.time(e, tFailed), 3
 	case e.is(flagOverdueOpen):
-		status, at, rank = fact.StatusOverdue, e.deadline, 2
+		status, at, rank = fact.StatusOverdue, p.time(e, tDeadline), 2
 	case e.is(flagClearingOpen):
-		status, at, rank = fact.StatusClearingMissing, p.sched.ClearingDeadline(e.authAt).At, 1
+		status, at, rank = fact.StatusClearingMissing, p.sched.ClearingDeadline(p.time(e, tAuth)).At, 1
 	default:
 		return
 	}
@@ -856,7 +941,7 @@ func (p *Partition) syncLag(e *entry) {
 	e.lagRank = rank
 	if cleared {
 		e.flags |= flagLagCleared
-		at = max(at, e.clearedAt)
+		at = max(at, p.time(e, tCleared))
 	}
 	p.lag(e, status, fact.Version(at, rank))
 }
@@ -865,20 +950,20 @@ func (p *Partition) lag(e *entry, s fact.LagStatus, version uint64) {
 	l := fact.Lag{
 		TraceNo: e.trace(), MerchantID: p.names.name(e.merchant), TerminalID: p.termIDs.name(e.terminal),
 		MCC: fmtMCC(e.mcc), ClearedMCC: fmtMCC(e.clearedMCC), Mode: e.mode,
-		AuthorizedAmount: e.authAmt, AuthorizedAt: e.authAt, ExpectedPayoutAt: e.deadline,
+		AuthorizedAmount: e.authAmt, AuthorizedAt: p.time(e, tAuth), ExpectedPayoutAt: p.time(e, tDeadline),
 		Status: s, CalendarVersion: p.sched.Calendar().Version(), CalendarFallback: e.is(flagFallback),
 		Version: version,
 	}
 	if e.has(slotCleared) {
-		l.ClearedAmount, l.Fee, l.ClearedAt = e.clearedAmt, e.fee, e.clearedAt
-		l.AuthToClearS = (e.clearedAt - e.authAt) / 1000
+		l.ClearedAmount, l.Fee, l.ClearedAt = e.clearedAmt, e.fee, p.time(e, tCleared)
+		l.AuthToClearS = (p.time(e, tCleared) - p.time(e, tAuth)) / 1000
 	}
 	if s == fact.StatusPaid {
-		l.NetPaid, l.PaidAt = e.paidAmt, e.paidAt
-		l.AuthToPayS = (e.paidAt - e.authAt) / 1000
-		l.PastDueS = (e.paidAt - e.deadline) / 1000
+		l.NetPaid, l.PaidAt = e.paidAmt, p.time(e, tPaid)
+		l.AuthToPayS = (p.time(e, tPaid) - p.time(e, tAuth)) / 1000
+		l.PastDueS = (p.time(e, tPaid) - p.time(e, tDeadline)) / 1000
 		if e.has(slotCleared) {
-			l.ClearToPayS = (e.paidAt - e.clearedAt) / 1000
+			l.ClearToPayS = (p.time(e, tPaid) - p.time(e, tCleared)) / 1000
 		}
 	}
 	p.lags = append(p.lags, l)
@@ -908,7 +993,7 @@ func (p *Partition) lookup(trace string, at int64) (int32, bool) {
 		i = int32(len(p.slab) - 1)
 	}
 	gen := p.slab[i].gen + 1
-	p.slab[i] = entry{key: k, keyLen: uint8(len(trace)), gen: gen, merchant: -1, terminal: -1, firstAt: at}
+	p.slab[i] = entry{key: k, keyLen: uint8(len(trace)), gen: gen, merchant: -1, terminal: -1, base: at}
 	p.index.insert(h, i, pos)
 	p.purges.push(newTimer(at+p.cfg.Horizon.Milliseconds(), i, gen))
 	return i, true
@@ -944,7 +1029,7 @@ func (p *Partition) drop(i int32, at int64) {
 		t := tombstone{expires: at + p.cfg.TombstoneTTL.Milliseconds()}
 		for s := range numSlots {
 			if e.has(s) {
-				t.fp[s] = uint32(e.ids[s])
+				t.fp[s] = e.ids[s]
 			}
 		}
 		p.tombstones[h] = t
@@ -952,6 +1037,9 @@ func (p *Partition) drop(i int32, at int64) {
 	}
 	if s, pos := p.index.find(keyHash(&e.key), &e.key, p.slab); s >= 0 {
 		p.index.remove(pos)
+	}
+	if e.is(flagWide) {
+		delete(p.wide, e.key)
 	}
 	gen := e.gen
 	*e = entry{gen: gen}

@@ -33,7 +33,7 @@ var ErrSnapshotLayout = errors.New("join snapshot: written by a build with anoth
 const snapshotMagic = "SMJS"
 
 // snapshotLayout changes whenever a snapshotted type's layout changes.
-var snapshotLayout = [...]uint32{3, uint32(unsafe.Sizeof(entry{})), uint32(unsafe.Sizeof(timer{})),
+var snapshotLayout = [...]uint32{4, uint32(unsafe.Sizeof(entry{})), uint32(unsafe.Sizeof(timer{})),
 	uint32(unsafe.Sizeof(tombstone{})), uint32(event.NumSources)}
 
 // Snapshot writes the partition's state to w. Facts not yet taken are not
@@ -49,6 +49,11 @@ func (p *Partition) Snapshot(w io.Writer) error {
 		sw.u64(uint64(v))
 	}
 	sw.raw(asBytes(p.slab))
+	sw.u64(uint64(len(p.wide)))
+	for k, w := range p.wide {
+		sw.raw(k[:])
+		sw.raw(asBytes(w[:]))
+	}
 	sw.timers(p.byPayouts.h)
 	sw.timers(p.byClearing.h)
 	sw.timers(p.byAuth.h)
@@ -113,6 +118,18 @@ func Restore(cfg Config, sched *calendar.Schedule, merchants Merchants, r io.Rea
 		}
 	}
 	p.slab = fromBytes[entry](sr.raw())
+	nw := sr.u64()
+	for range min(nw, 1<<40) {
+		if sr.err != nil {
+			break
+		}
+		k, w := sr.raw(), fromBytes[[numTimes]int64](sr.raw())
+		if len(k) != traceCap || len(w) != 1 {
+			sr.err = errors.New("malformed wide times")
+			break
+		}
+		p.wide[traceKey(k)] = w[0]
+	}
 	p.byPayouts.h = fromBytes[timer](sr.raw())
 	p.byClearing.h = fromBytes[timer](sr.raw())
 	p.byAuth.h = fromBytes[timer](sr.raw())
