@@ -360,6 +360,7 @@ type Partition struct {
 	lags      []fact.Lag
 	anomalies []fact.Anomaly
 	batchRows []fact.Batch
+	strs      arena // trace numbers of lag facts
 	stats     Stats
 }
 
@@ -431,6 +432,27 @@ func (p *Partition) Take() Facts {
 	f := Facts{Lags: p.lags, Anomalies: p.anomalies, Batches: p.batchRows}
 	p.lags, p.anomalies, p.batchRows = nil, nil, nil
 	return f
+}
+
+// TakeInto appends the facts produced since the last call to f and forgets
+// them, like Take, but keeps the partition's buffers: a caller draining into
+// a Facts it reuses allocates nothing per record.
+func (p *Partition) TakeInto(f *Facts) {
+	f.Lags = append(f.Lags, p.lags...)
+	f.Anomalies = append(f.Anomalies, p.anomalies...)
+	f.Batches = append(f.Batches, p.batchRows...)
+	clear(p.lags) // drop the string references
+	clear(p.anomalies)
+	clear(p.batchRows)
+	p.lags, p.anomalies, p.batchRows = p.lags[:0], p.anomalies[:0], p.batchRows[:0]
+}
+
+// Reset empties f for reuse, keeping its capacity.
+func (f *Facts) Reset() {
+	clear(f.Lags)
+	clear(f.Anomalies)
+	clear(f.Batches)
+	f.Lags, f.Anomalies, f.Batches = f.Lags[:0], f.Anomalies[:0], f.Batches[:0]
 }
 
 // Apply processes one record from settle.events.
@@ -951,7 +973,7 @@ func (p *Partition) syncLag(e *entry) {
 
 func (p *Partition) lag(e *entry, s fact.LagStatus, version uint64) {
 	l := fact.Lag{
-		TraceNo: e.trace(), MerchantID: p.names.name(e.merchant), TerminalID: p.termIDs.name(e.terminal),
+		TraceNo: p.strs.of(e.key[:e.keyLen]), MerchantID: p.names.name(e.merchant), TerminalID: p.termIDs.name(e.terminal),
 		MCC: fmtMCC(e.mcc), ClearedMCC: fmtMCC(e.clearedMCC), Mode: e.mode,
 		AuthorizedAmount: e.authAmt, AuthorizedAt: p.time(e, tAuth), ExpectedPayoutAt: p.time(e, tDeadline),
 		Status: s, CalendarVersion: p.sched.Calendar().Version(), CalendarFallback: e.is(flagFallback),

@@ -2,6 +2,7 @@ package join
 
 import (
 	"strconv"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -176,15 +177,45 @@ func parseMCC(s string) uint16 {
 	return uint16(n) + 1 // 0 means none; "0000" is 1
 }
 
+// fmtMCC is the 4-digit MCC parseMCC kept, or "" for none. It returns a
+// substring of one shared table, so a fact row costs no allocation for it.
 func fmtMCC(m uint16) string {
-	if m == 0 {
+	if m == 0 || m > 10000 {
 		return ""
 	}
-	s := strconv.Itoa(int(m - 1))
-	for len(s) < 4 {
-		s = "0" + s
+	i := 4 * int(m-1)
+	return mccDigits()[i : i+4]
+}
+
+// mccDigits is "0000000100020003…9999": every 4-digit MCC, in order. It is
+// built once and never changes.
+var mccDigits = sync.OnceValue(func() string {
+	b := make([]byte, 0, 4*10000)
+	for n := range 10000 {
+		b = append(b, byte('0'+n/1000), byte('0'+n/100%10), byte('0'+n/10%10), byte('0'+n%10))
 	}
-	return s
+	return string(b)
+})
+
+// arena holds the bytes of strings that go out in facts (trace numbers):
+// each is a view of a shared chunk instead of an allocation of its own. A
+// chunk is only ever appended to, so the bytes under a string never change;
+// it is freed when no fact refers to it any more.
+type arena struct{ chunk []byte }
+
+const arenaChunk = 32 << 10
+
+// of returns b as a string backed by the arena.
+func (a *arena) of(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if cap(a.chunk)-len(a.chunk) < len(b) {
+		a.chunk = make([]byte, 0, max(arenaChunk, len(b)))
+	}
+	start := len(a.chunk)
+	a.chunk = append(a.chunk, b...)
+	return unsafe.String(&a.chunk[start], len(b))
 }
 
 // fen formats an amount in fen as yuan with two decimals.

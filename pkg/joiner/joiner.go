@@ -24,7 +24,6 @@ import (
 
 	"settlemon/pkg/calendar"
 	"settlemon/pkg/event"
-	"settlemon/pkg/fact"
 	"settlemon/pkg/join"
 	"settlemon/pkg/kafkaio"
 	"settlemon/pkg/store"
@@ -307,9 +306,7 @@ type partition struct {
 	committed int64 // facts from records below this offset are durable already
 	next      int64 // offset after the last record applied
 	state     *join.Partition
-	lags      []fact.Lag
-	anomalies []fact.Anomaly
-	batches   []fact.Batch
+	facts     join.Facts // produced since the last flush; reused
 	lastFlush time.Time
 	dirty     bool // offset advanced past the last commit
 
@@ -342,6 +339,7 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 	var lastHealth time.Time
 	restoredLogged := start >= committed
 	var rec event.Record
+	var discard join.Facts
 	for {
 		msgs, ferr := j.fetch(ctx, r)
 		if len(msgs) > 0 {
@@ -360,7 +358,8 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 			p.next = m.Offset + 1
 			if m.Offset < p.committed {
 				j.restored.Add(1)
-				state.Take() // durable before the commit: not written again
+				state.TakeInto(&discard) // durable before the commit: not written again
+				discard.Reset()
 				continue
 			}
 			if !restoredLogged {
@@ -368,10 +367,7 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 				log.Info("partition restored", "offset", m.Offset, "open_traces", state.Open())
 			}
 			p.dirty = true
-			f := state.Take()
-			p.lags = append(p.lags, f.Lags...)
-			p.anomalies = append(p.anomalies, f.Anomalies...)
-			p.batches = append(p.batches, f.Batches...)
+			state.TakeInto(&p.facts)
 		}
 		if j.cfg.Clock == ClockLive {
 			state.Advance(j.deps.Now().UnixMilli())
@@ -383,7 +379,7 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 		j.open.Store(id, int64(state.Open()))
 		j.stateBytes.Store(id, state.StateBytes())
 		j.partLag.Store(id, r.Lag())
-		due := len(p.lags)+len(p.anomalies)+len(p.batches) >= j.cfg.FlushRows || time.Since(p.lastFlush) >= j.cfg.FlushInterval
+		due := p.facts.Len() >= j.cfg.FlushRows || time.Since(p.lastFlush) >= j.cfg.FlushInterval
 		if ferr != nil || due {
 			// On shutdown or the end of the generation, drain before leaving.
 			if err := j.flush(context.WithoutCancel(ctx), gen, p); err != nil {
@@ -422,7 +418,8 @@ func (j *Joiner) fetch(ctx context.Context, r *kafka.Reader) ([]kafka.Message, e
 // last record applied.
 func (j *Joiner) flush(ctx context.Context, gen *kafka.Generation, p *partition) error {
 	p.lastFlush = time.Now()
-	if len(p.lags)+len(p.anomalies)+len(p.batches) > 0 || p.dirty {
+	f := &p.facts
+	if f.Len() > 0 || p.dirty {
 		// Writing is work, however long its retries take; an empty timed
 		// flush is not.
 		j.flushing.Add(1)
@@ -431,26 +428,29 @@ func (j *Joiner) flush(ctx context.Context, gen *kafka.Generation, p *partition)
 			j.lastWork.Store(time.Now().UnixMilli())
 		}()
 	}
-	if len(p.lags) > 0 {
-		if err := j.deps.Store.InsertLags(ctx, p.lags); err != nil {
+	if len(f.Lags) > 0 {
+		if err := j.deps.Store.InsertLags(ctx, f.Lags); err != nil {
 			return fmt.Errorf("partition %d: %w", p.id, err)
 		}
-		j.lagFacts.Add(uint64(len(p.lags)))
-		p.lags = p.lags[:0]
+		j.lagFacts.Add(uint64(len(f.Lags)))
+		clear(f.Lags)
+		f.Lags = f.Lags[:0]
 	}
-	if len(p.anomalies) > 0 {
-		if err := j.deps.Store.InsertAnomalies(ctx, p.anomalies); err != nil {
+	if len(f.Anomalies) > 0 {
+		if err := j.deps.Store.InsertAnomalies(ctx, f.Anomalies); err != nil {
 			return fmt.Errorf("partition %d: %w", p.id, err)
 		}
-		j.anomalies.Add(uint64(len(p.anomalies)))
-		p.anomalies = p.anomalies[:0]
+		j.anomalies.Add(uint64(len(f.Anomalies)))
+		clear(f.Anomalies)
+		f.Anomalies = f.Anomalies[:0]
 	}
-	if len(p.batches) > 0 {
-		if err := j.deps.Store.InsertBatches(ctx, p.batches); err != nil {
+	if len(f.Batches) > 0 {
+		if err := j.deps.Store.InsertBatches(ctx, f.Batches); err != nil {
 			return fmt.Errorf("partition %d: %w", p.id, err)
 		}
-		j.batchRows.Add(uint64(len(p.batches)))
-		p.batches = p.batches[:0]
+		j.batchRows.Add(uint64(len(f.Batches)))
+		clear(f.Batches)
+		f.Batches = f.Batches[:0]
 	}
 	if !p.dirty {
 		return nil
