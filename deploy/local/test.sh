@@ -58,6 +58,7 @@ echo "console screenshots: $SETTLEMON_ARTIFACTS"
 step "fuzz the decoders (bounded)"
 go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime "${FUZZTIME:-20s}" ./pkg/event
 go test -run '^$' -fuzz '^FuzzDecodeRecord$' -fuzztime "${FUZZTIME:-20s}" ./pkg/event
+go test -run '^$' -fuzz '^FuzzDecodeMatchesReference$' -fuzztime "${FUZZTIME:-20s}" ./pkg/event
 
 echo
 echo "all checks passed"

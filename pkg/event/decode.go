@@ -4,23 +4,37 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
+
+	"github.com/go-faster/jx"
 )
 
 // Decode decodes and validates one JSON source event read from the topic of
 // source src. The returned error, if any, is an *Error whose Reason says why
-// the event belongs on the dead-letter topic.
+// the event belongs on the dead-letter topic. The Event returned does not
+// share memory with data.
 //
 // Checks run in this order, and the first failure is returned: payload size
 // (MaxSize), UTF-8, card numbers anywhere in the raw payload (see
-// MaskCardNumbers), JSON syntax, event_id, type (known, and allowed on src),
-// occurred_at, then the fields the type requires, in the order of the
-// contract. A known field must appear once, spelled exactly (encoding/json
-// alone would take the last duplicate and match names in any case). Unknown
-// fields are ignored (forward compatibility); known fields that do not apply
-// to the event's type are ignored too, as the JSON Schemas allow. A known field that applies but has the wrong JSON type is rejected.
+// MaskCardNumbers), JSON syntax, then the top-level keys (a known field must
+// appear once, spelled exactly), then event_id, type (known, and allowed on
+// src), occurred_at, then the fields the type requires, in the order of the
+// contract. Unknown fields are ignored (forward compatibility); known fields
+// that do not apply to the event's type are ignored too, as the JSON Schemas
+// allow. A known field that applies but has the wrong JSON type is rejected.
+//
+// The JSON is read in one pass by a streaming decoder (github.com/go-faster/jx,
+// see wire.parse) that validates the whole document exactly as encoding/json
+// would (syntax, escapes, nesting depth, nothing but white space after the
+// object), checks the keys as it meets them and keeps each known field's value
+// as a view into data: no reflection and no copy until a value is accepted
+// into the Event. FuzzDecodeMatchesReference holds Decode to the decisions of
+// the former encoding/json-based decoder, kept in the tests.
 //
 // Money is parsed from decimal strings into integer fen with a small strict
 // parser instead of shopspring/decimal: the contract admits exactly
@@ -47,10 +61,7 @@ func Decode(src Source, data []byte) (Event, error) {
 		return Event{}, newError(ReasonMalformedJSON, "", "payload must be a JSON object")
 	}
 	var w wire
-	if err := json.Unmarshal(data, &w); err != nil {
-		return Event{}, malformed(err)
-	}
-	if err := checkKeys(data); err != nil {
+	if err := w.parse(data); err != nil {
 		return Event{}, err
 	}
 	c := checker{}
@@ -58,15 +69,12 @@ func Decode(src Source, data []byte) (Event, error) {
 	if c.err != nil {
 		return Event{}, c.err
 	}
+	e.own()
 	return e, nil
 }
 
 func malformed(err error) *Error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return newError(ReasonMalformedJSON, "", se.Error()+" (at byte "+strconv.FormatInt(se.Offset, 10)+")")
-	}
-	return newError(ReasonMalformedJSON, "", "not a valid JSON object")
+	return newError(ReasonMalformedJSON, "", "invalid JSON: "+err.Error())
 }
 
 func skipSpace(data []byte, i int) int {
@@ -75,6 +83,67 @@ func skipSpace(data []byte, i int) int {
 	}
 	return i
 }
+
+// parse reads the JSON object data, which must be valid UTF-8, into w in one
+// pass, and checks its top-level keys on the way: a known field must appear
+// once and spelled exactly (see misspelt). The first syntax error anywhere in
+// data wins over a key error, which wins over the checker's errors, as when
+// encoding/json validated the whole document before anything was looked at.
+//
+// jx validates what it reads or skips as encoding/json does: string escapes
+// and control characters, number grammar (no 01, 1., -, +1, .5), literals,
+// nesting up to 10000 levels, white space of the four JSON characters only;
+// parse adds the check that nothing but white space follows the object.
+// FuzzDecodeMatchesReference checks the equivalence.
+func (w *wire) parse(data []byte) *Error {
+	d := decoders.Get().(*jx.Decoder)
+	defer func() {
+		d.ResetBytes(nil) // keep no reference to data
+		decoders.Put(d)
+	}()
+	d.ResetBytes(data)
+	it, err := d.ObjIter()
+	if err != nil {
+		return malformed(err)
+	}
+	var seen uint32
+	var keyErr *Error
+	for it.Next() {
+		key := it.Key()
+		i, v := w.field(key)
+		if v == nil {
+			if keyErr == nil {
+				keyErr = misspelt(key)
+			}
+			if err := d.Skip(); err != nil {
+				return malformed(err)
+			}
+			continue
+		}
+		if seen&(1<<i) != 0 && keyErr == nil {
+			keyErr = newError(ReasonBadField, knownFields[i], "appears more than once")
+		}
+		seen |= 1 << i
+		if err := v.read(d); err != nil {
+			return malformed(err)
+		}
+	}
+	if err := it.Err(); err != nil {
+		return malformed(err)
+	}
+	switch err := d.Skip(); {
+	case err == nil:
+		return malformed(errors.New("data after the object"))
+	case !errors.Is(err, io.EOF):
+		return malformed(err)
+	}
+	return keyErr
+}
+
+// decoders are the JSON decoders of wire.parse: one would escape to the heap
+// on every call (jx's iterator error holds it). Not jx's own pool: its
+// PutDecoder keeps the last input as a read buffer for the next user.
+var decoders = sync.Pool{New: func() any { return new(jx.Decoder) }}
 
 // value kinds of wval.
 const (
@@ -87,39 +156,98 @@ const (
 )
 
 // wval is one wire field: any JSON value, so that a wrong JSON type is
-// reported by the validator (only where the field applies) rather than by
-// encoding/json.
+// reported by the checker (only where the field applies) rather than by the
+// JSON reader.
 type wval struct {
-	s    string // the string value, or the literal of a number
+	s    string // the string value, or the literal of a number; may alias the payload (see view)
 	kind byte
 }
 
-func (v *wval) UnmarshalJSON(b []byte) error {
+// read reads the next JSON value of d into v.
+func (v *wval) read(d *jx.Decoder) error {
 	*v = wval{}
-	if len(b) == 0 {
-		return nil
-	}
-	switch b[0] {
-	case 'n':
-		return nil
-	case '"':
+	switch d.Next() {
+	case jx.String:
+		raw, err := d.Raw()
+		if err != nil {
+			return err
+		}
 		v.kind = kindString
-		if bytes.IndexByte(b, '\\') < 0 {
-			v.s = string(b[1 : len(b)-1])
+		if bytes.IndexByte(raw, '\\') < 0 {
+			v.s = view(raw[1 : len(raw)-1])
 			return nil
 		}
-		return json.Unmarshal(b, &v.s)
-	case 't', 'f':
+		v.s, err = unescape(raw)
+		return err
+	case jx.Number:
+		raw, err := d.Raw()
+		v.kind, v.s = kindNumber, view(raw)
+		return err
+	case jx.Null:
+		return d.Null()
+	case jx.Bool:
 		v.kind = kindBool
-	case '{':
+	case jx.Object:
 		v.kind = kindObject
-	case '[':
+	case jx.Array:
 		v.kind = kindArray
-	default:
-		v.kind = kindNumber
-		v.s = string(b)
 	}
-	return nil
+	return d.Skip() // and the syntax error of anything else
+}
+
+// unescape decodes the JSON string raw (quotes included, valid, with at
+// least one escape). jx decodes escapes as encoding/json does but for one
+// case: an invalid UTF-16 surrogate pair, where encoding/json turns the
+// first half into U+FFFD and reads the second again (it may pair with the
+// next escape) and jx turns both into U+FFFD. So a result that contains
+// U+FFFD (rare: a lone surrogate or a literal U+FFFD) is decoded again by
+// encoding/json, the rule the contract was written against.
+func unescape(raw []byte) (string, error) {
+	d := jx.DecodeBytes(raw)
+	b, err := d.StrAppend(nil)
+	if err != nil {
+		return "", err
+	}
+	if bytes.Contains(b, []byte("\uFFFD")) {
+		var s string
+		err := json.Unmarshal(raw, &s)
+		return s, err
+	}
+	return view(b), nil
+}
+
+// view returns the bytes of b as a string without copying them. Decode uses
+// views while it checks a payload and copies the ones it keeps (Event.own),
+// so no Event it returns aliases the caller's buffer.
+func view(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// own replaces every string of e, which may be views of the payload, by a
+// copy; the currency "CNY" by the shared constant. The copies share one
+// allocation: an Event's strings are kept, and dropped, together.
+func (e *Event) own() {
+	if e.Currency == "CNY" {
+		e.Currency = "CNY" // share the constant: no per-event string
+	}
+	strs := e.strings()
+	n := 0
+	for _, p := range strs {
+		if p != &e.Currency || *p != "CNY" {
+			n += len(*p)
+		}
+	}
+	if n == 0 {
+		return
+	}
+	buf := make([]byte, 0, n)
+	for _, p := range strs {
+		if *p != "" && (p != &e.Currency || *p != "CNY") {
+			start := len(buf)
+			buf = append(buf, *p...)
+			*p = view(buf[start:])
+		}
+	}
 }
 
 func (v *wval) jsonType() string {
@@ -138,32 +266,33 @@ func (v *wval) jsonType() string {
 	return "null"
 }
 
-// wire is the JSON shape of every source event.
+// wire holds the known fields of one source event (see knownFields for
+// their JSON names).
 type wire struct {
-	EventID       wval `json:"event_id"`
-	Type          wval `json:"type"`
-	OccurredAt    wval `json:"occurred_at"`
-	TraceNo       wval `json:"trace_no"`
-	MerchantID    wval `json:"merchant_id"`
-	TerminalID    wval `json:"terminal_id"`
-	ResponseCode  wval `json:"response_code"`
-	CardBIN       wval `json:"card_bin"`
-	CardLast4     wval `json:"card_last4"`
-	Currency      wval `json:"currency"`
-	Amount        wval `json:"amount"`
-	Fee           wval `json:"fee"`
-	MCC           wval `json:"mcc"`
-	BatchID       wval `json:"batch_id"`
-	DeclaredCount wval `json:"declared_count"`
-	DeclaredTotal wval `json:"declared_total"`
-	ReasonCode    wval `json:"reason_code"`
-	Reason        wval `json:"reason"`
-	Producer      wval `json:"producer"`
-	MerchantName  wval `json:"merchant_name"`
-	RegisteredMCC wval `json:"registered_mcc"`
-	Mode          wval `json:"settlement_mode"`
-	FeeRate       wval `json:"fee_rate"`
-	AccountRef    wval `json:"account_ref"`
+	EventID       wval
+	Type          wval
+	OccurredAt    wval
+	TraceNo       wval
+	MerchantID    wval
+	TerminalID    wval
+	ResponseCode  wval
+	CardBIN       wval
+	CardLast4     wval
+	Currency      wval
+	Amount        wval
+	Fee           wval
+	MCC           wval
+	BatchID       wval
+	DeclaredCount wval
+	DeclaredTotal wval
+	ReasonCode    wval
+	Reason        wval
+	Producer      wval
+	MerchantName  wval
+	RegisteredMCC wval
+	Mode          wval
+	FeeRate       wval
+	AccountRef    wval
 }
 
 // Length limits, in characters (Unicode code points, as JSON Schema counts).

@@ -1,11 +1,9 @@
 package event
 
-import (
-	"bytes"
-	"encoding/json"
-)
+import "bytes"
 
-// knownFields are the JSON names of the wire fields, in wire order.
+// knownFields are the JSON names of the wire fields, in wire order; a
+// field's index is its bit in the duplicate check of wire.parse.
 var knownFields = [...]string{
 	"event_id", "type", "occurred_at", "trace_no", "merchant_id", "terminal_id", "response_code",
 	"card_bin", "card_last4", "currency", "amount", "fee", "mcc", "batch_id", "declared_count",
@@ -13,108 +11,86 @@ var knownFields = [...]string{
 	"settlement_mode", "fee_rate", "account_ref",
 }
 
-// checkKeys rejects top-level keys that make a payload ambiguous:
-// encoding/json keeps the last of duplicate keys and matches names without
-// regard to case, so {"amount":"1.00","AMOUNT":"1000.00"} would decode as
-// 1000.00 while a schema-based reader sees 1.00. A known field must appear
-// once and spelled exactly. data must be a syntactically valid JSON object.
-func checkKeys(data []byte) *Error {
-	var seen uint32
-	i := skipSpace(data, 0) + 1 // past '{'
-	for {
-		i = skipSpace(data, i)
-		if i >= len(data) || data[i] == '}' {
-			return nil
+// field returns the index in knownFields of the field named exactly name and
+// where it is held in w, or -1, nil for any other name.
+func (w *wire) field(name []byte) (int, *wval) {
+	switch string(name) {
+	case "event_id":
+		return 0, &w.EventID
+	case "type":
+		return 1, &w.Type
+	case "occurred_at":
+		return 2, &w.OccurredAt
+	case "trace_no":
+		return 3, &w.TraceNo
+	case "merchant_id":
+		return 4, &w.MerchantID
+	case "terminal_id":
+		return 5, &w.TerminalID
+	case "response_code":
+		return 6, &w.ResponseCode
+	case "card_bin":
+		return 7, &w.CardBIN
+	case "card_last4":
+		return 8, &w.CardLast4
+	case "currency":
+		return 9, &w.Currency
+	case "amount":
+		return 10, &w.Amount
+	case "fee":
+		return 11, &w.Fee
+	case "mcc":
+		return 12, &w.MCC
+	case "batch_id":
+		return 13, &w.BatchID
+	case "declared_count":
+		return 14, &w.DeclaredCount
+	case "declared_total":
+		return 15, &w.DeclaredTotal
+	case "reason_code":
+		return 16, &w.ReasonCode
+	case "reason":
+		return 17, &w.Reason
+	case "producer":
+		return 18, &w.Producer
+	case "merchant_name":
+		return 19, &w.MerchantName
+	case "registered_mcc":
+		return 20, &w.RegisteredMCC
+	case "settlement_mode":
+		return 21, &w.Mode
+	case "fee_rate":
+		return 22, &w.FeeRate
+	case "account_ref":
+		return 23, &w.AccountRef
+	}
+	return -1, nil
+}
+
+// misspelt returns the error for a top-level key that is not a known field
+// but matches one without regard to case, or nil. Such keys make a payload
+// ambiguous: encoding/json, and readers like it, match names without regard
+// to case, so {"amount":"1.00","AMOUNT":"1000.00"} would read as 1000.00
+// elsewhere while a schema-based reader sees 1.00. The match is Unicode
+// simple folding, as encoding/json's ("ſ" is "s", "K" is "k").
+func misspelt(name []byte) *Error {
+	// Only an upper-case ASCII letter or a non-ASCII byte can make a name
+	// that is not a known field fold to one: skip the common case fast.
+	fold := false
+	for _, b := range name {
+		if b >= 'A' && b <= 'Z' || b >= 0x80 {
+			fold = true
+			break
 		}
-		if data[i] == ',' {
-			i = skipSpace(data, i+1)
-		}
-		start, end := i, skipString(data, i)
-		name := data[start+1 : end-1]
-		i = skipSpace(data, end)
-		i = skipValue(data, skipSpace(data, i+1)) // past ':' and the value
-		if bytes.IndexByte(name, '\\') >= 0 {
-			var s string
-			if err := json.Unmarshal(data[start:end], &s); err != nil {
-				return newError(ReasonMalformedJSON, "", "bad object key")
-			}
-			name = []byte(s)
-		}
-		exact, fold := -1, -1
-		for k, f := range knownFields {
-			if string(name) == f {
-				exact = k
-				break
-			}
-		}
-		if exact < 0 {
-			// Unicode simple folding, as encoding/json matches: "ſ" is "s".
-			for k, f := range knownFields {
-				if bytes.EqualFold([]byte(f), name) {
-					fold = k
-					break
-				}
-			}
-		}
-		switch {
-		case exact >= 0:
-			if seen&(1<<exact) != 0 {
-				return newError(ReasonBadField, knownFields[exact], "appears more than once")
-			}
-			seen |= 1 << exact
-		case fold >= 0:
-			return newError(ReasonBadField, knownFields[fold],
+	}
+	if !fold {
+		return nil
+	}
+	for _, f := range knownFields {
+		if bytes.EqualFold([]byte(f), name) {
+			return newError(ReasonBadField, f,
 				"is misspelt as "+quoteShort(string(name))+" (field names are case-sensitive)")
 		}
 	}
-}
-
-// skipString returns the offset just past the JSON string starting at i.
-func skipString(data []byte, i int) int {
-	for i++; i < len(data); i++ {
-		switch data[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return len(data)
-}
-
-// skipValue returns the offset just past the JSON value starting at i.
-func skipValue(data []byte, i int) int {
-	if i >= len(data) {
-		return i
-	}
-	switch data[i] {
-	case '"':
-		return skipString(data, i)
-	case '{', '[':
-		depth := 0
-		for i < len(data) {
-			switch data[i] {
-			case '"':
-				i = skipString(data, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return i
-	}
-	for i < len(data) {
-		switch data[i] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			return i
-		}
-		i++
-	}
-	return i
+	return nil
 }

@@ -35,23 +35,29 @@ func digitAt(data []byte, i int) (d byte, width int) {
 func nextCard(data []byte, i int) (start, end int, ok bool) {
 	var digits [maxPAN]byte
 	for i < len(data) {
-		d, w := digitAt(data, i)
-		if w == 0 {
+		// Most bytes can start no digit: skip them without a call.
+		if c := data[i]; c != '\\' && (c < '0' || c > '9') {
 			i++
 			continue
 		}
 		start = i
 		n := 0
-		for w != 0 {
+		for i < len(data) {
+			d, w := data[i], 1
+			if d < '0' || d > '9' {
+				if d, w = digitAt(data, i); w == 0 {
+					break
+				}
+			}
 			if n < maxPAN {
 				digits[n] = d
 			}
 			n++
 			i += w
-			if i >= len(data) {
-				break
-			}
-			d, w = digitAt(data, i)
+		}
+		if n == 0 { // a backslash that escapes no digit
+			i++
+			continue
 		}
 		if n >= minPAN && n <= maxPAN && luhn(digits[:n]) {
 			return start, i, true
