@@ -145,7 +145,8 @@ var (
 
 // DecodeRecord decodes data, written by AppendRecord, into r, overwriting
 // every field. A string equal to the one already in r is kept rather than
-// allocated again, so decoding a stream into one Record allocates little. It
+// allocated again, and the event's other strings share one allocation, so
+// decoding a stream into one Record allocates little. It
 // returns an error, and never panics, on malformed input; after an error
 // the contents of r are unspecified.
 func DecodeRecord(data []byte, r *Record) error {
@@ -198,11 +199,34 @@ func DecodeRecord(data []byte, r *Record) error {
 		return errRecordEnum
 	}
 	e.Type, e.Mode = t, m
-	for i, p := range e.strings() {
+	// The strings that differ from those in r are copied into one
+	// allocation, not one each.
+	strs := e.strings()
+	var raw [numStrings][]byte
+	changed := 0
+	for i, p := range strs {
 		if mask&(1<<i) != 0 {
-			*p = d.string(*p)
-		} else {
+			raw[i] = d.bytes()
+			if string(raw[i]) != *p {
+				changed += len(raw[i])
+			}
+		}
+	}
+	if d.err != nil {
+		return d.err
+	}
+	var buf []byte
+	if changed > 0 {
+		buf = make([]byte, 0, changed)
+	}
+	for i, p := range strs {
+		switch {
+		case mask&(1<<i) == 0:
 			*p = ""
+		case string(raw[i]) != *p:
+			start := len(buf)
+			buf = append(buf, raw[i]...)
+			*p = view(buf[start:])
 		}
 	}
 	e.OccurredAt = d.varint()
@@ -284,20 +308,26 @@ func (d *recordReader) int32() int32 {
 // string reads a length-prefixed string, returning old when the bytes equal
 // it (no allocation).
 func (d *recordReader) string(old string) string {
-	n := d.uvarint()
-	if d.err != nil {
-		return ""
-	}
-	if n > uint64(len(d.b)) {
-		d.fail(errRecordTruncated)
-		return ""
-	}
-	b := d.b[:n]
-	d.b = d.b[n:]
+	b := d.bytes()
 	if string(b) == old {
 		return old
 	}
 	return string(b)
+}
+
+// bytes reads a length-prefixed string as a slice of the input.
+func (d *recordReader) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.fail(errRecordTruncated)
+		return nil
+	}
+	b := d.b[:n]
+	d.b = d.b[n:]
+	return b
 }
 
 func (d *recordReader) end() error {
