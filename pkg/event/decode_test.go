@@ -484,3 +484,19 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+// TestDecodeAllocs checks that an accepted event costs one allocation, its
+// strings (allowing one more for a JSON decoder the pool let go).
+func TestDecodeAllocs(t *testing.T) {
+	for _, ex := range loadExamples(t) {
+		src := sourceFor(ParseType(ex.name))
+		n := testing.AllocsPerRun(100, func() {
+			if _, err := Decode(src, ex.data); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if n > 2 {
+			t.Errorf("%s: Decode allocates %v times", ex.name, n)
+		}
+	}
+}
