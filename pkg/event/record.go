@@ -203,30 +203,36 @@ func DecodeRecord(data []byte, r *Record) error {
 	// allocation, not one each.
 	strs := e.strings()
 	var raw [numStrings][]byte
-	changed := 0
+	var changed uint64 // the strings to copy
+	n := 0
 	for i, p := range strs {
-		if mask&(1<<i) != 0 {
-			raw[i] = d.bytes()
-			if string(raw[i]) != *p {
-				changed += len(raw[i])
-			}
+		if mask&(1<<i) == 0 {
+			*p = ""
+			continue
+		}
+		raw[i] = d.bytes()
+		if string(raw[i]) != *p {
+			changed |= 1 << i
+			n += len(raw[i])
 		}
 	}
 	if d.err != nil {
 		return d.err
 	}
-	var buf []byte
-	if changed > 0 {
-		buf = make([]byte, 0, changed)
-	}
-	for i, p := range strs {
-		switch {
-		case mask&(1<<i) == 0:
-			*p = ""
-		case string(raw[i]) != *p:
-			start := len(buf)
-			buf = append(buf, raw[i]...)
-			*p = view(buf[start:])
+	if n > 0 {
+		buf := make([]byte, n)
+		for i, p := range strs {
+			if changed&(1<<i) != 0 {
+				m := copy(buf, raw[i])
+				*p = view(buf[:m])
+				buf = buf[m:]
+			}
+		}
+	} else if changed != 0 {
+		for i, p := range strs { // only empty strings changed
+			if changed&(1<<i) != 0 {
+				*p = ""
+			}
 		}
 	}
 	e.OccurredAt = d.varint()
