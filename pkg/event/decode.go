@@ -73,7 +73,13 @@ func Decode(src Source, data []byte) (Event, error) {
 	return e, nil
 }
 
+// malformed is the error of a payload jx rejects. jx wraps its error once per
+// enclosing value ("array: array: ... depth: maximum"), so the detail is the
+// innermost error alone: what and where, in a few words.
 func malformed(err error) *Error {
+	for u := errors.Unwrap(err); u != nil; u = errors.Unwrap(err) {
+		err = u
+	}
 	return newError(ReasonMalformedJSON, "", "invalid JSON: "+err.Error())
 }
 

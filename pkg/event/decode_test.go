@@ -500,3 +500,18 @@ func TestDecodeAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeMalformedDetail checks that a JSON syntax error is told in a few
+// words however deep it is.
+func TestDecodeMalformedDetail(t *testing.T) {
+	deep := []byte(`{"x":` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}`)
+	for _, data := range [][]byte{deep, deep[:len(deep)/2], []byte(`{"a":[[{"b":[1,]}]]}`)} {
+		_, err := Decode(Auth, data)
+		if ReasonOf(err) != ReasonMalformedJSON {
+			t.Fatalf("Decode: %v, want %s", err, ReasonMalformedJSON)
+		}
+		if len(err.Error()) > 200 {
+			t.Errorf("error is %d bytes: %.300s", len(err.Error()), err)
+		}
+	}
+}
