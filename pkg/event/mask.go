@@ -33,37 +33,47 @@ func digitAt(data []byte, i int) (d byte, width int) {
 // nextCard returns the byte span [start, end) of the first card number at or
 // after offset i, or ok == false when there is none.
 func nextCard(data []byte, i int) (start, end int, ok bool) {
-	var digits [maxPAN]byte
 	for i < len(data) {
 		// Most bytes can start no digit: skip them without a call.
-		if c := data[i]; c != '\\' && (c < '0' || c > '9') {
+		if c := data[i]; c-'0' > 9 && c != '\\' {
 			i++
 			continue
 		}
 		start = i
 		n := 0
 		for i < len(data) {
-			d, w := data[i], 1
-			if d < '0' || d > '9' {
-				if d, w = digitAt(data, i); w == 0 {
-					break
-				}
+			if data[i]-'0' <= 9 {
+				n++
+				i++
+			} else if _, w := digitAt(data, i); w != 0 {
+				n++
+				i += w
+			} else {
+				break
 			}
-			if n < maxPAN {
-				digits[n] = d
-			}
-			n++
-			i += w
 		}
 		if n == 0 { // a backslash that escapes no digit
 			i++
 			continue
 		}
-		if n >= minPAN && n <= maxPAN && luhn(digits[:n]) {
+		if n >= minPAN && n <= maxPAN && luhnRun(data[start:i]) {
 			return start, i, true
 		}
 	}
 	return 0, 0, false
+}
+
+// luhnRun reports whether the run of at most maxPAN digits, literal or
+// escaped, passes the Luhn check.
+func luhnRun(run []byte) bool {
+	var digits [maxPAN]byte
+	n := 0
+	for j := 0; j < len(run); n++ {
+		d, w := digitAt(run, j)
+		digits[n] = d
+		j += w
+	}
+	return luhn(digits[:n])
 }
 
 // luhn reports whether the ASCII digits pass the Luhn (mod 10) check.
