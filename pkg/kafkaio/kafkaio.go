@@ -143,8 +143,6 @@ func (c Config) Client() (*kafka.Client, error) {
 	return &kafka.Client{Addr: kafka.TCP(c.Brokers...), Transport: tr, Timeout: 30 * time.Second}, nil
 }
 
-// PartitionHeader names the header that pins a message to one partition;
-// Balancer honours it and hashes the key otherwise.
 // LongPoll is the MaxWait of the pipeline's kafka-go readers: how long the
 // broker may hold a fetch while a partition has nothing new. It never delays
 // data (readers ask for MinBytes 1, so a fetch returns as soon as anything
@@ -155,6 +153,8 @@ func (c Config) Client() (*kafka.Client, error) {
 // At one second the slack is 250ms.
 const LongPoll = time.Second
 
+// PartitionHeader names the header that pins a message to one partition;
+// Balancer honours it and hashes the key otherwise.
 const PartitionHeader = "x-settlemon-partition"
 
 // ToPartition returns a header pinning a message to partition p.
@@ -222,7 +222,7 @@ func NewWriter(c Config, topic string, wc WriterConfig) (*kafka.Writer, error) {
 		BatchTimeout: wc.BatchTimeout,
 		MaxAttempts:  wc.MaxAttempts,
 		RequiredAcks: kafka.RequireAll,
-		Transport:    tr,
+		Transport:    &partitionCounts{next: tr, ttl: time.Second},
 	}, nil
 }
 
