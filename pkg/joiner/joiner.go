@@ -170,6 +170,7 @@ type Joiner struct {
 	commitMu                                                                         sync.Mutex
 
 	partLag sync.Map // partition → records behind its end (metrics.go)
+	sink    *sink    // every partition's facts, one insert per table at a time
 }
 
 // New builds a joiner; it connects on Run.
@@ -191,7 +192,7 @@ func New(cfg Config, deps Deps) (*Joiner, error) {
 		deps.Now = time.Now
 	}
 	log := deps.Logger.With("component", "joiner")
-	return &Joiner{cfg: cfg, deps: deps, log: log, merchants: NewMerchants(log), health: newHealth()}, nil
+	return &Joiner{cfg: cfg, deps: deps, log: log, merchants: NewMerchants(log), health: newHealth(), sink: &sink{insert: storeFacts(deps.Store)}}, nil
 }
 
 // Stats returns the counters so far.
@@ -428,30 +429,13 @@ func (j *Joiner) flush(ctx context.Context, gen *kafka.Generation, p *partition)
 			j.lastWork.Store(time.Now().UnixMilli())
 		}()
 	}
-	if len(f.Lags) > 0 {
-		if err := j.deps.Store.InsertLags(ctx, f.Lags); err != nil {
-			return fmt.Errorf("partition %d: %w", p.id, err)
-		}
-		j.lagFacts.Add(uint64(len(f.Lags)))
-		clear(f.Lags)
-		f.Lags = f.Lags[:0]
+	if err := j.sink.write(ctx, f); err != nil {
+		return fmt.Errorf("partition %d: %w", p.id, err)
 	}
-	if len(f.Anomalies) > 0 {
-		if err := j.deps.Store.InsertAnomalies(ctx, f.Anomalies); err != nil {
-			return fmt.Errorf("partition %d: %w", p.id, err)
-		}
-		j.anomalies.Add(uint64(len(f.Anomalies)))
-		clear(f.Anomalies)
-		f.Anomalies = f.Anomalies[:0]
-	}
-	if len(f.Batches) > 0 {
-		if err := j.deps.Store.InsertBatches(ctx, f.Batches); err != nil {
-			return fmt.Errorf("partition %d: %w", p.id, err)
-		}
-		j.batchRows.Add(uint64(len(f.Batches)))
-		clear(f.Batches)
-		f.Batches = f.Batches[:0]
-	}
+	j.lagFacts.Add(uint64(len(f.Lags)))
+	j.anomalies.Add(uint64(len(f.Anomalies)))
+	j.batchRows.Add(uint64(len(f.Batches)))
+	f.Reset()
 	if !p.dirty {
 		return nil
 	}
