@@ -19,7 +19,7 @@ unit:
 integration:
 	SETTLEMON_CLICKHOUSE_ADDR=127.0.0.1:$${SETTLEMON_CH_PORT:-19000} $(GO) test -tags integration ./...
 
-## bench: measure the real pipeline on this machine against the performance targets (starts ClickHouse; about 3 minutes)
+## bench: measure the real pipeline on this machine against the performance targets (starts ClickHouse; about 2.5 minutes)
 bench:
 	bash deploy/clickhouse/local.sh start
 	mkdir -p bin $${RUN_DIR:-.run}

@@ -92,7 +92,8 @@ type Config struct {
 // DefaultConfig returns the default run: 1M traces (10 days of 100,000)
 // with every cause of the taxonomy injected, about 3.9M source messages, on
 // 6 partitions; the baseline; a live-latency phase of 200 deadlines; the
-// join alone on the 5-day acceptance run; memory per trace at 1M traces.
+// join alone on the 5-day acceptance run; memory per trace at 1M and 10M (the
+// target's) open traces.
 func DefaultConfig() Config {
 	sim := simulator.FullConfig()
 	sim.Days, sim.TracesPerDay, sim.ChunkSize = 10, 100_000, 10_000
@@ -106,7 +107,7 @@ func DefaultConfig() Config {
 		ClickHousePIDFile: ".run/clickhouse/clickhouse-server.pid",
 		Live:              DefaultLiveConfig(),
 		JoinWorkload:      simulator.FullConfig(),
-		StateTraces:       []int{1_000_000},
+		StateTraces:       []int{1_000_000, 10_000_000},
 		RestoreTraces:     1_000_000,
 		Timeout:           8 * time.Minute,
 		Progress:          5 * time.Second,
@@ -234,7 +235,13 @@ type Result struct {
 	// clients or merges still running. It is included in the pipeline
 	// phase's ClickHouse figure.
 	CHBackground float64
-	Baseline     *Phase // nil: skipped
+	// CHAfter is the ClickHouse server's CPU after the pipeline phase until
+	// it went idle (CHSettle later, at most two minutes): mostly merging the
+	// parts the phase inserted. How much of that work falls inside the
+	// phase depends on the run's pace, so it is shown next to the phase's
+	// figure rather than left out.
+	CHAfter, CHSettle time.Duration
+	Baseline          *Phase // nil: skipped
 	Pipeline     Pipeline
 	Live         *LiveResult
 	Join         *JoinCore
@@ -336,6 +343,10 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 	fmt.Fprintln(deps.Out, "bench: pipeline — ingest ×4 → settle.events → joiner → ClickHouse ...")
 	if res.Pipeline, err = pipeline(ctx, cfg, deps, k, st, totals, res.SourceMessages, m); err != nil {
 		return nil, err
+	}
+	if m.chOK {
+		fmt.Fprintln(deps.Out, "bench: waiting for ClickHouse to finish merging what the phase wrote ...")
+		res.CHAfter, res.CHSettle = settleClickHouse(ctx, m)
 	}
 
 	if cfg.Live.Traces > 0 {
@@ -599,6 +610,37 @@ func caughtUp(ctx context.Context, k kafkaio.Config, ingestGroups map[string]str
 	}
 	// Ingest has committed everything, so settle.events is complete.
 	return check(joinGroup, EventsTopic)
+}
+
+// settleClickHouse measures the ClickHouse server's CPU from now until it is
+// idle (under 0.05 cores for two consecutive half-second samples), for at
+// most two minutes.
+func settleClickHouse(ctx context.Context, m meter) (cpu, wall time.Duration) {
+	const (
+		every   = 500 * time.Millisecond
+		idleCPU = every / 20
+		longest = 2 * time.Minute
+	)
+	start := time.Now()
+	first := m.read().ClickHouse
+	last, idle := first, 0
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for idle < 2 && time.Since(start) < longest {
+		select {
+		case <-ctx.Done():
+			return last - first, time.Since(start)
+		case <-t.C:
+		}
+		now := m.read().ClickHouse
+		if now-last < idleCPU {
+			idle++
+		} else {
+			idle = 0
+		}
+		last = now
+	}
+	return last - first, time.Since(start)
 }
 
 // joinCore applies a simulated run to one partition on this goroutine.
