@@ -242,12 +242,12 @@ type Result struct {
 	// figure rather than left out.
 	CHAfter, CHSettle time.Duration
 	Baseline          *Phase // nil: skipped
-	Pipeline     Pipeline
-	Live         *LiveResult
-	Join         *JoinCore
-	State        []StateSize
-	Restore      *joiner.RestoreMeasurement // checkpointed recovery (issue #5)
-	Total        time.Duration
+	Pipeline          Pipeline
+	Live              *LiveResult
+	Join              *JoinCore
+	State             []StateSize
+	Restore           *joiner.RestoreMeasurement // checkpointed recovery (issue #5)
+	Total             time.Duration
 }
 
 // Run executes the bench.
