@@ -229,7 +229,9 @@ func (in *Ingest) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	batches := make(chan *batch, 1)
+	// Unbuffered: a classified batch waits here until the writer has
+	// committed the one before, so at most two are in hand.
+	batches := make(chan *batch)
 	failed := make(chan struct{})
 	written := make(chan error, 1)
 	go func() {
