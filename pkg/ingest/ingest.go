@@ -328,9 +328,9 @@ func (in *Ingest) open(ctx context.Context) error {
 		StartOffset:       kafka.FirstOffset,
 		MinBytes:          1,
 		MaxBytes:          16 << 20,
-		MaxWait:           kafkaio.LongPoll, // the batch window is in.cfg.MaxWait (fetch)
-		QueueCapacity:     in.cfg.MaxBatch,
-		CommitInterval:    0, // synchronous commits, only after durability
+		MaxWait:           kafkaio.LongPoll,             // the batch window is in.cfg.MaxWait (fetch)
+		QueueCapacity:     min(in.cfg.MaxBatch, 20_000), // read-ahead, from which batches are gathered
+		CommitInterval:    0,                            // synchronous commits, only after durability
 		HeartbeatInterval: time.Second,
 		SessionTimeout:    10 * time.Second,
 		RebalanceTimeout:  10 * time.Second,

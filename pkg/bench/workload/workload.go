@@ -40,14 +40,14 @@ type Workload struct {
 type Config struct {
 	Simulator simulator.Config
 	// BatchSize is how many source messages ingest reads before it broadcasts
-	// watermarks, default 20,000 (ingest.DefaultMaxBatch).
+	// watermarks, default 50,000 (ingest.DefaultMaxBatch).
 	BatchSize int
 }
 
 // Build runs the simulator over cal and converts its messages.
 func Build(ctx context.Context, cfg Config, cal *calendar.Calendar) (*Workload, error) {
 	if cfg.BatchSize == 0 {
-		cfg.BatchSize = 20_000
+		cfg.BatchSize = 50_000
 	}
 	if cfg.BatchSize < 0 {
 		return nil, errors.New("workload: negative batch size")
