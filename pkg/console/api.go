@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"settlemon/pkg/event"
 	"settlemon/pkg/fact"
 	"settlemon/pkg/store"
 )
@@ -656,18 +657,7 @@ func intParam(q url.Values, name string, def, lo, hi int) (int, error) {
 
 // validID reports whether s is 1 to 64 characters of A-Z a-z 0-9 _ -: the
 // shape of merchant ids, trace numbers and modes.
-func validID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if !(b >= '0' && b <= '9' || b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b == '_' || b == '-') {
-			return false
-		}
-	}
-	return true
-}
+func validID(s string) bool { return len(s) <= 64 && event.IsToken(s) }
 
 // yuan formats fen as a decimal string with two fractional digits.
 func yuan(fen int64) string {

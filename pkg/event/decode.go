@@ -459,15 +459,32 @@ func (c *checker) trace(v *wval, required bool) string {
 		c.err = newError(ReasonBadField, "trace_no", "must be 1 to 32 characters of A-Z a-z 0-9 _ -")
 		return ""
 	}
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if !(b >= '0' && b <= '9' || b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b == '_' || b == '-') {
-			c.err = newError(ReasonBadField, "trace_no", "must be 1 to 32 characters of A-Z a-z 0-9 _ -, got "+quoteShort(s))
-			return ""
-		}
+	if !IsToken(s) {
+		c.err = newError(ReasonBadField, "trace_no", "must be 1 to 32 characters of A-Z a-z 0-9 _ -, got "+quoteShort(s))
+		return ""
 	}
 	return s
 }
+
+// IsToken reports whether s is non-empty and only A-Z a-z 0-9 _ -: the
+// characters of trace numbers, and of the ids and modes the console accepts
+// in its queries.
+func IsToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !(b >= '0' && b <= '9' || b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b == '_' || b == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidTraceNo reports whether s is a trace number Decode accepts: 1 to 32
+// characters of A-Z a-z 0-9 _ -.
+func ValidTraceNo(s string) bool { return len(s) <= maxTraceLen && IsToken(s) }
 
 func (c *checker) digits(v *wval, name string, required bool, n int) string {
 	s, ok := c.str(v, name, required, ReasonBadField)

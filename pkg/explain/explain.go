@@ -94,18 +94,7 @@ var ErrInvalidTraceNo = errors.New("invalid trace number: want 1 to 32 character
 
 // ValidTraceNo reports whether s is a well-formed trace number: 1 to 32
 // characters of A-Z a-z 0-9 _ - (the rule pkg/event enforces on input).
-func ValidTraceNo(s string) bool {
-	if len(s) == 0 || len(s) > 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if !(b >= '0' && b <= '9' || b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b == '_' || b == '-') {
-			return false
-		}
-	}
-	return true
-}
+func ValidTraceNo(s string) bool { return event.ValidTraceNo(s) }
 
 // Explainer reads what ClickHouse holds about a trace. It is safe for
 // concurrent use.
