@@ -59,13 +59,9 @@ func (w tbWriter) Write(p []byte) (int, error) {
 
 func testSchedule(tb testing.TB) *calendar.Schedule {
 	tb.Helper()
-	cal, err := calendar.Default()
+	s, err := calendar.DefaultSchedule()
 	if err != nil {
-		tb.Fatalf("loading the bundled calendar: %v", err)
-	}
-	s, err := calendar.NewSchedule(calendar.DefaultScheduleConfig(), cal)
-	if err != nil {
-		tb.Fatalf("building the schedule: %v", err)
+		tb.Fatal(err)
 	}
 	return s
 }

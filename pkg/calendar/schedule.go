@@ -84,6 +84,16 @@ type Schedule struct {
 	loc *time.Location
 }
 
+// DefaultSchedule is the bundled calendar (Default) under the default rules
+// (DefaultScheduleConfig).
+func DefaultSchedule() (*Schedule, error) {
+	cal, err := Default()
+	if err != nil {
+		return nil, err
+	}
+	return NewSchedule(DefaultScheduleConfig(), cal)
+}
+
 // NewSchedule returns a schedule for cfg over cal.
 func NewSchedule(cfg ScheduleConfig, cal *Calendar) (*Schedule, error) {
 	if err := cfg.Validate(); err != nil {

@@ -507,11 +507,7 @@ func smallSim() simulator.Config {
 
 func testSchedule(tb testing.TB) *calendar.Schedule {
 	tb.Helper()
-	cal, err := calendar.Default()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s, err := calendar.NewSchedule(calendar.DefaultScheduleConfig(), cal)
+	s, err := calendar.DefaultSchedule()
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -66,11 +66,7 @@ func seed(tb testing.TB, st *store.Store) {
 func TestConsoleEndToEnd(t *testing.T) {
 	st := storetest.New(t)
 	seed(t, st)
-	cal, err := calendar.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sched, err := calendar.NewSchedule(calendar.DefaultScheduleConfig(), cal)
+	sched, err := calendar.DefaultSchedule()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,11 +14,7 @@ import (
 
 func testSchedule(tb testing.TB) *calendar.Schedule {
 	tb.Helper()
-	cal, err := calendar.Default()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s, err := calendar.NewSchedule(calendar.DefaultScheduleConfig(), cal)
+	s, err := calendar.DefaultSchedule()
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -79,11 +79,7 @@ func (fx *fixture) anomaly(k fact.Kind, trace, at, reason string) fact.Anomaly {
 
 func schedule(tb testing.TB) *calendar.Schedule {
 	tb.Helper()
-	cal, err := calendar.Default()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s, err := calendar.NewSchedule(calendar.DefaultScheduleConfig(), cal)
+	s, err := calendar.DefaultSchedule()
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -60,11 +60,7 @@ func buildServices(tb testing.TB, ctx context.Context) (ingestBin, joinerBin str
 // original fault at 2%, two partitions per source topic.
 func shutdownSim(tb testing.TB) ([]kafka.Message, *calendar.Schedule) {
 	tb.Helper()
-	cal, err := calendar.Default()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sched, err := calendar.NewSchedule(calendar.DefaultScheduleConfig(), cal)
+	sched, err := calendar.DefaultSchedule()
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -77,7 +73,7 @@ func shutdownSim(tb testing.TB) ([]kafka.Message, *calendar.Schedule) {
 	c.HeartbeatInterval = 15 * time.Minute
 	c.PayoutFailedRate, c.PayoutMissingRate, c.AmountMismatchRate = 0.02, 0.02, 0.02
 	c.ChunkSize = 100
-	sim, err := simulator.New(c, cal)
+	sim, err := simulator.New(c, sched.Calendar())
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -30,11 +30,7 @@ var benchWorkload = sync.OnceValues(func() (*workload.Workload, error) {
 
 func benchSchedule(tb testing.TB) *calendar.Schedule {
 	tb.Helper()
-	cal, err := calendar.Default()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sched, err := calendar.NewSchedule(calendar.DefaultScheduleConfig(), cal)
+	sched, err := calendar.DefaultSchedule()
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -31,11 +31,7 @@ var testMerchants = merchants{
 
 func newPartition(tb testing.TB) *Partition {
 	tb.Helper()
-	cal, err := calendar.Default()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sched, err := calendar.NewSchedule(calendar.DefaultScheduleConfig(), cal)
+	sched, err := calendar.DefaultSchedule()
 	if err != nil {
 		tb.Fatal(err)
 	}

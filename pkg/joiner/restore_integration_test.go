@@ -17,11 +17,7 @@ import (
 // `settlemon bench`, which runs it at 1M open traces, not asserted here.
 func TestMeasureRestore(t *testing.T) {
 	st := storetest.New(t)
-	cal, err := calendar.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sched, err := calendar.NewSchedule(calendar.DefaultScheduleConfig(), cal)
+	sched, err := calendar.DefaultSchedule()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -255,11 +255,7 @@ func TestEveryServiceExposesItsMetrics(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	cal, err := calendar.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sched, err := calendar.NewSchedule(calendar.DefaultScheduleConfig(), cal)
+	sched, err := calendar.DefaultSchedule()
 	if err != nil {
 		t.Fatal(err)
 	}

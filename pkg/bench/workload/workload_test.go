@@ -11,17 +11,13 @@ import (
 )
 
 func TestBuildFeedsTheJoin(t *testing.T) {
-	cal, err := calendar.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sched, err := calendar.NewSchedule(calendar.DefaultScheduleConfig(), cal)
+	sched, err := calendar.DefaultSchedule()
 	if err != nil {
 		t.Fatal(err)
 	}
 	sc := simulator.DefaultConfig()
 	sc.Days, sc.TracesPerDay = 3, 2000
-	w, err := Build(context.Background(), Config{Simulator: sc, BatchSize: 1000}, cal)
+	w, err := Build(context.Background(), Config{Simulator: sc, BatchSize: 1000}, sched.Calendar())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,11 +70,7 @@ func TestEncodeRoundTrips(t *testing.T) {
 }
 
 func TestFillKeepsTracesOpen(t *testing.T) {
-	cal, err := calendar.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sched, err := calendar.NewSchedule(calendar.DefaultScheduleConfig(), cal)
+	sched, err := calendar.DefaultSchedule()
 	if err != nil {
 		t.Fatal(err)
 	}
