@@ -1,6 +1,7 @@
 // Package schemas embeds the project's contracts so that binaries carry them:
 // the ClickHouse migrations (clickhouse/*.sql), the event JSON Schemas and
-// examples (events/), and the default business-day calendar (calendar/).
+// examples (events/), the default business-day calendar (calendar/) and the
+// card schemes' issuer ranges (cards/).
 // The files are the source of truth; this package only makes them reachable.
 package schemas
 
@@ -20,3 +21,9 @@ var Events embed.FS
 //
 //go:embed calendar/cn-mainland.json
 var DefaultCalendar []byte
+
+// CardRanges is the catalogue of card-scheme issuer ranges and lengths that
+// card-number detection decides with (pkg/pan).
+//
+//go:embed cards/issuer-ranges.json
+var CardRanges []byte

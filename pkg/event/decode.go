@@ -20,8 +20,8 @@ import (
 // share memory with data.
 //
 // Checks run in this order, and the first failure is returned: payload size
-// (MaxSize), UTF-8, card numbers anywhere in the raw payload (see
-// MaskCardNumbers), JSON syntax, then the top-level keys (a known field must
+// (MaxSize), UTF-8, card numbers anywhere in the raw payload (pkg/pan: any
+// field, known or not, any spelling), JSON syntax, then the top-level keys (a known field must
 // appear once, spelled exactly), then event_id, type (known, and allowed on
 // src), occurred_at, then the fields the type requires, in the order of the
 // contract. Unknown fields are ignored (forward compatibility); known fields
@@ -55,7 +55,7 @@ func Decode(src Source, data []byte) (Event, error) {
 	}
 	if off, ok := containsCard(data); ok {
 		return Event{}, newError(ReasonCardNumber, keyAt(data, off),
-			"contains what looks like a full card number (13-19 digits passing the Luhn check); send only card_bin and card_last4")
+			"contains a full card number (13-19 digits in a card scheme's issuer range passing the Luhn check, separators ignored); send only card_bin and card_last4")
 	}
 	if i := skipSpace(data, 0); i == len(data) || data[i] != '{' {
 		return Event{}, newError(ReasonMalformedJSON, "", "payload must be a JSON object")
@@ -319,7 +319,7 @@ type checker struct {
 
 func (c *checker) event(src Source, w *wire) Event {
 	var e Event
-	e.ID = c.text(&w.EventID, "event_id", true, maxIDLen)
+	e.ID = c.id(&w.EventID, "event_id", true)
 	if c.err != nil {
 		return e
 	}
@@ -348,8 +348,8 @@ func (c *checker) event(src Source, w *wire) Event {
 	switch c.t {
 	case Authorization:
 		e.TraceNo = c.trace(&w.TraceNo, true)
-		e.MerchantID = c.text(&w.MerchantID, "merchant_id", true, maxIDLen)
-		e.TerminalID = c.text(&w.TerminalID, "terminal_id", true, maxIDLen)
+		e.MerchantID = c.id(&w.MerchantID, "merchant_id", true)
+		e.TerminalID = c.id(&w.TerminalID, "terminal_id", true)
 		e.ResponseCode = c.responseCode(&w.ResponseCode, true)
 		e.Amount = c.amount(&w.Amount, "amount", true, true)
 		e.MCC = c.digits(&w.MCC, "mcc", true, 4)
@@ -361,55 +361,55 @@ func (c *checker) event(src Source, w *wire) Event {
 		}
 	case Reversal:
 		e.TraceNo = c.trace(&w.TraceNo, true)
-		e.MerchantID = c.text(&w.MerchantID, "merchant_id", true, maxIDLen)
+		e.MerchantID = c.id(&w.MerchantID, "merchant_id", true)
 		e.Amount = c.amount(&w.Amount, "amount", true, true)
-		e.TerminalID = c.text(&w.TerminalID, "terminal_id", false, maxIDLen)
+		e.TerminalID = c.id(&w.TerminalID, "terminal_id", false)
 		e.Currency = c.currency(&w.Currency)
-		e.ReasonCode = c.text(&w.ReasonCode, "reason_code", false, maxIDLen)
-		e.Reason = c.text(&w.Reason, "reason", false, maxReasonLen)
+		e.ReasonCode = c.id(&w.ReasonCode, "reason_code", false)
+		e.Reason = c.prose(&w.Reason, "reason", false)
 	case Heartbeat:
-		e.Producer = c.text(&w.Producer, "producer", true, maxIDLen)
+		e.Producer = c.id(&w.Producer, "producer", true)
 	case Cleared:
 		e.TraceNo = c.trace(&w.TraceNo, true)
-		e.MerchantID = c.text(&w.MerchantID, "merchant_id", true, maxIDLen)
-		e.BatchID = c.text(&w.BatchID, "batch_id", true, maxIDLen)
+		e.MerchantID = c.id(&w.MerchantID, "merchant_id", true)
+		e.BatchID = c.id(&w.BatchID, "batch_id", true)
 		e.Amount = c.amount(&w.Amount, "amount", true, true)
 		e.Fee = c.amount(&w.Fee, "fee", true, false)
 		e.MCC = c.digits(&w.MCC, "mcc", true, 4)
-		e.TerminalID = c.text(&w.TerminalID, "terminal_id", false, maxIDLen)
+		e.TerminalID = c.id(&w.TerminalID, "terminal_id", false)
 		e.CardBIN = c.digits(&w.CardBIN, "card_bin", false, 6)
 		e.CardLast4 = c.digits(&w.CardLast4, "card_last4", false, 4)
 		e.Currency = c.currency(&w.Currency)
 	case BatchOpened:
-		e.BatchID = c.text(&w.BatchID, "batch_id", true, maxIDLen)
+		e.BatchID = c.id(&w.BatchID, "batch_id", true)
 	case BatchClosed:
-		e.BatchID = c.text(&w.BatchID, "batch_id", true, maxIDLen)
+		e.BatchID = c.id(&w.BatchID, "batch_id", true)
 		e.DeclaredCount = c.count(&w.DeclaredCount, "declared_count")
 		e.DeclaredTotal = c.amount(&w.DeclaredTotal, "declared_total", true, false)
 	case PayoutInitiated, PayoutPaid, PayoutFailed:
 		e.TraceNo = c.trace(&w.TraceNo, true)
-		e.MerchantID = c.text(&w.MerchantID, "merchant_id", true, maxIDLen)
-		e.BatchID = c.text(&w.BatchID, "batch_id", true, maxIDLen)
+		e.MerchantID = c.id(&w.MerchantID, "merchant_id", true)
+		e.BatchID = c.id(&w.BatchID, "batch_id", true)
 		e.Amount = c.amount(&w.Amount, "amount", true, true)
-		e.ReasonCode = c.text(&w.ReasonCode, "reason_code", c.t == PayoutFailed, maxIDLen)
-		e.Reason = c.text(&w.Reason, "reason", false, maxReasonLen)
+		e.ReasonCode = c.id(&w.ReasonCode, "reason_code", c.t == PayoutFailed)
+		e.Reason = c.prose(&w.Reason, "reason", false)
 		e.Currency = c.currency(&w.Currency)
-		e.AccountRef = c.text(&w.AccountRef, "account_ref", false, maxIDLen)
+		e.AccountRef = c.id(&w.AccountRef, "account_ref", false)
 	case PayoutHeld, PayoutReleased:
 		e.TraceNo = c.trace(&w.TraceNo, true)
-		e.MerchantID = c.text(&w.MerchantID, "merchant_id", true, maxIDLen)
-		e.ReasonCode = c.text(&w.ReasonCode, "reason_code", c.t == PayoutHeld, maxIDLen)
-		e.Reason = c.text(&w.Reason, "reason", false, maxReasonLen)
-		e.BatchID = c.text(&w.BatchID, "batch_id", false, maxIDLen)
+		e.MerchantID = c.id(&w.MerchantID, "merchant_id", true)
+		e.ReasonCode = c.id(&w.ReasonCode, "reason_code", c.t == PayoutHeld)
+		e.Reason = c.prose(&w.Reason, "reason", false)
+		e.BatchID = c.id(&w.BatchID, "batch_id", false)
 		e.Amount = c.amount(&w.Amount, "amount", false, true)
 		e.Currency = c.currency(&w.Currency)
 	case Merchant:
-		e.MerchantID = c.text(&w.MerchantID, "merchant_id", true, maxIDLen)
+		e.MerchantID = c.id(&w.MerchantID, "merchant_id", true)
 		e.RegisteredMCC = c.digits(&w.RegisteredMCC, "registered_mcc", true, 4)
 		e.Mode = c.mode(&w.Mode)
 		e.FeeRatePPM = c.feeRate(&w.FeeRate)
-		e.MerchantName = c.text(&w.MerchantName, "merchant_name", false, maxReasonLen)
-		e.AccountRef = c.text(&w.AccountRef, "account_ref", false, maxIDLen)
+		e.MerchantName = c.prose(&w.MerchantName, "merchant_name", false)
+		e.AccountRef = c.id(&w.AccountRef, "account_ref", false)
 	}
 	return e
 }
@@ -445,6 +445,30 @@ func (c *checker) text(v *wval, name string, required bool, maxLen int) string {
 	}
 	if len(s) > maxLen && utf8.RuneCountInString(s) > maxLen {
 		c.err = newError(ReasonBadField, name, "must be at most "+strconv.Itoa(maxLen)+" characters")
+		return ""
+	}
+	return s
+}
+
+// id is an identifier field: at most maxIDLen characters, none of them a
+// control or format character (see Unsafe).
+func (c *checker) id(v *wval, name string, required bool) string {
+	s := c.text(v, name, required, maxIDLen)
+	if i := unsafeAt(s, true); i >= 0 {
+		c.err = newError(ReasonBadField, name, "must not contain control or invisible characters, found "+strconv.QuoteToASCII(string([]rune(s[i:])[0]))+
+			" at byte "+strconv.Itoa(i))
+		return ""
+	}
+	return s
+}
+
+// prose is a free-text field: at most maxReasonLen characters, no control
+// character and no bidi override (see Unsafe).
+func (c *checker) prose(v *wval, name string, required bool) string {
+	s := c.text(v, name, required, maxReasonLen)
+	if i := unsafeAt(s, false); i >= 0 {
+		c.err = newError(ReasonBadField, name, "must not contain control characters or bidi overrides, found "+strconv.QuoteToASCII(string([]rune(s[i:])[0]))+
+			" at byte "+strconv.Itoa(i))
 		return ""
 	}
 	return s

@@ -284,6 +284,18 @@ func TestDecodeInvalid(t *testing.T) {
 		{"card number in a key", Auth, edit(t, auth, set("k"+pan, `1`)), ReasonCardNumber, ""},
 		{"card number with escaped digits", Auth, edit(t, auth, set("x_esc", `"\u0034`+pan[1:]+`"`)), ReasonCardNumber, "x_esc"},
 		{"card number in malformed JSON", Auth, []byte(`{"trace_no": "` + pan), ReasonCardNumber, "trace_no"},
+		{"card number with spaces", Auth, edit(t, auth, set("x_note", `"card 6228 4899 1122 3343"`)), ReasonCardNumber, "x_note"},
+		{"card number with dashes", Merchants, edit(t, merchant, set("merchant_name", `"6228-4899-1122-3343"`)), ReasonCardNumber, "merchant_name"},
+		{"card number in full-width digits", Auth, edit(t, auth, set("x_note", `"６２２８４８９９１１２２３３４３"`)), ReasonCardNumber, "x_note"},
+		{"card number with zero-width spaces", Auth, edit(t, auth, set("x_note", `"6228\u200b4899\u200b1122\u200b3343"`)), ReasonCardNumber, "x_note"},
+		{"card number as a trace number", Auth, edit(t, auth, set("trace_no", `"6228489911223343"`)), ReasonCardNumber, "trace_no"},
+
+		// Characters a terminal would act on.
+		{"ANSI escape in merchant_id", Auth, edit(t, auth, set("merchant_id", `"m\u001b[2J"`)), ReasonBadField, "merchant_id"},
+		{"NUL in terminal_id", Auth, edit(t, auth, set("terminal_id", `"t\u0000"`)), ReasonBadField, "terminal_id"},
+		{"RTL override in merchant_id", Auth, edit(t, auth, set("merchant_id", `"m\u202e1"`)), ReasonBadField, "merchant_id"},
+		{"zero-width space in event_id", Auth, edit(t, auth, set("event_id", `"e\u200b1"`)), ReasonBadField, "event_id"},
+		{"RTL override in merchant_name", Merchants, edit(t, merchant, set("merchant_name", `"shop\u202e"`)), ReasonBadField, "merchant_name"},
 
 		// Ambiguous keys.
 		{"duplicate amount", Auth, []byte(strings.Replace(string(auth), `"amount": "1288.00",`, `"amount": "1.00", "amount": "1288.00",`, 1)), ReasonBadField, "amount"},

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"settlemon/pkg/pan"
 	"settlemon/schemas"
 )
 
@@ -87,7 +88,7 @@ func set(k, v string) func(m map[string]any) {
 func luhnComplete(prefix string) string {
 	for d := byte('0'); d <= '9'; d++ {
 		s := prefix + string(d)
-		if luhn([]byte(s)) {
+		if pan.Luhn([]byte(s)) {
 			return s
 		}
 	}

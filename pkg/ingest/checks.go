@@ -7,6 +7,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"settlemon/pkg/event"
+	"settlemon/pkg/pan"
 )
 
 // Defaults of the checks ingest adds to event.Decode.
@@ -51,6 +52,24 @@ func (in *Ingest) check(m *kafka.Message, ev *event.Event) error {
 	if in.ids.check(ev.ID, m.Value) {
 		return &event.Error{Reason: event.ReasonEventIDReused, Field: "event_id",
 			Detail: strconv.Quote(ev.ID) + " was already read by this consumer with different content; a re-delivery must repeat the same bytes and a new event needs a new event_id"}
+	}
+	return nil
+}
+
+// checkEnvelope rejects a message whose Kafka key or a header value holds a
+// card number, before its payload is looked at: neither is archived, but the
+// key goes on to the dead-letter topic and table (masked) and the event must
+// not take effect.
+func checkEnvelope(m *kafka.Message) error {
+	if pan.Default().Contains(m.Key) {
+		return &event.Error{Reason: event.ReasonCardNumber, Field: "kafka key",
+			Detail: "holds a full card number; key payment events by trace_no, never by card number"}
+	}
+	for _, h := range m.Headers {
+		if pan.Default().Contains(h.Value) || pan.Default().ContainsString(h.Key) {
+			return &event.Error{Reason: event.ReasonCardNumber, Field: "kafka header",
+				Detail: "a header holds a full card number; send only card_bin and card_last4, in the payload"}
+		}
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ import (
 
 	"settlemon/pkg/event"
 	"settlemon/pkg/kafkaio"
+	"settlemon/pkg/pan"
 	"settlemon/pkg/store"
 )
 
@@ -480,7 +481,11 @@ func (in *Ingest) classify(b *batch, m *kafka.Message) {
 	in.progress.read(m)
 	b.last[m.Partition] = *m
 	kt := m.Time.UnixMilli()
-	ev, err := event.Decode(in.cfg.Source, m.Value)
+	var ev event.Event
+	err := checkEnvelope(m)
+	if err == nil {
+		ev, err = event.Decode(in.cfg.Source, m.Value)
+	}
 	if err == nil {
 		err = in.check(m, &ev)
 	}
@@ -543,13 +548,16 @@ func (in *Ingest) deadLetter(b *batch, m *kafka.Message, err error) {
 		reason = "invalid"
 	}
 	in.progress.deadLettered(reason)
-	payload := event.MaskCardNumbers(m.Value)
+	// Neither the key nor the payload reaches a table, a topic or a log
+	// with a card number in it.
+	payload := pan.Default().Mask(m.Value)
+	key := pan.Default().Mask(m.Key)
 	detail := err.Error()
 	in.log.Warn("dead-lettered a message", "partition", m.Partition, "offset", m.Offset, "reason", reason, "detail", detail,
 		"action", "fix the producer; the message is kept in "+in.cfg.DLQTopic+" and the dead_letters table")
 	b.dead = append(b.dead, store.DeadLetter{Topic: m.Topic, Partition: int32(m.Partition), Offset: m.Offset, KafkaTime: m.Time.UnixMilli(),
-		Key: m.Key, Reason: reason, Detail: detail, Payload: payload})
-	b.dlq = append(b.dlq, kafka.Message{Key: m.Key, Value: payload, Headers: []kafka.Header{
+		Key: key, Reason: reason, Detail: detail, Payload: payload})
+	b.dlq = append(b.dlq, kafka.Message{Key: key, Value: payload, Headers: []kafka.Header{
 		{Key: "source-topic", Value: []byte(m.Topic)},
 		{Key: "source-partition", Value: strconv.AppendInt(nil, int64(m.Partition), 10)},
 		{Key: "source-offset", Value: strconv.AppendInt(nil, m.Offset, 10)},

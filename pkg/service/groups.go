@@ -8,6 +8,7 @@ import (
 
 	"settlemon/pkg/calendar"
 	"settlemon/pkg/kafkaio"
+	"settlemon/pkg/pan"
 	"settlemon/pkg/store"
 )
 
@@ -92,7 +93,8 @@ func LogFlags(f *Flags) *LogConfig {
 	return c
 }
 
-// Logger builds the logger, writing to stderr.
+// Logger builds the logger, writing to stderr. Card numbers are masked in
+// every line (pan.Handler).
 func (c *LogConfig) Logger() (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.Level)); err != nil {
@@ -101,9 +103,9 @@ func (c *LogConfig) Logger() (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lvl}
 	switch strings.ToLower(c.Format) {
 	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+		return slog.New(pan.NewHandler(slog.NewTextHandler(os.Stderr, opts), nil)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+		return slog.New(pan.NewHandler(slog.NewJSONHandler(os.Stderr, opts), nil)), nil
 	}
 	return nil, fmt.Errorf("log format %q: want text or json", c.Format)
 }
