@@ -2,10 +2,13 @@ package join
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
+	"strings"
 	"unsafe"
 
 	"github.com/klauspost/compress/zstd"
@@ -20,17 +23,41 @@ import (
 // offset it covers, and on assignment restores the newest checkpoint and
 // replays only what came after it.
 //
-// The format is this build's memory layout of the pointer-free trace slab
+// The payload is this build's memory layout of the pointer-free trace slab
 // and timers, plus the few pointer-holding parts (interned ids, batches)
-// written field by field, all zstd-compressed. A snapshot from a build with
-// another layout is refused (ErrSnapshotLayout): the caller then recovers by
-// replay, which is always correct, only slower.
+// written field by field, all zstd-compressed. It is framed by a header: the
+// magic "SMJC", the payload's length (8 bytes) and its CRC-32C (4 bytes),
+// little-endian. Restore checks both before it decodes anything, so a
+// snapshot damaged in storage or transfer is refused (ErrSnapshotCorrupt,
+// ErrSnapshotTruncated) rather than restored as wrong state (zstd's frame
+// checksum was no such guard: flipped bytes often decoded without an error).
+// A snapshot from a build with another layout is refused
+// (ErrSnapshotLayout). Either way the caller recovers by replay, which is
+// always correct, only slower. The checksum guards against accident, not
+// against someone who can write the checkpoint table.
 
-// ErrSnapshotLayout means the snapshot was written by a build whose state
-// layout differs from this one.
-var ErrSnapshotLayout = errors.New("join snapshot: written by a build with another state layout")
+var (
+	// ErrSnapshotLayout means the snapshot was written by a build whose
+	// state layout (or framing) differs from this one.
+	ErrSnapshotLayout = errors.New("join snapshot: written by a build with another state layout")
+	// ErrSnapshotCorrupt means the snapshot is not what was written: its
+	// checksum does not match, or it is no join snapshot at all.
+	ErrSnapshotCorrupt = errors.New("corrupt join snapshot")
+	// ErrSnapshotTruncated means the snapshot is shorter than written. It is
+	// also ErrSnapshotCorrupt.
+	ErrSnapshotTruncated = fmt.Errorf("%w: truncated", ErrSnapshotCorrupt)
+)
 
-const snapshotMagic = "SMJS"
+const (
+	snapshotFrame      = "SMJC"
+	snapshotHeaderSize = len(snapshotFrame) + 8 + 4
+	snapshotMagic      = "SMJS" // inside the payload
+)
+
+// zstdMagic starts a bare zstd frame: the unframed snapshots of earlier builds.
+var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // snapshotLayout changes whenever a snapshotted type's layout changes.
 var snapshotLayout = [...]uint32{4, uint32(unsafe.Sizeof(entry{})), uint32(unsafe.Sizeof(timer{})),
@@ -39,6 +66,25 @@ var snapshotLayout = [...]uint32{4, uint32(unsafe.Sizeof(entry{})), uint32(unsaf
 // Snapshot writes the partition's state to w. Facts not yet taken are not
 // part of it: take them first.
 func (p *Partition) Snapshot(w io.Writer) error {
+	var payload bytes.Buffer
+	if err := p.snapshot(&payload); err != nil {
+		return err
+	}
+	header := make([]byte, 0, snapshotHeaderSize)
+	header = append(header, snapshotFrame...)
+	header = binary.LittleEndian.AppendUint64(header, uint64(payload.Len()))
+	header = binary.LittleEndian.AppendUint32(header, crc32.Checksum(payload.Bytes(), castagnoli))
+	if _, err := w.Write(header); err != nil {
+		return fmt.Errorf("join snapshot: %w", err)
+	}
+	if _, err := w.Write(payload.Bytes()); err != nil {
+		return fmt.Errorf("join snapshot: %w", err)
+	}
+	return nil
+}
+
+// snapshot writes the payload: the compressed state.
+func (p *Partition) snapshot(w io.Writer) error {
 	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest))
 	if err != nil {
 		return fmt.Errorf("join snapshot: %w", err)
@@ -91,30 +137,73 @@ func (p *Partition) Snapshot(w io.Writer) error {
 }
 
 // Restore rebuilds a partition from a snapshot written by Snapshot, with
-// the given configuration and collaborators.
+// the given configuration and collaborators. A damaged snapshot is refused
+// with an error that is ErrSnapshotCorrupt (ErrSnapshotTruncated when cut
+// short), one of another build with ErrSnapshotLayout.
 func Restore(cfg Config, sched *calendar.Schedule, merchants Merchants, r io.Reader) (*Partition, error) {
 	p, err := New(cfg, sched, merchants)
 	if err != nil {
 		return nil, err
 	}
-	zr, err := zstd.NewReader(r)
+	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("join restore: %w", err)
+	}
+	payload, err := unframe(data)
+	if err != nil {
+		return nil, fmt.Errorf("join restore: %w", err)
+	}
+	if err := p.restore(bytes.NewReader(payload)); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// unframe checks a snapshot's header and checksum and returns its payload.
+func unframe(b []byte) ([]byte, error) {
+	switch {
+	case bytes.HasPrefix(b, zstdMagic):
+		return nil, fmt.Errorf("%w (an unframed snapshot, without a checksum)", ErrSnapshotLayout)
+	case !strings.HasPrefix(snapshotFrame, string(b[:min(len(b), len(snapshotFrame))])):
+		return nil, fmt.Errorf("%w: not a join snapshot (no %q header)", ErrSnapshotCorrupt, snapshotFrame)
+	case len(b) < snapshotHeaderSize:
+		return nil, fmt.Errorf("%w: %d bytes, shorter than the %d-byte header", ErrSnapshotTruncated, len(b), snapshotHeaderSize)
+	}
+	size := binary.LittleEndian.Uint64(b[len(snapshotFrame):])
+	want := binary.LittleEndian.Uint32(b[len(snapshotFrame)+8:])
+	payload := b[snapshotHeaderSize:]
+	switch n := uint64(len(payload)); {
+	case n < size:
+		return nil, fmt.Errorf("%w: %d of %d payload bytes", ErrSnapshotTruncated, n, size)
+	case n > size:
+		return nil, fmt.Errorf("%w: %d bytes after the payload of %d", ErrSnapshotCorrupt, n-size, size)
+	}
+	if got := crc32.Checksum(payload, castagnoli); got != want {
+		return nil, fmt.Errorf("%w: checksum mismatch (CRC-32C %08x, the header says %08x)", ErrSnapshotCorrupt, got, want)
+	}
+	return payload, nil
+}
+
+// restore decodes a payload into p, which is new.
+func (p *Partition) restore(r io.Reader) error {
+	zr, err := zstd.NewReader(r)
+	if err != nil {
+		return fmt.Errorf("join restore: %w", err)
 	}
 	defer zr.Close()
 	sr := &snapReader{r: bufio.NewReaderSize(zr, 1<<20)}
 	if magic := sr.raw(); string(magic) != snapshotMagic {
 		if sr.err != nil {
-			return nil, fmt.Errorf("join restore: %w", sr.err)
+			return fmt.Errorf("join restore: %w", sr.err)
 		}
-		return nil, errors.New("join restore: not a join snapshot")
+		return errors.New("join restore: not a join snapshot")
 	}
 	for _, v := range snapshotLayout {
 		if got := sr.u64(); got != uint64(v) {
 			if sr.err != nil {
-				return nil, fmt.Errorf("join restore: %w", sr.err)
+				return fmt.Errorf("join restore: %w", sr.err)
 			}
-			return nil, ErrSnapshotLayout
+			return ErrSnapshotLayout
 		}
 	}
 	p.slab = fromBytes[entry](sr.raw())
@@ -167,7 +256,7 @@ func Restore(cfg Config, sched *calendar.Schedule, merchants Merchants, r io.Rea
 		p.stats = st[0]
 	}
 	if sr.err != nil {
-		return nil, fmt.Errorf("join restore: %w", sr.err)
+		return fmt.Errorf("join restore: %w", sr.err)
 	}
 	// The index and free list follow from the slab.
 	open := 0
@@ -187,7 +276,7 @@ func Restore(cfg Config, sched *calendar.Schedule, merchants Merchants, r io.Rea
 			p.free = append(p.free, int32(i))
 		}
 	}
-	return p, nil
+	return nil
 }
 
 func asBytes[T any](s []T) []byte {
