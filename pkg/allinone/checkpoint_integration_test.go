@@ -5,10 +5,13 @@ package allinone_test
 import (
 	"context"
 	"errors"
+	"maps"
+	"math"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"settlemon/pkg/allinone"
@@ -18,10 +21,12 @@ import (
 	"settlemon/pkg/store/storetest"
 )
 
-// TestJoinerRestartsFromCheckpoint stops the joiner midway through a run and
-// starts a new one: the new one must restore every partition from a
-// checkpoint (replaying only what came after it, not the partitions from
-// their first offsets), and the facts must still equal the truth.
+// TestJoinerRestartsFromCheckpoint stops the joiner midway through a run,
+// damages two partitions' checkpoints in ClickHouse (64 bytes flipped in one,
+// the other cut short) and starts a new joiner: it must restore the intact
+// partition from its checkpoint (replaying only what came after it), refuse
+// the damaged ones — counted by reason — and replay them from their first
+// offsets, and the facts must still equal the truth.
 func TestJoinerRestartsFromCheckpoint(t *testing.T) {
 	ctx := testCtx(t, 10*time.Minute)
 	st := storetest.New(t)
@@ -74,9 +79,39 @@ func TestJoinerRestartsFromCheckpoint(t *testing.T) {
 	if s1.Checkpoints == 0 {
 		t.Fatalf("the first joiner wrote no checkpoint: %+v", s1)
 	}
+	if got := refusedCounts(t, first); !maps.Equal(got, map[string]float64{"corrupt": 0, "truncated": 0, "layout": 0, "unreadable": 0}) {
+		t.Errorf("the first joiner's refused checkpoints: %v, want every reason at 0", got)
+	}
+
+	// Partition 0's newest checkpoint gets 64 bytes flipped, partition 1's is
+	// cut short, partition 2's stays intact.
+	group := jc.Defaults().Group
+	damage := []func([]byte) []byte{
+		func(b []byte) []byte {
+			for i := len(b) / 2; i < len(b)/2+64; i++ {
+				b[i] ^= 0xff
+			}
+			return b
+		},
+		func(b []byte) []byte { return b[:len(b)*2/3] },
+		nil,
+	}
+	covered := make([]int64, h.partitions) // the offset each partition's checkpoint covers
+	for p := range h.partitions {
+		off, data, ok, err := st.LoadCheckpoint(ctx, group, allinone.EventsTopic, int32(p), math.MaxInt64)
+		if err != nil || !ok || len(data) < 200 {
+			t.Fatalf("partition %d's checkpoint: %d bytes, found %v, %v", p, len(data), ok, err)
+		}
+		covered[p] = off
+		if p < len(damage) && damage[p] != nil {
+			if err := st.SaveCheckpoint(ctx, group, allinone.EventsTopic, int32(p), off, damage[p](data)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 
 	second := newJoiner()
-	groups[allinone.EventsTopic] = jc.Defaults().Group
+	groups[allinone.EventsTopic] = group
 	g.Go(func() error { return second.Run(gctx) })
 	waitCaughtUp(t, gctx, h.kafka, groups)
 	stopAll()
@@ -84,14 +119,48 @@ func TestJoinerRestartsFromCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2 := second.Stats()
-	t.Logf("first joiner: %d records, %d checkpoints; second: %d records, %d replayed below the commit, %d partitions restored from checkpoints",
-		s1.Records, s1.Checkpoints, s2.Records, s2.Restored, s2.Restores)
-	if s2.Restores != uint64(h.partitions) {
-		t.Errorf("the second joiner restored %d partitions from checkpoints, want all %d", s2.Restores, h.partitions)
+	t.Logf("first joiner: %d records, %d checkpoints; second: %d records, %d replayed below the commit, %d partitions restored from checkpoints, refused %v",
+		s1.Records, s1.Checkpoints, s2.Records, s2.Restored, s2.Restores, s2.Refused)
+	if want := uint64(h.partitions - 2); s2.Restores != want {
+		t.Errorf("the second joiner restored %d partitions from checkpoints, want the %d intact", s2.Restores, want)
 	}
-	if s2.Records >= s1.Records+s2.Records-s2.Restored && s2.Restored > s1.Records/2 {
-		t.Errorf("the second joiner replayed %d records below the commit: checkpoints did not shorten recovery", s2.Restored)
+	if got, want := refusedCounts(t, second), map[string]float64{"corrupt": 1, "truncated": 1, "layout": 0, "unreadable": 0}; !maps.Equal(got, want) {
+		t.Errorf("settlemon_joiner_checkpoints_refused_total: %v, want %v", got, want)
+	}
+	// The damaged partitions are replayed from their first offsets (0); the
+	// intact one only from its checkpoint.
+	replayed := uint64(covered[0] + covered[1])
+	if s2.Restored < replayed {
+		t.Errorf("the second joiner re-read %d records below the commit, fewer than the %d of the two damaged partitions: they were not replayed from the start", s2.Restored, replayed)
+	} else if intact := s2.Restored - replayed; intact > uint64(covered[2])/2 {
+		t.Errorf("the second joiner re-read %d records of the intact partition (checkpoint at %d): its checkpoint did not shorten recovery", intact, covered[2])
 	}
 	conn := st.Conn()
 	checkAgainstTruth(t, readTruth(t, truthFile), readLags(t, ctx, conn), readAnomalies(t, ctx, conn))
+}
+
+// refusedCounts is what the joiner's collector reports as
+// settlemon_joiner_checkpoints_refused_total, by reason.
+func refusedCounts(tb testing.TB, j *joiner.Joiner) map[string]float64 {
+	tb.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(joiner.NewCollector(j))
+	families, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() != "settlemon_joiner_checkpoints_refused_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" {
+					out[l.GetValue()] = m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return out
 }

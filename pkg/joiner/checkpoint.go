@@ -37,11 +37,10 @@ func (j *Joiner) restore(ctx context.Context, log *slog.Logger, id int, committe
 	}
 	st, err := join.Restore(j.cfg.Join, j.deps.Schedule, j.merchants, bytes.NewReader(data))
 	if err != nil {
-		reason := "the checkpoint is unreadable"
-		if errors.Is(err, join.ErrSnapshotLayout) {
-			reason = "the checkpoint was written by another build"
-		}
-		log.Warn(reason+"; replaying the partition instead", "checkpoint_offset", offset, "err", err)
+		r := refusalOf(err)
+		j.refused[r].Add(1)
+		log.Warn(r.text()+"; replaying the partition from its first offset instead", "reason", r.String(),
+			"checkpoint_offset", offset, "bytes", len(data), "err", err)
 		return empty()
 	}
 	j.checkpointsRestored.Add(1)
@@ -74,4 +73,42 @@ func (j *Joiner) maybeCheckpoint(ctx context.Context, log *slog.Logger, p *parti
 	p.checkpointed, p.lastCheckpoint = p.next, time.Now()
 	j.checkpoints.Add(1)
 	log.Debug("join state checkpointed", "offset", p.next, "open_traces", p.state.Open(), "bytes", buf.Len(), "took", time.Since(started))
+}
+
+// refusal is why a checkpoint was refused on restore: the reason label of
+// settlemon_joiner_checkpoints_refused_total.
+type refusal int
+
+const (
+	refusedCorrupt    refusal = iota // checksum mismatch, or no checkpoint at all
+	refusedTruncated                 // shorter than written
+	refusedLayout                    // written by a build with another state layout
+	refusedUnreadable                // intact, yet it does not decode
+	numRefusals
+)
+
+func refusalOf(err error) refusal {
+	switch {
+	case errors.Is(err, join.ErrSnapshotLayout):
+		return refusedLayout
+	case errors.Is(err, join.ErrSnapshotTruncated):
+		return refusedTruncated
+	case errors.Is(err, join.ErrSnapshotCorrupt):
+		return refusedCorrupt
+	}
+	return refusedUnreadable
+}
+
+func (r refusal) String() string {
+	return [...]string{"corrupt", "truncated", "layout", "unreadable"}[r]
+}
+
+// text says what happened, for the log.
+func (r refusal) text() string {
+	return [...]string{
+		"the join checkpoint is corrupt (checksum mismatch)",
+		"the join checkpoint is truncated",
+		"the join checkpoint was written by another build",
+		"the join checkpoint passes its checksum but does not decode",
+	}[r]
 }

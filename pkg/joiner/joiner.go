@@ -143,6 +143,10 @@ type Stats struct {
 	BatchRows   uint64 // written
 	Checkpoints uint64 // partition checkpoints written
 	Restores    uint64 // partitions restored from a checkpoint
+	// Refused counts the checkpoints refused on restore (the partition was
+	// replayed instead), by reason: corrupt, truncated, layout, unreadable.
+	// Every reason is present.
+	Refused     map[string]uint64
 	Corrupt     uint64 // records that did not decode
 	OpenTraces  int64
 	StateBytes  int64
@@ -169,8 +173,9 @@ type Joiner struct {
 	open, stateBytes                                                                 sync.Map     // partition → int64
 	commitMu                                                                         sync.Mutex
 
-	partLag sync.Map // partition → records behind its end (metrics.go)
-	sink    *sink    // every partition's facts, one insert per table at a time
+	partLag sync.Map                   // partition → records behind its end (metrics.go)
+	refused [numRefusals]atomic.Uint64 // checkpoints refused on restore, by reason (checkpoint.go)
+	sink    *sink                      // every partition's facts, one insert per table at a time
 }
 
 // New builds a joiner; it connects on Run.
@@ -203,6 +208,10 @@ func (j *Joiner) Stats() Stats {
 	j.open.Range(func(_, v any) bool { s.OpenTraces += v.(int64); return true })
 	j.stateBytes.Range(func(_, v any) bool { s.StateBytes += v.(int64); return true })
 	s.PartitionLag = j.partitionLag()
+	s.Refused = make(map[string]uint64, numRefusals)
+	for r := range numRefusals {
+		s.Refused[r.String()] = j.refused[r].Load()
+	}
 	return s
 }
 

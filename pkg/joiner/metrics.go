@@ -20,6 +20,7 @@ var (
 	descCorrupt     = prometheus.NewDesc("settlemon_joiner_corrupt_records_total", "Records on the repartition topic that did not decode (skipped).", nil, nil)
 	descCommits     = prometheus.NewDesc("settlemon_joiner_commits_total", "Offset commits after the facts were durable.", nil, nil)
 	descGenerations = prometheus.NewDesc("settlemon_joiner_generations_total", "Consumer group generations (rebalances) this instance joined.", nil, nil)
+	descRefused     = prometheus.NewDesc("settlemon_joiner_checkpoints_refused_total", "Join checkpoints refused on restore, the partition replayed from its first offset instead, by reason: corrupt (checksum mismatch), truncated, layout (another build), unreadable.", []string{"reason"}, nil)
 	descOpen        = prometheus.NewDesc("settlemon_joiner_open_traces", "Traces held open in the join state over the owned partitions.", nil, nil)
 	descStateBytes  = prometheus.NewDesc("settlemon_joiner_state_bytes", "Estimated bytes of join state over the owned partitions.", nil, nil)
 	descLag         = prometheus.NewDesc("settlemon_consumer_lag_messages", "Messages between the last one read and the end of the partition, per consumer (ingest or joiner), group and partition.", []string{"group", "topic", "partition"}, prometheus.Labels{"consumer": "joiner"})
@@ -40,7 +41,7 @@ func NewCollector(j *Joiner) *Collector { return &Collector{j: j} }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRecords, descRestored, descCorrupt, descCommits, descGenerations, descOpen, descStateBytes,
+	for _, d := range []*prometheus.Desc{descRecords, descRestored, descCorrupt, descCommits, descGenerations, descRefused, descOpen, descStateBytes,
 		descLag, descWatermark, descWMLag, descLagging, descWithheld} {
 		ch <- d
 	}
@@ -58,6 +59,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descCorrupt, s.Corrupt)
 	counter(descCommits, s.Commits)
 	counter(descGenerations, s.Generations)
+	for reason, n := range s.Refused {
+		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(n), reason)
+	}
 	ch <- prometheus.MustNewConstMetric(descOpen, prometheus.GaugeValue, float64(s.OpenTraces))
 	ch <- prometheus.MustNewConstMetric(descStateBytes, prometheus.GaugeValue, float64(s.StateBytes))
 	for p, lag := range s.PartitionLag {
