@@ -438,7 +438,9 @@ func (c *checker) str(v *wval, name string, required bool, wrongType Reason) (st
 	return "", true
 }
 
-func (c *checker) text(v *wval, name string, required bool, maxLen int) string {
+// text is a string field of at most maxLen characters with no Unsafe
+// character (strict for identifiers).
+func (c *checker) text(v *wval, name string, required bool, maxLen int, strict bool) string {
 	s, ok := c.str(v, name, required, ReasonBadField)
 	if !ok {
 		return ""
@@ -447,31 +449,28 @@ func (c *checker) text(v *wval, name string, required bool, maxLen int) string {
 		c.err = newError(ReasonBadField, name, "must be at most "+strconv.Itoa(maxLen)+" characters")
 		return ""
 	}
+	if i := unsafeAt(s, strict); i >= 0 {
+		what := "control characters or bidi overrides"
+		if strict {
+			what = "control or invisible characters"
+		}
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		c.err = newError(ReasonBadField, name, "must not contain "+what+", found "+strconv.QuoteToASCII(string(r))+" at byte "+strconv.Itoa(i))
+		return ""
+	}
 	return s
 }
 
 // id is an identifier field: at most maxIDLen characters, none of them a
 // control or format character (see Unsafe).
 func (c *checker) id(v *wval, name string, required bool) string {
-	s := c.text(v, name, required, maxIDLen)
-	if i := unsafeAt(s, true); i >= 0 {
-		c.err = newError(ReasonBadField, name, "must not contain control or invisible characters, found "+strconv.QuoteToASCII(string([]rune(s[i:])[0]))+
-			" at byte "+strconv.Itoa(i))
-		return ""
-	}
-	return s
+	return c.text(v, name, required, maxIDLen, true)
 }
 
 // prose is a free-text field: at most maxReasonLen characters, no control
 // character and no bidi override (see Unsafe).
 func (c *checker) prose(v *wval, name string, required bool) string {
-	s := c.text(v, name, required, maxReasonLen)
-	if i := unsafeAt(s, false); i >= 0 {
-		c.err = newError(ReasonBadField, name, "must not contain control characters or bidi overrides, found "+strconv.QuoteToASCII(string([]rune(s[i:])[0]))+
-			" at byte "+strconv.Itoa(i))
-		return ""
-	}
-	return s
+	return c.text(v, name, required, maxReasonLen, false)
 }
 
 func (c *checker) trace(v *wval, required bool) string {
