@@ -15,6 +15,10 @@
 //   - a card number is either one run of 13-19 digits, or two or more groups
 //     of 3-6 digits each, separated by one to three visible separators (any
 //     Unicode space, any dash, a dot, tab or line break), 13-19 digits in all;
+//   - a group glued to letters that make a hexadecimal word with it (the
+//     "123e4567" of a UUID) takes no part in a separated spelling, so the
+//     digit groups of UUIDs and hashes are not read as one; a run of 13-19
+//     digits is a candidate wherever it stands;
 //   - and its digits start with an issuer range of the catalogue, have a
 //     length that range lists, and pass the Luhn check.
 package pan
@@ -194,12 +198,12 @@ type scan struct {
 }
 
 // endGroup closes s.cur and checks every spelling that ends with it.
-func (s *scan) endGroup() (start, end int, ok bool) {
+func (s *scan) endGroup(data []byte) (start, end int, ok bool) {
 	cur := &s.cur
 	if cur.n >= MinLen && cur.n <= MaxLen && s.d.Scheme(cur.digits[:cur.n]) != "" {
 		return cur.start, cur.end, true
 	}
-	if cur.n < minGroup || cur.n > maxGroup {
+	if cur.n < minGroup || cur.n > maxGroup || hexWord(data, cur.start, cur.end) {
 		s.h = 0
 		return 0, 0, false
 	}
@@ -267,7 +271,7 @@ func (d *Detector) Find(data []byte, from int) (start, end int, ok bool) {
 		case separator:
 			if inGroup {
 				inGroup = false
-				if start, end, ok := s.endGroup(); ok {
+				if start, end, ok := s.endGroup(data); ok {
 					return start, end, true
 				}
 				gap = 0
@@ -276,7 +280,7 @@ func (d *Detector) Find(data []byte, from int) (start, end int, ok bool) {
 		default:
 			if inGroup {
 				inGroup = false
-				if start, end, ok := s.endGroup(); ok {
+				if start, end, ok := s.endGroup(data); ok {
 					return start, end, true
 				}
 			}
@@ -285,9 +289,37 @@ func (d *Detector) Find(data []byte, from int) (start, end int, ok bool) {
 		i += w
 	}
 	if inGroup {
-		return s.endGroup()
+		return s.endGroup(data)
 	}
 	return 0, 0, false
+}
+
+// hexWord reports whether the digits at data[start:end] are part of a
+// hexadecimal word: the ASCII letters and digits directly around them are all
+// hex digits, and there is at least one letter among them.
+func hexWord(data []byte, start, end int) bool {
+	letter := false
+	for i := start - 1; i >= 0 && isAlnum(data[i]); i-- {
+		if !isHex(data[i]) {
+			return false
+		}
+		letter = letter || data[i] > '9'
+	}
+	for i := end; i < len(data) && isAlnum(data[i]); i++ {
+		if !isHex(data[i]) {
+			return false
+		}
+		letter = letter || data[i] > '9'
+	}
+	return letter
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
 // Mask returns a copy of data in which every card number keeps its first 6

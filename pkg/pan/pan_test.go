@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -154,6 +155,8 @@ func TestFindSpellings(t *testing.T) {
 		{"in JSON", `{"note":"pay ` + spell(" ", ascii) + `"}`},
 		{"as a JSON number", `{"x":` + visa16 + `}`},
 		{"13-digit visa", "x" + visa13 + "y"},
+		{"after a word", "Visa" + spell(" ", ascii)},
+		{"contiguous in a hex word", "ab" + visa16 + "cd"},
 	}
 	for _, tt := range found {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,6 +180,9 @@ func TestFindSpellings(t *testing.T) {
 		{"12 digits", "411111111111"},
 		{"uuid", "6228e400-4899-4122-a334-112233445566"},
 		{"numeric uuid", "12345678-4111-1111-1111-111111111111"},
+		{"uuid with a Luhn-valid digit run", "7bc42621-6011-1111-1117-9af0c1d2e3f4"},
+		{"uuid tail and head", "00a46228-4899-1122-3343-e3f4aa00bb11"},
+		{"hex word before the groups", "deadbeef4111-1111-1111-1111"},
 		{"groups of two", "62 28 48 99 11 22 33 43"},
 		{"one digit per space", "6 2 2 8 4 8 9 9 1 1 2 2 3 3 4 3"},
 		{"group of seven", "6228489 911223343"},
@@ -268,6 +274,19 @@ func findReference(d *Detector, data []byte, from int) (int, int, bool) {
 		digits     []byte
 		start, end int
 		linked     bool // to the group before: 1-3 visible separators and invisible characters between
+		hex        bool // part of a hexadecimal word
+	}
+	// The ASCII letters and digits directly around data[start:end].
+	word := func(start, end int) string {
+		alnum := func(c byte) bool { return c < 0x80 && (unicode.IsLetter(rune(c)) || unicode.IsDigit(rune(c))) }
+		s, e := start, end
+		for s > 0 && alnum(data[s-1]) {
+			s--
+		}
+		for e < len(data) && alnum(data[e]) {
+			e++
+		}
+		return string(data[s:start]) + string(data[end:e])
 	}
 	var groups []grp
 	for i := 0; i < len(chars); {
@@ -283,6 +302,8 @@ func findReference(d *Detector, data []byte, from int) (int, int, bool) {
 				g.end = chars[j].end
 			}
 		}
+		w := word(g.start, g.end)
+		g.hex = strings.Trim(w, "0123456789abcdefABCDEF") == "" && strings.Trim(w, "0123456789") != ""
 		// Gap before this group.
 		if len(groups) > 0 {
 			seps, ok := 0, true
@@ -311,7 +332,7 @@ func findReference(d *Detector, data []byte, from int) (int, int, bool) {
 			shaped := true
 			for _, g := range groups[i : j+1] {
 				digits = append(digits, g.digits...)
-				if i < j && (len(g.digits) < minGroup || len(g.digits) > maxGroup) {
+				if i < j && (len(g.digits) < minGroup || len(g.digits) > maxGroup || g.hex) {
 					shaped = false
 				}
 			}
@@ -364,7 +385,8 @@ func TestFindMatchesReference(t *testing.T) {
 	d := Default()
 	texts := []string{
 		"1234 " + spell(" ", ascii) + " 5678", spell("  ", ascii), "4111 1111 1111 1111 4111 1111 1111 1111",
-		"622 848 991 122 334 3", "6228 4899 1122 3343 - " + visa16, "1 2 3 " + amex15[:4] + " " + amex15[4:10] + " " + amex15[10:],
+		"622 848 991 122 334 3", "6228 4899 1122 3343 - " + visa16, "7bc42621-6011-1111-1117-9af0c1d2e3f4",
+		"Visa4111 1111 1111 1111", "ab4111 1111 1111 1111cd", "0x4111 1111 1111 1111", "1 2 3 " + amex15[:4] + " " + amex15[4:10] + " " + amex15[10:],
 	}
 	for _, s := range texts {
 		for from := 0; from <= len(s); from++ {
