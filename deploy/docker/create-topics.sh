@@ -38,6 +38,7 @@ create_topic acq.payouts 6
 create_topic acq.merchants 6 --config cleanup.policy=compact
 create_topic settle.events 6 --config retention.ms="$THIRTY_DAYS_MS"
 create_topic settle.dlq 6 --config retention.ms="$THIRTY_DAYS_MS"
+create_topic settle.merchants 6 --config cleanup.policy=compact
 
 "$KAFKA_TOPICS" --bootstrap-server "$BOOTSTRAP" --describe \
-	--topic 'pos.authorizations|acq.clearing|acq.payouts|acq.merchants|settle.events|settle.dlq'
+	--topic 'pos.authorizations|acq.clearing|acq.payouts|acq.merchants|settle.events|settle.dlq|settle.merchants'

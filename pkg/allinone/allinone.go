@@ -122,7 +122,8 @@ func Run(ctx context.Context, cfg Config, deps Deps) (Result, error) {
 		defer b.Close()
 		k.Brokers = []string{b.Addr()}
 	}
-	topics := []kafkaio.TopicSpec{{Name: EventsTopic, Partitions: cfg.Partitions}, {Name: DLQTopic, Partitions: cfg.Partitions}}
+	topics := []kafkaio.TopicSpec{{Name: EventsTopic, Partitions: cfg.Partitions}, {Name: DLQTopic, Partitions: cfg.Partitions},
+		{Name: event.ProfilesTopic, Partitions: cfg.Partitions, Compacted: true}}
 	for i, t := range cfg.SourceTopics() {
 		topics = append(topics, kafkaio.TopicSpec{Name: t, Partitions: cfg.Partitions, Compacted: event.Source(i) == event.Merchants})
 	}
@@ -180,7 +181,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) (Result, error) {
 		comps.Go(func() error { return in.Run(compCtx) })
 	}
 	jc := cfg.Joiner
-	jc.Topic, jc.MerchantsTopic = EventsTopic, cfg.Simulator.Topics.Merchants
+	jc.Topic, jc.MerchantsSource = EventsTopic, cfg.Simulator.Topics.Merchants
 	jn, err := joiner.New(jc, joiner.Deps{Kafka: k, Store: st, Schedule: deps.Schedule, Logger: log})
 	if err != nil {
 		return Result{}, err

@@ -50,7 +50,7 @@ func TestJoinerRestartsFromCheckpoint(t *testing.T) {
 		groups[topics[s]] = ic.Defaults().Group
 		g.Go(func() error { return in.Run(gctx) })
 	}
-	jc := joiner.Config{Topic: allinone.EventsTopic, MerchantsTopic: h.topics.Merchants, CheckpointRecords: 2000, FlushInterval: 200 * time.Millisecond}
+	jc := joiner.Config{Topic: allinone.EventsTopic, MerchantsSource: h.topics.Merchants, CheckpointRecords: 2000, FlushInterval: 200 * time.Millisecond}
 	newJoiner := func() *joiner.Joiner {
 		jn, err := joiner.New(jc, joiner.Deps{Kafka: h.kafka, Store: st, Schedule: testSchedule(t), Logger: testLogger(t)})
 		if err != nil {

@@ -102,7 +102,7 @@ func TestPayoutOutageAlertsOnce(t *testing.T) {
 		groups[topics[s]] = ic.Defaults().Group
 		g.Go(func() error { return in.Run(gctx) })
 	}
-	jc := joiner.Config{Topic: allinone.EventsTopic, MerchantsTopic: h.topics.Merchants, Clock: joiner.ClockLive, HealthInterval: 200 * time.Millisecond}
+	jc := joiner.Config{Topic: allinone.EventsTopic, MerchantsSource: h.topics.Merchants, Clock: joiner.ClockLive, HealthInterval: 200 * time.Millisecond}
 	jn, err := joiner.New(jc, joiner.Deps{Kafka: h.kafka, Store: st, Schedule: testSchedule(t), Logger: testLogger(t),
 		Now: func() time.Time { return time.UnixMilli(now.Load()) }})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -219,6 +220,7 @@ type harness struct {
 	store      *store.Store
 	partitions int
 	topics     simulator.Topics
+	log        *slog.Logger // the pipeline's; nil: warnings to the test log
 }
 
 func newHarness(tb testing.TB, ctx context.Context, st *store.Store) *harness {
@@ -236,7 +238,8 @@ func newHarness(tb testing.TB, ctx context.Context, st *store.Store) *harness {
 	for _, name := range []string{topics.Authorizations, topics.Clearing, topics.Payouts} {
 		specs = append(specs, kafkaio.TopicSpec{Name: name, Partitions: partitions})
 	}
-	specs = append(specs, kafkaio.TopicSpec{Name: topics.Merchants, Partitions: partitions, Compacted: true})
+	specs = append(specs, kafkaio.TopicSpec{Name: topics.Merchants, Partitions: partitions, Compacted: true},
+		kafkaio.TopicSpec{Name: event.ProfilesTopic, Partitions: partitions, Compacted: true})
 	if err := kafkaio.EnsureTopics(ctx, k, specs); err != nil {
 		tb.Fatal(err)
 	}
@@ -292,7 +295,10 @@ func (h *harness) publish(tb testing.TB, ctx context.Context, cfg simulator.Conf
 // group has committed everything, stops them, and returns the report.
 func (h *harness) consume(tb testing.TB, ctx context.Context, jc joiner.Config) report.Report {
 	tb.Helper()
-	log := testLogger(tb)
+	log := h.log
+	if log == nil {
+		log = testLogger(tb)
+	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	g, gctx := errgroup.WithContext(runCtx)
@@ -307,7 +313,7 @@ func (h *harness) consume(tb testing.TB, ctx context.Context, jc joiner.Config) 
 		groups[sources[s]] = ic.Defaults().Group
 		g.Go(func() error { return in.Run(gctx) })
 	}
-	jc.Topic, jc.MerchantsTopic = allinone.EventsTopic, h.topics.Merchants
+	jc.Topic, jc.MerchantsSource = allinone.EventsTopic, h.topics.Merchants
 	jn, err := joiner.New(jc, joiner.Deps{Kafka: h.kafka, Store: h.store, Schedule: testSchedule(tb), Logger: log})
 	if err != nil {
 		tb.Fatal(err)

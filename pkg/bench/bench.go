@@ -290,7 +290,8 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 	res.CHMeasured = m.chOK
 
 	sources := sourceTopics(cfg.Simulator.Topics)
-	topics := []kafkaio.TopicSpec{{Name: EventsTopic, Partitions: cfg.Partitions}, {Name: DLQTopic, Partitions: cfg.Partitions}}
+	topics := []kafkaio.TopicSpec{{Name: EventsTopic, Partitions: cfg.Partitions}, {Name: DLQTopic, Partitions: cfg.Partitions},
+		{Name: event.ProfilesTopic, Partitions: cfg.Partitions, Compacted: true}}
 	for i, t := range sources {
 		topics = append(topics, kafkaio.TopicSpec{Name: t, Partitions: cfg.Partitions, Compacted: event.Source(i) == event.Merchants})
 	}
@@ -501,7 +502,7 @@ func pipeline(ctx context.Context, cfg Config, deps Deps, k kafkaio.Config, st *
 		comps.Go(func() error { return in.Run(compCtx) })
 	}
 	jc := cfg.Joiner
-	jc.Topic, jc.MerchantsTopic, jc.Clock = EventsTopic, cfg.Simulator.Topics.Merchants, joiner.ClockReplay
+	jc.Topic, jc.MerchantsSource, jc.Clock = EventsTopic, cfg.Simulator.Topics.Merchants, joiner.ClockReplay
 	jn, err := joiner.New(jc, joiner.Deps{Kafka: k, Store: st, Schedule: deps.Schedule, Logger: log})
 	if err != nil {
 		return res, err

@@ -88,8 +88,9 @@ func live(ctx context.Context, cfg Config, deps Deps, k kafkaio.Config, st *stor
 	}
 	topic := func(s string) string { return "bench.live." + s }
 	sources := []string{topic("auth"), topic("clearing"), topic("payouts"), topic("merchants")}
-	events, dlq := topic("events"), topic("dlq")
-	specs := []kafkaio.TopicSpec{{Name: events, Partitions: cfg.Partitions}, {Name: dlq, Partitions: cfg.Partitions}}
+	events, dlq, profiles := topic("events"), topic("dlq"), topic("profiles")
+	specs := []kafkaio.TopicSpec{{Name: events, Partitions: cfg.Partitions}, {Name: dlq, Partitions: cfg.Partitions},
+		{Name: profiles, Partitions: cfg.Partitions, Compacted: true}}
 	for _, t := range sources {
 		specs = append(specs, kafkaio.TopicSpec{Name: t, Partitions: cfg.Partitions})
 	}
@@ -109,9 +110,9 @@ func live(ctx context.Context, cfg Config, deps Deps, k kafkaio.Config, st *stor
 	defer stop()
 	comps, compCtx := errgroup.WithContext(compCtx)
 	var ingests []*ingest.Ingest
-	for s := event.Auth; s < event.Merchants; s++ {
+	for s := event.Auth; s < event.NumSources; s++ {
 		ic := cfg.Ingest
-		ic.Source, ic.Topic, ic.OutTopic, ic.DLQTopic, ic.Group = s, sources[s], events, dlq, "settlemon-bench-live-"+s.String()
+		ic.Source, ic.Topic, ic.OutTopic, ic.DLQTopic, ic.ProfilesTopic, ic.Group = s, sources[s], events, dlq, profiles, "settlemon-bench-live-"+s.String()
 		in, err := ingest.New(ic, ingest.Deps{Kafka: k, Store: st, Logger: log})
 		if err != nil {
 			return nil, err
@@ -120,7 +121,8 @@ func live(ctx context.Context, cfg Config, deps Deps, k kafkaio.Config, st *stor
 		comps.Go(func() error { return in.Run(compCtx) })
 	}
 	jc := cfg.Joiner
-	jc.Topic, jc.MerchantsTopic, jc.Group, jc.Clock = events, sources[event.Merchants], "settlemon-bench-live-joiner", joiner.ClockLive
+	jc.Topic, jc.Group, jc.Clock = events, "settlemon-bench-live-joiner", joiner.ClockLive
+	jc.MerchantsTopic, jc.MerchantsSource, jc.MerchantsGroup = profiles, sources[event.Merchants], "settlemon-bench-live-"+event.Merchants.String()
 	jn, err := joiner.New(jc, joiner.Deps{Kafka: k, Store: st, Schedule: sched, Logger: log})
 	if err != nil {
 		return nil, err

@@ -224,7 +224,8 @@ func (r *run) execute(ctx context.Context) (*dbImage, *report.Report, error) {
 			r.log.Warn("stopping the broker", "err", err)
 		}
 	}()
-	specs := []kafkaio.TopicSpec{{Name: EventsTopic, Partitions: cfg.Partitions}, {Name: DLQTopic, Partitions: cfg.Partitions}}
+	specs := []kafkaio.TopicSpec{{Name: EventsTopic, Partitions: cfg.Partitions}, {Name: DLQTopic, Partitions: cfg.Partitions},
+		{Name: event.ProfilesTopic, Partitions: cfg.Partitions, Compacted: true}}
 	for i, t := range r.h.sourceTopics() {
 		specs = append(specs, kafkaio.TopicSpec{Name: t, Partitions: cfg.Partitions, Compacted: event.Source(i) == event.Merchants})
 	}
@@ -352,7 +353,7 @@ func (r *run) startPipeline(logs string) error {
 		args := append([]string{"--source", s.String(), "--topic", topics[s], "--events-topic", EventsTopic, "--dlq-topic", DLQTopic}, common...)
 		r.ingests = append(r.ingests, newChild(name, filepath.Join(r.h.bin, "ingest"), args, env, filepath.Join(logs, name+".log"), true, r.log))
 	}
-	args := append([]string{"--clock", "replay", "--events-topic", EventsTopic, "--merchants-topic", cfg.Simulator.Topics.Merchants, "--group", joinerGroup}, common...)
+	args := append([]string{"--clock", "replay", "--events-topic", EventsTopic, "--merchants-source", cfg.Simulator.Topics.Merchants, "--group", joinerGroup}, common...)
 	r.joiner = newChild("joiner", filepath.Join(r.h.bin, "joiner"), args, env, filepath.Join(logs, "joiner.log"), true, r.log)
 	for _, c := range r.pipeline() {
 		if err := c.start(); err != nil {

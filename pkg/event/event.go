@@ -98,6 +98,12 @@ func ParseSource(s string) (Source, error) {
 	return 0, fmt.Errorf("unknown source %q (want auth, clearing, payouts or merchants)", s)
 }
 
+// ProfilesTopic is the default name of the compacted topic of accepted
+// merchant profiles: ingest writes there each profile of acq.merchants that
+// passed its checks, keyed by merchant_id, and the joiner reads profiles only
+// from there.
+const ProfilesTopic = "settle.merchants"
+
 // DefaultTopic is the default topic name of a source.
 func (s Source) DefaultTopic() string {
 	switch s {

@@ -4,7 +4,8 @@
 // with their topic/partition/offset lineage, sends invalid ones to the
 // dead-letter topic and table with the reason, re-keys payment events by trace
 // number onto settle.events, and broadcasts each source partition's watermark
-// to every partition of settle.events (DESIGN §5).
+// to every partition of settle.events (DESIGN §5). Accepted merchant profiles
+// go on to the compacted settle.merchants, the joiner's only source of them.
 //
 // Offsets are committed only after everything a batch produced is durable.
 // Ingest holds no join state and does not interpret events beyond validation.
@@ -37,6 +38,11 @@ type Config struct {
 	Group    string // default: settlemon-ingest-<source>
 	OutTopic string // default: settle.events
 	DLQTopic string // default: settle.dlq
+	// ProfilesTopic receives the merchant profiles that passed every check,
+	// keyed by merchant_id (compacted): the joiner reads profiles only from
+	// there, so a profile ingest dead-letters never takes effect. Default:
+	// settle.merchants. Used by the merchants source only.
+	ProfilesTopic string
 
 	MaxBatch int           // messages per durable batch, default DefaultMaxBatch
 	MaxWait  time.Duration // how long a partial batch waits for more, default 200ms
@@ -80,6 +86,9 @@ func (c Config) Defaults() Config {
 	if c.DLQTopic == "" {
 		c.DLQTopic = "settle.dlq"
 	}
+	if c.ProfilesTopic == "" {
+		c.ProfilesTopic = event.ProfilesTopic
+	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = DefaultMaxBatch
 	}
@@ -109,8 +118,8 @@ func (c Config) Validate() error {
 	if c.Source >= event.NumSources {
 		return fmt.Errorf("ingest: unknown source %d", c.Source)
 	}
-	if c.Topic == "" || c.Group == "" || c.OutTopic == "" || c.DLQTopic == "" {
-		return errors.New("ingest: topic, group, out topic and DLQ topic must be set")
+	if c.Topic == "" || c.Group == "" || c.OutTopic == "" || c.DLQTopic == "" || c.ProfilesTopic == "" {
+		return errors.New("ingest: topic, group, out topic, DLQ topic and profiles topic must be set")
 	}
 	if c.MaxBatch <= 0 || c.MaxWait <= 0 {
 		return errors.New("ingest: max batch and max wait must be positive")
@@ -132,7 +141,7 @@ type Deps struct {
 type Stats struct {
 	Consumed     uint64
 	Archived     uint64
-	Forwarded    uint64 // re-keyed onto settle.events
+	Forwarded    uint64 // re-keyed onto settle.events (accepted profiles: onto settle.merchants)
 	Declined     uint64 // declined authorizations: archived, deliberately not joined
 	Control      uint64 // heartbeats: recorded, advance the watermark
 	DeadLettered uint64
@@ -309,7 +318,11 @@ func (in *Ingest) open(ctx context.Context) error {
 		return fmt.Errorf("ingest %s: %w", in.cfg.Source, err)
 	}
 	in.srcParts = len(parts)
-	if in.cfg.Source != event.Merchants {
+	if in.cfg.Source == event.Merchants {
+		if in.out, err = kafkaio.NewWriter(k, in.cfg.ProfilesTopic, kafkaio.WriterConfig{}); err != nil {
+			return err
+		}
+	} else {
 		if in.outParts, err = kafkaio.Partitions(ctx, k, in.cfg.OutTopic); err != nil {
 			return fmt.Errorf("ingest %s: %w", in.cfg.Source, err)
 		}
@@ -400,7 +413,7 @@ func (in *Ingest) classifyAll(msgs []kafka.Message) *batch {
 func (in *Ingest) persist(ctx context.Context, b *batch) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		if err := in.write(gctx, in.out, b.out, "forwarding events to "+in.cfg.OutTopic); err != nil {
+		if err := in.write(gctx, in.out, b.out, "forwarding to "+in.outTopic()); err != nil {
 			return err
 		}
 		// After the events: on every output partition a watermark
@@ -507,7 +520,11 @@ func (in *Ingest) classify(b *batch, m *kafka.Message) {
 	b.raw = append(b.raw, store.RawRow{Topic: m.Topic, Partition: int32(m.Partition), Offset: m.Offset, KafkaTime: kt, Event: ev, Payload: m.Value})
 	switch {
 	case in.cfg.Source == event.Merchants:
-		return // profiles are read by the joiner straight from the compacted topic
+		// Accepted as sent, keyed for compaction; the joiner's profile
+		// table reads only these.
+		b.out = append(b.out, kafka.Message{Key: []byte(ev.MerchantID), Value: m.Value})
+		in.forwarded.Add(1)
+		return
 	case ev.Type == event.Authorization && !ev.Approved():
 		in.declined.Add(1)
 		return
@@ -571,8 +588,8 @@ func (in *Ingest) deadLetter(b *batch, m *kafka.Message, err error) {
 // events are written, so on every output partition a watermark follows the
 // events it covers. Only the writer goroutine calls it.
 func (in *Ingest) broadcastWatermarks(ctx context.Context, wm map[int]int64) error {
-	if in.out == nil {
-		return nil
+	if in.cfg.Source == event.Merchants {
+		return nil // profiles carry no event time the join waits for
 	}
 	var msgs []kafka.Message
 	for p, at := range wm {
@@ -594,6 +611,14 @@ func (in *Ingest) broadcastWatermarks(ctx context.Context, wm map[int]int64) err
 		in.sentWM[p] = max(in.sentWM[p], at)
 	}
 	return nil
+}
+
+// outTopic is where accepted messages are forwarded.
+func (in *Ingest) outTopic() string {
+	if in.cfg.Source == event.Merchants {
+		return in.cfg.ProfilesTopic
+	}
+	return in.cfg.OutTopic
 }
 
 func (in *Ingest) write(ctx context.Context, w *kafka.Writer, msgs []kafka.Message, what string) error {

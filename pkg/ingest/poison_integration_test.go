@@ -90,7 +90,7 @@ func TestPoisonCorpusEndToEnd(t *testing.T) {
 	k := kafkaio.DefaultConfig()
 	k.Brokers = []string{b.Addr()}
 	const outTopic, dlqTopic = "settle.events", "settle.dlq"
-	specs := []kafkaio.TopicSpec{{Name: outTopic, Partitions: 3}, {Name: dlqTopic, Partitions: 1}}
+	specs := []kafkaio.TopicSpec{{Name: outTopic, Partitions: 3}, {Name: dlqTopic, Partitions: 1}, {Name: event.ProfilesTopic, Partitions: 1, Compacted: true}}
 	for s := event.Auth; s < event.NumSources; s++ {
 		specs = append(specs, kafkaio.TopicSpec{Name: s.DefaultTopic(), Partitions: 1})
 	}

@@ -125,7 +125,7 @@ func newPipeline(tb testing.TB, ctx context.Context, ingestBin, joinerBin string
 	tb.Cleanup(b.Close)
 	k := kafkaio.DefaultConfig()
 	k.Brokers = []string{b.Addr()}
-	specs := []kafkaio.TopicSpec{{Name: eventsTopic, Partitions: eventParts}, {Name: deadTopic, Partitions: 1}}
+	specs := []kafkaio.TopicSpec{{Name: eventsTopic, Partitions: eventParts}, {Name: deadTopic, Partitions: 1}, {Name: event.ProfilesTopic, Partitions: srcParts, Compacted: true}}
 	for s := event.Auth; s < event.NumSources; s++ {
 		specs = append(specs, kafkaio.TopicSpec{Name: s.DefaultTopic(), Partitions: srcParts, Compacted: s == event.Merchants})
 	}
@@ -349,7 +349,7 @@ func (p *pipeline) replayJoin(sched *calendar.Schedule, upTo map[int]int64) (lat
 	mctx, stop := context.WithCancel(p.ctx)
 	defer stop()
 	merchants := joiner.NewMerchants(slog.New(slog.DiscardHandler))
-	if err := merchants.Follow(mctx, p.k, event.Merchants.DefaultTopic()); err != nil {
+	if err := merchants.Follow(mctx, p.k, event.ProfilesTopic); err != nil {
 		p.tb.Fatal(err)
 	}
 	latest = map[string]uint64{}

@@ -37,10 +37,21 @@ const (
 
 // Config is one joiner instance.
 type Config struct {
-	Topic          string // default settle.events
-	MerchantsTopic string // default acq.merchants
-	Group          string // default settlemon-joiner
-	Clock          string // live or replay, default replay
+	Topic string // default settle.events
+	// MerchantsTopic holds the merchant profiles ingest accepted (default
+	// settle.merchants); the profile table reads only these.
+	MerchantsTopic string
+	// Before loading profiles, the joiner waits up to MerchantsWait (default
+	// 2m; negative: no wait) until the merchants ingest group
+	// (MerchantsGroup, default settlemon-ingest-merchants) has committed
+	// everything that was in MerchantsSource (default acq.merchants) when
+	// the joiner started, so that the table holds every profile that
+	// preceded it.
+	MerchantsSource string
+	MerchantsGroup  string
+	MerchantsWait   time.Duration
+	Group           string // default settlemon-joiner
+	Clock           string // live or replay, default replay
 
 	FlushRows     int           // facts per sink batch, default 20000
 	FlushInterval time.Duration // longest a fact waits for the sink, default 1s
@@ -76,7 +87,16 @@ func (c Config) Defaults() Config {
 		c.Topic = "settle.events"
 	}
 	if c.MerchantsTopic == "" {
-		c.MerchantsTopic = event.Merchants.DefaultTopic()
+		c.MerchantsTopic = event.ProfilesTopic
+	}
+	if c.MerchantsSource == "" {
+		c.MerchantsSource = event.Merchants.DefaultTopic()
+	}
+	if c.MerchantsGroup == "" {
+		c.MerchantsGroup = "settlemon-ingest-" + event.Merchants.String()
+	}
+	if c.MerchantsWait == 0 {
+		c.MerchantsWait = 2 * time.Minute
 	}
 	if c.Group == "" {
 		c.Group = "settlemon-joiner"
@@ -219,6 +239,9 @@ func (j *Joiner) Stats() Stats {
 // its facts and commits before Run returns.
 func (j *Joiner) Run(ctx context.Context) error {
 	k := j.deps.Kafka
+	if err := j.merchants.awaitIngest(ctx, k, j.cfg.MerchantsSource, j.cfg.MerchantsGroup, j.cfg.MerchantsWait); err != nil {
+		return err
+	}
 	if err := j.merchants.Follow(ctx, k, j.cfg.MerchantsTopic); err != nil {
 		return err
 	}

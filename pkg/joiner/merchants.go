@@ -14,15 +14,17 @@ import (
 	"settlemon/pkg/kafkaio"
 )
 
-// Merchants is the merchant profile table, read in full from the compacted
-// acq.merchants topic by every joiner instance (a global table: profiles are
-// keyed by merchant, events by trace, so no partitioning lines them up).
-// Invalid profiles are skipped here; ingest dead-letters them.
+// Merchants is the merchant profile table, read in full by every joiner
+// instance (a global table: profiles are keyed by merchant, events by trace,
+// so no partitioning lines them up) from the compacted settle.merchants,
+// which holds only the profiles of acq.merchants that ingest accepted: a
+// profile ingest dead-letters never takes effect.
 type Merchants struct {
 	mu       sync.RWMutex
 	profiles map[string]join.Profile
 	log      *slog.Logger
 	loaded   uint64
+	refused  uint64 // records of the profiles topic that did not decode
 }
 
 // NewMerchants returns an empty table.
@@ -48,12 +50,66 @@ func (m *Merchants) Len() int {
 func (m *Merchants) apply(value []byte) {
 	ev, err := event.Decode(event.Merchants, value)
 	if err != nil || ev.Type != event.Merchant {
+		// Only a writer other than ingest can put this here.
+		m.mu.Lock()
+		m.refused++
+		m.mu.Unlock()
+		m.log.Warn("merchant profile record refused: it is not a valid profile; only ingest should write the profiles topic", "err", err)
 		return
 	}
 	m.mu.Lock()
 	m.profiles[ev.MerchantID] = join.Profile{Mode: ev.Mode, FeeRatePPM: ev.FeeRatePPM, RegisteredMCC: ev.RegisteredMCC}
 	m.loaded++
 	m.mu.Unlock()
+}
+
+// awaitIngest waits, for at most patience (negative: not at all), until
+// group has committed every message that was in source when it was called:
+// the merchants ingest commits only after the accepted profiles are on the
+// profiles topic, so the table then holds every profile that preceded this
+// joiner. It logs progress, and a warning naming the fix when it gives up.
+func (m *Merchants) awaitIngest(ctx context.Context, k kafkaio.Config, source, group string, patience time.Duration) error {
+	if patience < 0 {
+		return nil
+	}
+	offs, err := kafkaio.TopicOffsets(ctx, k, source)
+	if err != nil {
+		return fmt.Errorf("waiting for the merchants ingest: %w", err)
+	}
+	start := time.Now()
+	last := start
+	for {
+		committed, err := kafkaio.GroupCommitted(ctx, k, group, source)
+		if err != nil {
+			return fmt.Errorf("waiting for the merchants ingest: %w", err)
+		}
+		pending := int64(0)
+		for _, o := range offs {
+			at, ok := committed[o.Partition]
+			if !ok || at < o.First {
+				at = o.First
+			}
+			pending += max(o.End-at, 0)
+		}
+		if pending == 0 {
+			return nil
+		}
+		if time.Since(start) >= patience {
+			m.log.Warn("starting before the merchants ingest has validated every profile: some merchants may be missing until it does",
+				"pending", pending, "source", source, "group", group,
+				"action", "start `ingest --source merchants` (group "+group+") or check its log; joiner --merchants-wait sets how long to wait")
+			return nil
+		}
+		if time.Since(last) >= 10*time.Second {
+			last = time.Now()
+			m.log.Info("waiting for the merchants ingest to validate profiles", "pending", pending, "source", source, "group", group)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // Follow reads every partition of topic from the start: it returns once the

@@ -58,7 +58,7 @@ func (w *Watchdog) Run(ctx context.Context) error {
 		for _, v := range lag {
 			behind += v
 		}
-		committed, err := groupCommitted(ctx, w.Kafka, w.Group, w.Topic)
+		committed, err := GroupCommitted(ctx, w.Kafka, w.Group, w.Topic)
 		if err != nil {
 			continue
 		}
@@ -84,7 +84,9 @@ func (w *Watchdog) Run(ctx context.Context) error {
 	}
 }
 
-func groupCommitted(ctx context.Context, c Config, group, topic string) (map[int]int64, error) {
+// GroupCommitted returns group's committed offsets on topic, by partition
+// (partitions it never committed are absent).
+func GroupCommitted(ctx context.Context, c Config, group, topic string) (map[int]int64, error) {
 	cl, err := c.Client()
 	if err != nil {
 		return nil, err

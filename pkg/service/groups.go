@@ -2,6 +2,7 @@ package service
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -95,7 +96,10 @@ func LogFlags(f *Flags) *LogConfig {
 
 // Logger builds the logger, writing to stderr. Card numbers are masked in
 // every line (pan.Handler).
-func (c *LogConfig) Logger() (*slog.Logger, error) {
+func (c *LogConfig) Logger() (*slog.Logger, error) { return c.LoggerTo(os.Stderr) }
+
+// LoggerTo is Logger writing to w.
+func (c *LogConfig) LoggerTo(w io.Writer) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.Level)); err != nil {
 		return nil, fmt.Errorf("log level %q: %w", c.Level, err)
@@ -103,9 +107,9 @@ func (c *LogConfig) Logger() (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lvl}
 	switch strings.ToLower(c.Format) {
 	case "text":
-		return slog.New(pan.NewHandler(slog.NewTextHandler(os.Stderr, opts), nil)), nil
+		return slog.New(pan.NewHandler(slog.NewTextHandler(w, opts), nil)), nil
 	case "json":
-		return slog.New(pan.NewHandler(slog.NewJSONHandler(os.Stderr, opts), nil)), nil
+		return slog.New(pan.NewHandler(slog.NewJSONHandler(w, opts), nil)), nil
 	}
 	return nil, fmt.Errorf("log format %q: want text or json", c.Format)
 }

@@ -252,6 +252,7 @@ func TestEveryServiceExposesItsMetrics(t *testing.T) {
 	k.Brokers = []string{b.Addr()}
 	if err := kafkaio.EnsureTopics(ctx, k, []kafkaio.TopicSpec{
 		{Name: authTopic, Partitions: 1}, {Name: eventsTopic, Partitions: 2}, {Name: dlqTopic, Partitions: 1}, {Name: merchantsTopic, Partitions: 1},
+		{Name: event.ProfilesTopic, Partitions: 1, Compacted: true},
 	}); err != nil {
 		t.Fatal(err)
 	}

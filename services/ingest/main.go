@@ -42,6 +42,7 @@ identical re-delivery passes).`)
 	f.StringVar(&cfg.Group, "group", "", "consumer group (default: settlemon-ingest-<source>)")
 	f.StringVar(&cfg.OutTopic, "events-topic", "settle.events", "repartition topic the events are re-keyed onto")
 	f.StringVar(&cfg.DLQTopic, "dlq-topic", "settle.dlq", "dead-letter topic")
+	f.StringVar(&cfg.ProfilesTopic, "profiles-topic", event.ProfilesTopic, "compacted topic the merchants source forwards accepted profiles to (the joiner reads profiles only there)")
 	f.IntVar(&cfg.MaxBatch, "batch", ingest.DefaultMaxBatch, "messages per durable batch (one Kafka write, one archive insert and one commit); a partial batch waits at most 200ms for more")
 	f.DurationVar(&cfg.StuckAfter, "stuck-after", 2*time.Minute, "exit (for the supervisor to restart) when the consumer group has unconsumed messages but commits nothing for this long while this process is idle; negative disables")
 	f.DurationVar(&cfg.MaxFutureSkew, "max-future-skew", ingest.DefaultMaxFutureSkew,

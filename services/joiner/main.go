@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"settlemon/pkg/event"
 	"settlemon/pkg/join"
 	"settlemon/pkg/joiner"
 	"settlemon/pkg/service"
@@ -32,7 +33,10 @@ replay. SIGTERM flushes, commits and exits.`)
 	lc := service.LogFlags(f)
 	cfg := joiner.Config{Join: join.DefaultConfig()}
 	f.StringVar(&cfg.Topic, "events-topic", "settle.events", "repartition topic to join")
-	f.StringVar(&cfg.MerchantsTopic, "merchants-topic", "acq.merchants", "compacted merchant profile topic")
+	f.StringVar(&cfg.MerchantsTopic, "merchants-topic", event.ProfilesTopic, "compacted topic of the merchant profiles ingest accepted; the only source of profiles")
+	f.StringVar(&cfg.MerchantsSource, "merchants-source", event.Merchants.DefaultTopic(), "the producers' merchant profile topic, which the merchants ingest validates")
+	f.StringVar(&cfg.MerchantsGroup, "merchants-group", "settlemon-ingest-merchants", "consumer group of the merchants ingest")
+	f.DurationVar(&cfg.MerchantsWait, "merchants-wait", 2*time.Minute, "at start, wait this long at most for the merchants ingest to validate every profile already in --merchants-source; negative: do not wait")
 	f.StringVar(&cfg.Group, "group", "settlemon-joiner", "consumer group")
 	f.StringVar(&cfg.Clock, "clock", joiner.ClockLive, `"live": now is the wall clock; "replay": now is the highest event time seen`)
 	f.DurationVar(&cfg.FlushInterval, "flush-interval", time.Second, "longest a fact waits before it is written")
