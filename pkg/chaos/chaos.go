@@ -138,8 +138,8 @@ type Config struct {
 	ReplyDropRate        float64
 
 	// ClickHousePort and ClickHouseHTTPPort are the harness's own server's
-	// loopback ports, default 19600 and 19623. Never point them at a server
-	// that others use: the outage scenario stops it.
+	// loopback ports; 0 (the default) takes a free one each. Never point them
+	// at a server that others use: the outage scenario stops it.
 	ClickHousePort     int
 	ClickHouseHTTPPort int
 
@@ -189,8 +189,6 @@ func DefaultConfig() Config {
 		ProduceAmbiguousRate: 0.1,
 		FetchErrorRate:       0.05,
 		ReplyDropRate:        0.3,
-		ClickHousePort:       19600,
-		ClickHouseHTTPPort:   19623,
 		MemoryLimit:          "512MiB",
 		MaxRSS:               768 << 20,
 		CatchUpTimeout:       3 * time.Minute,
@@ -229,8 +227,9 @@ func (c Config) Validate() error {
 			add("%s: %v", name, err)
 		}
 	}
-	if c.ClickHousePort <= 0 || c.ClickHousePort > 65535 || c.ClickHouseHTTPPort <= 0 || c.ClickHouseHTTPPort > 65535 || c.ClickHousePort == c.ClickHouseHTTPPort {
-		add("ClickHouse ports %d and %d: want two different ports in 1..65535", c.ClickHousePort, c.ClickHouseHTTPPort)
+	if c.ClickHousePort < 0 || c.ClickHousePort > 65535 || c.ClickHouseHTTPPort < 0 || c.ClickHouseHTTPPort > 65535 ||
+		c.ClickHousePort != 0 && c.ClickHousePort == c.ClickHouseHTTPPort {
+		add("ClickHouse ports %d and %d: want two different ports in 1..65535, or 0 for a free one", c.ClickHousePort, c.ClickHouseHTTPPort)
 	}
 	if c.MaxRSS <= 0 {
 		add("max RSS must be positive")
@@ -282,6 +281,13 @@ func New(cfg Config, deps Deps) (*Harness, error) {
 		return nil, err
 	}
 	cfg.Simulator.Partitions = cfg.Partitions
+	for _, p := range []*int{&cfg.ClickHousePort, &cfg.ClickHouseHTTPPort} {
+		for *p == 0 || cfg.ClickHousePort == cfg.ClickHouseHTTPPort {
+			if *p, err = freePort(); err != nil {
+				return nil, fmt.Errorf("chaos: choosing a ClickHouse port: %w", err)
+			}
+		}
+	}
 	h := &Harness{cfg: cfg, deps: deps, log: deps.Logger.With("component", "chaos")}
 	h.ch = &clickhouse{
 		script:   filepath.Join(root, "deploy", "clickhouse", "local.sh"),

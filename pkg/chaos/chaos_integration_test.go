@@ -15,8 +15,9 @@ import (
 
 // TestChaosReduced is the reduced form of `settlemon chaos` that CI runs:
 // every scenario once for one seed, with a 5-second ClickHouse outage and 4
-// kills, against a ClickHouse the test starts itself on port 19600 (never the
-// shared server of the other integration tests, which it would stop).
+// kills, against a ClickHouse the test starts itself on free loopback ports
+// (never the shared server of the other integration tests, which it would
+// stop).
 func TestChaosReduced(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the chaos run takes minutes")
@@ -38,7 +39,6 @@ func TestChaosReduced(t *testing.T) {
 	cfg.Kills = 4
 	cfg.ClickHouseOutage = 5 * time.Second
 	cfg.BrokerRestarts = 1
-	cfg.ClickHousePort, cfg.ClickHouseHTTPPort = 19600, 19623
 	cfg.CatchUpTimeout = 2 * time.Minute
 	h, err := chaos.New(cfg, chaos.Deps{Calendar: cal, Logger: testLogger(t), Out: tbWriter{t}})
 	if err != nil {

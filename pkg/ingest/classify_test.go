@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"strings"
@@ -25,7 +26,7 @@ func example(tb testing.TB, typ string) []byte {
 
 func newTestIngest(src event.Source) *Ingest {
 	cfg := Config{Source: src}.Defaults()
-	return &Ingest{cfg: cfg, log: slog.New(slog.DiscardHandler), wm: map[int]int64{}, sentWM: map[int]int64{}}
+	return &Ingest{cfg: cfg, log: slog.New(slog.DiscardHandler), wm: map[int]int64{}, sentWM: map[int]int64{}, pos: newPositions()}
 }
 
 func TestClassify(t *testing.T) {
@@ -123,8 +124,49 @@ func TestWatermarkIsHighestEventTimePerPartition(t *testing.T) {
 		t.Fatal(err)
 	}
 	in.classify(b, &kafka.Message{Partition: 0, Key: []byte("payout-feed"), Value: hb})
-	in.classify(b, &kafka.Message{Partition: 0, Key: []byte("payout-feed"), Value: []byte("garbage")}) // bad input moves nothing
+	in.classify(b, &kafka.Message{Partition: 0, Offset: 1, Key: []byte("payout-feed"), Value: []byte("garbage")}) // bad input moves nothing
 	if in.wm[0] != ev.OccurredAt || len(in.wm) != 1 {
 		t.Errorf("watermarks %v, want partition 0 at %d only", in.wm, ev.OccurredAt)
+	}
+}
+
+// TestClassifyAfterRewind: when the group re-delivers a partition from its
+// committed offset, a re-read event's source watermark is what preceded it,
+// not what was read past it before the rewind (that made a re-read event
+// whose first copy was lost look late).
+func TestClassifyAfterRewind(t *testing.T) {
+	in := newTestIngest(event.Auth)
+	base := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+	msg := func(off int64) kafka.Message {
+		at := base.Add(time.Duration(off) * 2 * time.Hour)
+		v := fmt.Appendf(nil, `{"event_id":"e%d","type":"authorization","occurred_at":%q,"trace_no":"t%d","merchant_id":"M1","terminal_id":"T1","response_code":"00","amount":"1.00","currency":"CNY","mcc":"5812","card_bin":"622848","card_last4":"0427"}`,
+			off, at.Format(time.RFC3339), off)
+		return kafka.Message{Topic: in.cfg.Topic, Partition: 0, Offset: off, Key: []byte("k"), Value: v, Time: at}
+	}
+	read := func(offsets ...int64) map[int64]int64 {
+		msgs := make([]kafka.Message, len(offsets))
+		for i, o := range offsets {
+			msgs[i] = msg(o)
+		}
+		got := map[int64]int64{}
+		for _, o := range in.classifyAll(msgs).out {
+			var rec event.Record
+			if err := event.DecodeRecord(o.Value, &rec); err != nil {
+				t.Fatal(err)
+			}
+			got[rec.Offset] = rec.SourceWatermark
+		}
+		return got
+	}
+	first := read(0, 1)
+	read(2, 3, 4) // read, then the group rewinds to its commit after offset 1
+	again := read(2, 3, 4, 5)
+	if first[1] != base.UnixMilli() {
+		t.Fatalf("offset 1 carries watermark %d, want the time of offset 0", first[1])
+	}
+	for off, wm := range again {
+		if want := base.Add(time.Duration(off-1) * 2 * time.Hour).UnixMilli(); wm != want {
+			t.Errorf("re-read offset %d carries watermark %d, want %d (the time of offset %d)", off, wm, want, off-1)
+		}
 	}
 }

@@ -167,6 +167,7 @@ type Ingest struct {
 
 	wm     map[int]int64 // per source partition: highest occurred_at read
 	sentWM map[int]int64 // last broadcast
+	pos    positions     // per source partition: where reading stands (position.go)
 
 	consumed, archived, forwarded, declined, control, dead, batches atomic.Uint64
 	lastRead                                                        atomic.Int64 // Unix ms of the last message read
@@ -194,7 +195,7 @@ func New(cfg Config, deps Deps) (*Ingest, error) {
 		deps.Logger = slog.Default()
 	}
 	return &Ingest{cfg: cfg, deps: deps, log: deps.Logger.With("component", "ingest", "source", cfg.Source.String(), "topic", cfg.Topic),
-		wm: map[int]int64{}, sentWM: map[int]int64{}, ids: newIDMemory(cfg.EventIDMemory)}, nil
+		wm: map[int]int64{}, sentWM: map[int]int64{}, pos: newPositions(), ids: newIDMemory(cfg.EventIDMemory)}, nil
 }
 
 // Stats returns the counters so far.
@@ -399,6 +400,9 @@ func (in *Ingest) classifyAll(msgs []kafka.Message) *batch {
 	for i := range msgs {
 		in.classify(b, &msgs[i])
 	}
+	for p := range b.last {
+		in.pos.batchEnd(p, in.wm[p])
+	}
 	b.wm = make(map[int]int64, len(in.wm))
 	for p, at := range in.wm {
 		b.wm[p] = at
@@ -493,6 +497,14 @@ func (in *Ingest) classify(b *batch, m *kafka.Message) {
 	in.consumed.Add(1)
 	in.progress.read(m)
 	b.last[m.Partition] = *m
+	if wm, rewound := in.pos.read(m.Partition, m.Offset, in.wm[m.Partition]); rewound {
+		// The group went back to its committed offset (a rebalance, a
+		// broker restart): what was read past it before is read again,
+		// and must not count as already delivered.
+		in.wm[m.Partition] = wm
+		in.log.Info("re-reading a partition from an earlier offset; its watermark restarts from what precedes it",
+			"partition", m.Partition, "offset", m.Offset, "watermark", wm)
+	}
 	kt := m.Time.UnixMilli()
 	var ev event.Event
 	err := checkEnvelope(m)

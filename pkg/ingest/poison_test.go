@@ -137,7 +137,7 @@ func TestPoisonCorpus(t *testing.T) {
 		t.Run(c.Name, func(t *testing.T) {
 			var logs bytes.Buffer
 			cfg := Config{Source: c.Src}.Defaults()
-			in := &Ingest{cfg: cfg, deps: Deps{Now: func() time.Time { return poisonNow }},
+			in := &Ingest{cfg: cfg, deps: Deps{Now: func() time.Time { return poisonNow }}, pos: newPositions(),
 				log: slog.New(slog.NewTextHandler(&logs, nil)), wm: map[int]int64{}, sentWM: map[int]int64{},
 				ids: newIDMemory(cfg.EventIDMemory)}
 			b := &batch{last: map[int]kafka.Message{}}
@@ -265,7 +265,7 @@ func TestIngestChecks(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.Source = event.Auth
 			cfg := tc.cfg.Defaults()
-			in := &Ingest{cfg: cfg, deps: Deps{Now: func() time.Time { return poisonNow }}, log: slog.New(slog.DiscardHandler),
+			in := &Ingest{cfg: cfg, deps: Deps{Now: func() time.Time { return poisonNow }}, pos: newPositions(), log: slog.New(slog.DiscardHandler),
 				wm: map[int]int64{}, sentWM: map[int]int64{}, ids: newIDMemory(cfg.EventIDMemory)}
 			for i, m := range tc.msgs {
 				b := &batch{last: map[int]kafka.Message{}}
