@@ -45,7 +45,7 @@ var taxonomy = map[Kind]Taxonomy{
 	PayoutFailed:       {Critical, "the bank failed or returned the payout", "see the reason: correct the settlement account, or contact the bank"},
 	PayoutHeld:         {Warning, "payout held for risk review beyond the review SLA", "chase the risk review; ask the merchant for supporting documents"},
 	AmountMismatch:     {Critical, "cleared or paid amount differs from what was approved", "reconcile the trace with clearing and settlement; raise a dispute if confirmed"},
-	FeeRateDeviation:   {Warning, "fee above the contracted rate", "dispute the fee with the acquirer"},
+	FeeRateDeviation:   {Warning, "fee above the contracted rate, or larger than the amount itself", "dispute the fee with the acquirer"},
 	MCCMismatch:        {Warning, "cleared under a different merchant category than registered (跳码)", "report the acquirer or agent for merchant-category jumping"},
 	DuplicateTrace:     {Critical, "the same trace number was charged more than once", "refund the duplicate charge"},
 	ReversedButSettled: {Critical, "a reversed or refunded sale was still cleared or paid", "claw back the settled amount"},

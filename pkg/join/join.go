@@ -51,7 +51,9 @@ type Config struct {
 	// past its last progress without more of it is stalled.
 	BatchStallTimeout time.Duration
 	// FeeTolerancePPM is how far (parts per million of the amount) a fee may
-	// exceed the contracted rate before it is a fee_rate_deviation.
+	// exceed the contracted rate before it is a fee_rate_deviation: a fee
+	// is within the contract when fee ≤ ⌈amount × (rate + tolerance) / 10⁶⌉
+	// fen (see checkContract). At most 1,000,000 (100%).
 	FeeTolerancePPM int64
 }
 
@@ -82,8 +84,8 @@ func (c Config) Validate() error {
 	if c.AllowedLateness < 0 {
 		return errors.New("join: allowed lateness must not be negative")
 	}
-	if c.FeeTolerancePPM < 0 {
-		return errors.New("join: fee tolerance must not be negative")
+	if c.FeeTolerancePPM < 0 || c.FeeTolerancePPM > ppmScale {
+		return fmt.Errorf("join: fee tolerance %d ppm is outside 0..1000000 (0%%..100%% of the amount)", c.FeeTolerancePPM)
 	}
 	return nil
 }
@@ -829,26 +831,48 @@ func (p *Partition) fireOrphan(t timer) {
 	}
 }
 
-// checkContract compares a clearing with the merchant's contract: the fee
-// rate and the registered MCC.
+// checkContract checks a clearing's fee and MCC: a fee larger than the
+// cleared amount is wrong under any contract; against the merchant's
+// contract, the fee rule and the registered MCC.
+//
+// The fee rule: a fee is within the contract when, in fen,
+//
+//	fee ≤ ⌈amount × (rate + tolerance) / 10⁶⌉
+//
+// with the rate and tolerance in parts per million: the contracted rate plus
+// the tolerance, rounded up to the next whole fen, and not one fen more. It
+// is computed in 128 bits, exact up to the Decimal(18,2) limit.
 func (p *Partition) checkContract(e *entry) {
-	if e.is(flagFeeChecked | flagMCCChecked) {
+	if !e.is(flagFeeChecked) && e.fee > e.clearedAmt {
+		e.flags |= flagFeeChecked
+		var want int64
+		if prof, ok := p.merchants.Lookup(p.names.name(e.merchant)); ok {
+			want = contractFee(e.clearedAmt, prof.FeeRatePPM)
+		}
+		p.anomaly(e, fact.FeeRateDeviation, "", p.time(e, tCleared), e.fee, want, "fee_exceeds_amount",
+			fmt.Sprintf("fee %s is larger than the cleared amount %s: the net payout would be %s", fen(e.fee), fen(e.clearedAmt), fen(e.clearedAmt-e.fee)))
+	}
+	if e.is(flagFeeChecked) && e.is(flagMCCChecked) {
 		return
 	}
 	prof, ok := p.merchants.Lookup(p.names.name(e.merchant))
 	if !ok {
 		return // no contract to compare with; the profile gap is counted at authorization
 	}
-	e.flags |= flagFeeChecked | flagMCCChecked
-	limit := ceilDiv(e.clearedAmt*(prof.FeeRatePPM+p.cfg.FeeTolerancePPM), 1_000_000) + 1
-	if e.fee > limit {
-		want := (e.clearedAmt*prof.FeeRatePPM + 500_000) / 1_000_000
-		p.anomaly(e, fact.FeeRateDeviation, "", p.time(e, tCleared), e.fee, want, "fee_above_contract",
-			fmt.Sprintf("fee %s on %s is %s; the contracted %s would be %s", fen(e.fee), fen(e.clearedAmt), ppm(e.fee*1_000_000/max(e.clearedAmt, 1)), ppm(prof.FeeRatePPM), fen(want)))
+	if !e.is(flagFeeChecked) {
+		e.flags |= flagFeeChecked
+		if e.fee > maxFee(e.clearedAmt, prof.FeeRatePPM+p.cfg.FeeTolerancePPM) {
+			want := contractFee(e.clearedAmt, prof.FeeRatePPM)
+			p.anomaly(e, fact.FeeRateDeviation, "", p.time(e, tCleared), e.fee, want, "fee_above_contract",
+				fmt.Sprintf("fee %s on %s is %s; the contracted %s would be %s", fen(e.fee), fen(e.clearedAmt), ppm(feeRatePPM(e.fee, e.clearedAmt)), ppm(prof.FeeRatePPM), fen(want)))
+		}
 	}
-	if reg := parseMCC(prof.RegisteredMCC); reg != 0 && e.clearedMCC != 0 && e.clearedMCC != reg {
-		p.anomaly(e, fact.MCCMismatch, "", p.time(e, tCleared), e.clearedAmt, 0, "mcc_"+fmtMCC(e.clearedMCC),
-			fmt.Sprintf("cleared under MCC %s; the merchant is registered as %s", fmtMCC(e.clearedMCC), prof.RegisteredMCC))
+	if !e.is(flagMCCChecked) {
+		e.flags |= flagMCCChecked
+		if reg := parseMCC(prof.RegisteredMCC); reg != 0 && e.clearedMCC != 0 && e.clearedMCC != reg {
+			p.anomaly(e, fact.MCCMismatch, "", p.time(e, tCleared), e.clearedAmt, 0, "mcc_"+fmtMCC(e.clearedMCC),
+				fmt.Sprintf("cleared under MCC %s; the merchant is registered as %s", fmtMCC(e.clearedMCC), prof.RegisteredMCC))
+		}
 	}
 }
 
@@ -1080,10 +1104,3 @@ type tombstone struct {
 }
 
 var tombstoneSize = unsafe.Sizeof(tombstone{})
-
-func ceilDiv(a, b int64) int64 {
-	if a <= 0 {
-		return 0
-	}
-	return (a + b - 1) / b
-}

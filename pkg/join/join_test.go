@@ -404,7 +404,7 @@ func TestScenarios(t *testing.T) {
 			name: "a fee within the tolerance is no anomaly",
 			steps: []step{
 				ev(event.Authorization, "a1", "F2", "MT1", "2026-09-28 10:00", 100000),
-				{typ: event.Cleared, id: "c1", trace: "F2", merchant: "MT1", at: "2026-09-29 02:10", amount: 100000, fee: 651},
+				{typ: event.Cleared, id: "c1", trace: "F2", merchant: "MT1", at: "2026-09-29 02:10", amount: 100000, fee: 650},
 			},
 			anomalies: map[string]fact.AnomalyStatus{},
 			lagStatus: map[string]fact.LagStatus{},
