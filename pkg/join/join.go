@@ -189,9 +189,10 @@ type traceKey [traceCap]byte
 
 // entry is the state of one trace. It holds no pointers, so a slab of
 // millions of them costs the garbage collector nothing to scan, and it is
-// 192 bytes:
+// 200 bytes:
 //
-//   - Amounts stay exact int64 fen.
+//   - Amounts stay exact int64 fen; the currency of each stage that carries
+//     money is 16 bits (see currency).
 //   - The nine stage times are unix ms held as 32-bit offsets from base,
 //     the time of the trace's first event (see time and setTime): exact to
 //     the millisecond within ±24.8 days of it, which covers a trace's life
@@ -223,6 +224,9 @@ type entry struct {
 	seen       uint16 // bit per slot
 	mcc        uint16
 	clearedMCC uint16
+	authCur    currency // currency of the authorization
+	clearedCur currency // currency of the clearing
+	paidCur    currency // currency of the payment
 	keyLen     uint8
 	mode       event.Mode
 	failure    uint8 // index into failures
@@ -581,6 +585,7 @@ func (p *Partition) applyEvent(ev *event.Event, late bool) {
 		e.authAmt = ev.Amount
 		e.terminal = p.termIDs.id(ev.TerminalID)
 		e.mcc = parseMCC(ev.MCC)
+		e.authCur = currencyOf(ev.Currency)
 		prof, ok := p.merchants.Lookup(ev.MerchantID)
 		if !ok {
 			p.stats.UnknownMerchs++
@@ -597,9 +602,11 @@ func (p *Partition) applyEvent(ev *event.Event, late bool) {
 		p.setTime(e, tCleared, ev.OccurredAt)
 		e.clearedAmt, e.fee = ev.Amount, ev.Fee
 		e.clearedMCC = parseMCC(ev.MCC)
+		e.clearedCur = currencyOf(ev.Currency)
 	case event.PayoutPaid:
 		p.setTime(e, tPaid, ev.OccurredAt)
 		e.paidAmt = ev.Amount
+		e.paidCur = currencyOf(ev.Currency)
 	case event.PayoutFailed:
 		p.setTime(e, tFailed, ev.OccurredAt)
 		e.failure = failureIndex(fact.MapPayoutFailure(ev.ReasonCode))
@@ -627,16 +634,29 @@ func (p *Partition) evaluate(i int32) {
 	auth, rev, cleared, paid, failed, held := e.has(slotAuth), e.has(slotReversal), e.has(slotCleared), e.has(slotPaid), e.has(slotFailed), e.has(slotHeld)
 	sla := p.cfg.HoldSLA.Milliseconds()
 
-	// Amounts.
-	if auth && cleared && !e.is(flagMismatchClear) && e.clearedAmt != e.authAmt {
+	// Amounts, and their currency: an amount in another currency than the
+	// stage before it is a mismatch whatever the figures say.
+	if auth && cleared && !e.is(flagMismatchClear) && (e.clearedCur != e.authCur || e.clearedAmt != e.authAmt) {
 		e.flags |= flagMismatchClear
-		p.anomaly(e, fact.AmountMismatch, "cleared", max(p.time(e, tAuth), p.time(e, tCleared)), e.clearedAmt, e.authAmt, "cleared_differs",
-			fmt.Sprintf("cleared %s but authorized %s (difference %s)", fen(e.clearedAmt), fen(e.authAmt), signedFen(e.clearedAmt-e.authAmt)))
+		at := max(p.time(e, tAuth), p.time(e, tCleared))
+		if e.clearedCur != e.authCur {
+			p.anomaly(e, fact.AmountMismatch, "cleared", at, e.clearedAmt, e.authAmt, "cleared_currency_differs",
+				fmt.Sprintf("cleared %s %s for an authorization of %s %s: the currency changed between authorization and clearing", e.clearedCur, fen(e.clearedAmt), e.authCur, fen(e.authAmt)))
+		} else {
+			p.anomaly(e, fact.AmountMismatch, "cleared", at, e.clearedAmt, e.authAmt, "cleared_differs",
+				fmt.Sprintf("cleared %s but authorized %s (difference %s)", fen(e.clearedAmt), fen(e.authAmt), signedFen(e.clearedAmt-e.authAmt)))
+		}
 	}
-	if cleared && paid && !e.is(flagMismatchNet) && e.paidAmt != e.clearedAmt-e.fee {
+	if cleared && paid && !e.is(flagMismatchNet) && (e.paidCur != e.clearedCur || e.paidAmt != e.clearedAmt-e.fee) {
 		e.flags |= flagMismatchNet
-		p.anomaly(e, fact.AmountMismatch, "paid", max(p.time(e, tCleared), p.time(e, tPaid)), e.paidAmt, e.clearedAmt-e.fee, "net_differs",
-			fmt.Sprintf("paid %s but cleared %s minus fee %s is %s", fen(e.paidAmt), fen(e.clearedAmt), fen(e.fee), fen(e.clearedAmt-e.fee)))
+		at := max(p.time(e, tCleared), p.time(e, tPaid))
+		if e.paidCur != e.clearedCur {
+			p.anomaly(e, fact.AmountMismatch, "paid", at, e.paidAmt, e.clearedAmt-e.fee, "paid_currency_differs",
+				fmt.Sprintf("paid %s %s against a clearing in %s (cleared %s minus fee %s is %s): the currency changed between clearing and payout", e.paidCur, fen(e.paidAmt), e.clearedCur, fen(e.clearedAmt), fen(e.fee), fen(e.clearedAmt-e.fee)))
+		} else {
+			p.anomaly(e, fact.AmountMismatch, "paid", at, e.paidAmt, e.clearedAmt-e.fee, "net_differs",
+				fmt.Sprintf("paid %s but cleared %s minus fee %s is %s", fen(e.paidAmt), fen(e.clearedAmt), fen(e.fee), fen(e.clearedAmt-e.fee)))
+		}
 	}
 	if cleared {
 		p.checkContract(e)

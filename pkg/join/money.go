@@ -93,3 +93,34 @@ func feeRatePPM(fee, amount int64) int64 {
 	v, _ := mulDiv(fee, ppmScale, amount)
 	return v
 }
+
+// currency is an ISO 4217 code held in 16 bits, so the pointer-free entry
+// can keep one per stage: 0 is CNY, the contract's currency when an event
+// names none; any other code of three capital letters is 1 + its base-26
+// value.
+type currency uint16
+
+// currencyOf encodes an ISO 4217 code as Decode validated it ("" or three
+// capital letters); "" and "CNY" are CNY.
+func currencyOf(code string) currency {
+	if code == "" || code == "CNY" || len(code) != 3 {
+		return 0
+	}
+	v := 0
+	for i := range 3 {
+		c := code[i]
+		if c < 'A' || c > 'Z' {
+			return 0
+		}
+		v = v*26 + int(c-'A')
+	}
+	return currency(v + 1)
+}
+
+func (c currency) String() string {
+	if c == 0 {
+		return "CNY"
+	}
+	v := int(c) - 1
+	return string([]byte{byte('A' + v/676), byte('A' + v/26%26), byte('A' + v%26)})
+}

@@ -217,3 +217,73 @@ func TestBatchTotalAtTheLimit(t *testing.T) {
 		})
 	}
 }
+
+func TestCurrencyCodes(t *testing.T) {
+	for _, code := range []string{"CNY", "USD", "AAA", "ZZZ", "HKD", "EUR"} {
+		if got := currencyOf(code).String(); got != code {
+			t.Errorf("currencyOf(%q) renders %q", code, got)
+		}
+	}
+	if currencyOf("") != currencyOf("CNY") || currencyOf("USD") == currencyOf("HKD") {
+		t.Error("absent must be CNY, and distinct codes distinct")
+	}
+}
+
+// TestCurrencyChanges: an amount in another currency than the stage before
+// it (clearing against the authorization, payment against the clearing) is
+// an amount_mismatch with a reason that names the currencies, in whatever
+// order the stages arrive. An event that names no currency is in CNY.
+func TestCurrencyChanges(t *testing.T) {
+	auth := func(cur string) step {
+		s := ev(event.Authorization, "a1", "X1", "MT1", "2026-09-28 10:00", 100000)
+		s.cur = cur
+		return s
+	}
+	clear := func(cur string, amount int64) step {
+		return step{typ: event.Cleared, id: "c1", trace: "X1", merchant: "MT1", at: "2026-09-29 02:10", amount: amount, fee: 600, cur: cur}
+	}
+	paid := func(cur string, amount int64) step {
+		s := ev(event.PayoutPaid, "p1", "X1", "MT1", "2026-09-29 10:00", amount)
+		s.cur = cur
+		return s
+	}
+	tests := []struct {
+		name    string
+		steps   []step
+		reasons map[string]string // anomaly id → reason
+		phrase  string
+	}{
+		{"all CNY, named or not", []step{auth(""), clear("CNY", 100000), paid("", 99400)}, map[string]string{}, ""},
+		{"clearing in USD for a CNY authorization", []step{auth("CNY"), clear("USD", 100000), paid("USD", 99400)},
+			map[string]string{"amount_mismatch:X1:cleared": "cleared_currency_differs"}, "cleared USD 1000.00 for an authorization of CNY 1000.00"},
+		{"the same, clearing first", []step{clear("USD", 100000), paid("USD", 99400), auth("CNY")},
+			map[string]string{"amount_mismatch:X1:cleared": "cleared_currency_differs"}, "cleared USD 1000.00 for an authorization of CNY 1000.00"},
+		{"a clearing naming no currency for a USD authorization is CNY", []step{auth("USD"), clear("", 100000), paid("", 99400)},
+			map[string]string{"amount_mismatch:X1:cleared": "cleared_currency_differs"}, "cleared CNY 1000.00 for an authorization of USD 1000.00"},
+		{"paid in HKD for a CNY clearing", []step{auth("CNY"), clear("CNY", 100000), paid("HKD", 99400)},
+			map[string]string{"amount_mismatch:X1:paid": "paid_currency_differs"}, "paid HKD 994.00 against a clearing in CNY"},
+		{"the same, payment first", []step{paid("HKD", 99400), clear("CNY", 100000), auth("")},
+			map[string]string{"amount_mismatch:X1:paid": "paid_currency_differs"}, "paid HKD 994.00 against a clearing in CNY"},
+		{"another currency and another amount: the currency is the reason", []step{auth("CNY"), clear("USD", 13900), paid("USD", 13000)},
+			map[string]string{"amount_mismatch:X1:cleared": "cleared_currency_differs", "amount_mismatch:X1:paid": "net_differs"}, "cleared USD 139.00"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, as := run(t, newPartition(t), tt.steps)
+			got := map[string]string{}
+			var details []string
+			for _, a := range as {
+				if a.Kind == fact.AmountMismatch {
+					got[a.ID] = a.Reason
+					details = append(details, a.Details)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.reasons) {
+				t.Errorf("amount_mismatch reasons %v, want %v", got, tt.reasons)
+			}
+			if tt.phrase != "" && !strings.Contains(strings.Join(details, "\n"), tt.phrase) {
+				t.Errorf("details %q lack %q", details, tt.phrase)
+			}
+		})
+	}
+}
