@@ -50,6 +50,9 @@ type Config struct {
 	// BatchStallTimeout: an open batch whose source has delivered this far
 	// past its last progress without more of it is stalled.
 	BatchStallTimeout time.Duration
+	// BankCodes maps the bank return codes of failed payouts to reasons;
+	// nil is the bundled catalogue (fact.DefaultBankCodes).
+	BankCodes *fact.BankCodes
 	// FeeTolerancePPM is how far (parts per million of the amount) a fee may
 	// exceed the contracted rate before it is a fee_rate_deviation: a fee
 	// is within the contract when fee ≤ ⌈amount × (rate + tolerance) / 10⁶⌉
@@ -113,7 +116,23 @@ type Stats struct {
 	LagFacts      uint64
 	AnomalyFacts  uint64
 	UnknownMerchs uint64 // events whose merchant had no profile
+	UnknownCodes  uint64 // payout failures whose bank return code the catalogue lacks (mapped to other)
 }
+
+// maxCodes bounds the distinct bank return codes a partition keeps for its
+// facts; a failure with a code beyond it still gets its reason, but its fact
+// names no code.
+const maxCodes = 1<<16 - 1
+
+func bankCodes(cfg Config) *fact.BankCodes {
+	if cfg.BankCodes != nil {
+		return cfg.BankCodes
+	}
+	return fact.DefaultBankCodes()
+}
+
+// BankCodes is the return-code catalogue the partition maps failures with.
+func (p *Partition) BankCodes() *fact.BankCodes { return p.bank }
 
 // slots: one per event type a trace can carry; each remembers the id of the
 // first event of that type, to tell a re-delivery from a duplicate.
@@ -181,6 +200,7 @@ const (
 	flagLagCleared                        // the lag row emitted last includes clearing
 	flagFallback                          // deadline computed on weekends only
 	flagWide                              // times held in Partition.wide (see entry)
+	flagCodeUnknown                       // the payout failure's bank code is not in the catalogue
 )
 
 const traceCap = 32
@@ -229,8 +249,9 @@ type entry struct {
 	paidCur    currency // currency of the payment
 	keyLen     uint8
 	mode       event.Mode
-	failure    uint8 // index into failures
-	lagRank    uint8 // status rank of the last lag row emitted (0: none)
+	failure    uint8  // index into failures, as mapped when the failure arrived
+	failCode   uint16 // the failure's bank return code: 1 + index into Partition.codes; 0 if not kept
+	lagRank    uint8  // status rank of the last lag row emitted (0: none)
 }
 
 // Stage times of an entry, indexes into entry.times.
@@ -351,6 +372,8 @@ type Partition struct {
 
 	names   intern // merchant ids
 	termIDs intern // terminal ids
+	codes   intern // bank return codes of payout failures (at most maxCodes)
+	bank    *fact.BankCodes
 
 	wm    [event.NumSources][]int64 // per source partition
 	wmMin [event.NumSources]int64   // per source: min over its partitions, 0 until all reported
@@ -383,7 +406,8 @@ func New(cfg Config, sched *calendar.Schedule, merchants Merchants) (*Partition,
 		tombstones: make(map[uint64]tombstone),
 		wide:       make(map[traceKey][numTimes]int64),
 		batches:    make(map[batchKey]*batch),
-		names:      newIntern(), termIDs: newIntern(),
+		names:      newIntern(), termIDs: newIntern(), codes: newIntern(),
+		bank: bankCodes(cfg),
 	}, nil
 }
 
@@ -609,7 +633,17 @@ func (p *Partition) applyEvent(ev *event.Event, late bool) {
 		e.paidCur = currencyOf(ev.Currency)
 	case event.PayoutFailed:
 		p.setTime(e, tFailed, ev.OccurredAt)
-		e.failure = failureIndex(fact.MapPayoutFailure(ev.ReasonCode))
+		r, known := p.bank.Map(ev.ReasonCode)
+		e.failure = failureIndex(r)
+		if !known {
+			e.flags |= flagCodeUnknown
+			p.stats.UnknownCodes++
+		}
+		if id, ok := p.codes.ids[ev.ReasonCode]; ok {
+			e.failCode = uint16(id + 1)
+		} else if len(p.codes.names) < maxCodes {
+			e.failCode = uint16(p.codes.id(ev.ReasonCode) + 1) // "" is -1: not kept
+		}
 		e.failedAmt = ev.Amount
 	case event.PayoutHeld:
 		p.setTime(e, tHeld, ev.OccurredAt)
@@ -910,11 +944,28 @@ func (p *Partition) late(ev *event.Event) {
 	p.stats.AnomalyFacts++
 }
 
+// failedAnomaly builds the payout_failed anomaly: the bank's return code
+// mapped by the partition's catalogue, whose version it records. A code the
+// catalogue lacks maps to other and says so.
 func (p *Partition) failedAnomaly(e *entry) *fact.Anomaly {
-	r := failures[e.failure]
-	a := p.anomaly(e, fact.PayoutFailed, "", p.time(e, tFailed), e.failedAmt, 0, string(r),
-		fmt.Sprintf("payout of %s returned by the bank on %s: %s", fen(e.failedAmt), fmtTime(p.time(e, tFailed), p.sched), r))
+	r, unknown := failures[e.failure], e.is(flagCodeUnknown)
+	code := ""
+	if e.failCode != 0 {
+		code = p.codes.name(int32(e.failCode) - 1)
+		var known bool
+		r, known = p.bank.Map(code) // the catalogue now in force (it may have been extended since)
+		unknown = !known
+	}
+	details := fmt.Sprintf("payout of %s returned by the bank on %s: %s", fen(e.failedAmt), fmtTime(p.time(e, tFailed), p.sched), r)
+	switch {
+	case code != "" && unknown:
+		details += fmt.Sprintf(" (bank code %s is not in the return-code catalogue %s)", code, p.bank.Version())
+	case code != "":
+		details += fmt.Sprintf(" (bank code %s)", code)
+	}
+	a := p.anomaly(e, fact.PayoutFailed, "", p.time(e, tFailed), e.failedAmt, 0, string(r), details)
 	a.Action = r.Action()
+	a.BankCode, a.BankCodesVersion, a.BankCodeUnknown = code, p.bank.Version(), unknown
 	return a
 }
 
