@@ -1,7 +1,8 @@
 // Package schemas embeds the project's contracts so that binaries carry them:
 // the ClickHouse migrations (clickhouse/*.sql), the event JSON Schemas and
-// examples (events/), the default business-day calendar (calendar/) and the
-// card schemes' issuer ranges (cards/).
+// examples (events/), the default business-day calendar (calendar/), the
+// card schemes' issuer ranges (cards/) and the bank return codes of failed
+// payouts (bank/).
 // The files are the source of truth; this package only makes them reachable.
 package schemas
 
@@ -27,3 +28,9 @@ var DefaultCalendar []byte
 //
 //go:embed cards/issuer-ranges.json
 var CardRanges []byte
+
+// BankReturnCodes is the catalogue of bank return codes of failed payouts
+// and the payout-failure reason each maps to (pkg/fact.BankCodes).
+//
+//go:embed bank/return-codes.json
+var BankReturnCodes []byte

@@ -554,6 +554,11 @@ func (c *checker) amount(v *wval, name string, required, positive bool) int64 {
 		return 0
 	}
 	fen, ok := parseFen(s)
+	if !ok && beyondDecimal(s) {
+		c.err = newError(ReasonBadAmount, name,
+			"is beyond the Decimal(18,2) limit of 9999999999999999.99 (at most 16 integer digits), got "+quoteShort(s))
+		return 0
+	}
 	if !ok {
 		c.err = newError(ReasonBadAmount, name,
 			"must be a decimal string with at most 2 fraction digits, e.g. \"1234.50\", got "+quoteShort(s))
@@ -638,7 +643,8 @@ func (c *checker) time(v *wval, name string) int64 {
 }
 
 // parseFen parses `^(0|[1-9][0-9]{0,15})(\.[0-9]{1,2})?$` into fen. The
-// 16-digit limit keeps every accepted value far inside int64.
+// 16-digit limit is Decimal(18,2)'s: every accepted value is at most MaxFen,
+// far inside int64.
 func parseFen(s string) (int64, bool) {
 	if s == "" {
 		return 0, false
@@ -674,6 +680,27 @@ func parseFen(s string) (int64, bool) {
 		return v + int64(frac[0]-'0')*10 + int64(frac[1]-'0'), true
 	}
 	return 0, false
+}
+
+// beyondDecimal reports whether s is a well-formed amount whose integer
+// part is too long for Decimal(18,2): more than 16 digits, no leading zero.
+func beyondDecimal(s string) bool {
+	i := 0
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	if i <= 16 || s[0] == '0' {
+		return false
+	}
+	frac := s[i:]
+	switch {
+	case frac == "":
+		return true
+	case frac[0] != '.':
+		return false
+	}
+	frac = frac[1:]
+	return (len(frac) == 1 || len(frac) == 2) && isDigit(frac[0]) && isDigit(frac[len(frac)-1])
 }
 
 // parsePPM parses `^0(\.[0-9]{1,6})?$` into parts per million.

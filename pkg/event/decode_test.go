@@ -527,3 +527,43 @@ func TestDecodeMalformedDetail(t *testing.T) {
 		}
 	}
 }
+
+// TestAmountLimits holds every money field to the Decimal(18,2) limit of the
+// ClickHouse columns: 9999999999999999.99 is accepted as MaxFen, one more
+// integer digit is dead-lettered as bad_amount with a reason that names the
+// limit.
+func TestAmountLimits(t *testing.T) {
+	const limit, beyond = `"9999999999999999.99"`, `"10000000000000000.00"`
+	tests := []struct {
+		name  string
+		src   Source
+		typ   string
+		field string
+		got   func(Event) int64
+	}{
+		{"authorization amount", Auth, "authorization", "amount", func(e Event) int64 { return e.Amount }},
+		{"cleared amount", Clearing, "cleared", "amount", func(e Event) int64 { return e.Amount }},
+		{"cleared fee", Clearing, "cleared", "fee", func(e Event) int64 { return e.Fee }},
+		{"payout amount", Payouts, "payout_paid", "amount", func(e Event) int64 { return e.Amount }},
+		{"declared total", Clearing, "batch_closed", "declared_total", func(e Event) int64 { return e.DeclaredTotal }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ex := exampleOf(t, tt.typ)
+			e, err := Decode(tt.src, edit(t, ex, set(tt.field, limit)))
+			if err != nil {
+				t.Fatalf("the Decimal(18,2) limit is rejected: %v", err)
+			}
+			if got := tt.got(e); got != MaxFen {
+				t.Errorf("%s = %d fen, want MaxFen %d", tt.field, got, int64(MaxFen))
+			}
+			for _, v := range []string{beyond, `"10000000000000000"`, `"99999999999999999.9"`} {
+				_, err = Decode(tt.src, edit(t, ex, set(tt.field, v)))
+				var ve *Error
+				if !errors.As(err, &ve) || ve.Reason != ReasonBadAmount || ve.Field != tt.field || !strings.Contains(ve.Detail, "Decimal(18,2)") {
+					t.Errorf("%s %s: got %v, want bad_amount naming the Decimal(18,2) limit", tt.field, v, err)
+				}
+			}
+		})
+	}
+}

@@ -170,6 +170,13 @@ func ParseMode(s string) (Mode, error) {
 	return ModeUnknown, fmt.Errorf("unknown settlement mode %q (want T1, D1, D0 or T0)", s)
 }
 
+// MaxFen is the largest amount in fen an event may carry: 9999999999999999.99
+// yuan, the limit of the ClickHouse Decimal(18,2) money columns. Decode
+// rejects anything larger (reason bad_amount), so every amount in the
+// pipeline fits the tables, and int64 arithmetic on one amount never wraps
+// (products with rates are done in 128 bits, see pkg/join).
+const MaxFen = 999_999_999_999_999_999
+
 // Event is one decoded, validated source event. Money is integer fen (1/100
 // yuan); times are Unix milliseconds (UTC instants; the original offset is not
 // kept). Fields that do not apply to the event's type are zero.

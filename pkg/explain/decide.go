@@ -336,23 +336,39 @@ func orphanSummary(tr trail, loc *time.Location, open func(fact.Kind) *fact.Anom
 // failedSummary names the mapped failure reason in plain words and the
 // action, e.g. "payout returned: account name mismatch — correct the
 // settlement account".
+//
+// The reason is the joiner's, from the anomaly, when there is one: it was
+// mapped with the return-code catalogue the joiner runs with, which may be an
+// operator's file. Without it, the bank code of the event is mapped with the
+// bundled catalogue. A code the catalogue lacks is named as such.
 func failedSummary(ev *event.Event, a *fact.Anomaly) string {
-	r, code := fact.OtherFailure, ""
-	switch {
-	case ev != nil:
+	r, code, unknown, catalogue := fact.OtherFailure, "", false, ""
+	if ev != nil {
 		code = ev.ReasonCode
-		r = fact.MapPayoutFailure(code)
-	case a != nil && a.Reason != "":
+		var known bool
+		r, known = fact.DefaultBankCodes().Map(code)
+		unknown, catalogue = !known, fact.DefaultBankCodes().Version()
+	}
+	if a != nil && a.Reason != "" {
 		r = fact.PayoutFailure(a.Reason)
+		if a.BankCodesVersion != "" {
+			unknown, catalogue = a.BankCodeUnknown, a.BankCodesVersion
+		}
+		if a.BankCode != "" {
+			code = a.BankCode
+		}
 	}
 	act := r.Action()
-	if rest, ok := strings.CutPrefix(act, "payout returned — "); ok {
-		if code != "" {
-			return "payout returned (bank code " + code + "): " + rest
-		}
-		return "payout returned: " + rest
+	rest, other := strings.CutPrefix(act, "payout returned — ")
+	switch {
+	case !other:
+		return "payout returned: " + act
+	case code != "" && unknown:
+		return "payout returned (bank code " + code + ", not in the return-code catalogue " + catalogue + "): " + rest
+	case code != "":
+		return "payout returned (bank code " + code + "): " + rest
 	}
-	return "payout returned: " + act
+	return "payout returned: " + rest
 }
 
 func pendingSummary(due string, expected int64, asOf time.Time, tr trail, loc *time.Location) string {

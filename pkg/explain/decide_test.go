@@ -177,6 +177,43 @@ func TestDecide(t *testing.T) {
 			wantExpected: "2026-03-03 18:00",
 		},
 		{
+			name: "failed: the contract example's code ACCOUNT_NAME_MISMATCH",
+			facts: facts{merchant: t1, events: []archived{
+				ev(t, event.Authorization, "a1", "2026-03-02 10:00", 5000),
+				ev(t, event.PayoutFailed, "f1", "2026-03-03 11:00", 4970, code("ACCOUNT_NAME_MISMATCH", "beneficiary name does not match the account holder")),
+			}},
+			asOf:         asOf("2026-03-04 10:00"),
+			wantStatus:   StatusFailed,
+			wantSummary:  "payout returned: account name mismatch — correct the settlement account",
+			wantExpected: "2026-03-03 18:00",
+		},
+		{
+			name: "failed: a code the catalogue lacks",
+			facts: facts{merchant: t1, events: []archived{
+				ev(t, event.Authorization, "a1", "2026-03-02 10:00", 5000),
+				ev(t, event.PayoutFailed, "f1", "2026-03-03 11:00", 4970, code("ZX_NEW", "")),
+			}},
+			asOf:         asOf("2026-03-04 10:00"),
+			wantStatus:   StatusFailed,
+			wantSummary:  "payout returned (bank code ZX_NEW, not in the return-code catalogue " + fact.DefaultBankCodes().Version() + "): contact the bank with the return code",
+			wantExpected: "2026-03-03 18:00",
+		},
+		{
+			name: "failed: the joiner's catalogue (an operator's file) decides over the bundled one",
+			facts: facts{merchant: t1, events: []archived{
+				ev(t, event.Authorization, "a1", "2026-03-02 10:00", 5000),
+				ev(t, event.PayoutFailed, "f1", "2026-03-03 11:00", 4970, code("E1", "")),
+			}, anomalies: []fact.Anomaly{func() fact.Anomaly {
+				a := openAnomaly(t, fact.PayoutFailed, "2026-03-03 11:00")
+				a.Reason, a.BankCode, a.BankCodesVersion = string(fact.NameMismatch), "E1", "ops-1"
+				return a
+			}()}},
+			asOf:         asOf("2026-03-04 10:00"),
+			wantStatus:   StatusFailed,
+			wantSummary:  "payout returned: account name mismatch — correct the settlement account",
+			wantExpected: "2026-03-03 18:00",
+		},
+		{
 			name: "failed, then paid on a corrected account",
 			facts: facts{merchant: t1, events: []archived{
 				ev(t, event.Authorization, "a1", "2026-03-02 10:00", 5000),

@@ -286,7 +286,8 @@ func (x *Explainer) events(ctx context.Context, traceNo string) ([]archived, err
 
 const anomaliesQuery = `
 SELECT id, kind, severity, status, merchant_id, amount, expected_amount,
-       detected_at, resolved_at, reason, cause, action, details, calendar_version
+       detected_at, resolved_at, reason, cause, action, details, calendar_version,
+       bank_code, bank_codes_version, bank_code_unknown
 FROM anomalies FINAL
 WHERE trace_no = ?`
 
@@ -303,11 +304,14 @@ func (x *Explainer) anomalies(ctx context.Context, traceNo string) ([]fact.Anoma
 			kind, sev, status      string
 			amount, expected       decimal.Decimal
 			detectedAt, resolvedAt time.Time
+			unknown                uint8
 		)
 		if err := rows.Scan(&a.ID, &kind, &sev, &status, &a.MerchantID, &amount, &expected,
-			&detectedAt, &resolvedAt, &a.Reason, &a.Cause, &a.Action, &a.Details, &a.CalendarVersion); err != nil {
+			&detectedAt, &resolvedAt, &a.Reason, &a.Cause, &a.Action, &a.Details, &a.CalendarVersion,
+			&a.BankCode, &a.BankCodesVersion, &unknown); err != nil {
 			return nil, fmt.Errorf("reading the anomalies of trace %s: %w", traceNo, err)
 		}
+		a.BankCodeUnknown = unknown != 0
 		a.TraceNo = traceNo
 		a.Kind, a.Severity, a.Status = fact.Kind(kind), fact.Severity(sev), fact.AnomalyStatus(status)
 		a.Amount, a.ExpectedAmount = toFen(amount), toFen(expected)

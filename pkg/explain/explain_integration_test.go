@@ -107,7 +107,7 @@ func seed(tb testing.TB, st *store.Store) *fixture {
 	// FAIL1: returned for a name mismatch.
 	fx.raw(event.Auth, fx.auth("FAIL1", "2026-03-02 10:00", 5000))
 	fx.raw(event.Clearing, fx.clear("FAIL1", "2026-03-03 01:00", 5000))
-	fx.raw(event.Payouts, fx.payout(event.PayoutFailed, "FAIL1", "2026-03-03 11:00", 4970, fact.BankCode(fact.NameMismatch)))
+	fx.raw(event.Payouts, fx.payout(event.PayoutFailed, "FAIL1", "2026-03-03 11:00", 4970, "ACCOUNT_NAME_MISMATCH"))
 	// OVER1: cleared, never paid.
 	fx.raw(event.Auth, fx.auth("OVER1", "2026-03-02 10:00", 7000))
 	fx.raw(event.Clearing, fx.clear("OVER1", "2026-03-03 01:00", 7000))

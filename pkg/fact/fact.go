@@ -85,6 +85,14 @@ type Anomaly struct {
 	Action  string // recommended action in plain words, from the taxonomy
 	Details string // human-readable specifics of this occurrence
 
+	// The bank's return code of a payout_failed anomaly, as the payout feed
+	// sent it; the version of the return-code catalogue (BankCodes) that
+	// mapped it to Reason; and whether that catalogue lacked the code (Reason
+	// is then OtherFailure). Empty for every other kind.
+	BankCode         string
+	BankCodesVersion string
+	BankCodeUnknown  bool
+
 	CalendarVersion string
 	Version         uint64
 }

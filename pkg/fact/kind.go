@@ -45,7 +45,7 @@ var taxonomy = map[Kind]Taxonomy{
 	PayoutFailed:       {Critical, "the bank failed or returned the payout", "see the reason: correct the settlement account, or contact the bank"},
 	PayoutHeld:         {Warning, "payout held for risk review beyond the review SLA", "chase the risk review; ask the merchant for supporting documents"},
 	AmountMismatch:     {Critical, "cleared or paid amount differs from what was approved", "reconcile the trace with clearing and settlement; raise a dispute if confirmed"},
-	FeeRateDeviation:   {Warning, "fee above the contracted rate", "dispute the fee with the acquirer"},
+	FeeRateDeviation:   {Warning, "fee above the contracted rate, or larger than the amount itself", "dispute the fee with the acquirer"},
 	MCCMismatch:        {Warning, "cleared under a different merchant category than registered (跳码)", "report the acquirer or agent for merchant-category jumping"},
 	DuplicateTrace:     {Critical, "the same trace number was charged more than once", "refund the duplicate charge"},
 	ReversedButSettled: {Critical, "a reversed or refunded sale was still cleared or paid", "claw back the settled amount"},
@@ -93,32 +93,29 @@ var failureActions = map[PayoutFailure]string{
 	OtherFailure:   "payout returned — contact the bank with the return code",
 }
 
-// bankCodes maps the bank return codes the payout feed carries to reasons.
-// Unknown codes map to OtherFailure.
-var bankCodes = map[string]PayoutFailure{
-	"R01": AccountInvalid, // account does not exist / invalid
-	"R02": NameMismatch,   // account holder name does not match
-	"R03": AccountFrozen,
-	"R04": AccountClosed,
-	"R05": LimitExceeded,
-	"R06": RiskRestricted,
-}
+// failureReasons lists the reasons in a stable order.
+var failureReasons = []PayoutFailure{AccountInvalid, NameMismatch, AccountFrozen, AccountClosed, LimitExceeded, RiskRestricted, OtherFailure}
 
-// MapPayoutFailure maps a bank return code to a reason.
+// MapPayoutFailure maps a bank return code to a reason with the bundled
+// catalogue (DefaultBankCodes); unknown codes map to OtherFailure.
 func MapPayoutFailure(code string) PayoutFailure {
-	if r, ok := bankCodes[code]; ok {
-		return r
-	}
-	return OtherFailure
+	r, _ := DefaultBankCodes().Map(code)
+	return r
 }
 
-// BankCode returns the bank return code for a reason ("R99" for other): the
-// inverse of MapPayoutFailure, used by the simulator.
+// simulatorCodes are the return codes the simulator sends, one per reason;
+// every one is in the bundled catalogue (TestBankCodes).
+var simulatorCodes = map[PayoutFailure]string{
+	AccountInvalid: "R01", NameMismatch: "R02", AccountFrozen: "R03", AccountClosed: "R04",
+	LimitExceeded: "R05", RiskRestricted: "R06", OtherFailure: "R99",
+}
+
+// BankCode returns the bank return code the simulator sends for a reason
+// ("R99" for other or an unknown reason): the inverse of MapPayoutFailure on
+// the simulator's codes.
 func BankCode(r PayoutFailure) string {
-	for c, v := range bankCodes {
-		if v == r {
-			return c
-		}
+	if c, ok := simulatorCodes[r]; ok {
+		return c
 	}
 	return "R99"
 }

@@ -153,7 +153,7 @@ func (p *Partition) evaluateBatch(b *batch) {
 			b.opened, b.openedAt = true, pr.at
 		case progressItem:
 			b.count++
-			b.total += pr.amount
+			b.total = addFen(b.total, pr.amount, totalBeyond)
 		case progressClosed:
 			b.closed, b.closedAt = true, pr.at
 		}
@@ -211,9 +211,13 @@ func (p *Partition) judgeBatch(b *batch) {
 	status := fact.BatchIsClosed
 	if b.count != b.declaredCount || b.total != b.declaredTotal {
 		status = fact.BatchIsIncomplete
-		a := p.batchAnomaly(b, fact.BatchIncomplete, "", b.closedAt, b.total, b.declaredTotal,
+		diff := signedFen(b.total - b.declaredTotal)
+		if b.total == totalBeyond {
+			diff = "more than " + diff
+		}
+		a := p.batchAnomaly(b, fact.BatchIncomplete, "", b.closedAt, seenTotal(b.total), b.declaredTotal,
 			fmt.Sprintf("%s batch %s closed declaring %d records for %s; %d arrived for %s (%+d records, %s)",
-				b.key.source, b.key.id, b.declaredCount, fen(b.declaredTotal), b.count, fen(b.total), b.count-b.declaredCount, signedFen(b.total-b.declaredTotal)))
+				b.key.source, b.key.id, b.declaredCount, fen(b.declaredTotal), b.count, totalText(b.total), b.count-b.declaredCount, diff))
 		a.Reason = "count_or_total_differs"
 	}
 	// Judged as of the close (every earlier row was evaluated before it),
@@ -242,7 +246,24 @@ func (p *Partition) batchRow(b *batch, s fact.BatchStatus, version uint64) {
 	p.batchRows = append(p.batchRows, fact.Batch{
 		BatchID: b.key.id, Source: b.key.source.String(), Status: s,
 		OpenedAt: b.openedAt, ClosedAt: b.closedAt, FirstProgress: b.first, LastProgress: b.last,
-		DeclaredCount: b.declaredCount, DeclaredTotal: b.declaredTotal, SeenCount: b.count, SeenTotal: b.total,
+		DeclaredCount: b.declaredCount, DeclaredTotal: b.declaredTotal, SeenCount: b.count, SeenTotal: seenTotal(b.total),
 		Stalls: b.stalls, AsOf: b.evalAt, Version: version,
 	})
+}
+
+// totalBeyond is what a batch's running total saturates at: one fen beyond
+// the largest amount a Decimal(18,2) column holds, which no declared total
+// (at most event.MaxFen) can equal, so a batch whose records add up to more
+// is always judged incomplete, and the sum never wraps.
+const totalBeyond = event.MaxFen + 1
+
+// seenTotal is the running total as the tables can hold it.
+func seenTotal(total int64) int64 { return min(total, event.MaxFen) }
+
+// totalText renders a running total, saying so when it saturated.
+func totalText(total int64) string {
+	if total >= totalBeyond {
+		return "more than " + fen(event.MaxFen)
+	}
+	return fen(total)
 }

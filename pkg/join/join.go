@@ -50,8 +50,13 @@ type Config struct {
 	// BatchStallTimeout: an open batch whose source has delivered this far
 	// past its last progress without more of it is stalled.
 	BatchStallTimeout time.Duration
+	// BankCodes maps the bank return codes of failed payouts to reasons;
+	// nil is the bundled catalogue (fact.DefaultBankCodes).
+	BankCodes *fact.BankCodes
 	// FeeTolerancePPM is how far (parts per million of the amount) a fee may
-	// exceed the contracted rate before it is a fee_rate_deviation.
+	// exceed the contracted rate before it is a fee_rate_deviation: a fee
+	// is within the contract when fee ≤ ⌈amount × (rate + tolerance) / 10⁶⌉
+	// fen (see checkContract). At most 1,000,000 (100%).
 	FeeTolerancePPM int64
 }
 
@@ -82,8 +87,8 @@ func (c Config) Validate() error {
 	if c.AllowedLateness < 0 {
 		return errors.New("join: allowed lateness must not be negative")
 	}
-	if c.FeeTolerancePPM < 0 {
-		return errors.New("join: fee tolerance must not be negative")
+	if c.FeeTolerancePPM < 0 || c.FeeTolerancePPM > ppmScale {
+		return fmt.Errorf("join: fee tolerance %d ppm is outside 0..1000000 (0%%..100%% of the amount)", c.FeeTolerancePPM)
 	}
 	return nil
 }
@@ -111,7 +116,23 @@ type Stats struct {
 	LagFacts      uint64
 	AnomalyFacts  uint64
 	UnknownMerchs uint64 // events whose merchant had no profile
+	UnknownCodes  uint64 // payout failures whose bank return code the catalogue lacks (mapped to other)
 }
+
+// maxCodes bounds the distinct bank return codes a partition keeps for its
+// facts; a failure with a code beyond it still gets its reason, but its fact
+// names no code.
+const maxCodes = 1<<16 - 1
+
+func bankCodes(cfg Config) *fact.BankCodes {
+	if cfg.BankCodes != nil {
+		return cfg.BankCodes
+	}
+	return fact.DefaultBankCodes()
+}
+
+// BankCodes is the return-code catalogue the partition maps failures with.
+func (p *Partition) BankCodes() *fact.BankCodes { return p.bank }
 
 // slots: one per event type a trace can carry; each remembers the id of the
 // first event of that type, to tell a re-delivery from a duplicate.
@@ -179,6 +200,7 @@ const (
 	flagLagCleared                        // the lag row emitted last includes clearing
 	flagFallback                          // deadline computed on weekends only
 	flagWide                              // times held in Partition.wide (see entry)
+	flagCodeUnknown                       // the payout failure's bank code is not in the catalogue
 )
 
 const traceCap = 32
@@ -187,9 +209,10 @@ type traceKey [traceCap]byte
 
 // entry is the state of one trace. It holds no pointers, so a slab of
 // millions of them costs the garbage collector nothing to scan, and it is
-// 192 bytes:
+// 200 bytes:
 //
-//   - Amounts stay exact int64 fen.
+//   - Amounts stay exact int64 fen; the currency of each stage that carries
+//     money is 16 bits (see currency).
 //   - The nine stage times are unix ms held as 32-bit offsets from base,
 //     the time of the trace's first event (see time and setTime): exact to
 //     the millisecond within ±24.8 days of it, which covers a trace's life
@@ -221,10 +244,14 @@ type entry struct {
 	seen       uint16 // bit per slot
 	mcc        uint16
 	clearedMCC uint16
+	authCur    currency // currency of the authorization
+	clearedCur currency // currency of the clearing
+	paidCur    currency // currency of the payment
 	keyLen     uint8
 	mode       event.Mode
-	failure    uint8 // index into failures
-	lagRank    uint8 // status rank of the last lag row emitted (0: none)
+	failure    uint8  // index into failures, as mapped when the failure arrived
+	failCode   uint16 // the failure's bank return code: 1 + index into Partition.codes; 0 if not kept
+	lagRank    uint8  // status rank of the last lag row emitted (0: none)
 }
 
 // Stage times of an entry, indexes into entry.times.
@@ -345,6 +372,8 @@ type Partition struct {
 
 	names   intern // merchant ids
 	termIDs intern // terminal ids
+	codes   intern // bank return codes of payout failures (at most maxCodes)
+	bank    *fact.BankCodes
 
 	wm    [event.NumSources][]int64 // per source partition
 	wmMin [event.NumSources]int64   // per source: min over its partitions, 0 until all reported
@@ -377,7 +406,8 @@ func New(cfg Config, sched *calendar.Schedule, merchants Merchants) (*Partition,
 		tombstones: make(map[uint64]tombstone),
 		wide:       make(map[traceKey][numTimes]int64),
 		batches:    make(map[batchKey]*batch),
-		names:      newIntern(), termIDs: newIntern(),
+		names:      newIntern(), termIDs: newIntern(), codes: newIntern(),
+		bank: bankCodes(cfg),
 	}, nil
 }
 
@@ -579,6 +609,7 @@ func (p *Partition) applyEvent(ev *event.Event, late bool) {
 		e.authAmt = ev.Amount
 		e.terminal = p.termIDs.id(ev.TerminalID)
 		e.mcc = parseMCC(ev.MCC)
+		e.authCur = currencyOf(ev.Currency)
 		prof, ok := p.merchants.Lookup(ev.MerchantID)
 		if !ok {
 			p.stats.UnknownMerchs++
@@ -595,12 +626,24 @@ func (p *Partition) applyEvent(ev *event.Event, late bool) {
 		p.setTime(e, tCleared, ev.OccurredAt)
 		e.clearedAmt, e.fee = ev.Amount, ev.Fee
 		e.clearedMCC = parseMCC(ev.MCC)
+		e.clearedCur = currencyOf(ev.Currency)
 	case event.PayoutPaid:
 		p.setTime(e, tPaid, ev.OccurredAt)
 		e.paidAmt = ev.Amount
+		e.paidCur = currencyOf(ev.Currency)
 	case event.PayoutFailed:
 		p.setTime(e, tFailed, ev.OccurredAt)
-		e.failure = failureIndex(fact.MapPayoutFailure(ev.ReasonCode))
+		r, known := p.bank.Map(ev.ReasonCode)
+		e.failure = failureIndex(r)
+		if !known {
+			e.flags |= flagCodeUnknown
+			p.stats.UnknownCodes++
+		}
+		if id, ok := p.codes.ids[ev.ReasonCode]; ok {
+			e.failCode = uint16(id + 1)
+		} else if len(p.codes.names) < maxCodes {
+			e.failCode = uint16(p.codes.id(ev.ReasonCode) + 1) // "" is -1: not kept
+		}
 		e.failedAmt = ev.Amount
 	case event.PayoutHeld:
 		p.setTime(e, tHeld, ev.OccurredAt)
@@ -625,16 +668,29 @@ func (p *Partition) evaluate(i int32) {
 	auth, rev, cleared, paid, failed, held := e.has(slotAuth), e.has(slotReversal), e.has(slotCleared), e.has(slotPaid), e.has(slotFailed), e.has(slotHeld)
 	sla := p.cfg.HoldSLA.Milliseconds()
 
-	// Amounts.
-	if auth && cleared && !e.is(flagMismatchClear) && e.clearedAmt != e.authAmt {
+	// Amounts, and their currency: an amount in another currency than the
+	// stage before it is a mismatch whatever the figures say.
+	if auth && cleared && !e.is(flagMismatchClear) && (e.clearedCur != e.authCur || e.clearedAmt != e.authAmt) {
 		e.flags |= flagMismatchClear
-		p.anomaly(e, fact.AmountMismatch, "cleared", max(p.time(e, tAuth), p.time(e, tCleared)), e.clearedAmt, e.authAmt, "cleared_differs",
-			fmt.Sprintf("cleared %s but authorized %s (difference %s)", fen(e.clearedAmt), fen(e.authAmt), signedFen(e.clearedAmt-e.authAmt)))
+		at := max(p.time(e, tAuth), p.time(e, tCleared))
+		if e.clearedCur != e.authCur {
+			p.anomaly(e, fact.AmountMismatch, "cleared", at, e.clearedAmt, e.authAmt, "cleared_currency_differs",
+				fmt.Sprintf("cleared %s %s for an authorization of %s %s: the currency changed between authorization and clearing", e.clearedCur, fen(e.clearedAmt), e.authCur, fen(e.authAmt)))
+		} else {
+			p.anomaly(e, fact.AmountMismatch, "cleared", at, e.clearedAmt, e.authAmt, "cleared_differs",
+				fmt.Sprintf("cleared %s but authorized %s (difference %s)", fen(e.clearedAmt), fen(e.authAmt), signedFen(e.clearedAmt-e.authAmt)))
+		}
 	}
-	if cleared && paid && !e.is(flagMismatchNet) && e.paidAmt != e.clearedAmt-e.fee {
+	if cleared && paid && !e.is(flagMismatchNet) && (e.paidCur != e.clearedCur || e.paidAmt != e.clearedAmt-e.fee) {
 		e.flags |= flagMismatchNet
-		p.anomaly(e, fact.AmountMismatch, "paid", max(p.time(e, tCleared), p.time(e, tPaid)), e.paidAmt, e.clearedAmt-e.fee, "net_differs",
-			fmt.Sprintf("paid %s but cleared %s minus fee %s is %s", fen(e.paidAmt), fen(e.clearedAmt), fen(e.fee), fen(e.clearedAmt-e.fee)))
+		at := max(p.time(e, tCleared), p.time(e, tPaid))
+		if e.paidCur != e.clearedCur {
+			p.anomaly(e, fact.AmountMismatch, "paid", at, e.paidAmt, e.clearedAmt-e.fee, "paid_currency_differs",
+				fmt.Sprintf("paid %s %s against a clearing in %s (cleared %s minus fee %s is %s): the currency changed between clearing and payout", e.paidCur, fen(e.paidAmt), e.clearedCur, fen(e.clearedAmt), fen(e.fee), fen(e.clearedAmt-e.fee)))
+		} else {
+			p.anomaly(e, fact.AmountMismatch, "paid", at, e.paidAmt, e.clearedAmt-e.fee, "net_differs",
+				fmt.Sprintf("paid %s but cleared %s minus fee %s is %s", fen(e.paidAmt), fen(e.clearedAmt), fen(e.fee), fen(e.clearedAmt-e.fee)))
+		}
 	}
 	if cleared {
 		p.checkContract(e)
@@ -829,26 +885,48 @@ func (p *Partition) fireOrphan(t timer) {
 	}
 }
 
-// checkContract compares a clearing with the merchant's contract: the fee
-// rate and the registered MCC.
+// checkContract checks a clearing's fee and MCC: a fee larger than the
+// cleared amount is wrong under any contract; against the merchant's
+// contract, the fee rule and the registered MCC.
+//
+// The fee rule: a fee is within the contract when, in fen,
+//
+//	fee ≤ ⌈amount × (rate + tolerance) / 10⁶⌉
+//
+// with the rate and tolerance in parts per million: the contracted rate plus
+// the tolerance, rounded up to the next whole fen, and not one fen more. It
+// is computed in 128 bits, exact up to the Decimal(18,2) limit.
 func (p *Partition) checkContract(e *entry) {
-	if e.is(flagFeeChecked | flagMCCChecked) {
+	if !e.is(flagFeeChecked) && e.fee > e.clearedAmt {
+		e.flags |= flagFeeChecked
+		var want int64
+		if prof, ok := p.merchants.Lookup(p.names.name(e.merchant)); ok {
+			want = contractFee(e.clearedAmt, prof.FeeRatePPM)
+		}
+		p.anomaly(e, fact.FeeRateDeviation, "", p.time(e, tCleared), e.fee, want, "fee_exceeds_amount",
+			fmt.Sprintf("fee %s is larger than the cleared amount %s: the net payout would be %s", fen(e.fee), fen(e.clearedAmt), fen(e.clearedAmt-e.fee)))
+	}
+	if e.is(flagFeeChecked) && e.is(flagMCCChecked) {
 		return
 	}
 	prof, ok := p.merchants.Lookup(p.names.name(e.merchant))
 	if !ok {
 		return // no contract to compare with; the profile gap is counted at authorization
 	}
-	e.flags |= flagFeeChecked | flagMCCChecked
-	limit := ceilDiv(e.clearedAmt*(prof.FeeRatePPM+p.cfg.FeeTolerancePPM), 1_000_000) + 1
-	if e.fee > limit {
-		want := (e.clearedAmt*prof.FeeRatePPM + 500_000) / 1_000_000
-		p.anomaly(e, fact.FeeRateDeviation, "", p.time(e, tCleared), e.fee, want, "fee_above_contract",
-			fmt.Sprintf("fee %s on %s is %s; the contracted %s would be %s", fen(e.fee), fen(e.clearedAmt), ppm(e.fee*1_000_000/max(e.clearedAmt, 1)), ppm(prof.FeeRatePPM), fen(want)))
+	if !e.is(flagFeeChecked) {
+		e.flags |= flagFeeChecked
+		if e.fee > maxFee(e.clearedAmt, prof.FeeRatePPM+p.cfg.FeeTolerancePPM) {
+			want := contractFee(e.clearedAmt, prof.FeeRatePPM)
+			p.anomaly(e, fact.FeeRateDeviation, "", p.time(e, tCleared), e.fee, want, "fee_above_contract",
+				fmt.Sprintf("fee %s on %s is %s; the contracted %s would be %s", fen(e.fee), fen(e.clearedAmt), ppm(feeRatePPM(e.fee, e.clearedAmt)), ppm(prof.FeeRatePPM), fen(want)))
+		}
 	}
-	if reg := parseMCC(prof.RegisteredMCC); reg != 0 && e.clearedMCC != 0 && e.clearedMCC != reg {
-		p.anomaly(e, fact.MCCMismatch, "", p.time(e, tCleared), e.clearedAmt, 0, "mcc_"+fmtMCC(e.clearedMCC),
-			fmt.Sprintf("cleared under MCC %s; the merchant is registered as %s", fmtMCC(e.clearedMCC), prof.RegisteredMCC))
+	if !e.is(flagMCCChecked) {
+		e.flags |= flagMCCChecked
+		if reg := parseMCC(prof.RegisteredMCC); reg != 0 && e.clearedMCC != 0 && e.clearedMCC != reg {
+			p.anomaly(e, fact.MCCMismatch, "", p.time(e, tCleared), e.clearedAmt, 0, "mcc_"+fmtMCC(e.clearedMCC),
+				fmt.Sprintf("cleared under MCC %s; the merchant is registered as %s", fmtMCC(e.clearedMCC), prof.RegisteredMCC))
+		}
 	}
 }
 
@@ -866,11 +944,28 @@ func (p *Partition) late(ev *event.Event) {
 	p.stats.AnomalyFacts++
 }
 
+// failedAnomaly builds the payout_failed anomaly: the bank's return code
+// mapped by the partition's catalogue, whose version it records. A code the
+// catalogue lacks maps to other and says so.
 func (p *Partition) failedAnomaly(e *entry) *fact.Anomaly {
-	r := failures[e.failure]
-	a := p.anomaly(e, fact.PayoutFailed, "", p.time(e, tFailed), e.failedAmt, 0, string(r),
-		fmt.Sprintf("payout of %s returned by the bank on %s: %s", fen(e.failedAmt), fmtTime(p.time(e, tFailed), p.sched), r))
+	r, unknown := failures[e.failure], e.is(flagCodeUnknown)
+	code := ""
+	if e.failCode != 0 {
+		code = p.codes.name(int32(e.failCode) - 1)
+		var known bool
+		r, known = p.bank.Map(code) // the catalogue now in force (it may have been extended since)
+		unknown = !known
+	}
+	details := fmt.Sprintf("payout of %s returned by the bank on %s: %s", fen(e.failedAmt), fmtTime(p.time(e, tFailed), p.sched), r)
+	switch {
+	case code != "" && unknown:
+		details += fmt.Sprintf(" (bank code %s is not in the return-code catalogue %s)", code, p.bank.Version())
+	case code != "":
+		details += fmt.Sprintf(" (bank code %s)", code)
+	}
+	a := p.anomaly(e, fact.PayoutFailed, "", p.time(e, tFailed), e.failedAmt, 0, string(r), details)
 	a.Action = r.Action()
+	a.BankCode, a.BankCodesVersion, a.BankCodeUnknown = code, p.bank.Version(), unknown
 	return a
 }
 
@@ -1080,10 +1175,3 @@ type tombstone struct {
 }
 
 var tombstoneSize = unsafe.Sizeof(tombstone{})
-
-func ceilDiv(a, b int64) int64 {
-	if a <= 0 {
-		return 0
-	}
-	return (a + b - 1) / b
-}

@@ -65,6 +65,7 @@ type step struct {
 	fee      int64
 	code     string // response code (auth) or reason code (failed)
 	mcc      string
+	cur      string // currency; "" as an event naming none
 	// watermark records: source and time; all partitions of that source
 	wmSource event.Source
 	wmParts  int32
@@ -86,7 +87,7 @@ func (s step) record(tb testing.TB) event.Record {
 	if s.wmParts > 0 {
 		return event.Record{Kind: event.RecordWatermark, Watermark: event.Watermark{Source: s.wmSource, Partition: s.wmPart, Partitions: s.wmParts, At: at(tb, s.at)}}
 	}
-	e := event.Event{ID: s.id, Type: s.typ, OccurredAt: at(tb, s.at), TraceNo: s.trace, MerchantID: s.merchant, Amount: s.amount, Fee: s.fee, MCC: s.mcc}
+	e := event.Event{ID: s.id, Type: s.typ, OccurredAt: at(tb, s.at), TraceNo: s.trace, MerchantID: s.merchant, Amount: s.amount, Fee: s.fee, MCC: s.mcc, Currency: s.cur}
 	switch s.typ {
 	case event.Authorization:
 		e.ResponseCode, e.TerminalID = "00", "TERM1"
@@ -404,7 +405,7 @@ func TestScenarios(t *testing.T) {
 			name: "a fee within the tolerance is no anomaly",
 			steps: []step{
 				ev(event.Authorization, "a1", "F2", "MT1", "2026-09-28 10:00", 100000),
-				{typ: event.Cleared, id: "c1", trace: "F2", merchant: "MT1", at: "2026-09-29 02:10", amount: 100000, fee: 651},
+				{typ: event.Cleared, id: "c1", trace: "F2", merchant: "MT1", at: "2026-09-29 02:10", amount: 100000, fee: 650},
 			},
 			anomalies: map[string]fact.AnomalyStatus{},
 			lagStatus: map[string]fact.LagStatus{},

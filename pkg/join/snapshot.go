@@ -24,8 +24,8 @@ import (
 // replays only what came after it.
 //
 // The payload is this build's memory layout of the pointer-free trace slab
-// and timers, plus the few pointer-holding parts (interned ids, batches)
-// written field by field, all zstd-compressed. It is framed by a header: the
+// and timers, plus the few pointer-holding parts (interned ids and bank
+// codes, batches) written field by field, all zstd-compressed. It is framed by a header: the
 // magic "SMJC", the payload's length (8 bytes) and its CRC-32C (4 bytes),
 // little-endian. Restore checks both before it decodes anything, so a
 // snapshot damaged in storage or transfer is refused (ErrSnapshotCorrupt,
@@ -60,7 +60,7 @@ var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // snapshotLayout changes whenever a snapshotted type's layout changes.
-var snapshotLayout = [...]uint32{4, uint32(unsafe.Sizeof(entry{})), uint32(unsafe.Sizeof(timer{})),
+var snapshotLayout = [...]uint32{5, uint32(unsafe.Sizeof(entry{})), uint32(unsafe.Sizeof(timer{})),
 	uint32(unsafe.Sizeof(tombstone{})), uint32(event.NumSources)}
 
 // Snapshot writes the partition's state to w. Facts not yet taken are not
@@ -112,6 +112,7 @@ func (p *Partition) snapshot(w io.Writer) error {
 	sw.raw(asBytes(p.tombTimers.h))
 	sw.strings(p.names.names)
 	sw.strings(p.termIDs.names)
+	sw.strings(p.codes.names)
 	for s := range event.NumSources {
 		sw.raw(asBytes(p.wm[s]))
 	}
@@ -237,6 +238,7 @@ func (p *Partition) restore(r io.Reader) error {
 	p.tombTimers.h = fromBytes[tomb](sr.raw())
 	p.names = internOf(sr.strings())
 	p.termIDs = internOf(sr.strings())
+	p.codes = internOf(sr.strings())
 	for s := range event.NumSources {
 		p.wm[s] = fromBytes[int64](sr.raw())
 	}

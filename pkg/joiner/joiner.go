@@ -24,6 +24,7 @@ import (
 
 	"settlemon/pkg/calendar"
 	"settlemon/pkg/event"
+	"settlemon/pkg/fact"
 	"settlemon/pkg/join"
 	"settlemon/pkg/kafkaio"
 	"settlemon/pkg/store"
@@ -78,6 +79,11 @@ type Config struct {
 	// this is reported lagging; its absence checks wait for it meanwhile.
 	StallThreshold time.Duration
 
+	// BankCodesFile is a bank return-code catalogue to map payout failures
+	// with instead of the bundled one (schemas/bank/return-codes.json);
+	// New loads it into Join.BankCodes.
+	BankCodesFile string
+
 	Join join.Config
 }
 
@@ -131,6 +137,9 @@ func (c Config) Defaults() Config {
 	if c.Join == (join.Config{}) {
 		c.Join = join.DefaultConfig()
 	}
+	if c.Join.BankCodes == nil && c.BankCodesFile == "" {
+		c.Join.BankCodes = fact.DefaultBankCodes()
+	}
 	return c
 }
 
@@ -142,7 +151,23 @@ func (c Config) Validate() error {
 	if c.FlushRows <= 0 || c.FlushInterval <= 0 || c.FetchBatch <= 0 || c.HealthInterval <= 0 || c.StallThreshold <= 0 {
 		return errors.New("joiner: flush rows, flush interval, fetch batch, health interval and stall threshold must be positive")
 	}
+	if c.BankCodesFile != "" && c.Join.BankCodes != nil {
+		return errors.New("joiner: both a bank codes file and a loaded catalogue are set")
+	}
 	return c.Join.Validate()
+}
+
+// loadBankCodes loads BankCodesFile, if set, into Join.BankCodes.
+func (c Config) loadBankCodes() (Config, error) {
+	if c.BankCodesFile == "" {
+		return c, nil
+	}
+	codes, err := fact.LoadBankCodes(c.BankCodesFile)
+	if err != nil {
+		return c, fmt.Errorf("joiner: %w", err)
+	}
+	c.Join.BankCodes, c.BankCodesFile = codes, ""
+	return c, nil
 }
 
 // Deps are what a joiner talks to.
@@ -173,6 +198,10 @@ type Stats struct {
 	Commits     uint64
 	Generations uint64
 
+	// UnknownCodes counts the payout failures written whose bank return
+	// code the catalogue lacks (mapped to other).
+	UnknownCodes uint64
+
 	// PartitionLag is, per owned partition of the topic, how many records
 	// were behind its end at the last fetch (metrics.go).
 	PartitionLag map[int]int64
@@ -193,6 +222,10 @@ type Joiner struct {
 	open, stateBytes                                                                 sync.Map     // partition → int64
 	commitMu                                                                         sync.Mutex
 
+	unknownCodes atomic.Uint64 // payout failures with a code the catalogue lacks
+	codesLogged  sync.Map      // code → struct{}: the unknown codes logged, at most maxLoggedCodes
+	codesNLogged atomic.Int32
+
 	partLag sync.Map                   // partition → records behind its end (metrics.go)
 	refused [numRefusals]atomic.Uint64 // checkpoints refused on restore, by reason (checkpoint.go)
 	sink    *sink                      // every partition's facts, one insert per table at a time
@@ -210,6 +243,10 @@ func New(cfg Config, deps Deps) (*Joiner, error) {
 	if deps.Store == nil || deps.Schedule == nil {
 		return nil, errors.New("joiner: store and schedule are required")
 	}
+	cfg, err := cfg.loadBankCodes()
+	if err != nil {
+		return nil, err
+	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
@@ -224,7 +261,7 @@ func New(cfg Config, deps Deps) (*Joiner, error) {
 func (j *Joiner) Stats() Stats {
 	s := Stats{Records: j.records.Load(), Restored: j.restored.Load(), LagFacts: j.lagFacts.Load(), Anomalies: j.anomalies.Load(), BatchRows: j.batchRows.Load(),
 		Checkpoints: j.checkpoints.Load(), Restores: j.checkpointsRestored.Load(),
-		Corrupt: j.corrupt.Load(), Commits: j.commits.Load(), Generations: j.generations.Load()}
+		Corrupt: j.corrupt.Load(), Commits: j.commits.Load(), Generations: j.generations.Load(), UnknownCodes: j.unknownCodes.Load()}
 	j.open.Range(func(_, v any) bool { s.OpenTraces += v.(int64); return true })
 	j.stateBytes.Range(func(_, v any) bool { s.StateBytes += v.(int64); return true })
 	s.PartitionLag = j.partitionLag()
@@ -263,7 +300,8 @@ func (j *Joiner) Run(ctx context.Context) error {
 	healthDone := make(chan struct{})
 	go func() { j.reportHealth(hctx); close(healthDone) }()
 	defer func() { stopHealth(); <-healthDone }()
-	j.log.Info("joiner started", "group", j.cfg.Group, "topic", j.cfg.Topic, "clock", j.cfg.Clock, "merchants", j.merchants.Len())
+	j.log.Info("joiner started", "group", j.cfg.Group, "topic", j.cfg.Topic, "clock", j.cfg.Clock, "merchants", j.merchants.Len(),
+		"bank_codes", j.cfg.Join.BankCodes.Version(), "bank_codes_listed", j.cfg.Join.BankCodes.Len())
 	// The watchdog ends the loop with ErrStuck when the group has work but
 	// makes no progress while this instance is idle.
 	outer := ctx
@@ -400,7 +438,9 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 				log.Info("partition restored", "offset", m.Offset, "open_traces", state.Open())
 			}
 			p.dirty = true
+			n := len(p.facts.Anomalies)
 			state.TakeInto(&p.facts)
+			j.countUnknownCodes(log, p.facts.Anomalies[n:])
 		}
 		if j.cfg.Clock == ClockLive {
 			state.Advance(j.deps.Now().UnixMilli())
@@ -483,4 +523,29 @@ func (j *Joiner) flush(ctx context.Context, gen *kafka.Generation, p *partition)
 	p.committed = p.next
 	p.dirty = false
 	return nil
+}
+
+// maxLoggedCodes bounds the distinct unknown bank codes logged.
+const maxLoggedCodes = 1000
+
+// countUnknownCodes counts the payout failures among as whose bank return
+// code the catalogue lacks, and logs each such code the first time it is
+// seen, so ops can add it to the catalogue.
+func (j *Joiner) countUnknownCodes(log *slog.Logger, as []fact.Anomaly) {
+	for i := range as {
+		a := &as[i]
+		if a.Kind != fact.PayoutFailed || !a.BankCodeUnknown || a.Status != fact.Open {
+			continue
+		}
+		j.unknownCodes.Add(1)
+		if j.codesNLogged.Load() >= maxLoggedCodes {
+			continue
+		}
+		if _, seen := j.codesLogged.LoadOrStore(a.BankCode, struct{}{}); !seen {
+			j.codesNLogged.Add(1)
+			log.Warn("bank return code not in the return-code catalogue; mapped to other", "code", a.BankCode,
+				"catalogue", a.BankCodesVersion, "trace", a.TraceNo,
+				"action", "add the code with its reason to the catalogue file (--bank-codes-file) and raise its version")
+		}
+	}
 }

@@ -21,6 +21,7 @@ var (
 	descCommits     = prometheus.NewDesc("settlemon_joiner_commits_total", "Offset commits after the facts were durable.", nil, nil)
 	descGenerations = prometheus.NewDesc("settlemon_joiner_generations_total", "Consumer group generations (rebalances) this instance joined.", nil, nil)
 	descRefused     = prometheus.NewDesc("settlemon_joiner_checkpoints_refused_total", "Join checkpoints refused on restore, the partition replayed from its first offset instead, by reason: corrupt (checksum mismatch), truncated, layout (another build), unreadable.", []string{"reason"}, nil)
+	descUnknownCode = prometheus.NewDesc("settlemon_joiner_unknown_bank_codes_total", "Payout failures written whose bank return code the return-code catalogue lacks (mapped to other): add the codes to the catalogue (--bank-codes-file). The codes are logged and listed in the run report.", nil, nil)
 	descOpen        = prometheus.NewDesc("settlemon_joiner_open_traces", "Traces held open in the join state over the owned partitions.", nil, nil)
 	descStateBytes  = prometheus.NewDesc("settlemon_joiner_state_bytes", "Estimated bytes of join state over the owned partitions.", nil, nil)
 	descLag         = prometheus.NewDesc("settlemon_consumer_lag_messages", "Messages between the last one read and the end of the partition, per consumer (ingest or joiner), group and partition.", []string{"group", "topic", "partition"}, prometheus.Labels{"consumer": "joiner"})
@@ -41,7 +42,7 @@ func NewCollector(j *Joiner) *Collector { return &Collector{j: j} }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRecords, descRestored, descCorrupt, descCommits, descGenerations, descRefused, descOpen, descStateBytes,
+	for _, d := range []*prometheus.Desc{descRecords, descRestored, descCorrupt, descCommits, descGenerations, descRefused, descUnknownCode, descOpen, descStateBytes,
 		descLag, descWatermark, descWMLag, descLagging, descWithheld} {
 		ch <- d
 	}
@@ -59,6 +60,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descCorrupt, s.Corrupt)
 	counter(descCommits, s.Commits)
 	counter(descGenerations, s.Generations)
+	counter(descUnknownCode, s.UnknownCodes)
 	for reason, n := range s.Refused {
 		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(n), reason)
 	}

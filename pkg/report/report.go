@@ -35,18 +35,23 @@ func (t TopicLine) Unaccounted() int64 {
 
 // Report is the summary of a run.
 type Report struct {
-	Topics       []TopicLine
-	DeadReasons  map[string]uint64
-	Declined     uint64
-	LagRows      uint64
-	LagByMode    []store.ModeLag
-	Anomalies    map[string]uint64
-	Sources      []store.SourceSummary
-	Batches      []store.BatchSummary
-	Examples     map[string]string // anomaly kind → one trace number with it
-	Database     string
-	ClickHouse   string
-	ExtraSummary []string // lines the caller adds (timings, throughput)
+	Topics      []TopicLine
+	DeadReasons map[string]uint64
+	Declined    uint64
+	LagRows     uint64
+	LagByMode   []store.ModeLag
+	Anomalies   map[string]uint64
+	Sources     []store.SourceSummary
+	Batches     []store.BatchSummary
+	Examples    map[string]string // anomaly kind → one trace number with it
+	// UnknownCodes are the bank return codes of failed payouts that the
+	// return-code catalogue lacked (mapped to other), most frequent first;
+	// UnknownCodePayouts counts the failures that carried one.
+	UnknownCodes       []store.UnknownBankCode
+	UnknownCodePayouts uint64
+	Database           string
+	ClickHouse         string
+	ExtraSummary       []string // lines the caller adds (timings, throughput)
 }
 
 // Balanced reports whether every message of every topic is accounted for.
@@ -97,6 +102,9 @@ func Build(ctx context.Context, k kafkaio.Config, st *store.Store, topics []stri
 		return r, fmt.Errorf("report: %w", err)
 	}
 	if r.Batches, err = st.BatchSummaries(ctx); err != nil {
+		return r, fmt.Errorf("report: %w", err)
+	}
+	if r.UnknownCodes, r.UnknownCodePayouts, err = st.UnknownBankCodes(ctx, 10); err != nil {
 		return r, fmt.Errorf("report: %w", err)
 	}
 	if r.Examples, err = st.ExampleTraces(ctx); err != nil {
@@ -163,6 +171,8 @@ func (r Report) WriteText(w io.Writer) {
 		p("  %-22s %d", k, r.Anomalies[k])
 	}
 	p("")
+	r.writeUnknownCodes(p)
+	p("")
 	p("Batches (clearing and payout files, as judged against what they declared)")
 	if len(r.Batches) == 0 {
 		p("  none seen")
@@ -203,6 +213,24 @@ func (r Report) WriteText(w io.Writer) {
 		for _, k := range sortedKeys(r.Examples) {
 			p("  bin/settlemon explain %-14s # %s", r.Examples[k], k)
 		}
+	}
+}
+
+// writeUnknownCodes says how many failed payouts carried a bank return code
+// the catalogue lacks, and which codes, so that ops can extend the file.
+func (r Report) writeUnknownCodes(p func(string, ...any)) {
+	if r.UnknownCodePayouts == 0 {
+		p("Bank return codes: every failed payout's code is in the return-code catalogue")
+		return
+	}
+	p("Bank return codes not in the return-code catalogue: %d failed payouts mapped to other — add the codes to the catalogue (--bank-codes-file) with their reason", r.UnknownCodePayouts)
+	shown := uint64(0)
+	for _, u := range r.UnknownCodes {
+		p("  %-28s %6d  (catalogue %s, latest %s)", u.Code, u.Payouts, u.CatalogVersion, time.Unix(u.LatestFailedAtS, 0).UTC().Format("2006-01-02 15:04 UTC"))
+		shown += u.Payouts
+	}
+	if rest := r.UnknownCodePayouts - shown; rest > 0 {
+		p("  … and %d more failed payouts with other codes", rest)
 	}
 }
 

@@ -42,3 +42,28 @@ func TestReconciliation(t *testing.T) {
 		})
 	}
 }
+
+func TestUnknownBankCodesLine(t *testing.T) {
+	tests := []struct {
+		name  string
+		codes []store.UnknownBankCode
+		total uint64
+		want  []string
+	}{
+		{"none", nil, 0, []string{"every failed payout's code is in the return-code catalogue"}},
+		{"two codes", []store.UnknownBankCode{{Code: "E_NEW", CatalogVersion: "cn-bank-return-codes-2026.1", Payouts: 3, LatestFailedAtS: 1790000000}, {Code: "X9", CatalogVersion: "cn-bank-return-codes-2026.1", Payouts: 1}}, 4,
+			[]string{"not in the return-code catalogue: 4 failed payouts mapped to other", "--bank-codes-file", "E_NEW", "     3", "X9"}},
+		{"more than shown", []store.UnknownBankCode{{Code: "E_NEW", Payouts: 3}}, 10, []string{"10 failed payouts", "… and 7 more"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			Report{UnknownCodes: tt.codes, UnknownCodePayouts: tt.total}.WriteText(&b)
+			for _, w := range tt.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("report lacks %q:\n%s", w, b.String())
+				}
+			}
+		})
+	}
+}

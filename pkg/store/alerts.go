@@ -169,7 +169,7 @@ FROM (SELECT status, amount FROM anomalies FINAL WHERE kind = ?)
 WHERE status = 'open'`, string(kind)).Scan(&count, &sum); err != nil {
 		return 0, 0, fmt.Errorf("totalling open %s anomalies: %w", kind, err)
 	}
-	return count, sum.Shift(2).IntPart(), nil
+	return count, sumFen(sum), nil
 }
 
 // DeadLettersSince returns the number of distinct dead-lettered messages

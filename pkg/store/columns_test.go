@@ -184,7 +184,8 @@ func TestColumnWiseMatchesRowWise(t *testing.T) {
 	anomalies := make([]fact.Anomaly, n)
 	for i := range anomalies {
 		anomalies[i] = fact.Anomaly{ID: fmt.Sprint("a-", i), Kind: fact.AmountMismatch, Severity: fact.Critical, Status: fact.Open,
-			Amount: fen(i), ExpectedAmount: fen(i + 5), DetectedAt: ms(i), ResolvedAt: ms(i + 4), Details: "d", Version: uint64(i)}
+			Amount: fen(i), ExpectedAmount: fen(i + 5), DetectedAt: ms(i), ResolvedAt: ms(i + 4), Details: "d", Version: uint64(i),
+			BankCode: "ACCOUNT_FROZEN", BankCodesVersion: "cn-bank-return-codes-2026.1", BankCodeUnknown: i%3 == 0}
 	}
 	t.Run(anomalyTable.name, func(t *testing.T) { checkSameWire(t, anomalyTable, anomalies) })
 

@@ -115,7 +115,7 @@ ORDER BY kind`)
 		if err := rows.Scan(&kind, &k.Count, &sum); err != nil {
 			return nil, fmt.Errorf("totalling open anomalies: %w", err)
 		}
-		k.Kind, k.Amount = fact.Kind(kind), sum.Shift(2).IntPart()
+		k.Kind, k.Amount = fact.Kind(kind), sumFen(sum)
 		out = append(out, k)
 	}
 	if err := rows.Err(); err != nil {

@@ -210,6 +210,9 @@ var anomalyTable = newTable("anomalies", "anomalies",
 	str("details", func(r *fact.Anomaly) string { return r.Details }),
 	str("calendar_version", func(r *fact.Anomaly) string { return r.CalendarVersion }),
 	u64("version", func(r *fact.Anomaly) uint64 { return r.Version }),
+	str("bank_code", func(r *fact.Anomaly) string { return r.BankCode }),
+	str("bank_codes_version", func(r *fact.Anomaly) string { return r.BankCodesVersion }),
+	u8("bank_code_unknown", func(r *fact.Anomaly) uint8 { return flag(r.BankCodeUnknown) }),
 )
 
 // RawTable returns the name of the raw archive table of a source.

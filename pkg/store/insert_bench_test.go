@@ -17,7 +17,8 @@ import (
 	"settlemon/schemas"
 )
 
-// benchColumnTypes reads the column types of table from the migrations.
+// benchColumnTypes reads the column types of table from the migrations:
+// its CREATE TABLE and the ALTER TABLE … ADD COLUMN statements after it.
 func benchColumnTypes(tb testing.TB, table string) map[string]string {
 	tb.Helper()
 	types := map[string]string{}
@@ -36,6 +37,12 @@ func benchColumnTypes(tb testing.TB, table string) map[string]string {
 			switch {
 			case strings.HasPrefix(line, "CREATE TABLE IF NOT EXISTS "+table) && strings.TrimPrefix(line, "CREATE TABLE IF NOT EXISTS "+table) == "":
 				in = true
+			case strings.HasPrefix(line, "ALTER TABLE "+table+" ADD COLUMN "):
+				def := strings.TrimSuffix(strings.TrimPrefix(line, "ALTER TABLE "+table+" ADD COLUMN "), ";")
+				def, _, _ = strings.Cut(def, " DEFAULT ")
+				if name, typ, ok := strings.Cut(def, " "); ok {
+					types[strings.Trim(name, "`")] = strings.TrimSpace(typ)
+				}
 			case in && line == ")":
 				in = false
 			case in && line != "(" && line != "":

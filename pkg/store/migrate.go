@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"regexp"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"settlemon/schemas"
 )
@@ -132,11 +135,26 @@ func splitStatements(src string) ([]string, error) {
 	return stmts, nil
 }
 
+// codeColumnExists is ClickHouse's ILLEGAL_COLUMN: "column already exists"
+// on ALTER TABLE … ADD COLUMN.
+const codeColumnExists = 44
+
+var addColumn = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+\S+\s+ADD\s+COLUMN\s`)
+
+// columnExists reports whether err is an ADD COLUMN statement finding its
+// column already there: a migration interrupted after it, applied again.
+// ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS.
+func columnExists(stmt string, err error) bool {
+	var exc *clickhouse.Exception
+	return addColumn.MatchString(stmt) && errors.As(err, &exc) && exc.Code == codeColumnExists
+}
+
 // Migrate applies the migrations of schemas.ClickHouse not yet recorded in
 // schema_migrations, in version order, recording each after its statements
 // succeeded. It returns the file names it applied; re-running is a no-op.
-// Every statement is idempotent (IF NOT EXISTS), so a migration interrupted
-// half-way is simply applied again.
+// Every statement is idempotent (IF NOT EXISTS; an ADD COLUMN whose column
+// exists counts as done), so a migration interrupted half-way is simply
+// applied again.
 func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
 	sub, err := fs.Sub(schemas.ClickHouse, "clickhouse")
 	if err != nil {
@@ -163,7 +181,7 @@ func (s *Store) migrate(ctx context.Context, fsys fs.FS) ([]string, error) {
 			continue
 		}
 		for i, stmt := range m.statements {
-			if err := s.conn.Exec(ctx, stmt); err != nil {
+			if err := s.conn.Exec(ctx, stmt); err != nil && !columnExists(stmt, err) {
 				return applied, fmt.Errorf("migrating clickhouse: %s statement %d: %w", m.name, i+1, err)
 			}
 		}

@@ -167,7 +167,8 @@ func (s *Store) countBy(ctx context.Context, query string) (map[string]uint64, e
 // LatestAnomalies reads the latest version of every anomaly, ordered by id.
 func (s *Store) LatestAnomalies(ctx context.Context) ([]fact.Anomaly, error) {
 	rows, err := s.conn.Query(ctx, `SELECT id, kind, severity, status, trace_no, batch_id, merchant_id, amount, expected_amount,
-       detected_at, resolved_at, reason, cause, action, details, calendar_version, version
+       detected_at, resolved_at, reason, cause, action, details, calendar_version, version,
+       bank_code, bank_codes_version, bank_code_unknown
 FROM anomalies_latest ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("reading anomalies: %w", err)
@@ -180,11 +181,14 @@ FROM anomalies_latest ORDER BY id`)
 			kind, sev, status    string
 			amount, expected     decimal.Decimal
 			detected, resolvedAt time.Time
+			unknown              uint8
 		)
 		if err := rows.Scan(&a.ID, &kind, &sev, &status, &a.TraceNo, &a.BatchID, &a.MerchantID, &amount, &expected,
-			&detected, &resolvedAt, &a.Reason, &a.Cause, &a.Action, &a.Details, &a.CalendarVersion, &a.Version); err != nil {
+			&detected, &resolvedAt, &a.Reason, &a.Cause, &a.Action, &a.Details, &a.CalendarVersion, &a.Version,
+			&a.BankCode, &a.BankCodesVersion, &unknown); err != nil {
 			return nil, fmt.Errorf("reading anomalies: %w", err)
 		}
+		a.BankCodeUnknown = unknown != 0
 		a.Kind, a.Severity, a.Status = fact.Kind(kind), fact.Severity(sev), fact.AnomalyStatus(status)
 		a.Amount, a.ExpectedAmount = amount.Shift(2).IntPart(), expected.Shift(2).IntPart()
 		a.DetectedAt = detected.UnixMilli()
@@ -246,4 +250,53 @@ FROM batches_latest GROUP BY source, status ORDER BY source, status`)
 		out = append(out, b)
 	}
 	return out, rows.Err()
+}
+
+// UnknownBankCode is a bank return code of failed payouts that the
+// return-code catalogue in force lacked (so it was mapped to other).
+type UnknownBankCode struct {
+	Code            string
+	CatalogVersion  string
+	Payouts         uint64 // payout_failed anomalies with it, latest versions
+	LatestFailedAtS int64  // Unix seconds of the latest such failure
+}
+
+// UnknownBankCodes returns the bank return codes that payout_failed
+// anomalies carried and their catalogue did not list, most frequent first,
+// at most limit of them, and how many such anomalies there are in all.
+func (s *Store) UnknownBankCodes(ctx context.Context, limit int) ([]UnknownBankCode, uint64, error) {
+	// The unknown flag sits outside the FINAL subquery: only the latest
+	// version of each anomaly counts. The kind of an id never changes.
+	rows, err := s.conn.Query(ctx, `
+SELECT bank_code, bank_codes_version, count(), toUInt32(max(detected_at))
+FROM (SELECT bank_code, bank_codes_version, bank_code_unknown, detected_at FROM anomalies FINAL WHERE kind = 'payout_failed')
+WHERE bank_code_unknown = 1
+GROUP BY bank_code, bank_codes_version
+ORDER BY count() DESC, bank_code`)
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading unknown bank codes: %w", err)
+	}
+	defer rows.Close()
+	var (
+		out   []UnknownBankCode
+		total uint64
+	)
+	for rows.Next() {
+		var (
+			u  UnknownBankCode
+			at uint32
+		)
+		if err := rows.Scan(&u.Code, &u.CatalogVersion, &u.Payouts, &at); err != nil {
+			return nil, 0, fmt.Errorf("reading unknown bank codes: %w", err)
+		}
+		u.LatestFailedAtS = int64(at)
+		total += u.Payouts
+		if len(out) < limit {
+			out = append(out, u)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("reading unknown bank codes: %w", err)
+	}
+	return out, total, nil
 }

@@ -234,7 +234,8 @@ func TestEmbeddedMigrations(t *testing.T) {
 		t.Helper()
 		body := createBody(t, ddl, table)
 		for _, c := range cols {
-			if !strings.Contains(body, " "+c+" ") && !strings.Contains(body, "`"+c+"`") {
+			if !strings.Contains(body, " "+c+" ") && !strings.Contains(body, "`"+c+"`") &&
+				!strings.Contains(ddl, "ALTER TABLE "+table+" ADD COLUMN "+c+" ") {
 				t.Errorf("table %s: insert names column %s the migration does not create", table, c)
 			}
 		}
@@ -377,5 +378,24 @@ func TestWithRetryStopsOnCancel(t *testing.T) {
 	}
 	if calls != 2 {
 		t.Errorf("calls = %d, want 2", calls)
+	}
+}
+
+func TestColumnExists(t *testing.T) {
+	exists := &clickhouse.Exception{Code: codeColumnExists, Message: "Cannot add column bank_code: column with this name already exists"}
+	for _, tt := range []struct {
+		stmt string
+		err  error
+		want bool
+	}{
+		{"ALTER TABLE anomalies ADD COLUMN bank_code String DEFAULT ''", exists, true},
+		{"alter table anomalies\n  add column bank_code String", fmt.Errorf("exec: %w", exists), true},
+		{"ALTER TABLE anomalies ADD COLUMN bank_code String", &clickhouse.Exception{Code: 62}, false},
+		{"CREATE TABLE x (a UInt8) ENGINE = Memory", exists, false},
+		{"ALTER TABLE anomalies ADD COLUMN bank_code String", errors.New("connection refused"), false},
+	} {
+		if got := columnExists(tt.stmt, tt.err); got != tt.want {
+			t.Errorf("columnExists(%q, %v) = %v, want %v", tt.stmt, tt.err, got, tt.want)
+		}
 	}
 }
