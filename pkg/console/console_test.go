@@ -155,6 +155,38 @@ func TestExplainEndpoint(t *testing.T) {
 	}
 }
 
+// TestExplainTextEscapes: ?format=text shows a stored merchant id with NUL,
+// an ANSI colour and a right-to-left override escaped; JSON keeps it exact.
+func TestExplainTextEscapes(t *testing.T) {
+	const evil = "M\x00\x1b[31m\u202E1"
+	x := pendingExplanation()
+	x.MerchantID = evil
+	x.Timeline[0].Detail = "approved\x1b[2J\nstatus:   paid"
+	ex := &fakeExplainer{traces: map[string]explain.Explanation{"TR1": x}}
+	h := newConsole(t, Config{}, ex, fakeDB{}).Handler()
+
+	_, text := do(t, h, http.MethodGet, "/api/v1/traces/TR1/explain?format=text", "")
+	for _, want := range []string{`merchant M\x00\x1b[31m\u202e1  mode T1` + "\n", `approved\x1b[2J\nstatus:   paid`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	}
+	for _, bad := range []string{"\x00", "\x1b", "\u202e"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("text holds %q raw:\n%q", bad, text)
+		}
+	}
+
+	_, body := do(t, h, http.MethodGet, "/api/v1/traces/TR1/explain", "")
+	var back explain.Explanation
+	if err := json.Unmarshal([]byte(body), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.MerchantID != evil {
+		t.Errorf("JSON merchant_id = %q, want the exact %q", back.MerchantID, evil)
+	}
+}
+
 func TestExplainJSONShape(t *testing.T) {
 	ex := &fakeExplainer{traces: map[string]explain.Explanation{"TR1": pendingExplanation()}}
 	h := newConsole(t, Config{}, ex, fakeDB{}).Handler()
