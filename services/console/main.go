@@ -3,7 +3,7 @@
 // batches, source health, alerts, trace explain) and the JSON API behind it
 // (schemas/openapi.yaml), plus the health endpoints. It listens on loopback
 // by default and requires a bearer token when told to listen anywhere else.
-// Use a read-only ClickHouse user (--clickhouse-user analyst).
+// It logs in to ClickHouse as the read-only analyst unless told otherwise.
 package main
 
 import (
@@ -41,12 +41,15 @@ refreshed every 10 s. The API (documented in schemas/openapi.yaml):
 It listens on 127.0.0.1 unless --listen says otherwise; beyond loopback a
 --token is required and every /api request must send "Authorization: Bearer
 <token>" (open the page once as /?token=<token>: it keeps the token in the
-browser tab). Give it a read-only ClickHouse user.
+browser tab). It reads ClickHouse as the read-only user "analyst" that
+deploy/clickhouse/local.sh and the compose stack create (readonly=1); give
+its password with SETTLEMON_CLICKHOUSE_PASSWORD where it is not the local
+default, or another read-only user with --clickhouse-user.
 
 Example:
-  console --listen 127.0.0.1:8080 --clickhouse-user analyst
+  console --listen 127.0.0.1:8080
   curl -s 'http://127.0.0.1:8080/api/v1/traces/260213000123/explain?format=text'`)
-	sc := service.StoreFlags(f)
+	sc := service.ReaderStoreFlags(f)
 	cc := service.CalendarFlags(f)
 	lc := service.LogFlags(f)
 	cfg := console.DefaultConfig()
@@ -79,7 +82,8 @@ Example:
 	defer stop()
 	st, err := store.New(ctx, *sc, log)
 	if err != nil {
-		return service.ExitCode("console", err)
+		return service.ExitCode("console", fmt.Errorf("%w (the console reads as ClickHouse user %q: check its password, "+
+			"SETTLEMON_CLICKHOUSE_PASSWORD, and that the database was migrated, settlemon migrate)", err, sc.User))
 	}
 	defer st.Close()
 	c, err := console.NewOnStore(cfg, st, sched, log)
