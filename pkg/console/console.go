@@ -17,6 +17,9 @@
 // without a bearer token; with a token every /api request must carry it. The
 // page itself holds no data: it takes the token once from ?token=, keeps it
 // in the tab's sessionStorage and sends it as the Authorization header.
+// With a certificate and key it serves HTTPS. Beyond loopback it refuses
+// plain HTTP, where the token would travel in clear, unless told that a TLS
+// proxy or a private network is in front (AllowInsecureHTTP; it then warns).
 //
 // It only reads, as the read-only analyst. It holds no state of its own
 // beyond its dependencies; it computes nothing the facts do not hold (the
@@ -27,6 +30,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,6 +51,15 @@ type Config struct {
 	// every /api request. It is mandatory when Listen is not a loopback
 	// address.
 	Token string
+	// TLSCertFile and TLSKeyFile, both or neither, are the PEM certificate
+	// (chain) and private key to serve HTTPS with; read once, by New.
+	TLSCertFile string
+	TLSKeyFile  string
+	// AllowInsecureHTTP lets the console listen beyond loopback without TLS,
+	// for a listener that only a TLS-terminating proxy or a private network
+	// reaches. The token and the answers then travel in clear, and Serve
+	// logs a warning saying so. Without it that configuration is refused.
+	AllowInsecureHTTP bool
 	// ShutdownTimeout bounds the graceful shutdown; default 10s.
 	ShutdownTimeout time.Duration
 	// QueryTimeout bounds the ClickHouse queries of one API request;
@@ -73,14 +86,22 @@ func (c *Config) setDefaults() {
 }
 
 // Validate reports the first problem with c. Listening beyond loopback
-// (another address, or all interfaces) without a token is refused.
+// (another address, or all interfaces) without a token is refused, and so
+// is listening there without TLS unless AllowInsecureHTTP says so.
 func (c Config) Validate() error {
 	host, port, err := net.SplitHostPort(c.Listen)
 	if err != nil || port == "" {
 		return fmt.Errorf("console listen address %q: want host:port", c.Listen)
 	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return errors.New("console TLS: give both a certificate and its key (--tls-cert-file and --tls-key-file), or neither")
+	}
 	if !loopback(host) && c.Token == "" {
 		return fmt.Errorf("console listen address %q is beyond loopback: set a token (--token) or listen on 127.0.0.1", c.Listen)
+	}
+	if !loopback(host) && !c.tls() && !c.AllowInsecureHTTP {
+		return fmt.Errorf("console listen address %q is beyond loopback without TLS, so the bearer token would travel in clear: "+
+			"give --tls-cert-file and --tls-key-file, or --allow-insecure-http if only a TLS proxy or a private network reaches it", c.Listen)
 	}
 	if strings.ContainsAny(c.Token, " \t\r\n") {
 		return errors.New("console token must not contain whitespace")
@@ -93,6 +114,9 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// tls reports whether the console serves HTTPS.
+func (c Config) tls() bool { return c.TLSCertFile != "" }
 
 // loopback reports whether host names only the loopback interface. An empty
 // host (all interfaces) is not loopback.
@@ -136,6 +160,7 @@ type Console struct {
 	now     func() time.Time
 	handler http.Handler
 	token   [sha256.Size]byte
+	tls     *tls.Config // nil: plain HTTP
 }
 
 // New returns a console for cfg; it does not listen until Run.
@@ -164,8 +189,24 @@ func New(cfg Config, deps Deps) (*Console, error) {
 	if cfg.Token != "" {
 		c.token = sha256.Sum256([]byte(cfg.Token))
 	}
+	if cfg.tls() {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("console TLS: loading the certificate %s and key %s: %w (want PEM files; the key must match the certificate)",
+				cfg.TLSCertFile, cfg.TLSKeyFile, err)
+		}
+		c.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	c.handler = c.routes()
 	return c, nil
+}
+
+// Scheme is "https" when the console serves TLS, else "http".
+func (c *Console) Scheme() string {
+	if c.tls != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // Handler returns the console's HTTP handler.
@@ -181,8 +222,16 @@ func (c *Console) Run(ctx context.Context) error {
 	return c.Serve(ctx, ln)
 }
 
-// Serve is Run on a listener the caller opened.
+// Serve is Run on a listener the caller opened. A listener beyond loopback
+// is refused when the configuration is for loopback (its rules — no token,
+// plain HTTP — hold only there).
 func (c *Console) Serve(ctx context.Context, ln net.Listener) error {
+	host, _, _ := net.SplitHostPort(c.cfg.Listen)
+	lnHost, _, _ := net.SplitHostPort(ln.Addr().String())
+	if loopback(host) && !loopback(lnHost) {
+		return fmt.Errorf("console: the listener on %s is beyond loopback, but the configuration is for %s: "+
+			"configure that address (with a token and TLS) instead", ln.Addr(), c.cfg.Listen)
+	}
 	srv := &http.Server{
 		Handler:           c.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -192,9 +241,20 @@ func (c *Console) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	c.log.Info("console listening", "addr", ln.Addr().String(), "token", c.cfg.Token != "")
+	c.log.Info("console listening", "addr", ln.Addr().String(), "scheme", c.Scheme(), "token", c.cfg.Token != "")
+	if !loopback(host) && c.tls == nil {
+		c.log.Warn("console serves plain HTTP beyond loopback: the bearer token and every answer travel in clear",
+			"addr", ln.Addr().String(), "action", "give --tls-cert-file and --tls-key-file, or keep a TLS proxy in front and only the private network in reach")
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if c.tls != nil {
+			srv.TLSConfig = c.tls
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("console serving on %s: %w", ln.Addr(), err)

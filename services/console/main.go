@@ -41,13 +41,21 @@ refreshed every 10 s. The API (documented in schemas/openapi.yaml):
 It listens on 127.0.0.1 unless --listen says otherwise; beyond loopback a
 --token is required and every /api request must send "Authorization: Bearer
 <token>" (open the page once as /?token=<token>: it keeps the token in the
-browser tab). It reads ClickHouse as the read-only user "analyst" that
+browser tab). Beyond loopback give it a certificate too (--tls-cert-file,
+--tls-key-file: it then serves HTTPS); plain HTTP there, where the token
+travels in clear, is refused unless --allow-insecure-http says a TLS proxy
+or a private network is in front. On loopback without a token it answers
+only requests addressed to localhost, 127.0.0.1 or [::1] (a web page that
+rebinds its own name to 127.0.0.1 gets 403).
+
+It reads ClickHouse as the read-only user "analyst" that
 deploy/clickhouse/local.sh and the compose stack create (readonly=1); give
 its password with SETTLEMON_CLICKHOUSE_PASSWORD where it is not the local
 default, or another read-only user with --clickhouse-user.
 
-Example:
+Examples:
   console --listen 127.0.0.1:8080
+  SETTLEMON_TOKEN=... console --listen 0.0.0.0:8443 --tls-cert-file cert.pem --tls-key-file key.pem
   curl -s 'http://127.0.0.1:8080/api/v1/traces/260213000123/explain?format=text'`)
 	sc := service.ReaderStoreFlags(f)
 	cc := service.CalendarFlags(f)
@@ -55,6 +63,9 @@ Example:
 	cfg := console.DefaultConfig()
 	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "host:port to serve on; beyond loopback requires --token")
 	f.SecretVar(&cfg.Token, "token", "bearer token every /api request must carry (required beyond loopback)")
+	f.StringVar(&cfg.TLSCertFile, "tls-cert-file", "", "PEM certificate (chain) to serve HTTPS with, together with --tls-key-file; recommended, and beyond loopback required unless --allow-insecure-http")
+	f.StringVar(&cfg.TLSKeyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
+	f.BoolVar(&cfg.AllowInsecureHTTP, "allow-insecure-http", false, "serve plain HTTP beyond loopback (the token travels in clear; a warning is logged): only behind a TLS-terminating proxy or inside a private network")
 	f.DurationVar(&cfg.QueryTimeout, "query-timeout", cfg.QueryTimeout, "cancel the ClickHouse queries of an API request after this long")
 	ops := telemetry.DefaultConfig(telemetry.ConsoleListen)
 	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
