@@ -151,6 +151,7 @@ func newPageConsole(tb testing.TB, cfg Config, facts Facts) *Console {
 
 func get(target, token string) *http.Request {
 	req := httptest.NewRequest(http.MethodGet, target, nil)
+	req.Host = "127.0.0.1:8080" // a loopback name, as a browser on this machine sends
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

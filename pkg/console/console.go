@@ -20,6 +20,9 @@
 // With a certificate and key it serves HTTPS. Beyond loopback it refuses
 // plain HTTP, where the token would travel in clear, unless told that a TLS
 // proxy or a private network is in front (AllowInsecureHTTP; it then warns).
+// On loopback without a token it answers only requests addressed to a
+// loopback name (Host localhost, 127.0.0.1 or [::1]): a page from elsewhere
+// that rebinds its own domain to 127.0.0.1 gets 403, not the API.
 //
 // It only reads, as the read-only analyst. It holds no state of its own
 // beyond its dependencies; it computes nothing the facts do not hold (the
@@ -287,7 +290,7 @@ func (c *Console) routes() http.Handler {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	mux.Handle("/api/", c.authorize(api))
-	return headers(mux)
+	return headers(c.onlyLoopbackHosts(mux))
 }
 
 // apiRoutes are the API's endpoints by route pattern; schemas/openapi.yaml
@@ -312,6 +315,54 @@ func headers(next http.Handler) http.Handler {
 		h.Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// onlyLoopbackHosts, on a loopback listener without a token, answers 403
+// to a request whose Host is not a loopback name: DNS rebinding (a page
+// whose own domain is made to resolve to 127.0.0.1) would otherwise let any
+// site open in a local browser read the API. With a token, or beyond
+// loopback (where a token is required), the token guards the API instead.
+func (c *Console) onlyLoopbackHosts(next http.Handler) http.Handler {
+	host, _, _ := net.SplitHostPort(c.cfg.Listen)
+	if c.cfg.Token != "" || !loopback(host) {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !loopbackHost(r.Host) {
+			at := c.cfg.Listen
+			if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+				at = a.String()
+			}
+			open := strings.TrimSuffix(URL(at), "/")
+			if c.tls != nil {
+				open = "https" + strings.TrimPrefix(open, "http")
+			}
+			writeError(w, http.StatusForbidden, "Host "+quote(r.Host)+" is not a loopback name: this console, on loopback without a token, "+
+				"answers only requests to localhost, 127.0.0.1 or [::1] (DNS-rebinding protection); open "+open+" instead, or give the console a --token")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// loopbackHost reports whether a Host header (name or address, with or
+// without a port) names the loopback interface: "localhost" in any case, or
+// a loopback IP address (127.0.0.0/8, [::1]).
+func loopbackHost(h string) bool {
+	host := h
+	if hp, _, err := net.SplitHostPort(h); err == nil {
+		host = hp
+	} else if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+		host = h[1 : len(h)-1]
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	if strings.ContainsAny(host, "[]") {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // authorize requires the bearer token when one is configured. The compare

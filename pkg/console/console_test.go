@@ -60,6 +60,7 @@ func newConsole(tb testing.TB, cfg Config, ex Explainer, db Pinger) *Console {
 func do(tb testing.TB, h http.Handler, method, target, token string) (*http.Response, string) {
 	tb.Helper()
 	req := httptest.NewRequest(method, target, nil)
+	req.Host = "127.0.0.1:8080" // a loopback name, as a browser on this machine sends
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

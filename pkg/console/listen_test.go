@@ -11,10 +11,12 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"io"
 	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +24,90 @@ import (
 	"testing"
 	"time"
 )
+
+// TestLoopbackHostsOnly: on loopback without a token only requests to a
+// loopback name are answered (DNS-rebinding protection).
+func TestLoopbackHostsOnly(t *testing.T) {
+	h := newConsole(t, Config{}, &fakeExplainer{}, fakeDB{}).Handler()
+	tests := []struct {
+		host string
+		ok   bool
+	}{
+		{"127.0.0.1:8080", true},
+		{"127.0.0.1", true},
+		{"127.0.0.1:1", true},
+		{"127.1.2.3:8080", true}, // all of 127.0.0.0/8 is loopback
+		{"localhost:8080", true},
+		{"localhost", true},
+		{"LocalHost:9", true},
+		{"[::1]:8080", true},
+		{"[::1]", true},
+		{"[::ffff:127.0.0.1]:8080", true},
+		{"::1", true}, // without brackets: still an address, not a name to rebind
+		{"evil.example:8080", false},
+		{"evil.example", false},
+		{"localhost.evil.example", false},
+		{"127.0.0.1.nip.io:8080", false},
+		{"localhost.:8080", false},
+		{"0.0.0.0:8080", false},
+		{"10.0.0.1:8080", false},
+		{"[::]:8080", false},
+		{"[fe80::1]:8080", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		for _, path := range []string{"/", "/healthz", "/api/v1/traces/TR1/explain"} {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req.Host = tt.host
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if forbidden := rec.Code == http.StatusForbidden; forbidden == tt.ok {
+				t.Errorf("Host %q, GET %s: status %d, want ok=%v\n%s", tt.host, path, rec.Code, tt.ok, rec.Body)
+			}
+			if !tt.ok && !strings.Contains(rec.Body.String(), "DNS-rebinding") {
+				t.Errorf("Host %q: the 403 does not say why:\n%s", tt.host, rec.Body)
+			}
+		}
+	}
+
+	// With a token the token guards the API: any Host reaches it.
+	ht := newConsole(t, Config{Token: "s3cret"}, &fakeExplainer{}, fakeDB{}).Handler()
+	req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+	req.Host = "evil.example"
+	rec := httptest.NewRecorder()
+	ht.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Errorf("with a token, Host evil.example: status %d, want 200", rec.Code)
+	}
+}
+
+// TestLoopbackHostsOnlyServed: the same through a real listener; the 403
+// names the address to open instead.
+func TestLoopbackHostsOnlyServed(t *testing.T) {
+	c := newConsole(t, Config{Listen: "127.0.0.1:0"}, &fakeExplainer{}, fakeDB{})
+	addr := serve(t, c, nil)
+	for host, want := range map[string]int{"": 200, "rebind.evil.example:" + port(addr): 403} {
+		req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/healthz", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if host != "" {
+			req.Host = host
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("Host %q: status %d, want %d\n%s", host, res.StatusCode, want, b)
+		}
+		if want == 403 && !strings.Contains(string(b), "open http://"+addr+" instead") {
+			t.Errorf("the 403 does not name the address to open:\n%s", b)
+		}
+	}
+}
 
 // TestServeTLS: with a certificate and key the console serves HTTPS only;
 // beyond loopback that is what lets it start with a token.
