@@ -151,6 +151,7 @@ func newPageConsole(tb testing.TB, cfg Config, facts Facts) *Console {
 
 func get(target, token string) *http.Request {
 	req := httptest.NewRequest(http.MethodGet, target, nil)
+	req.Host = "127.0.0.1:8080" // a loopback name, as a browser on this machine sends
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -218,7 +219,7 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	}
 
 	// With a token: 401 without it, 200 with it, both as documented.
-	ht := newPageConsole(t, Config{Listen: "0.0.0.0:8080", Token: "s3cret"}, newFakeFacts()).Handler()
+	ht := newPageConsole(t, Config{Listen: "127.0.0.1:8080", Token: "s3cret"}, newFakeFacts()).Handler()
 	if res, _ := serveAndCheck(t, ht, get("/api/v1/overview", ""), true); res.StatusCode != 401 {
 		t.Errorf("no token: %d, want 401", res.StatusCode)
 	}
@@ -384,7 +385,7 @@ func TestYuan(t *testing.T) {
 }
 
 func TestPage(t *testing.T) {
-	h := newPageConsole(t, Config{Listen: "0.0.0.0:8080", Token: "s3cret"}, newFakeFacts()).Handler()
+	h := newPageConsole(t, Config{Listen: "127.0.0.1:8080", Token: "s3cret"}, newFakeFacts()).Handler()
 	tests := []struct {
 		target, ctype, contains string
 	}{

@@ -17,6 +17,12 @@
 // without a bearer token; with a token every /api request must carry it. The
 // page itself holds no data: it takes the token once from ?token=, keeps it
 // in the tab's sessionStorage and sends it as the Authorization header.
+// With a certificate and key it serves HTTPS. Beyond loopback it refuses
+// plain HTTP, where the token would travel in clear, unless told that a TLS
+// proxy or a private network is in front (AllowInsecureHTTP; it then warns).
+// On loopback without a token it answers only requests addressed to a
+// loopback name (Host localhost, 127.0.0.1 or [::1]): a page from elsewhere
+// that rebinds its own domain to 127.0.0.1 gets 403, not the API.
 //
 // It only reads, as the read-only analyst. It holds no state of its own
 // beyond its dependencies; it computes nothing the facts do not hold (the
@@ -27,6 +33,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,6 +54,15 @@ type Config struct {
 	// every /api request. It is mandatory when Listen is not a loopback
 	// address.
 	Token string
+	// TLSCertFile and TLSKeyFile, both or neither, are the PEM certificate
+	// (chain) and private key to serve HTTPS with; read once, by New.
+	TLSCertFile string
+	TLSKeyFile  string
+	// AllowInsecureHTTP lets the console listen beyond loopback without TLS,
+	// for a listener that only a TLS-terminating proxy or a private network
+	// reaches. The token and the answers then travel in clear, and Serve
+	// logs a warning saying so. Without it that configuration is refused.
+	AllowInsecureHTTP bool
 	// ShutdownTimeout bounds the graceful shutdown; default 10s.
 	ShutdownTimeout time.Duration
 	// QueryTimeout bounds the ClickHouse queries of one API request;
@@ -73,14 +89,22 @@ func (c *Config) setDefaults() {
 }
 
 // Validate reports the first problem with c. Listening beyond loopback
-// (another address, or all interfaces) without a token is refused.
+// (another address, or all interfaces) without a token is refused, and so
+// is listening there without TLS unless AllowInsecureHTTP says so.
 func (c Config) Validate() error {
 	host, port, err := net.SplitHostPort(c.Listen)
 	if err != nil || port == "" {
 		return fmt.Errorf("console listen address %q: want host:port", c.Listen)
 	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return errors.New("console TLS: give both a certificate and its key (--tls-cert-file and --tls-key-file), or neither")
+	}
 	if !loopback(host) && c.Token == "" {
 		return fmt.Errorf("console listen address %q is beyond loopback: set a token (--token) or listen on 127.0.0.1", c.Listen)
+	}
+	if !loopback(host) && !c.tls() && !c.AllowInsecureHTTP {
+		return fmt.Errorf("console listen address %q is beyond loopback without TLS, so the bearer token would travel in clear: "+
+			"give --tls-cert-file and --tls-key-file, or --allow-insecure-http if only a TLS proxy or a private network reaches it", c.Listen)
 	}
 	if strings.ContainsAny(c.Token, " \t\r\n") {
 		return errors.New("console token must not contain whitespace")
@@ -93,6 +117,9 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// tls reports whether the console serves HTTPS.
+func (c Config) tls() bool { return c.TLSCertFile != "" }
 
 // loopback reports whether host names only the loopback interface. An empty
 // host (all interfaces) is not loopback.
@@ -136,6 +163,7 @@ type Console struct {
 	now     func() time.Time
 	handler http.Handler
 	token   [sha256.Size]byte
+	tls     *tls.Config // nil: plain HTTP
 }
 
 // New returns a console for cfg; it does not listen until Run.
@@ -164,8 +192,24 @@ func New(cfg Config, deps Deps) (*Console, error) {
 	if cfg.Token != "" {
 		c.token = sha256.Sum256([]byte(cfg.Token))
 	}
+	if cfg.tls() {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("console TLS: loading the certificate %s and key %s: %w (want PEM files; the key must match the certificate)",
+				cfg.TLSCertFile, cfg.TLSKeyFile, err)
+		}
+		c.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	c.handler = c.routes()
 	return c, nil
+}
+
+// Scheme is "https" when the console serves TLS, else "http".
+func (c *Console) Scheme() string {
+	if c.tls != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // Handler returns the console's HTTP handler.
@@ -181,8 +225,16 @@ func (c *Console) Run(ctx context.Context) error {
 	return c.Serve(ctx, ln)
 }
 
-// Serve is Run on a listener the caller opened.
+// Serve is Run on a listener the caller opened. A listener beyond loopback
+// is refused when the configuration is for loopback (its rules — no token,
+// plain HTTP — hold only there).
 func (c *Console) Serve(ctx context.Context, ln net.Listener) error {
+	host, _, _ := net.SplitHostPort(c.cfg.Listen)
+	lnHost, _, _ := net.SplitHostPort(ln.Addr().String())
+	if loopback(host) && !loopback(lnHost) {
+		return fmt.Errorf("console: the listener on %s is beyond loopback, but the configuration is for %s: "+
+			"configure that address (with a token and TLS) instead", ln.Addr(), c.cfg.Listen)
+	}
 	srv := &http.Server{
 		Handler:           c.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -192,9 +244,20 @@ func (c *Console) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	c.log.Info("console listening", "addr", ln.Addr().String(), "token", c.cfg.Token != "")
+	c.log.Info("console listening", "addr", ln.Addr().String(), "scheme", c.Scheme(), "token", c.cfg.Token != "")
+	if !loopback(host) && c.tls == nil {
+		c.log.Warn("console serves plain HTTP beyond loopback: the bearer token and every answer travel in clear",
+			"addr", ln.Addr().String(), "action", "give --tls-cert-file and --tls-key-file, or keep a TLS proxy in front and only the private network in reach")
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if c.tls != nil {
+			srv.TLSConfig = c.tls
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("console serving on %s: %w", ln.Addr(), err)
@@ -227,7 +290,7 @@ func (c *Console) routes() http.Handler {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	mux.Handle("/api/", c.authorize(api))
-	return headers(mux)
+	return headers(c.onlyLoopbackHosts(mux))
 }
 
 // apiRoutes are the API's endpoints by route pattern; schemas/openapi.yaml
@@ -252,6 +315,54 @@ func headers(next http.Handler) http.Handler {
 		h.Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// onlyLoopbackHosts, on a loopback listener without a token, answers 403
+// to a request whose Host is not a loopback name: DNS rebinding (a page
+// whose own domain is made to resolve to 127.0.0.1) would otherwise let any
+// site open in a local browser read the API. With a token, or beyond
+// loopback (where a token is required), the token guards the API instead.
+func (c *Console) onlyLoopbackHosts(next http.Handler) http.Handler {
+	host, _, _ := net.SplitHostPort(c.cfg.Listen)
+	if c.cfg.Token != "" || !loopback(host) {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !loopbackHost(r.Host) {
+			at := c.cfg.Listen
+			if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+				at = a.String()
+			}
+			open := strings.TrimSuffix(URL(at), "/")
+			if c.tls != nil {
+				open = "https" + strings.TrimPrefix(open, "http")
+			}
+			writeError(w, http.StatusForbidden, "Host "+quote(r.Host)+" is not a loopback name: this console, on loopback without a token, "+
+				"answers only requests to localhost, 127.0.0.1 or [::1] (DNS-rebinding protection); open "+open+" instead, or give the console a --token")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// loopbackHost reports whether a Host header (name or address, with or
+// without a port) names the loopback interface: "localhost" in any case, or
+// a loopback IP address (127.0.0.0/8, [::1]).
+func loopbackHost(h string) bool {
+	host := h
+	if hp, _, err := net.SplitHostPort(h); err == nil {
+		host = hp
+	} else if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+		host = h[1 : len(h)-1]
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	if strings.ContainsAny(host, "[]") {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // authorize requires the bearer token when one is configured. The compare

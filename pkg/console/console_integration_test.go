@@ -74,7 +74,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := console.New(console.Config{Listen: "0.0.0.0:8080", Token: "t0ken"}, console.Deps{Explainer: ex, DB: st.Conn()})
+	c, err := console.New(console.Config{Listen: "127.0.0.1:8080", Token: "t0ken"}, console.Deps{Explainer: ex, DB: st.Conn()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +144,30 @@ func TestConsoleEndToEnd(t *testing.T) {
 		if !strings.Contains(body, w) {
 			t.Errorf("PEND1 text lacks %q:\n%s", w, body)
 		}
+	}
+
+	// Text: a merchant id no ingest would accept, written by another writer
+	// (or an older build), is shown escaped; JSON carries it exactly.
+	const evil = "M\x00\x1b[31m\u202E1"
+	if err := st.InsertRaw(context.Background(), event.Auth, []store.RawRow{{Topic: event.Auth.DefaultTopic(), Offset: 100,
+		KafkaTime: localMs(t, "2026-03-02 10:00"), Payload: []byte(`{}`), Event: event.Event{ID: "a-EVIL1", Type: event.Authorization,
+			OccurredAt: localMs(t, "2026-03-02 10:00"), TraceNo: "EVIL1", MerchantID: evil, TerminalID: "T\x1b]0;x\x07",
+			ResponseCode: "00", CardBIN: "622848", CardLast4: "1234", Currency: "CNY", Amount: 100, MCC: "5812"}}}); err != nil {
+		t.Fatal(err)
+	}
+	code, _, body = get("/api/v1/traces/EVIL1/explain?format=text", "t0ken")
+	if code != 200 || !strings.Contains(body, `merchant M\x00\x1b[31m\u202e1`) || !strings.Contains(body, `terminal T\x1b]0;x\x07`) {
+		t.Errorf("EVIL1 text: %d\n%s", code, body)
+	}
+	if strings.ContainsAny(body, "\x00\x1b\u202e\x07") {
+		t.Errorf("EVIL1 text holds a control or bidi character raw: %q", body)
+	}
+	code, _, body = get("/api/v1/traces/EVIL1/explain", "t0ken")
+	var ej struct {
+		MerchantID string `json:"merchant_id"`
+	}
+	if err := json.Unmarshal([]byte(body), &ej); code != 200 || err != nil || ej.MerchantID != evil {
+		t.Errorf("EVIL1 JSON: %d %v merchant_id %q, want %q", code, err, ej.MerchantID, evil)
 	}
 
 	for _, tt := range []struct {

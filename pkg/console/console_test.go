@@ -60,6 +60,7 @@ func newConsole(tb testing.TB, cfg Config, ex Explainer, db Pinger) *Console {
 func do(tb testing.TB, h http.Handler, method, target, token string) (*http.Response, string) {
 	tb.Helper()
 	req := httptest.NewRequest(method, target, nil)
+	req.Host = "127.0.0.1:8080" // a loopback name, as a browser on this machine sends
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -73,25 +74,36 @@ func do(tb testing.TB, h http.Handler, method, target, token string) (*http.Resp
 func TestConfigValidate(t *testing.T) {
 	tests := []struct {
 		listen, token string
+		cert, key     string
+		insecure      bool
 		ok            bool
 	}{
-		{"127.0.0.1:8080", "", true},
-		{"[::1]:8080", "", true},
-		{"localhost:8080", "", true},
-		{"127.0.0.1:0", "", true},
-		{"0.0.0.0:8080", "", false},
-		{":8080", "", false},
-		{"10.1.2.3:8080", "", false},
-		{"0.0.0.0:8080", "s3cret", true},
-		{":8080", "s3cret", true},
-		{"127.0.0.1", "", false},
-		{"0.0.0.0:8080", "with space", false},
+		{listen: "127.0.0.1:8080", ok: true},
+		{listen: "[::1]:8080", ok: true},
+		{listen: "localhost:8080", ok: true},
+		{listen: "127.0.0.1:0", ok: true},
+		{listen: "127.0.0.1:8080", token: "s3cret", ok: true},
+		{listen: "127.0.0.1:8443", cert: "c.pem", key: "k.pem", ok: true},
+		{listen: "0.0.0.0:8080"},
+		{listen: ":8080"},
+		{listen: "10.1.2.3:8080"},
+		{listen: "0.0.0.0:8080", token: "s3cret"}, // the token would travel in clear
+		{listen: "0.0.0.0:8443", token: "s3cret", cert: "c.pem", key: "k.pem", ok: true},
+		{listen: ":8443", token: "s3cret", cert: "c.pem", key: "k.pem", ok: true},
+		{listen: "0.0.0.0:8080", token: "s3cret", insecure: true, ok: true}, // a TLS proxy in front
+		{listen: ":8080", token: "s3cret", insecure: true, ok: true},
+		{listen: "0.0.0.0:8080", insecure: true},              // still needs the token
+		{listen: "0.0.0.0:8443", cert: "c.pem", key: "k.pem"}, // and with TLS too
+		{listen: "127.0.0.1:8443", cert: "c.pem"},             // a certificate without its key
+		{listen: "127.0.0.1:8443", key: "k.pem"},
+		{listen: "127.0.0.1"},
+		{listen: "0.0.0.0:8080", token: "with space", insecure: true},
 	}
 	for _, tt := range tests {
 		cfg := DefaultConfig()
-		cfg.Listen, cfg.Token = tt.listen, tt.token
+		cfg.Listen, cfg.Token, cfg.TLSCertFile, cfg.TLSKeyFile, cfg.AllowInsecureHTTP = tt.listen, tt.token, tt.cert, tt.key, tt.insecure
 		if err := cfg.Validate(); (err == nil) != tt.ok {
-			t.Errorf("Validate(listen %q, token %q) = %v, want ok=%v", tt.listen, tt.token, err, tt.ok)
+			t.Errorf("Validate(%+v) = %v, want ok=%v", tt, err, tt.ok)
 		}
 	}
 	if _, err := New(Config{Listen: "0.0.0.0:8080"}, Deps{Explainer: &fakeExplainer{}, DB: fakeDB{}}); err == nil {
@@ -155,6 +167,38 @@ func TestExplainEndpoint(t *testing.T) {
 	}
 }
 
+// TestExplainTextEscapes: ?format=text shows a stored merchant id with NUL,
+// an ANSI colour and a right-to-left override escaped; JSON keeps it exact.
+func TestExplainTextEscapes(t *testing.T) {
+	const evil = "M\x00\x1b[31m\u202E1"
+	x := pendingExplanation()
+	x.MerchantID = evil
+	x.Timeline[0].Detail = "approved\x1b[2J\nstatus:   paid"
+	ex := &fakeExplainer{traces: map[string]explain.Explanation{"TR1": x}}
+	h := newConsole(t, Config{}, ex, fakeDB{}).Handler()
+
+	_, text := do(t, h, http.MethodGet, "/api/v1/traces/TR1/explain?format=text", "")
+	for _, want := range []string{`merchant M\x00\x1b[31m\u202e1  mode T1` + "\n", `approved\x1b[2J\nstatus:   paid`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	}
+	for _, bad := range []string{"\x00", "\x1b", "\u202e"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("text holds %q raw:\n%q", bad, text)
+		}
+	}
+
+	_, body := do(t, h, http.MethodGet, "/api/v1/traces/TR1/explain", "")
+	var back explain.Explanation
+	if err := json.Unmarshal([]byte(body), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.MerchantID != evil {
+		t.Errorf("JSON merchant_id = %q, want the exact %q", back.MerchantID, evil)
+	}
+}
+
 func TestExplainJSONShape(t *testing.T) {
 	ex := &fakeExplainer{traces: map[string]explain.Explanation{"TR1": pendingExplanation()}}
 	h := newConsole(t, Config{}, ex, fakeDB{}).Handler()
@@ -180,7 +224,7 @@ func TestExplainJSONShape(t *testing.T) {
 
 func TestAuthorization(t *testing.T) {
 	ex := &fakeExplainer{traces: map[string]explain.Explanation{"TR1": pendingExplanation()}}
-	h := newConsole(t, Config{Listen: "0.0.0.0:8080", Token: "s3cret"}, ex, fakeDB{}).Handler()
+	h := newConsole(t, Config{Listen: "127.0.0.1:8080", Token: "s3cret"}, ex, fakeDB{}).Handler()
 	tests := []struct {
 		name, target, token string
 		want                int

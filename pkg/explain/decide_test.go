@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"settlemon/pkg/calendar"
 	"settlemon/pkg/event"
@@ -554,5 +555,55 @@ func TestFormatting(t *testing.T) {
 		if got := fmtFen(fen); got != want {
 			t.Errorf("fmtFen(%d) = %q, want %q", fen, got, want)
 		}
+	}
+}
+
+// TestTextEscapesWhatTheStoreHolds: whatever a row in ClickHouse holds (an
+// older build or another writer may have put it there), the text form shows
+// controls, ANSI escapes and bidi overrides escaped; the JSON form keeps the
+// exact text.
+func TestTextEscapesWhatTheStoreHolds(t *testing.T) {
+	const evil = "M\x00\x1b[31m\u202E1"
+	sched := testSchedule(t)
+	anomaly := openAnomaly(t, fact.PayoutFailed, "2026-02-16 11:00")
+	anomaly.MerchantID, anomaly.Details = evil, "bank says\n\u2028status:   paid\x1b]0;pwned\x07"
+	f := facts{traceNo: "TR1", merchant: &profile{mode: event.T1}, anomalies: []fact.Anomaly{anomaly}, events: []archived{
+		ev(t, event.Authorization, "a1", "2026-02-13 23:30", 128800, func(e *event.Event) { e.MerchantID = evil }),
+		ev(t, event.PayoutFailed, "f1", "2026-02-16 11:00", 128027, code("R02", "name\x9b31m \u2066mismatch\u2069"),
+			func(e *event.Event) { e.MerchantID, e.BatchID = evil, "PAY\u202E-1" }),
+	}}
+	x := decide(f, sched, time.Time{})
+	if x.MerchantID != evil {
+		t.Fatalf("merchant id = %q, want the stored %q", x.MerchantID, evil)
+	}
+
+	var buf bytes.Buffer
+	x.WriteText(&buf)
+	text := buf.String()
+	for _, want := range []string{
+		`trace TR1  merchant M\x00\x1b[31m\u202e1  mode T1` + "\n",
+		`PAY\u202e-1`,
+		`details: bank says\n\u2028status:   paid\x1b]0;pwned\x07` + "\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	}
+	for i, r := range text {
+		if r != '\n' && event.Unsafe(r, true) || r == utf8.RuneError {
+			t.Errorf("text has %U at byte %d:\n%q", r, i, text)
+		}
+	}
+
+	b, err := json.Marshal(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Explanation
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.MerchantID != evil {
+		t.Errorf("JSON merchant_id = %q, want the exact %q", back.MerchantID, evil)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"settlemon/pkg/event"
 	"settlemon/pkg/kafkaio"
 	"settlemon/pkg/store"
 )
@@ -116,8 +117,11 @@ func Build(ctx context.Context, k kafkaio.Config, st *store.Store, topics []stri
 	return r, nil
 }
 
-// WriteText renders the report for a terminal.
+// WriteText renders the report for a terminal. Names read from the store
+// (topics, reasons, modes, kinds, sources, trace numbers) are printed through
+// event.EscapeText, so a control or bidi character in a row shows escaped.
 func (r Report) WriteText(w io.Writer) {
+	esc := event.EscapeText
 	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
 	p("")
 	p("== settlement run report ==")
@@ -129,7 +133,7 @@ func (r Report) WriteText(w io.Writer) {
 	p("  %-22s %10s %10s %10s %10s %12s", "topic", "messages", "archived", "heartbeat", "dead", "unaccounted")
 	var total, arch, ctl, dead int64
 	for _, t := range r.Topics {
-		p("  %-22s %10d %10d %10d %10d %12d", t.Topic, t.Messages, t.Archived, t.Control, t.DeadLetters, t.Unaccounted())
+		p("  %-22s %10d %10d %10d %10d %12d", esc(t.Topic), t.Messages, t.Archived, t.Control, t.DeadLetters, t.Unaccounted())
 		total += t.Messages
 		arch += int64(t.Archived)
 		ctl += int64(t.Control)
@@ -148,7 +152,7 @@ func (r Report) WriteText(w io.Writer) {
 		p("  none")
 	}
 	for _, k := range sortedKeys(r.DeadReasons) {
-		p("  %-22s %d", k, r.DeadReasons[k])
+		p("  %-22s %d", esc(k), r.DeadReasons[k])
 	}
 	p("")
 	var anomalies uint64
@@ -160,7 +164,7 @@ func (r Report) WriteText(w io.Writer) {
 	p("Settlement lag, authorization → payout paid (seconds)")
 	p("  %-8s %8s %10s %10s %10s", "mode", "paid", "p50", "p95", "p99")
 	for _, m := range r.LagByMode {
-		p("  %-8s %8d %10s %10s %10s", m.Mode, m.Paid, hours(m.P50), hours(m.P95), hours(m.P99))
+		p("  %-8s %8d %10s %10s %10s", esc(m.Mode), m.Paid, hours(m.P50), hours(m.P95), hours(m.P99))
 	}
 	p("")
 	p("Anomalies by kind (latest version)")
@@ -168,7 +172,7 @@ func (r Report) WriteText(w io.Writer) {
 		p("  none")
 	}
 	for _, k := range sortedKeys(r.Anomalies) {
-		p("  %-22s %d", k, r.Anomalies[k])
+		p("  %-22s %d", esc(k), r.Anomalies[k])
 	}
 	p("")
 	r.writeUnknownCodes(p)
@@ -178,7 +182,7 @@ func (r Report) WriteText(w io.Writer) {
 		p("  none seen")
 	}
 	for _, b := range r.Batches {
-		p("  %-9s %-11s %5d batches  %9d records seen of %9d declared  %d stall episodes", b.Source, b.Status, b.Batches, b.Seen, b.Declared, b.Stalls)
+		p("  %-9s %-11s %5d batches  %9d records seen of %9d declared  %d stall episodes", esc(b.Source), esc(b.Status), b.Batches, b.Seen, b.Declared, b.Stalls)
 	}
 	p("")
 	p("Source health (as the joiner saw the feeds; absences wait while a source lags)")
@@ -192,8 +196,8 @@ func (r Report) WriteText(w io.Writer) {
 		if s.ConsumerLag >= 0 {
 			lag = fmt.Sprint(s.ConsumerLag)
 		}
-		p("  %-10s %-20s %8s %-8s %14d %12s %14d %10s", s.Source, time.UnixMilli(s.Watermark).UTC().Format("2006-01-02 15:04:05"),
-			time.Duration(s.WatermarkLagS)*time.Second, s.Status, s.LaggingReports, time.Duration(s.MaxLagS)*time.Second, s.MaxWithheld, lag)
+		p("  %-10s %-20s %8s %-8s %14d %12s %14d %10s", esc(s.Source), time.UnixMilli(s.Watermark).UTC().Format("2006-01-02 15:04:05"),
+			time.Duration(s.WatermarkLagS)*time.Second, esc(s.Status), s.LaggingReports, time.Duration(s.MaxLagS)*time.Second, s.MaxWithheld, lag)
 	}
 	p("")
 	p("Query the facts yourself:")
@@ -211,7 +215,7 @@ func (r Report) WriteText(w io.Writer) {
 		p("")
 		p("Ask why a trace has not been paid (one example per anomaly kind):")
 		for _, k := range sortedKeys(r.Examples) {
-			p("  bin/settlemon explain %-14s # %s", r.Examples[k], k)
+			p("  bin/settlemon explain %-14s # %s", esc(r.Examples[k]), esc(k))
 		}
 	}
 }

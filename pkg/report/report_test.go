@@ -67,3 +67,25 @@ func TestUnknownBankCodesLine(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteTextEscapes: names read from the store are printed escaped.
+func TestWriteTextEscapes(t *testing.T) {
+	const evil = "M\x00\x1b[31m\u202E1"
+	r := Report{Database: "settle", ClickHouse: "127.0.0.1:19000",
+		Topics:      []TopicLine{{Topic: "t\x1b[2J", Messages: 1, Archived: 1}},
+		DeadReasons: map[string]uint64{"bad\u2066field": 1},
+		LagByMode:   []store.ModeLag{{Mode: "T\u202E1", Paid: 1}},
+		Anomalies:   map[string]uint64{"kind\x07": 1},
+		Examples:    map[string]string{"payout_failed": evil}}
+	var b bytes.Buffer
+	r.WriteText(&b)
+	out := b.String()
+	for _, want := range []string{`t\x1b[2J`, `bad\u2066field`, `T\u202e1`, `kind\x07`, `explain M\x00\x1b[31m\u202e1`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.ContainsAny(out, "\x00\x1b\x07\u202e\u2066") {
+		t.Errorf("report holds a control or bidi character raw: %q", out)
+	}
+}

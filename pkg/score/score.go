@@ -192,11 +192,12 @@ func (r Result) Pass(min float64) bool {
 	return r.OverdueDuringOutage == 0
 }
 
-// WriteText writes the score as a table, then the outage line.
+// WriteText writes the score as a table, then the outage line. Kinds read
+// from the store are printed through event.EscapeText.
 func (r Result) WriteText(w io.Writer) {
 	width := len("kind")
 	for _, ks := range r.Kinds {
-		width = max(width, len(ks.Kind))
+		width = max(width, len(event.EscapeText(string(ks.Kind))))
 	}
 	fmt.Fprintf(w, "%-*s  %8s  %6s  %6s  %9s  %7s\n", width, "kind", "expected", "found", "TP", "precision", "recall")
 	for _, ks := range r.Kinds {
@@ -204,7 +205,7 @@ func (r Result) WriteText(w io.Writer) {
 		if ks.Expected > 0 || ks.Found > 0 {
 			p, rc = fmt.Sprintf("%.4f", ks.Precision), fmt.Sprintf("%.4f", ks.Recall)
 		}
-		fmt.Fprintf(w, "%-*s  %8d  %6d  %6d  %9s  %7s\n", width, ks.Kind, ks.Expected, ks.Found, ks.TruePositives, p, rc)
+		fmt.Fprintf(w, "%-*s  %8d  %6d  %6d  %9s  %7s\n", width, event.EscapeText(string(ks.Kind)), ks.Expected, ks.Found, ks.TruePositives, p, rc)
 	}
 	fmt.Fprintf(w, "\npayout_overdue raised during the payout-feed outage: %d", r.OverdueDuringOutage)
 	if r.Outage != nil {

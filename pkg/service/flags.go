@@ -31,6 +31,9 @@ func EnvName(flagName string) string {
 type Flags struct {
 	*flag.FlagSet
 	summary string
+	// after run at the end of a successful Parse, in order: defaults that
+	// depend on other flags.
+	after []func()
 }
 
 // NewFlags returns a flag set for command name; summary is the first lines of
@@ -74,7 +77,13 @@ func (f *Flags) Parse(args []string) error {
 			}
 		}
 	})
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, fn := range f.after {
+		fn()
+	}
+	return nil
 }
 
 // EnvVars lists the environment variables the flag set reads, sorted.

@@ -2,6 +2,7 @@ package service
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -97,5 +98,44 @@ func TestUsageListsEnvironment(t *testing.T) {
 	}
 	if vars := f.EnvVars(); len(vars) < 10 || vars[0] > vars[len(vars)-1] {
 		t.Errorf("EnvVars = %v, want them all, sorted", vars)
+	}
+}
+
+func TestReaderStoreFlags(t *testing.T) {
+	tests := []struct {
+		name               string
+		args               []string
+		env                map[string]string
+		wantUser, wantPass string
+	}{
+		{name: "defaults: the read-only analyst with its local password", wantUser: "analyst", wantPass: "analyst"},
+		{name: "the analyst's real password from the environment", env: map[string]string{"SETTLEMON_CLICKHOUSE_PASSWORD": "pw"},
+			wantUser: "analyst", wantPass: "pw"},
+		{name: "another user gets no default password", args: []string{"--clickhouse-user", "reader"}, wantUser: "reader", wantPass: ""},
+		{name: "user and password from the environment", env: map[string]string{"SETTLEMON_CLICKHOUSE_USER": "ro", "SETTLEMON_CLICKHOUSE_PASSWORD": "x"},
+			wantUser: "ro", wantPass: "x"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, k := range []string{"SETTLEMON_CLICKHOUSE_USER", "SETTLEMON_CLICKHOUSE_PASSWORD"} {
+				t.Setenv(k, "")
+				os.Unsetenv(k)
+			}
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			f := NewFlags("x", "x")
+			c := ReaderStoreFlags(f)
+			if err := f.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			if c.User != tc.wantUser || c.Password != tc.wantPass {
+				t.Errorf("user %q password %q, want %q %q", c.User, c.Password, tc.wantUser, tc.wantPass)
+			}
+		})
+	}
+	f := NewFlags("x", "x")
+	if c := StoreFlags(f); f.Parse(nil) != nil || c.User != "default" {
+		t.Errorf("StoreFlags: user %q, want the writer's default", c.User)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 
 	"settlemon/pkg/calendar"
@@ -27,16 +28,59 @@ func KafkaFlags(f *Flags) *kafkaio.Config {
 }
 
 // StoreFlags registers the ClickHouse flags and returns the config they fill.
+// The user defaults to the local server's full-access "default": the
+// commands that write (ingest, joiner, alerter, migrate, run) need it.
 func StoreFlags(f *Flags) *store.Config {
 	c := store.DefaultConfig()
 	f.StringVar(&c.Addr, "clickhouse-addr", c.Addr, "ClickHouse native-protocol address host:port")
 	f.StringVar(&c.Database, "clickhouse-database", c.Database, "ClickHouse database (created if missing)")
 	f.StringVar(&c.User, "clickhouse-user", c.User, "ClickHouse user")
 	f.SecretVar(&c.Password, "clickhouse-password", "ClickHouse password")
+	storeTLSFlags(f, &c)
+	return &c
+}
+
+// The read-only ClickHouse user that deploy/clickhouse/local.sh and the
+// compose stack create (profile readonly=1, loopback or the stack's network
+// only), and the password both give it unless SETTLEMON_ANALYST_PASSWORD
+// says otherwise. Anywhere else, set the password (SETTLEMON_CLICKHOUSE_PASSWORD
+// or --clickhouse-password-file).
+const (
+	AnalystUser            = "analyst"
+	AnalystDefaultPassword = "analyst"
+)
+
+// ReaderStoreFlags registers the ClickHouse flags of a command that only
+// reads (the console): the same flags as StoreFlags, but the user defaults
+// to the read-only analyst, so a reader never holds write access unless told
+// to. An empty password for the analyst means its local and compose default.
+func ReaderStoreFlags(f *Flags) *store.Config {
+	c := store.DefaultConfig()
+	c.User = AnalystUser
+	f.StringVar(&c.Addr, "clickhouse-addr", c.Addr, "ClickHouse native-protocol address host:port")
+	f.StringVar(&c.Database, "clickhouse-database", c.Database, "ClickHouse database (must exist: settlemon migrate creates it)")
+	f.StringVar(&c.User, "clickhouse-user", c.User, "ClickHouse user; give a read-only one (readonly=1), not the writer")
+	f.SecretVar(&c.Password, "clickhouse-password", "ClickHouse password; empty for the user "+AnalystUser+
+		" means "+strconv.Quote(AnalystDefaultPassword)+", its default in deploy/clickhouse/local.sh and the compose stack")
+	storeTLSFlags(f, &c)
+	f.after = append(f.after, func() { c.Password = ReaderPassword(c.User, c.Password) })
+	return &c
+}
+
+// ReaderPassword is password, or the analyst's local default when user is
+// the analyst and password is empty.
+func ReaderPassword(user, password string) string {
+	if user == AnalystUser && password == "" {
+		return AnalystDefaultPassword
+	}
+	return password
+}
+
+// storeTLSFlags registers the ClickHouse TLS and retry flags.
+func storeTLSFlags(f *Flags, c *store.Config) {
 	f.BoolVar(&c.TLS, "clickhouse-tls", false, "connect to ClickHouse with TLS")
 	f.StringVar(&c.TLSCAFile, "clickhouse-tls-ca-file", "", "PEM CA bundle for ClickHouse TLS")
 	f.DurationVar(&c.MaxRetryElapsed, "clickhouse-retry-budget", c.MaxRetryElapsed, "how long one insert is retried while ClickHouse is unavailable before the service gives up")
-	return &c
 }
 
 // CalendarConfig is the business-day calendar and the settlement schedule.

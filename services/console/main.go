@@ -3,7 +3,7 @@
 // batches, source health, alerts, trace explain) and the JSON API behind it
 // (schemas/openapi.yaml), plus the health endpoints. It listens on loopback
 // by default and requires a bearer token when told to listen anywhere else.
-// Use a read-only ClickHouse user (--clickhouse-user analyst).
+// It logs in to ClickHouse as the read-only analyst unless told otherwise.
 package main
 
 import (
@@ -41,17 +41,31 @@ refreshed every 10 s. The API (documented in schemas/openapi.yaml):
 It listens on 127.0.0.1 unless --listen says otherwise; beyond loopback a
 --token is required and every /api request must send "Authorization: Bearer
 <token>" (open the page once as /?token=<token>: it keeps the token in the
-browser tab). Give it a read-only ClickHouse user.
+browser tab). Beyond loopback give it a certificate too (--tls-cert-file,
+--tls-key-file: it then serves HTTPS); plain HTTP there, where the token
+travels in clear, is refused unless --allow-insecure-http says a TLS proxy
+or a private network is in front. On loopback without a token it answers
+only requests addressed to localhost, 127.0.0.1 or [::1] (a web page that
+rebinds its own name to 127.0.0.1 gets 403).
 
-Example:
-  console --listen 127.0.0.1:8080 --clickhouse-user analyst
+It reads ClickHouse as the read-only user "analyst" that
+deploy/clickhouse/local.sh and the compose stack create (readonly=1); give
+its password with SETTLEMON_CLICKHOUSE_PASSWORD where it is not the local
+default, or another read-only user with --clickhouse-user.
+
+Examples:
+  console --listen 127.0.0.1:8080
+  SETTLEMON_TOKEN=... console --listen 0.0.0.0:8443 --tls-cert-file cert.pem --tls-key-file key.pem
   curl -s 'http://127.0.0.1:8080/api/v1/traces/260213000123/explain?format=text'`)
-	sc := service.StoreFlags(f)
+	sc := service.ReaderStoreFlags(f)
 	cc := service.CalendarFlags(f)
 	lc := service.LogFlags(f)
 	cfg := console.DefaultConfig()
 	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "host:port to serve on; beyond loopback requires --token")
 	f.SecretVar(&cfg.Token, "token", "bearer token every /api request must carry (required beyond loopback)")
+	f.StringVar(&cfg.TLSCertFile, "tls-cert-file", "", "PEM certificate (chain) to serve HTTPS with, together with --tls-key-file; recommended, and beyond loopback required unless --allow-insecure-http")
+	f.StringVar(&cfg.TLSKeyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
+	f.BoolVar(&cfg.AllowInsecureHTTP, "allow-insecure-http", false, "serve plain HTTP beyond loopback (the token travels in clear; a warning is logged): only behind a TLS-terminating proxy or inside a private network")
 	f.DurationVar(&cfg.QueryTimeout, "query-timeout", cfg.QueryTimeout, "cancel the ClickHouse queries of an API request after this long")
 	ops := telemetry.DefaultConfig(telemetry.ConsoleListen)
 	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
@@ -79,7 +93,8 @@ Example:
 	defer stop()
 	st, err := store.New(ctx, *sc, log)
 	if err != nil {
-		return service.ExitCode("console", err)
+		return service.ExitCode("console", fmt.Errorf("%w (the console reads as ClickHouse user %q: check its password, "+
+			"SETTLEMON_CLICKHOUSE_PASSWORD, and that the database was migrated, settlemon migrate)", err, sc.User))
 	}
 	defer st.Close()
 	c, err := console.NewOnStore(cfg, st, sched, log)

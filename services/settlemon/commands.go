@@ -42,6 +42,10 @@ status 3 means the reconciliation did not balance.`)
 	f.StringVar(&cfg.TruthFile, "truth-file", ".run/truth.jsonl", "where the simulator writes the ground truth (JSON lines)")
 	keep := f.Bool("keep-database", false, "keep what the database already holds instead of starting from an empty one")
 	serve := f.String("serve-console", "", "after the report, serve the ops console on this loopback host:port (e.g. 127.0.0.1:8080) until interrupted; empty: exit after the report")
+	reader := consoleReader{user: service.AnalystUser}
+	f.StringVar(&reader.user, "console-clickhouse-user", reader.user, "the ClickHouse user --serve-console reads as: a read-only one, not the writer of --clickhouse-user")
+	f.SecretVar(&reader.password, "console-clickhouse-password", "password of --console-clickhouse-user; empty for the user "+service.AnalystUser+
+		" means its local default")
 	applySim := service.SimulatorFlags(f, &cfg.Simulator)
 	sim := &cfg.Simulator
 	if err := f.Parse(args); err != nil {
@@ -71,7 +75,7 @@ status 3 means the reconciliation did not balance.`)
 	if cfg.TruthFile != "" {
 		fmt.Printf("\nGround truth of the simulation: %s\n", cfg.TruthFile)
 	}
-	if err := consoleAfterRun(ctx, *serve, cfg.Store, sched, log); err != nil {
+	if err := consoleAfterRun(ctx, *serve, reader.store(cfg.Store), sched, log); err != nil {
 		return err
 	}
 	if !res.Report.Balanced() {
@@ -80,12 +84,22 @@ status 3 means the reconciliation did not balance.`)
 	return nil
 }
 
+// consoleReader is the ClickHouse user the console of a run reads as.
+type consoleReader struct{ user, password string }
+
+// store is the run's store configuration with the reader's login.
+func (r consoleReader) store(sc store.Config) store.Config {
+	sc.User, sc.Password = r.user, service.ReaderPassword(r.user, r.password)
+	return sc
+}
+
 // consoleAfterRun serves the console on addr until ctx ends, reading the
-// run's database; with no addr it prints how to open it.
+// run's database as sc's (read-only) user; with no addr it prints how to
+// open it.
 func consoleAfterRun(ctx context.Context, addr string, sc store.Config, sched *calendar.Schedule, log *slog.Logger) error {
 	if addr == "" {
 		fmt.Printf("\nConsole: %s — add --serve-console 127.0.0.1:8080 to keep it up after the report, or serve this database with\n"+
-			"  bin/console --clickhouse-addr %s --clickhouse-database %s --clickhouse-user analyst  (password: SETTLEMON_CLICKHOUSE_PASSWORD, \"analyst\" locally)\n",
+			"  bin/console --clickhouse-addr %s --clickhouse-database %s  (it reads as the read-only analyst; password: SETTLEMON_CLICKHOUSE_PASSWORD, \"analyst\" locally)\n",
 			console.URL(console.DefaultConfig().Listen), sc.Addr, sc.Database)
 		return nil
 	}
@@ -96,7 +110,7 @@ func consoleAfterRun(ctx context.Context, addr string, sc store.Config, sched *c
 	}
 	st, err := store.New(ctx, sc, log)
 	if err != nil {
-		return err
+		return fmt.Errorf("--serve-console reads as ClickHouse user %q (--console-clickhouse-user, --console-clickhouse-password): %w", sc.User, err)
 	}
 	defer st.Close()
 	c, err := console.NewOnStore(cfg, st, sched, log)
