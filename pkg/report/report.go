@@ -230,7 +230,7 @@ func (r Report) writeUnknownCodes(p func(string, ...any)) {
 	p("Bank return codes not in the return-code catalogue: %d failed payouts mapped to other — add the codes to the catalogue (--bank-codes-file) with their reason", r.UnknownCodePayouts)
 	shown := uint64(0)
 	for _, u := range r.UnknownCodes {
-		p("  %-28s %6d  (catalogue %s, latest %s)", u.Code, u.Payouts, u.CatalogVersion, time.Unix(u.LatestFailedAtS, 0).UTC().Format("2006-01-02 15:04 UTC"))
+		p("  %-28s %6d  (catalogue %s, latest %s)", event.EscapeText(u.Code), u.Payouts, event.EscapeText(u.CatalogVersion), time.Unix(u.LatestFailedAtS, 0).UTC().Format("2006-01-02 15:04 UTC"))
 		shown += u.Payouts
 	}
 	if rest := r.UnknownCodePayouts - shown; rest > 0 {
