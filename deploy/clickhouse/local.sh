@@ -67,8 +67,8 @@ install_if_missing() {
 	fi
 	log "clickhouse-server not found: installing it with apt-get"
 	command -v apt-get >/dev/null 2>&1 || die "apt-get not available: install clickhouse-server and clickhouse-client yourself"
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get update
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y clickhouse-server clickhouse-client
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y clickhouse-server clickhouse-client
 	[ -n "$(find_server)" ] || die "clickhouse-server still missing after installation"
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command (and CI's): formatting, go vet, staticcheck, unit
-# tests, then integration tests against a real ClickHouse (installed and
+# tests (with the race detector), then integration tests against a real ClickHouse (installed and
 # started here if missing) and the kfake broker over TCP — the console's among
 # them in headless Chromium (installed here if missing) — and a bounded fuzz
 # run of the decoders.
@@ -40,8 +40,8 @@ if ! command -v chromium >/dev/null 2>&1; then
   echo "installing Debian's chromium ..."
   as_root=""
   [ "$(id -u)" -eq 0 ] || as_root="sudo"
-  if ! { $as_root env DEBIAN_FRONTEND=noninteractive apt-get update &&
-    $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }; then
+  if ! { $as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update &&
+    $as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y chromium; }; then
     if [ "${CI:-}" = "true" ]; then
       echo "could not install chromium"; exit 1
     fi
@@ -50,6 +50,9 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 # Screenshots of the console's browser test.
 export SETTLEMON_ARTIFACTS="${SETTLEMON_ARTIFACTS:-$PWD/.run/artifacts}"
+
+step "unit tests with the race detector"
+go test -race -count=1 ./...
 
 step "unit and integration tests"
 go test -count=1 -tags integration -timeout 30m ./...
