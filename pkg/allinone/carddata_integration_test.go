@@ -18,6 +18,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"settlemon/pkg/event"
+	"settlemon/pkg/explain"
 	"settlemon/pkg/joiner"
 	"settlemon/pkg/kafkaio"
 	"settlemon/pkg/pan"
@@ -395,4 +396,46 @@ func readTopic(tb testing.TB, ctx context.Context, k kafkaio.Config, topic strin
 		r.Close()
 	}
 	return out
+}
+
+// TestContractPayoutFailedExample: the contract's own payout_failed example
+// (ACCOUNT_NAME_MISMATCH), joined end to end, is a name_mismatch whose
+// explanation says to correct the settlement account; a code the catalogue
+// lacks is other, flagged unknown, and listed in the report.
+func TestContractPayoutFailedExample(t *testing.T) {
+	ctx := testCtx(t, 5*time.Minute)
+	h := newHarness(t, ctx, storetest.New(t))
+	publishAll(t, ctx, h.kafka, []kafka.Message{{Topic: h.topics.Merchants, Key: []byte("M1"),
+		Value: profileJSON("p-1", "M1", "5812", cardDay.AddDate(0, -1, 0), "一号店")}})
+	var msgs []kafka.Message
+	for i, code := range []string{"ACCOUNT_NAME_MISMATCH", "E_NOT_IN_CATALOGUE"} {
+		tr := trace{no: fmt.Sprintf("7100000000%d", i), merchant: "M1", mcc: "5812", at: cardDay,
+			ids: [3]string{fmt.Sprint("fa", i), fmt.Sprint("fc", i), fmt.Sprint("fp", i)}}
+		m := tr.messages(h.eventTopics())
+		m[2].Value = fmt.Appendf(nil, `{"event_id":"fp%d","type":"payout_failed","occurred_at":%q,"trace_no":%q,"merchant_id":"M1","batch_id":"PAY-T1","amount":"99.40","reason_code":%q,"reason":"returned by the bank","currency":"CNY"}`,
+			i, ts(cardDay.Add(25*time.Hour)), tr.no, code)
+		msgs = append(msgs, m...)
+	}
+	publishAll(t, ctx, h.kafka, msgs)
+	rep := h.consume(t, ctx, joiner.Config{})
+
+	got := snapshot(t, ctx, h.store.Conn(), "SELECT trace_no, reason, bank_code, bank_code_unknown FROM anomalies_latest WHERE kind = 'payout_failed' ORDER BY trace_no")
+	want := []string{"71000000000 | name_mismatch | ACCOUNT_NAME_MISMATCH | 0", "71000000001 | other | E_NOT_IN_CATALOGUE | 1"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("payout_failed anomalies:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	x, err := explain.New(h.store, testSchedule(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := x.Explain(ctx, "71000000000", cardDay.Add(48*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ex.Summary, "correct the settlement account") {
+		t.Errorf("explain says %q, want it to say to correct the settlement account", ex.Summary)
+	}
+	if rep.UnknownCodePayouts != 1 || len(rep.UnknownCodes) != 1 || rep.UnknownCodes[0].Code != "E_NOT_IN_CATALOGUE" {
+		t.Errorf("report counts %d unknown-code payouts %+v, want 1 of E_NOT_IN_CATALOGUE", rep.UnknownCodePayouts, rep.UnknownCodes)
+	}
 }
