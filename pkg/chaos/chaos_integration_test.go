@@ -4,7 +4,12 @@ package chaos_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +51,7 @@ func TestChaosReduced(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
+	go guardHeap(t, ctx, cancel, 2<<30)
 	results, err := h.Run(ctx)
 	var table strings.Builder
 	results.WriteTable(&table)
@@ -77,6 +83,35 @@ func TestChaosReduced(t *testing.T) {
 				t.Errorf("%s: no recovery measured", r.Scenario)
 			}
 		}
+	}
+}
+
+// guardHeap fails the test, with a heap profile and a goroutine dump in the
+// temporary directory, and cancels the run when the harness's heap exceeds
+// limit: a leak shows as a diagnosis, not as the machine running out of
+// memory.
+func guardHeap(tb testing.TB, ctx context.Context, cancel context.CancelFunc, limit uint64) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		if ms.HeapInuse <= limit {
+			continue
+		}
+		base := filepath.Join(os.TempDir(), fmt.Sprintf("chaos-harness-%d", os.Getpid()))
+		for name, debug := range map[string]int{"heap": 0, "goroutine": 1} {
+			if f, err := os.Create(base + "-" + name + ".pprof"); err == nil {
+				_ = pprof.Lookup(name).WriteTo(f, debug)
+				f.Close()
+			}
+		}
+		tb.Errorf("the harness holds %d MiB of heap (limit %d MiB): profiles in %s-{heap,goroutine}.pprof", ms.HeapInuse>>20, limit>>20, base)
+		cancel()
+		return
 	}
 }
 

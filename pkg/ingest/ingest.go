@@ -224,7 +224,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 		defer stop()
 		go in.reportHealth(hctx)
 	}
-	in.log.Info("ingest started", "group", in.cfg.Group, "partitions", in.srcParts, "out", in.cfg.OutTopic, "max_batch", in.cfg.MaxBatch)
+	in.log.Info("ingest started", "group", in.cfg.Group, "partitions", in.srcParts, "out", in.outTopic(), "max_batch", in.cfg.MaxBatch)
 	// The watchdog ends the loop with ErrStuck when the group has work but
 	// makes no progress while this process is idle; a failed writer ends it
 	// with its error.
