@@ -668,7 +668,7 @@ func (in *Ingest) Close() error {
 	}
 	for _, w := range []*kafka.Writer{in.out, in.dlq} {
 		if w != nil {
-			errs = append(errs, w.Close())
+			errs = append(errs, kafkaio.CloseWriter(w))
 		}
 	}
 	in.out, in.dlq = nil, nil

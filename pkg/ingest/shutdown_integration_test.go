@@ -247,10 +247,11 @@ func (p *pipeline) publish(msgs []kafka.Message, chunk int, pause time.Duration)
 // committed returns group's committed offset per partition of topic.
 func (p *pipeline) committed(group, topic string) map[int]int64 {
 	p.tb.Helper()
-	cl, err := p.k.Client()
+	cl, release, err := p.k.Client()
 	if err != nil {
 		p.tb.Fatal(err)
 	}
+	defer release()
 	offs, err := cl.ConsumerOffsets(p.ctx, kafka.TopicAndGroup{Topic: topic, GroupId: group})
 	if err != nil {
 		p.tb.Fatalf("offsets of %s on %s: %v", group, topic, err)

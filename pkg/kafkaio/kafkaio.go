@@ -134,13 +134,17 @@ func (c Config) Transport() (*kafka.Transport, error) {
 	return &kafka.Transport{ClientID: c.ClientID, DialTimeout: timeout, TLS: t, SASL: m, MetadataTTL: 5 * time.Second}, nil
 }
 
-// Client builds an admin/query client.
-func (c Config) Client() (*kafka.Client, error) {
+// Client builds an admin/query client on a transport of its own, and the
+// function that releases it. Call it when done: a kafka-go transport keeps
+// a goroutine per broker that refreshes metadata and redials for as long as
+// it lives, so a forgotten one keeps dialing a broker long gone, and reads
+// whatever server takes its port next as a Kafka response.
+func (c Config) Client() (*kafka.Client, func(), error) {
 	tr, err := c.Transport()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &kafka.Client{Addr: kafka.TCP(c.Brokers...), Transport: tr, Timeout: 30 * time.Second}, nil
+	return &kafka.Client{Addr: kafka.TCP(c.Brokers...), Transport: tr, Timeout: 30 * time.Second}, tr.CloseIdleConnections, nil
 }
 
 // LongPoll is the MaxWait of the pipeline's kafka-go readers: how long the
@@ -226,6 +230,18 @@ func NewWriter(c Config, topic string, wc WriterConfig) (*kafka.Writer, error) {
 	}, nil
 }
 
+// CloseWriter closes a writer of NewWriter and releases its transport
+// (kafka-go's Writer.Close leaves a transport it was given open; see Client).
+func CloseWriter(w *kafka.Writer) error {
+	err := w.Close()
+	if pc, ok := w.Transport.(*partitionCounts); ok {
+		if t, ok := pc.next.(*kafka.Transport); ok {
+			t.CloseIdleConnections()
+		}
+	}
+	return err
+}
+
 // TopicSpec describes a topic to create.
 type TopicSpec struct {
 	Name       string
@@ -236,10 +252,11 @@ type TopicSpec struct {
 // EnsureTopics creates the topics that do not exist yet; existing topics are
 // left as they are.
 func EnsureTopics(ctx context.Context, c Config, specs []TopicSpec) error {
-	cl, err := c.Client()
+	cl, release, err := c.Client()
 	if err != nil {
 		return err
 	}
+	defer release()
 	req := &kafka.CreateTopicsRequest{Addr: cl.Addr}
 	for _, s := range specs {
 		tc := kafka.TopicConfig{Topic: s.Name, NumPartitions: s.Partitions, ReplicationFactor: -1}
@@ -262,10 +279,11 @@ func EnsureTopics(ctx context.Context, c Config, specs []TopicSpec) error {
 
 // Partitions returns the partition ids of topic.
 func Partitions(ctx context.Context, c Config, topic string) ([]int, error) {
-	cl, err := c.Client()
+	cl, release, err := c.Client()
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Addr: cl.Addr, Topics: []string{topic}})
 	if err != nil {
 		return nil, fmt.Errorf("reading metadata of %s: %w", topic, err)
@@ -308,10 +326,11 @@ func TopicOffsets(ctx context.Context, c Config, topic string) ([]Offsets, error
 	if err != nil {
 		return nil, err
 	}
-	cl, err := c.Client()
+	cl, release, err := c.Client()
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	var reqs []kafka.OffsetRequest
 	for _, p := range parts {
 		reqs = append(reqs, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
@@ -338,10 +357,11 @@ func GroupLag(ctx context.Context, c Config, group, topic string) (map[int]int64
 	if err != nil {
 		return nil, err
 	}
-	cl, err := c.Client()
+	cl, release, err := c.Client()
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	committed, err := cl.ConsumerOffsets(ctx, kafka.TopicAndGroup{Topic: topic, GroupId: group})
 	if err != nil {
 		return nil, fmt.Errorf("reading offsets of group %s on %s: %w", group, topic, err)

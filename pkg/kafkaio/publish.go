@@ -73,7 +73,7 @@ func (p *Publisher) writer(topic string) (*kafka.Writer, error) {
 func (p *Publisher) Close() error {
 	var errs []error
 	for _, w := range p.writers {
-		errs = append(errs, w.Close())
+		errs = append(errs, CloseWriter(w))
 	}
 	return errors.Join(errs...)
 }

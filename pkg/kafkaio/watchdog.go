@@ -87,9 +87,10 @@ func (w *Watchdog) Run(ctx context.Context) error {
 // GroupCommitted returns group's committed offsets on topic, by partition
 // (partitions it never committed are absent).
 func GroupCommitted(ctx context.Context, c Config, group, topic string) (map[int]int64, error) {
-	cl, err := c.Client()
+	cl, release, err := c.Client()
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	return cl.ConsumerOffsets(ctx, kafkaTopicAndGroup(topic, group))
 }
