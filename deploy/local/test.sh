@@ -2,8 +2,9 @@
 # The README's test command (and CI's): formatting, go vet, staticcheck, unit
 # tests (with the race detector), then integration tests against a real ClickHouse (installed and
 # started here if missing) and the kfake broker over TCP — the console's among
-# them in headless Chromium (installed here if missing) — and a bounded fuzz
-# run of the decoders.
+# them in headless Chromium, and the stack against Debian's Prometheus and
+# Alertmanager (all installed here if missing) — promtool and amtool checks,
+# and a bounded fuzz run of the decoders.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="$(go env GOPATH)/bin:$PATH"
@@ -33,20 +34,39 @@ step "ClickHouse (local, loopback)"
 bash deploy/clickhouse/local.sh start
 export SETTLEMON_CLICKHOUSE_ADDR="127.0.0.1:${SETTLEMON_CH_PORT:-19000}"
 
-step "Chromium (the console's browser test)"
-# Debian's chromium, installed when missing; the browser test fails without it
-# when CI=true and is skipped otherwise.
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "installing Debian's chromium ..."
-  as_root=""
+# install_missing COMMAND PACKAGE WHAT: Debian's PACKAGE when COMMAND is
+# missing. The tests that need it fail without it when CI=true and are
+# skipped otherwise.
+apt_updated=""
+install_missing() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  echo "installing Debian's $2 ($3) ..."
+  local as_root=""
   [ "$(id -u)" -eq 0 ] || as_root="sudo"
-  if ! { $as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update &&
-    $as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y chromium; }; then
-    if [ "${CI:-}" = "true" ]; then
-      echo "could not install chromium"; exit 1
-    fi
-    echo "could not install chromium: the console's browser test will be skipped"
+  if [ -z "$apt_updated" ]; then
+    $as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update && apt_updated=1
   fi
+  if ! $as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "$2"; then
+    if [ "${CI:-}" = "true" ]; then
+      echo "could not install $2"; exit 1
+    fi
+    echo "could not install $2: $3 will be skipped"
+  fi
+}
+
+step "Chromium, Prometheus, Alertmanager, docker-compose"
+install_missing chromium chromium "the console's browser test"
+install_missing prometheus prometheus "the real-Prometheus stack test and promtool checks"
+install_missing prometheus-alertmanager prometheus-alertmanager "the real-Alertmanager stack test and amtool checks"
+install_missing docker-compose docker-compose "docker-compose config checks"
+
+step "promtool and amtool on the project's configuration"
+if command -v promtool >/dev/null 2>&1; then
+  promtool check rules deploy/prometheus/rules.yml
+  promtool check config deploy/prometheus/prometheus.yml
+fi
+if command -v amtool >/dev/null 2>&1; then
+  amtool check-config deploy/alertmanager/alertmanager.yml
 fi
 # Screenshots of the console's browser test.
 export SETTLEMON_ARTIFACTS="${SETTLEMON_ARTIFACTS:-$PWD/.run/artifacts}"
