@@ -171,7 +171,9 @@ type Deps struct {
 	Metrics Observer
 }
 
-// Observer is told what the alerter does, for metrics.
+// Observer is told what the alerter does, for metrics. One that also has a
+// method Receivers(names ...string) is told the receivers' names once, by
+// New, to create their series.
 type Observer interface {
 	// SetFiring is called after every evaluation with the number of alerts
 	// of alertname and severity that are firing (0 once they resolved).
@@ -288,6 +290,9 @@ func New(cfg Config, deps Deps) (*Alerter, error) {
 		return nil, errors.New("alerter: no receiver: set an Alertmanager URL, a webhook URL, or both")
 	}
 	a.rules = a.buildRules()
+	if r, ok := a.obs.(interface{ Receivers(names ...string) }); ok {
+		r.Receivers(a.sinkNames()...)
+	}
 	return a, nil
 }
 

@@ -574,7 +574,7 @@ func (in *Ingest) deadLetter(b *batch, m *kafka.Message, err error) {
 	in.dead.Add(1)
 	reason := string(event.ReasonOf(err))
 	if reason == "" {
-		reason = "invalid"
+		reason = reasonInvalid
 	}
 	in.progress.deadLettered(reason)
 	// Neither the key nor the payload reaches a table, a topic or a log
