@@ -73,6 +73,23 @@ type Config struct {
 	// ShutdownTimeout bounds how long Run and Close wait for queued
 	// notifications and the last history write; default 10s.
 	ShutdownTimeout time.Duration
+
+	// For is each alert's minimum duration, like Prometheus' `for`: its
+	// condition must be seen at every evaluation for that long before the
+	// alert fires (until then it is pending and nothing is sent). An alert
+	// missing from the map, or a nil map, fires at the first evaluation
+	// that sees it. Defaults: DefaultFor.
+	For For
+}
+
+// DefaultFor is the minimum duration of each alert by default. A source
+// lags for a moment whenever the ingest consumers catch up at different
+// speeds, so SourceLagging waits 2m; the overdue total waits 1m; the batch
+// alerts are already judged over their stall timeout and close (a batch
+// that stalled and resumed between two evaluations still fires once), and a
+// dead-letter burst is news at once.
+func DefaultFor() For {
+	return For{SourceLagging: 2 * time.Minute, PayoutsOverdue: time.Minute, BatchStalled: 0, BatchIncomplete: 0, DeadLetterRate: 0}
 }
 
 // DefaultConfig returns the defaults, without receivers.
@@ -88,6 +105,7 @@ func DefaultConfig() Config {
 		SendTimeout:      10 * time.Second,
 		Retry:            RetryPolicy{}.withDefaults(),
 		ShutdownTimeout:  10 * time.Second,
+		For:              DefaultFor(),
 	}
 }
 
@@ -110,6 +128,9 @@ func (c Config) Validate() error {
 		return errors.New("alert retry policy: durations must not be negative")
 	case c.ShutdownTimeout < 0:
 		return fmt.Errorf("alert shutdown timeout %v: must not be negative", c.ShutdownTimeout)
+	}
+	if err := c.For.validate(); err != nil {
+		return err
 	}
 	if c.AlertmanagerURL != "" {
 		if err := checkURL("alertmanager URL", c.AlertmanagerURL); err != nil {
@@ -150,7 +171,9 @@ type Deps struct {
 	Metrics Observer
 }
 
-// Observer is told what the alerter does, for metrics.
+// Observer is told what the alerter does, for metrics. One that also has a
+// method Receivers(names ...string) is told the receivers' names once, by
+// New, to create their series.
 type Observer interface {
 	// SetFiring is called after every evaluation with the number of alerts
 	// of alertname and severity that are firing (0 once they resolved).
@@ -189,8 +212,9 @@ type Alerter struct {
 	records  map[string]Record
 	inflight map[string]int
 	dirty    []store.AlertRecord
-	firing   map[[2]string]int // last reported to obs, by alertname and severity
-	zeroed   bool              // every alert reported at zero once
+	firing   map[[2]string]int  // last reported to obs, by alertname and severity
+	pending  map[string]pending // conditions waiting out their alert's For, by fingerprint
+	zeroed   bool               // every alert reported at zero once
 
 	// Dispatch.
 	startOnce sync.Once
@@ -233,7 +257,7 @@ func New(cfg Config, deps Deps) (*Alerter, error) {
 		return nil, errors.New("alerter: no store")
 	}
 	a := &Alerter{cfg: cfg, store: deps.Store, log: deps.Logger, now: deps.Now,
-		obs: deps.Metrics, records: map[string]Record{}, inflight: map[string]int{}, firing: map[[2]string]int{},
+		obs: deps.Metrics, records: map[string]Record{}, inflight: map[string]int{}, firing: map[[2]string]int{}, pending: map[string]pending{},
 		doneCh: make(chan bool, 1)}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -266,6 +290,9 @@ func New(cfg Config, deps Deps) (*Alerter, error) {
 		return nil, errors.New("alerter: no receiver: set an Alertmanager URL, a webhook URL, or both")
 	}
 	a.rules = a.buildRules()
+	if r, ok := a.obs.(interface{ Receivers(names ...string) }); ok {
+		r.Receivers(a.sinkNames()...)
+	}
 	return a, nil
 }
 
@@ -324,7 +351,7 @@ func (a *Alerter) Run(ctx context.Context) error {
 		return err
 	}
 	a.start()
-	a.log.Info("alerter running", "interval", a.cfg.Interval, "repeat_interval", a.cfg.RepeatInterval, "receivers", a.sinkNames())
+	a.log.Info("alerter running", "interval", a.cfg.Interval, "repeat_interval", a.cfg.RepeatInterval, "for", a.cfg.For.String(), "receivers", a.sinkNames())
 	t := time.NewTicker(a.cfg.Interval)
 	defer t.Stop()
 	a.tick(ctx)
@@ -424,6 +451,7 @@ func (a *Alerter) evaluate(ctx context.Context) error {
 		}
 		conds = append(conds, c...)
 	}
+	conds = a.hold(conds, evaluated, now)
 	busy := map[string]bool{}
 	for fp, n := range a.inflight {
 		if n > 0 {

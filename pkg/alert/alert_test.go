@@ -157,6 +157,7 @@ func (s *fakeSink) log() []string {
 func testConfig() Config {
 	cfg := DefaultConfig()
 	cfg.Retry = RetryPolicy{Initial: time.Second, Max: 4 * time.Second, Budget: 10 * time.Second}
+	cfg.For = nil // every alert at once; TestFor* test the minimum durations
 	return cfg
 }
 

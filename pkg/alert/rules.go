@@ -45,7 +45,14 @@ const Help = `Alerts:
                    wall clock): a producer sends malformed or invalid events.
 
 Every alert carries the annotations summary, description and action (the
-recommended action, from the anomaly taxonomy where there is one).`
+recommended action, from the anomaly taxonomy where there is one).
+
+Each alert has a minimum duration (--for, like Prometheus' for): its
+condition must be seen at every evaluation for that long before it fires;
+until then it is pending and nothing is sent. Defaults: SourceLagging 2m
+(ingest consumers catching up at different speeds make a feed lag for
+moments), PayoutsOverdue 1m, the others 0s. A batch stall that started and
+ended between two evaluations fires only if it lasted its minimum.`
 
 // BatchConditions turns the stored versions of batch_stalled and
 // batch_incomplete anomalies into one condition per anomaly id. An id with a

@@ -114,6 +114,7 @@ func TestPayoutOutageAlertsOnce(t *testing.T) {
 	rcv := newReceiver(t)
 	acfg := alert.DefaultConfig()
 	acfg.WebhookURL = rcv.srv.URL
+	acfg.For = nil // a fresh alerter per evaluation: no pending state to wait out
 	evaluate := func() {
 		t.Helper()
 		a, err := alert.New(acfg, alert.Deps{Store: st, Logger: testLogger(t)})

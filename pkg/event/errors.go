@@ -33,6 +33,14 @@ const (
 	ReasonEventIDReused   Reason = "event_id_reused"
 )
 
+// Reasons lists every rejection reason, in the order above: metrics create
+// a series for each from the start.
+func Reasons() []Reason {
+	return []Reason{ReasonMalformedJSON, ReasonMissingField, ReasonUnknownType, ReasonTypeNotAllowed, ReasonBadAmount,
+		ReasonBadTimestamp, ReasonCardNumber, ReasonBadField, ReasonInvalidUTF8, ReasonTooLarge,
+		ReasonFutureTimestamp, ReasonEmptyKey, ReasonEventIDReused}
+}
+
 // Error is a validation error: why an event was rejected and, where it
 // applies, which JSON field was at fault. It never contains a card number.
 type Error struct {

@@ -42,11 +42,7 @@ func (in *Ingest) check(m *kafka.Message, ev *event.Event) error {
 			Detail: "the message has no Kafka key; producers must key " + ev.Type.String() +
 				" events (payment events by trace_no, batch events by batch_id, heartbeats by producer, profiles by merchant_id) so that related events stay in order on one partition"}
 	}
-	now := time.Now
-	if in.deps.Now != nil {
-		now = in.deps.Now
-	}
-	if err := event.CheckTime(ev, now(), in.cfg.MaxFutureSkew); err != nil {
+	if err := event.CheckTime(ev, in.now(), in.cfg.MaxFutureSkew); err != nil {
 		return err
 	}
 	if in.ids.check(ev.ID, m.Value) {

@@ -175,8 +175,9 @@ type Ingest struct {
 	pending                                                         atomic.Int32 // batches read and not yet committed
 	minWM                                                           atomic.Int64 // lowest partition watermark after the last batch
 
-	progress progress  // bytes, dead-letter reasons and partition lag, for Stats (metrics.go)
-	ids      *idMemory // recent event ids, for event_id_reused (checks.go)
+	progress progress       // bytes, dead-letter reasons and partition lag, for Stats (metrics.go)
+	deadLog  *deadLetterLog // dead letters in the log, rate-limited (deadlog.go)
+	ids      *idMemory      // recent event ids, for event_id_reused (checks.go)
 }
 
 // New builds an ingest consumer; it connects on Run.
@@ -194,8 +195,10 @@ func New(cfg Config, deps Deps) (*Ingest, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	return &Ingest{cfg: cfg, deps: deps, log: deps.Logger.With("component", "ingest", "source", cfg.Source.String(), "topic", cfg.Topic),
-		wm: map[int]int64{}, sentWM: map[int]int64{}, pos: newPositions(), ids: newIDMemory(cfg.EventIDMemory)}, nil
+	in := &Ingest{cfg: cfg, deps: deps, log: deps.Logger.With("component", "ingest", "source", cfg.Source.String(), "topic", cfg.Topic),
+		wm: map[int]int64{}, sentWM: map[int]int64{}, pos: newPositions(), ids: newIDMemory(cfg.EventIDMemory)}
+	in.deadLog = newDeadLetterLog(in.log, deadLetterLogEvery)
+	return in, nil
 }
 
 // Stats returns the counters so far.
@@ -219,6 +222,10 @@ func (in *Ingest) Run(ctx context.Context) error {
 		return err
 	}
 	defer in.Close()
+	dctx, stopDeadLog := context.WithCancel(ctx)
+	deadLogDone := make(chan struct{})
+	go func() { defer close(deadLogDone); in.deadLog.run(dctx, in.now) }()
+	defer func() { stopDeadLog(); <-deadLogDone }()
 	if in.cfg.Source != event.Merchants {
 		hctx, stop := context.WithCancel(ctx)
 		defer stop()
@@ -334,7 +341,7 @@ func (in *Ingest) open(ctx context.Context) error {
 	if in.dlq, err = kafkaio.NewWriter(k, in.cfg.DLQTopic, kafkaio.WriterConfig{}); err != nil {
 		return err
 	}
-	logErr := kafka.LoggerFunc(func(msg string, args ...any) { in.log.Warn("kafka reader: " + fmt.Sprintf(msg, args...)) })
+	logErr := kafkaio.ErrorLogger(in.log, "kafka reader")
 	in.reader = kafka.NewReader(kafka.ReaderConfig{
 		Brokers:           k.Brokers,
 		GroupID:           in.cfg.Group,
@@ -574,7 +581,7 @@ func (in *Ingest) deadLetter(b *batch, m *kafka.Message, err error) {
 	in.dead.Add(1)
 	reason := string(event.ReasonOf(err))
 	if reason == "" {
-		reason = "invalid"
+		reason = reasonInvalid
 	}
 	in.progress.deadLettered(reason)
 	// Neither the key nor the payload reaches a table, a topic or a log
@@ -582,7 +589,10 @@ func (in *Ingest) deadLetter(b *batch, m *kafka.Message, err error) {
 	payload := pan.Default().Mask(m.Value)
 	key := pan.Default().Mask(m.Key)
 	detail := err.Error()
-	in.log.Warn("dead-lettered a message", "partition", m.Partition, "offset", m.Offset, "reason", reason, "detail", detail,
+	if in.deadLog == nil { // an Ingest not made by New (tests)
+		in.deadLog = newDeadLetterLog(in.log, deadLetterLogEvery)
+	}
+	in.deadLog.note(in.now(), reason, "partition", m.Partition, "offset", m.Offset, "detail", detail,
 		"action", "fix the producer; the message is kept in "+in.cfg.DLQTopic+" and the dead_letters table")
 	b.dead = append(b.dead, store.DeadLetter{Topic: m.Topic, Partition: int32(m.Partition), Offset: m.Offset, KafkaTime: m.Time.UnixMilli(),
 		Key: key, Reason: reason, Detail: detail, Payload: payload})

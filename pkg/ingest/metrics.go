@@ -2,12 +2,15 @@ package ingest
 
 import (
 	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+
+	"settlemon/pkg/event"
 )
 
 // progress is what Stats reports beyond the counters: bytes consumed, dead
@@ -51,6 +54,18 @@ func (p *progress) fill(s *Stats) {
 	s.PartitionLag = maps.Clone(p.lag)
 	s.DeadLetterReasons = maps.Clone(p.reasons)
 	p.mu.Unlock()
+}
+
+// reasonInvalid is the dead-letter reason of an error that names none.
+const reasonInvalid = "invalid"
+
+// deadLetterReasons is every reason a dead letter can have.
+func deadLetterReasons() []string {
+	var out []string
+	for _, r := range event.Reasons() {
+		out = append(out, string(r))
+	}
+	return append(out, reasonInvalid)
 }
 
 var (
@@ -100,8 +115,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descDeclined, s.Declined)
 		counter(descControl, s.Control)
 		counter(descBatches, s.Batches)
+		// Every reason from the start, so rate() sees the first burst.
+		known := deadLetterReasons()
+		for _, reason := range known {
+			ch <- prometheus.MustNewConstMetric(descDead, prometheus.CounterValue, float64(s.DeadLetterReasons[reason]), src, topic, reason)
+		}
 		for reason, n := range s.DeadLetterReasons {
-			ch <- prometheus.MustNewConstMetric(descDead, prometheus.CounterValue, float64(n), src, topic, reason)
+			if !slices.Contains(known, reason) {
+				ch <- prometheus.MustNewConstMetric(descDead, prometheus.CounterValue, float64(n), src, topic, reason)
+			}
 		}
 		if at := in.lastRead.Load(); at > 0 {
 			ch <- prometheus.MustNewConstMetric(descLastBatch, prometheus.GaugeValue, float64(at)/1000, src, topic)

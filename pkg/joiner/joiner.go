@@ -290,7 +290,7 @@ func (j *Joiner) Run(ctx context.Context) error {
 		ID: j.cfg.Group, Brokers: k.Brokers, Dialer: dialer, Topics: []string{j.cfg.Topic},
 		StartOffset: kafka.FirstOffset, HeartbeatInterval: time.Second, SessionTimeout: 10 * time.Second,
 		RebalanceTimeout: 10 * time.Second, JoinGroupBackoff: time.Second,
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) { j.log.Warn("kafka group: " + fmt.Sprintf(msg, args...)) }),
+		ErrorLogger: kafkaio.ErrorLogger(j.log, "kafka group"),
 	})
 	if err != nil {
 		return fmt.Errorf("joiner: joining group %s: %w", j.cfg.Group, err)

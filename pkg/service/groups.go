@@ -5,8 +5,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"settlemon/pkg/calendar"
 	"settlemon/pkg/kafkaio"
@@ -102,9 +104,28 @@ func CalendarFlags(f *Flags) *CalendarConfig {
 	return c
 }
 
-// Load builds the schedule, warning when the calendar lacks the current or
-// next year (deadlines there fall back to weekends only).
-func (c *CalendarConfig) Load(logger *slog.Logger, thisYear int) (*calendar.Schedule, error) {
+// DeadlineHorizonDays is how far past an event its deadline can fall at
+// most, in days (a T1 payout across the longest holiday is due within about
+// two weeks): the years an event's deadline can reach.
+const DeadlineHorizonDays = 31
+
+// Years lists the years from the one of first to the one of last, the
+// years a command computes deadlines in.
+func Years(first, last time.Time) []int {
+	var out []int
+	for y := first.Year(); y <= last.Year(); y++ {
+		out = append(out, y)
+	}
+	return out
+}
+
+// Load builds the schedule. It warns, once and in one line, about the years
+// among years that the calendar lacks (deadlines in them count weekends
+// only): commands pass the years their deadlines fall in — a live joiner
+// this year and, near its end, the next; a simulation the years it spans.
+// Commands that show deadlines one by one (explain, the console) pass none:
+// each deadline computed without holidays says so itself.
+func (c *CalendarConfig) Load(logger *slog.Logger, years ...int) (*calendar.Schedule, error) {
 	var cal *calendar.Calendar
 	var err error
 	if c.File == "" {
@@ -115,11 +136,15 @@ func (c *CalendarConfig) Load(logger *slog.Logger, thisYear int) (*calendar.Sche
 	if err != nil {
 		return nil, fmt.Errorf("loading calendar: %w", err)
 	}
-	for _, y := range []int{thisYear, thisYear + 1} {
-		if !cal.Known(y) {
-			logger.Warn("the calendar has no holidays for a year: deadlines in it count weekends only and are flagged",
-				"year", y, "calendar", cal.Version(), "action", "update the calendar file (--calendar-file) when the State Council publishes the schedule")
+	var missing []int
+	for _, y := range years {
+		if !cal.Known(y) && !slices.Contains(missing, y) {
+			missing = append(missing, y)
 		}
+	}
+	if len(missing) > 0 {
+		logger.Warn("the calendar has no holidays for a year its deadlines fall in: deadlines there count weekends only and are flagged",
+			"years", missing, "calendar", cal.Version(), "action", "update the calendar file (--calendar-file) when the State Council publishes the schedule")
 	}
 	return calendar.NewSchedule(c.Schedule, cal)
 }

@@ -211,11 +211,11 @@ type SourceStatus struct {
 func (s *Store) JoinerSourceStatus(ctx context.Context) ([]SourceStatus, error) {
 	rows, err := s.conn.Query(ctx, `
 SELECT source,
-       argMax(status, last_observed_at),
-       toInt64(toUInt32(max(last_observed_at))) * 1000,
-       toInt64(toUInt32(argMax(watermark, last_observed_at))) * 1000,
-       argMax(watermark_lag_s, last_observed_at),
-       argMax(threshold_s, last_observed_at)
+       argMax(status, (last_version, last_seq)),
+       toInt64(toUInt32(argMax(last_observed_at, (last_version, last_seq)))) * 1000,
+       toInt64(toUInt32(argMax(watermark, (last_version, last_seq)))) * 1000,
+       argMax(watermark_lag_s, (last_version, last_seq)),
+       argMax(threshold_s, (last_version, last_seq))
 FROM source_health_latest
 WHERE reporter = 'joiner'
 GROUP BY source

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // SourceHealth is one observation of a source feed by a reporter: the joiner
@@ -20,6 +21,10 @@ type SourceHealth struct {
 	Withheld      uint64
 	Status        string // "ok", "lagging" or "unknown"
 	ThresholdS    int64
+	// Seq orders the reports of one instance that share ObservedAt: set by
+	// InsertSourceHealth from the store's writer sequence (nextSeq), never
+	// by the caller.
+	Seq uint64
 }
 
 var healthTable = newTable("source_health", "source health",
@@ -35,11 +40,34 @@ var healthTable = newTable("source_health", "source health",
 	str("status", func(r *SourceHealth) string { return r.Status }),
 	i64("threshold_s", func(r *SourceHealth) int64 { return r.ThresholdS }),
 	u64("version", func(r *SourceHealth) uint64 { return clampU64(r.ObservedAt) }),
+	u64("seq", func(r *SourceHealth) uint64 { return r.Seq }),
 )
 
-// InsertSourceHealth records source health observations.
+// InsertSourceHealth records source health observations, in order: each
+// row gets the next number of the store's writer sequence, so that of two
+// reports with the same ObservedAt the one written later is the latest
+// (source_health_latest orders by observed time, then by seq).
 func (s *Store) InsertSourceHealth(ctx context.Context, rows []SourceHealth) error {
-	return insert(ctx, s, healthTable, rows)
+	numbered := make([]SourceHealth, len(rows))
+	for i, r := range rows {
+		r.Seq = s.nextSeq()
+		numbered[i] = r
+	}
+	return insert(ctx, s, healthTable, numbered)
+}
+
+// nextSeq returns the next number of the writer sequence: strictly
+// increasing within the process, and starting from the wall clock in
+// nanoseconds so that a later process (a restarted reporter) numbers after
+// an earlier one.
+func (s *Store) nextSeq() uint64 {
+	for {
+		last := s.seq.Load()
+		next := max(last+1, uint64(max(time.Now().UnixNano(), 0)))
+		if s.seq.CompareAndSwap(last, next) {
+			return next
+		}
+	}
 }
 
 // SourceSummary is what the report says about one source.
@@ -58,9 +86,9 @@ type SourceSummary struct {
 func (s *Store) SourceSummaries(ctx context.Context) ([]SourceSummary, error) {
 	rows, err := s.conn.Query(ctx, `
 SELECT source,
-       toInt64(toUInt32(argMax(watermark, observed_at))) * 1000,
-       argMax(watermark_lag_s, observed_at),
-       argMax(status, observed_at),
+       toInt64(toUInt32(argMax(watermark, (version, seq)))) * 1000,
+       argMax(watermark_lag_s, (version, seq)),
+       argMax(status, (version, seq)),
        countIf(status = 'lagging'),
        max(watermark_lag_s),
        max(withheld)
@@ -84,7 +112,7 @@ ORDER BY source`)
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading source health: %w", err)
 	}
-	lag, err := s.countBy(ctx, `SELECT source, toUInt64(greatest(argMax(consumer_lag, observed_at), 0)) FROM source_health FINAL WHERE reporter = 'ingest' GROUP BY source`)
+	lag, err := s.countBy(ctx, `SELECT source, toUInt64(greatest(argMax(consumer_lag, (version, seq)), 0)) FROM source_health FINAL WHERE reporter = 'ingest' GROUP BY source`)
 	if err != nil {
 		return nil, fmt.Errorf("reading ingest health: %w", err)
 	}

@@ -53,16 +53,26 @@ func insert[T any](ctx context.Context, s *Store, t *table[T], rows []T) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	start, attempts := time.Now(), 0
+	start := time.Now()
 	sc := scratchPool.Get().(*scratch)
 	defer sc.release()
 	cols := t.build(rows, sc)
-	err := s.withRetry(ctx, "inserting "+t.what, len(rows), func() error {
-		attempts++
+	err := s.withRetry(ctx, "inserting "+t.what, len(rows), s.attempt(t.name, time.Now, func() error {
 		return sendBatch(ctx, s, t, cols, len(rows), sc)
-	})
-	observeInsert(s, t, rows, attempts, time.Since(start), err)
+	}))
+	observeInsert(s, t, rows, time.Since(start), err)
 	return err
+}
+
+// tableNames lists every table the store inserts into, for metrics that
+// exist from the start.
+func tableNames() []string {
+	names := []string{controlTable.name, deadLetterTable.name, lagTable.name, anomalyTable.name,
+		batchTable.name, healthTable.name, alertTable.name, checkpointTable.name}
+	for _, t := range rawTables {
+		names = append(names, t.name)
+	}
+	return names
 }
 
 // sendBatch prepares a batch, appends the built columns of n rows and sends it.

@@ -12,7 +12,8 @@
 //
 // It does not decide what to write or when: batching by size and time,
 // back-pressure and offset commits belong to the callers. It keeps no state
-// beyond its connection pool.
+// beyond its connection pool, its metrics and the writer sequence that orders
+// source health reports.
 package store
 
 import (
@@ -25,6 +26,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -99,7 +101,8 @@ type Store struct {
 	cfg     Config
 	conn    driver.Conn
 	logger  *slog.Logger
-	metrics *metrics // nil until Instrument (metrics.go)
+	metrics *metrics      // nil until Instrument (metrics.go)
+	seq     atomic.Uint64 // the writer sequence of source health rows (nextSeq)
 }
 
 // New connects to ClickHouse, waiting a few seconds for it to answer, and

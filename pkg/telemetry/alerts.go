@@ -54,6 +54,17 @@ func NewAlertMetrics(reg prometheus.Registerer) (*AlertMetrics, error) {
 	return m, nil
 }
 
+// Receivers creates the notification series of every receiver at zero, so
+// rate() sees the first failed notification; the alerter calls it with its
+// receivers' names when it is built.
+func (m *AlertMetrics) Receivers(names ...string) {
+	for _, n := range names {
+		for _, outcome := range []string{"sent", "failed"} {
+			m.notifications.WithLabelValues(n, outcome)
+		}
+	}
+}
+
 // SetFiring implements AlertObserver.
 func (m *AlertMetrics) SetFiring(alertname, severity string, n int) {
 	m.firing.WithLabelValues(alertname, severity).Set(float64(n))

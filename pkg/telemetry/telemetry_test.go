@@ -276,6 +276,7 @@ func TestAlertMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.Receivers("alertmanager", "webhook")
 	var o AlertObserver = m
 	o.SetFiring("SettlemonBatchStalled", "critical", 2)
 	o.SetFiring("SettlemonBatchStalled", "critical", 1)
@@ -300,8 +301,13 @@ func TestAlertMetrics(t *testing.T) {
 		"settlemon_alerts_firing,SettlemonBatchStalled,critical":  1,
 		"settlemon_alert_notifications_total,failed,alertmanager": 1,
 		"settlemon_alert_notifications_total,sent,alertmanager":   2,
+		"settlemon_alert_notifications_total,failed,webhook":      0, // from the start: rate() sees the first failure
+		"settlemon_alert_notifications_total,sent,webhook":        0,
 	}
 	for k, v := range want {
+		if _, ok := got[k]; !ok {
+			t.Errorf("no series %s (all: %v)", k, got)
+		}
 		if got[k] != v {
 			t.Errorf("%s = %v, want %v (all: %v)", k, got[k], v, got)
 		}

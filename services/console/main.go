@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"time"
 
 	"settlemon/pkg/console"
 	"settlemon/pkg/service"
@@ -85,7 +84,7 @@ Examples:
 	if err != nil {
 		return service.ExitCode("console", err)
 	}
-	sched, err := cc.Load(log, time.Now().Year())
+	sched, err := cc.Load(log) // each deadline explained says when the calendar lacks its year
 	if err != nil {
 		return service.ExitCode("console", err)
 	}

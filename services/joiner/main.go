@@ -60,7 +60,7 @@ replay. SIGTERM flushes, commits and exits.`)
 	if err != nil {
 		return service.ExitCode("joiner", err)
 	}
-	sched, err := cc.Load(log, time.Now().Year())
+	sched, err := cc.Load(log, service.Years(time.Now(), time.Now().AddDate(0, 0, service.DeadlineHorizonDays))...)
 	if err != nil {
 		return service.ExitCode("joiner", err)
 	}

@@ -61,7 +61,7 @@ status 3 means the reconciliation did not balance.`)
 	sim.Schedule = cc.Schedule
 	cfg.Store = *sc
 	cfg.FreshDatabase = !*keep
-	sched, err := cc.Load(log, time.Now().Year())
+	sched, err := cc.Load(log, service.Years(sim.Start.At(time.UTC, 0), sim.Start.AddDays(sim.Days+service.DeadlineHorizonDays).At(time.UTC, 0))...)
 	if err != nil {
 		return err
 	}

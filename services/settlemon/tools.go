@@ -97,7 +97,7 @@ func runExplain(sc *store.Config, cc *service.CalendarConfig, lc *service.LogCon
 	if err != nil {
 		return explain.Explanation{}, err
 	}
-	sched, err := cc.Load(log, time.Now().Year())
+	sched, err := cc.Load(log) // each deadline explained says when the calendar lacks its year
 	if err != nil {
 		return explain.Explanation{}, err
 	}

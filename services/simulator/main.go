@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"os"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 
@@ -44,7 +45,7 @@ payout-feed outage (all rates are flags). Equal seeds give identical traffic. Th
 		return service.ExitCode("simulator", err)
 	}
 	cfg.Schedule = cc.Schedule
-	sched, err := cc.Load(log, cfg.Start.Year())
+	sched, err := cc.Load(log, service.Years(cfg.Start.At(time.UTC, 0), cfg.Start.AddDays(cfg.Days+service.DeadlineHorizonDays).At(time.UTC, 0))...)
 	if err != nil {
 		return service.ExitCode("simulator", err)
 	}
