@@ -215,12 +215,76 @@ func (d *dependsOn) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// interpolation matches ${VAR}, ${VAR:-default} and ${VAR-default}.
-var interpolation = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}`)
+// interpolation matches ${VAR}, ${VAR:-default}, ${VAR-default} and the
+// required forms ${VAR:?message} and ${VAR?message}.
+var interpolation = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}`)
 
-// effective is v as compose resolves it when no host variable is set.
+// hostVar is one ${…} reference of the compose file.
+type hostVar struct {
+	Name     string
+	Op       string // "", "-", ":-", "?", ":?"
+	Arg      string // the default or the message
+	Required bool
+}
+
+// hostVars lists the ${…} references in v.
+func hostVars(v string) []hostVar {
+	var out []hostVar
+	for _, m := range interpolation.FindAllStringSubmatch(v, -1) {
+		out = append(out, hostVar{Name: m[1], Op: m[2], Arg: m[3], Required: strings.HasSuffix(m[2], "?")})
+	}
+	return out
+}
+
+// exampleSecrets are the values the checks give the required host variables,
+// as an operator's .env would.
+var exampleSecrets = map[string]string{
+	"SETTLEMON_CLICKHOUSE_PASSWORD": "example-writer-password",
+	"SETTLEMON_ANALYST_PASSWORD":    "example-analyst-password",
+	"SETTLEMON_CONSOLE_TOKEN":       "example-console-token",
+	"GRAFANA_ADMIN_PASSWORD":        "example-grafana-password",
+}
+
+// interpolate resolves v as compose does with the host variables host: a
+// required variable that is missing or empty (":?") is reported.
+func interpolate(v string, host map[string]string) (string, error) {
+	var missing []string
+	out := interpolation.ReplaceAllStringFunc(v, func(ref string) string {
+		hv := hostVars(ref)[0]
+		val, set := host[hv.Name]
+		switch hv.Op {
+		case "":
+			return val
+		case "-":
+			if !set {
+				return hv.Arg
+			}
+		case ":-":
+			if val == "" {
+				return hv.Arg
+			}
+		case "?":
+			if !set {
+				missing = append(missing, hv.Name)
+			}
+		case ":?":
+			if val == "" {
+				missing = append(missing, hv.Name)
+			}
+		}
+		return val
+	})
+	if len(missing) > 0 {
+		return out, fmt.Errorf("required variable %s is not set", strings.Join(missing, ", "))
+	}
+	return out, nil
+}
+
+// effective is v as compose resolves it when only the required host
+// variables are set (to exampleSecrets).
 func effective(v string) string {
-	return interpolation.ReplaceAllString(v, "$2")
+	out, _ := interpolate(v, exampleSecrets)
+	return out
 }
 
 // --- the repository and the commands -----------------------------------------

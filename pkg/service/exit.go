@@ -5,29 +5,92 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/url"
 	"os"
+	"strings"
 
 	"settlemon/pkg/store"
 )
 
-// ExitCode turns a command's outcome into its exit status: 0 for success
-// and for --help, otherwise 1 after printing the error prefixed with the
-// command's name.
-func ExitCode(command string, err error) int {
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return 0
+// Exit statuses shared by every command.
+const (
+	ExitOK    = 0
+	ExitError = 1 // the command ran and failed: a server did not answer, a file is missing, …
+	ExitUsage = 2 // the command was invoked wrongly: an unknown flag, a bad value, a missing argument
+)
+
+// UsageError is a mistake in how a command was invoked: a flag or variable
+// that does not parse, a value out of range, a missing or extra argument.
+// ExitCode gives it status 2 and points to --help.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// Usage marks err as a usage error (nil stays nil).
+func Usage(err error) error {
+	if err == nil {
+		return nil
 	}
-	fmt.Fprintln(os.Stderr, command+":", err)
-	return 1
+	var u *UsageError
+	if errors.As(err, &u) {
+		return err
+	}
+	return &UsageError{Err: err}
+}
+
+// Usagef is a usage error with a formatted message.
+func Usagef(format string, a ...any) error { return &UsageError{Err: fmt.Errorf(format, a...)} }
+
+// IsUsage reports whether err is a usage error.
+func IsUsage(err error) bool {
+	var u *UsageError
+	return errors.As(err, &u)
+}
+
+// ExitCode turns a command's outcome into its exit status and prints the
+// error on stderr; see ExitCodeTo.
+func ExitCode(command string, err error) int { return ExitCodeTo(os.Stderr, command, err) }
+
+// ExitCodeTo turns a command's outcome into its exit status: 0 for success
+// and for --help; 2 for a usage error, printed as one line plus a pointer
+// to --help; otherwise 1 after printing the error. The error is prefixed
+// with the command's name once: an error that already starts with it (a
+// package named like the command) is not prefixed again.
+func ExitCodeTo(w io.Writer, command string, err error) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	fmt.Fprintln(w, Message(command, err))
+	if IsUsage(err) {
+		fmt.Fprintf(w, "run %q for the flags\n", command+" --help")
+		return ExitUsage
+	}
+	return ExitError
+}
+
+// Message is err as one line prefixed with the command's name, without
+// repeating a prefix the error already carries ("joiner: joiner: …").
+func Message(command string, err error) string {
+	msg := err.Error()
+	short := command[strings.LastIndexByte(command, ' ')+1:]
+	for _, p := range []string{command + ": ", short + ": "} {
+		for strings.HasPrefix(msg, p) {
+			msg = strings.TrimPrefix(msg, p)
+		}
+	}
+	return command + ": " + msg
 }
 
 // OpenStore connects to ClickHouse and, when migrate is set, applies the
-// migrations first. The caller closes the store.
+// migrations first. The caller closes the store. A server that does not
+// answer is reported with how to start it (StoreError).
 func OpenStore(ctx context.Context, cfg store.Config, log *slog.Logger, migrate bool) (*store.Store, error) {
 	st, err := store.New(ctx, cfg, log)
 	if err != nil {
-		return nil, err
+		return nil, StoreError(err)
 	}
 	if migrate {
 		if _, err := st.Migrate(ctx); err != nil {
@@ -36,4 +99,35 @@ func OpenStore(ctx context.Context, cfg store.Config, log *slog.Logger, migrate 
 		}
 	}
 	return st, nil
+}
+
+// StoreError adds the fix to an error of store.New: a ClickHouse that does
+// not answer is started with `make clickhouse-start` or is elsewhere; an
+// invalid configuration is a usage error.
+func StoreError(err error) error {
+	var down *store.UnreachableError
+	switch {
+	case errors.As(err, &down):
+		return fmt.Errorf("%w: start it with `make clickhouse-start` (or set --clickhouse-addr, SETTLEMON_CLICKHOUSE_ADDR)", err)
+	case errors.Is(err, store.ErrInvalidConfig):
+		return Usage(err)
+	}
+	return err
+}
+
+// Invalid joins the results of a command's Validate calls into one usage
+// error, or nil when all of them passed.
+func Invalid(errs ...error) error { return Usage(errors.Join(errs...)) }
+
+// CheckURL reports a receiver URL a command cannot use, naming the flag and
+// the fix: it needs http:// or https:// and a host.
+func CheckURL(flagName, raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Usagef("--%s %q: the URL needs http:// or https:// and a host, e.g. http://127.0.0.1:9093", flagName, raw)
+	}
+	return nil
 }

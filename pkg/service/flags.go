@@ -31,6 +31,13 @@ func EnvName(flagName string) string {
 type Flags struct {
 	*flag.FlagSet
 	summary string
+	// help receives --help (default stdout); notes, notes about defaults
+	// that were adapted (default stderr).
+	help, notes io.Writer
+	// args: positional arguments are allowed (AllowArgs).
+	args bool
+	// check is the --check-config flag, when registered (CheckConfigFlag).
+	check *bool
 	// after run at the end of a successful Parse, in order: defaults that
 	// depend on other flags.
 	after []func()
@@ -39,9 +46,48 @@ type Flags struct {
 // NewFlags returns a flag set for command name; summary is the first lines of
 // its --help.
 func NewFlags(name, summary string) *Flags {
-	f := &Flags{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), summary: summary}
-	f.Usage = func() { f.PrintUsage(f.Output()) }
+	f := &Flags{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), summary: summary, help: os.Stdout, notes: os.Stderr}
+	// The flag package prints nothing itself: Parse prints the help for
+	// --help and returns every other mistake as one UsageError.
+	f.SetOutput(io.Discard)
+	f.Usage = func() {}
 	return f
+}
+
+// SetOutputs sends --help (and the --check-config verdict) to help instead
+// of stdout, and notes about adapted defaults to notes instead of stderr.
+func (f *Flags) SetOutputs(help, notes io.Writer) { f.help, f.notes = help, notes }
+
+// IsSet reports whether flag name was given on the command line or in the
+// environment (after Parse).
+func (f *Flags) IsSet(name string) bool {
+	set := false
+	f.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	if !set {
+		_, set = os.LookupEnv(EnvName(name))
+	}
+	return set
+}
+
+// AllowArgs lets Parse accept positional arguments (f.Args()); without it a
+// positional argument is a usage error.
+func (f *Flags) AllowArgs() { f.args = true }
+
+// CheckConfigFlag registers --check-config: the command parses its flags and
+// environment, validates every configuration and exits 0 without connecting
+// to anything (CheckOnly reports it).
+func (f *Flags) CheckConfigFlag() {
+	f.check = f.Bool("check-config", false, "parse the flags and environment, validate the configuration and exit 0 without connecting to anything (exit 2 naming the problem otherwise)")
+}
+
+// CheckOnly reports whether --check-config was given.
+func (f *Flags) CheckOnly() bool { return f.check != nil && *f.check }
+
+// ConfigOK ends a --check-config run: it prints that the configuration of
+// command is valid and returns nil.
+func (f *Flags) ConfigOK(command string) error {
+	fmt.Fprintf(f.help, "%s: the configuration is valid\n", command)
+	return nil
 }
 
 // PrintUsage writes the help text: the summary, then every flag with its
@@ -58,11 +104,20 @@ func (f *Flags) PrintUsage(w io.Writer) {
 }
 
 // Parse reads args, then the environment for every flag not given in args.
-// It returns flag.ErrHelp after printing help for -h/--help.
+// It returns flag.ErrHelp after printing help for -h/--help, and a
+// UsageError for an unknown flag, a value that does not parse (on the
+// command line or in the environment) and, unless AllowArgs, a positional
+// argument.
 func (f *Flags) Parse(args []string) error {
-	f.SetOutput(os.Stderr)
 	if err := f.FlagSet.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			f.PrintUsage(f.help)
+			return err
+		}
+		return Usage(err)
+	}
+	if !f.args && f.NArg() > 0 {
+		return Usagef("unexpected argument %q", f.Arg(0))
 	}
 	set := map[string]bool{}
 	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
@@ -78,7 +133,7 @@ func (f *Flags) Parse(args []string) error {
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
-		return err
+		return Usage(err)
 	}
 	for _, fn := range f.after {
 		fn()

@@ -83,6 +83,7 @@ func storeTLSFlags(f *Flags, c *store.Config) {
 	f.BoolVar(&c.TLS, "clickhouse-tls", false, "connect to ClickHouse with TLS")
 	f.StringVar(&c.TLSCAFile, "clickhouse-tls-ca-file", "", "PEM CA bundle for ClickHouse TLS")
 	f.DurationVar(&c.MaxRetryElapsed, "clickhouse-retry-budget", c.MaxRetryElapsed, "how long one insert is retried while ClickHouse is unavailable before the service gives up")
+	f.DurationVar(&c.ConnectWait, "clickhouse-connect-wait", c.ConnectWait, "how long to wait at start for ClickHouse to answer before giving up")
 }
 
 // CalendarConfig is the business-day calendar and the settlement schedule.

@@ -167,6 +167,21 @@ type Outage struct {
 // Enabled reports whether the outage is configured.
 func (o Outage) Enabled() bool { return o.Day > 0 }
 
+// FitOutage moves an outage configured after the last traffic day onto the
+// last one, so that a default outage (FullConfig's day 4) stays inside a
+// shorter run; it reports whether it moved it. Callers apply it to defaults
+// only: an outage day the user chose is validated as given.
+func (c *Config) FitOutage() bool {
+	if c.Days < 1 || c.PayoutOutage.Day <= c.Days {
+		return false
+	}
+	c.PayoutOutage.Day = c.Days
+	return true
+}
+
+// Date returns the local date of traffic day n (1-based).
+func (c Config) Date(n int) calendar.Date { return c.Start.AddDays(n - 1) }
+
 // DefaultConfig returns the default run: three days of 30,000 traces from
 // 2026-09-28 (so that T1 payouts cross the National Day holiday) over 500
 // merchants and 6 partitions per topic, with the three original faults at

@@ -45,6 +45,9 @@ type Config struct {
 
 	DialTimeout time.Duration // default 5s
 	ReadTimeout time.Duration // default 60s
+	// ConnectWait is how long New waits for the server to answer before it
+	// reports it unreachable (UnreachableError). Default (and 0) 15s.
+	ConnectWait time.Duration
 
 	// MaxRetryElapsed is the total retry budget of one insert: retryable
 	// failures are retried with exponential backoff until it is spent or the
@@ -61,6 +64,7 @@ func DefaultConfig() Config {
 		User:            "default",
 		DialTimeout:     5 * time.Second,
 		ReadTimeout:     60 * time.Second,
+		ConnectWait:     defaultConnectWait,
 		MaxRetryElapsed: 5 * time.Minute,
 	}
 }
@@ -90,11 +94,33 @@ func (c Config) Validate() error {
 	if c.MaxRetryElapsed <= 0 {
 		return fmt.Errorf("clickhouse retry budget %v: must be positive", c.MaxRetryElapsed)
 	}
+	if c.ConnectWait < 0 {
+		return fmt.Errorf("clickhouse connect wait %v: must not be negative", c.ConnectWait)
+	}
 	return nil
 }
 
-// connectBudget bounds how long New waits for the server to answer a ping.
-const connectBudget = 15 * time.Second
+// defaultConnectWait bounds how long New waits for the server to answer a
+// ping when Config.ConnectWait is 0.
+const defaultConnectWait = 15 * time.Second
+
+// ErrInvalidConfig is wrapped by the error New returns for a configuration
+// that fails Validate.
+var ErrInvalidConfig = errors.New("invalid store config")
+
+// UnreachableError is New's error when nothing answered at Addr within
+// ConnectWait: the server is down, or Addr is wrong.
+type UnreachableError struct {
+	Addr   string
+	Waited time.Duration
+	Err    error // the last attempt's error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("ClickHouse at %s is not answering (%v after %v)", e.Addr, e.Err, e.Waited.Round(100*time.Millisecond))
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // Store writes to and reads from one ClickHouse database.
 type Store struct {
@@ -110,7 +136,7 @@ type Store struct {
 // Migrate.
 func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid store config: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -161,7 +187,7 @@ func (c Config) tlsConfig() (*tls.Config, error) {
 }
 
 // open opens a connection pool to database and pings it, retrying retryable
-// failures for connectBudget.
+// failures for cfg.ConnectWait.
 func open(ctx context.Context, cfg Config, database string, tlsConfig *tls.Config) (driver.Conn, error) {
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Protocol: clickhouse.Native,
@@ -181,7 +207,12 @@ func open(ctx context.Context, cfg Config, database string, tlsConfig *tls.Confi
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval = 100 * time.Millisecond
 	bo.MaxInterval = 2 * time.Second
-	bo.MaxElapsedTime = connectBudget
+	wait := cfg.ConnectWait
+	if wait == 0 {
+		wait = defaultConnectWait
+	}
+	bo.MaxElapsedTime = wait
+	started := time.Now()
 	err = backoff.Retry(func() error {
 		err := conn.Ping(ctx)
 		if err != nil && !Retryable(err) {
@@ -191,6 +222,9 @@ func open(ctx context.Context, cfg Config, database string, tlsConfig *tls.Confi
 	}, backoff.WithContext(bo, ctx))
 	if err != nil {
 		_ = conn.Close()
+		if notAnswering(err) {
+			return nil, &UnreachableError{Addr: cfg.Addr, Waited: time.Since(started), Err: err}
+		}
 		return nil, fmt.Errorf("connecting to clickhouse at %s (database %s): %w", cfg.Addr, database, err)
 	}
 	return conn, nil
@@ -225,3 +259,11 @@ func (s *Store) Conn() driver.Conn { return s.conn }
 
 // Database returns the database the store works in.
 func (s *Store) Database() string { return s.cfg.Database }
+
+// notAnswering reports whether a failed connect is the server's silence (a
+// refused, reset or timed-out connection) rather than its answer (an
+// exception such as a wrong password).
+func notAnswering(err error) bool {
+	var exc *clickhouse.Exception
+	return !errors.As(err, &exc) && Retryable(err)
+}

@@ -8,7 +8,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 
 	"settlemon/pkg/alert"
@@ -54,28 +53,30 @@ Example:
 	ops := telemetry.DefaultConfig(telemetry.AlerterListen)
 	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
 	migrate := f.Bool("migrate", false, "apply ClickHouse migrations before starting (the alerts table is 0004)")
+	f.CheckConfigFlag()
 	if err := f.Parse(args); err != nil {
 		return service.ExitCode("alerter", err)
 	}
-	if f.NArg() > 0 {
-		return service.ExitCode("alerter", fmt.Errorf("unexpected argument %q", f.Arg(0)))
-	}
 	if *overdueYuan < 0 || *overdueYuan > (1<<63-1)/100 {
-		return service.ExitCode("alerter", fmt.Errorf("--overdue-amount %d: out of range", *overdueYuan))
+		return service.ExitCode("alerter", service.Usagef("--overdue-amount %d: out of range", *overdueYuan))
 	}
 	cfg.OverdueAmount = *overdueYuan * 100
 	if cfg.AlertmanagerURL == "" && cfg.WebhookURL == "" {
-		return service.ExitCode("alerter", errors.New("no receiver: set --alertmanager-url, --webhook-url, or both"))
+		return service.ExitCode("alerter", service.Usage(errors.New("no receiver: set --alertmanager-url, --webhook-url, or both")))
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := service.Invalid(service.CheckURL("alertmanager-url", cfg.AlertmanagerURL), service.CheckURL("webhook-url", cfg.WebhookURL),
+		service.CheckURL("generator-url", cfg.GeneratorURL)); err != nil {
 		return service.ExitCode("alerter", err)
 	}
-	if err := ops.Validate(); err != nil {
+	if err := service.Invalid(cfg.Validate(), ops.Validate(), sc.Validate()); err != nil {
 		return service.ExitCode("alerter", err)
 	}
 	log, err := lc.Logger()
 	if err != nil {
-		return service.ExitCode("alerter", err)
+		return service.ExitCode("alerter", service.Usage(err))
+	}
+	if f.CheckOnly() {
+		return service.ExitCode("alerter", f.ConfigOK("alerter"))
 	}
 	ctx, stop := service.SignalContext(context.Background())
 	defer stop()

@@ -68,30 +68,31 @@ Examples:
 	f.DurationVar(&cfg.QueryTimeout, "query-timeout", cfg.QueryTimeout, "cancel the ClickHouse queries of an API request after this long")
 	ops := telemetry.DefaultConfig(telemetry.ConsoleListen)
 	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
+	f.CheckConfigFlag()
 	if err := f.Parse(args); err != nil {
-		return service.ExitCode("console", err)
-	}
-	if f.NArg() > 0 {
-		return service.ExitCode("console", fmt.Errorf("unexpected argument %q", f.Arg(0)))
-	}
-	if err := cfg.Validate(); err != nil {
-		return service.ExitCode("console", err)
-	}
-	if err := ops.Validate(); err != nil {
 		return service.ExitCode("console", err)
 	}
 	log, err := lc.Logger()
 	if err != nil {
+		return service.ExitCode("console", service.Usage(err))
+	}
+	if err := service.Invalid(cfg.Validate(), ops.Validate(), sc.Validate(), cc.Schedule.Validate()); err != nil {
 		return service.ExitCode("console", err)
 	}
 	sched, err := cc.Load(log) // each deadline explained says when the calendar lacks its year
 	if err != nil {
 		return service.ExitCode("console", err)
 	}
+	if f.CheckOnly() {
+		return service.ExitCode("console", f.ConfigOK("console"))
+	}
 	ctx, stop := service.SignalContext(context.Background())
 	defer stop()
 	st, err := store.New(ctx, *sc, log)
 	if err != nil {
+		if fixed := service.StoreError(err); fixed != err {
+			return service.ExitCode("console", fixed)
+		}
 		return service.ExitCode("console", fmt.Errorf("%w (the console reads as ClickHouse user %q: check its password, "+
 			"SETTLEMON_CLICKHOUSE_PASSWORD, and that the database was migrated, settlemon migrate)", err, sc.User))
 	}

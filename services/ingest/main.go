@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"time"
 
@@ -52,19 +51,17 @@ identical re-delivery passes).`)
 	migrate := f.Bool("migrate", false, "apply ClickHouse migrations before starting")
 	ops := telemetry.DefaultConfig(telemetry.IngestListen)
 	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
+	f.CheckConfigFlag()
 	if err := f.Parse(args); err != nil {
-		return service.ExitCode("ingest", err)
-	}
-	if err := ops.Validate(); err != nil {
 		return service.ExitCode("ingest", err)
 	}
 	log, err := lc.Logger()
 	if err != nil {
-		return service.ExitCode("ingest", err)
+		return service.ExitCode("ingest", service.Usage(err))
 	}
 	src, err := event.ParseSource(*source)
 	if err != nil {
-		return service.ExitCode("ingest", fmt.Errorf("--source: %w", err))
+		return service.ExitCode("ingest", service.Usagef("--source: %w", err))
 	}
 	cfg.Source = src
 	// On the command line 0 disables a check; in ingest.Config 0 means the default.
@@ -73,6 +70,12 @@ identical re-delivery passes).`)
 	}
 	if cfg.EventIDMemory == 0 {
 		cfg.EventIDMemory = -1
+	}
+	if err := service.Invalid(ops.Validate(), k.Validate(), sc.Validate(), cfg.Defaults().Validate()); err != nil {
+		return service.ExitCode("ingest", err)
+	}
+	if f.CheckOnly() {
+		return service.ExitCode("ingest", f.ConfigOK("ingest"))
 	}
 	ctx, stop := service.SignalContext(context.Background())
 	defer stop()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"settlemon/pkg/event"
+	"settlemon/pkg/fact"
 	"settlemon/pkg/join"
 	"settlemon/pkg/joiner"
 	"settlemon/pkg/service"
@@ -50,19 +51,28 @@ replay. SIGTERM flushes, commits and exits.`)
 	migrate := f.Bool("migrate", false, "apply ClickHouse migrations before starting")
 	ops := telemetry.DefaultConfig(telemetry.JoinerListen)
 	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
+	f.CheckConfigFlag()
 	if err := f.Parse(args); err != nil {
-		return service.ExitCode("joiner", err)
-	}
-	if err := ops.Validate(); err != nil {
 		return service.ExitCode("joiner", err)
 	}
 	log, err := lc.Logger()
 	if err != nil {
+		return service.ExitCode("joiner", service.Usage(err))
+	}
+	if err := service.Invalid(ops.Validate(), k.Validate(), sc.Validate(), cfg.Defaults().Validate(), cc.Schedule.Validate()); err != nil {
 		return service.ExitCode("joiner", err)
+	}
+	if cfg.BankCodesFile != "" {
+		if _, err := fact.LoadBankCodes(cfg.BankCodesFile); err != nil {
+			return service.ExitCode("joiner", service.Usagef("--bank-codes-file: %w", err))
+		}
 	}
 	sched, err := cc.Load(log, service.Years(time.Now(), time.Now().AddDate(0, 0, service.DeadlineHorizonDays))...)
 	if err != nil {
 		return service.ExitCode("joiner", err)
+	}
+	if f.CheckOnly() {
+		return service.ExitCode("joiner", f.ConfigOK("joiner"))
 	}
 	ctx, stop := service.SignalContext(context.Background())
 	defer stop()

@@ -55,7 +55,7 @@ Prints every figure next to its target and by how much it is met or missed.`)
 	}
 	log, err := lc.Logger()
 	if err != nil {
-		return err
+		return service.Usage(err)
 	}
 	ctx, stop := service.SignalContext(context.Background())
 	defer stop()
@@ -75,7 +75,7 @@ Prints every figure next to its target and by how much it is met or missed.`)
 	}
 	cfg.Store = *sc
 	if cfg.StateTraces, err = parseCounts(*stateTraces); err != nil {
-		return fmt.Errorf("--state-traces: %w", err)
+		return service.Usagef("--state-traces: %w", err)
 	}
 	if !*inline {
 		exe, err := os.Executable()

@@ -46,20 +46,20 @@ runs a real Kafka.`)
 	}
 	faults.Seed = *seed
 	if err := faults.Validate(); err != nil {
-		return err
+		return service.Usage(err)
 	}
 	if cfg.SyncWrites && cfg.DataDir == "" {
-		return errors.New("--sync-writes needs --data-dir")
+		return service.Usage(errors.New("--sync-writes needs --data-dir"))
 	}
 	if *control != "" {
 		host, _, err := net.SplitHostPort(*control)
 		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-			return fmt.Errorf("--control-listen %q: want a loopback host:port", *control)
+			return service.Usagef("--control-listen %q: want a loopback host:port", *control)
 		}
 	}
 	log, err := lc.Logger()
 	if err != nil {
-		return err
+		return service.Usage(err)
 	}
 	b, err := devbroker.New(cfg, log)
 	if err != nil {

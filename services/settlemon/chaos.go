@@ -75,14 +75,14 @@ Exit status 0 only if every scenario passed for every seed; 4 if one failed.`)
 	}
 	log, err := lc.Logger()
 	if err != nil {
-		return err
+		return service.Usage(err)
 	}
 	cfg.MaxRSS = *maxRSS << 20
 	if cfg.Seeds, err = parseSeeds(*seeds); err != nil {
-		return err
+		return service.Usage(err)
 	}
 	if cfg.Scenarios, err = chaos.ParseScenarios(*scenarios); err != nil {
-		return err
+		return service.Usage(err)
 	}
 	days, traces := cfg.Simulator.Days, cfg.Simulator.TracesPerDay
 	cfg.Simulator = chaos.SimulatorConfig(days, traces)

@@ -17,6 +17,11 @@ import (
 	"settlemon/pkg/store"
 )
 
+// interactiveConnectWait is how long the commands a person runs wait for
+// ClickHouse to answer: a local server is up within it or not running. The
+// services keep the store's longer default, for a stack that starts together.
+const interactiveConnectWait = "3s"
+
 var errUnbalanced = errors.New("the reconciliation does not balance: some source messages have no recorded fate")
 
 func runAll(args []string) error {
@@ -48,12 +53,13 @@ status 3 means the reconciliation did not balance.`)
 		" means its local default")
 	applySim := service.SimulatorFlags(f, &cfg.Simulator)
 	sim := &cfg.Simulator
+	setDefault(f, "clickhouse-connect-wait", interactiveConnectWait)
 	if err := f.Parse(args); err != nil {
 		return err
 	}
 	log, err := lc.Logger()
 	if err != nil {
-		return err
+		return service.Usage(err)
 	}
 	if err := applySim(); err != nil {
 		return err
@@ -61,6 +67,12 @@ status 3 means the reconciliation did not balance.`)
 	sim.Schedule = cc.Schedule
 	cfg.Store = *sc
 	cfg.FreshDatabase = !*keep
+	if err := service.Invalid(cfg.Defaults().Simulator.Validate(), sc.Validate(), cc.Schedule.Validate()); err != nil {
+		return err
+	}
+	if cfg.Partitions <= 0 {
+		return service.Usagef("--partitions %d: want at least 1", cfg.Partitions)
+	}
 	sched, err := cc.Load(log, service.Years(sim.Start.At(time.UTC, 0), sim.Start.AddDays(sim.Days+service.DeadlineHorizonDays).At(time.UTC, 0))...)
 	if err != nil {
 		return err
@@ -69,7 +81,7 @@ status 3 means the reconciliation did not balance.`)
 	defer stop()
 	res, err := allinone.Run(ctx, cfg, allinone.Deps{Kafka: *k, Schedule: sched, Logger: log, Out: os.Stderr})
 	if err != nil {
-		return err
+		return service.StoreError(err)
 	}
 	res.Report.WriteText(os.Stdout)
 	if cfg.TruthFile != "" {
@@ -132,18 +144,26 @@ Creates the database if needed and applies, in order, every migration not yet
 recorded in its schema_migrations table. Running it again is a no-op.`)
 	sc := service.StoreFlags(f)
 	lc := service.LogFlags(f)
+	f.CheckConfigFlag()
+	setDefault(f, "clickhouse-connect-wait", interactiveConnectWait)
 	if err := f.Parse(args); err != nil {
 		return err
 	}
 	log, err := lc.Logger()
 	if err != nil {
+		return service.Usage(err)
+	}
+	if err := service.Invalid(sc.Validate()); err != nil {
 		return err
+	}
+	if f.CheckOnly() {
+		return f.ConfigOK("settlemon migrate")
 	}
 	ctx, stop := service.SignalContext(context.Background())
 	defer stop()
 	st, err := store.New(ctx, *sc, log)
 	if err != nil {
-		return err
+		return service.StoreError(err)
 	}
 	defer st.Close()
 	applied, err := st.Migrate(ctx)

@@ -7,9 +7,10 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
+
+	"settlemon/pkg/service"
 )
 
 const usage = `settlemon — real-time settlement monitor for card acquirers
@@ -25,14 +26,16 @@ Usage:
   settlemon chaos    [flags]   kill, outage, broker-restart and fault scenarios on real processes vs an undisturbed run
 
 Run "settlemon <command> --help" for the flags of a command. Every flag can
-also be set by environment variable: --kafka-brokers is SETTLEMON_KAFKA_BROKERS.`
+also be set by environment variable: --kafka-brokers is SETTLEMON_KAFKA_BROKERS.
+Exit status: 0 success, 1 an error, 2 bad usage (an unknown flag, a bad value,
+a missing argument); run 3 and score, bench and chaos 4 as their help says.`
 
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
 	if len(args) == 0 {
 		fmt.Fprintln(os.Stderr, usage)
-		return 2
+		return service.ExitUsage
 	}
 	var err error
 	switch args[0] {
@@ -56,21 +59,17 @@ func run(args []string) int {
 		fmt.Println(usage)
 		return 0
 	default:
-		fmt.Fprintf(os.Stderr, "unknown command %q\n\n%s\n", args[0], usage)
-		return 2
+		fmt.Fprintf(os.Stderr, "settlemon: unknown command %q\nrun \"settlemon --help\" for the commands\n", args[0])
+		return service.ExitUsage
 	}
+	command := "settlemon " + args[0]
 	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
 	case errors.Is(err, errUnbalanced):
-		fmt.Fprintln(os.Stderr, "settlemon:", err)
+		fmt.Fprintln(os.Stderr, service.Message(command, err))
 		return 3
 	case errors.Is(err, errChaosFailed):
-		fmt.Fprintln(os.Stderr, "settlemon:", err)
+		fmt.Fprintln(os.Stderr, service.Message(command, err))
 		return 4
 	}
-	fmt.Fprintln(os.Stderr, "settlemon:", err)
-	return 1
+	return service.ExitCode(command, err)
 }

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"os"
 	"time"
+
+	"settlemon/pkg/service"
 )
 
 const probeUsage = `settlemon probe <url> [--timeout 5s] — GET a URL; exit 0 on a 2xx answer.
@@ -35,27 +37,22 @@ func probeCommand(args []string) int {
 			fmt.Println(probeUsage)
 			return 0
 		}
-		fmt.Fprintf(os.Stderr, "settlemon probe: %v\n\n%s\n", err, probeUsage)
-		return exitUsage
+		return service.ExitCode("settlemon probe", service.Usage(err))
 	}
 	if target == "" && f.NArg() > 0 {
 		target = f.Arg(0)
 	} else if f.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "settlemon probe: unexpected argument %q\n", f.Arg(0))
-		return exitUsage
+		return service.ExitCode("settlemon probe", service.Usagef("unexpected argument %q", f.Arg(0)))
 	}
 	if f.NArg() > 1 {
-		fmt.Fprintf(os.Stderr, "settlemon probe: unexpected argument %q\n", f.Arg(1))
-		return exitUsage
+		return service.ExitCode("settlemon probe", service.Usagef("unexpected argument %q", f.Arg(1)))
 	}
 	u, err := url.Parse(target)
 	if target == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		fmt.Fprintf(os.Stderr, "settlemon probe: want an http(s) URL, got %q\n\n%s\n", target, probeUsage)
-		return exitUsage
+		return service.ExitCode("settlemon probe", service.Usagef("want an http(s) URL, got %q", target))
 	}
 	if *timeout <= 0 {
-		fmt.Fprintln(os.Stderr, "settlemon probe: --timeout must be positive")
-		return exitUsage
+		return service.ExitCode("settlemon probe", service.Usagef("--timeout %v: must be positive", *timeout))
 	}
 	if err := probe(target, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "settlemon probe:", err)

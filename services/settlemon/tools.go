@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -20,7 +19,6 @@ import (
 // Exit statuses of the support and scoring tools.
 const (
 	exitNotFound = 1 // explain: nothing archived for the trace
-	exitUsage    = 2
 	exitBelowMin = 4 // score: detection quality below --min, or overdue during the outage
 )
 
@@ -51,30 +49,25 @@ Exit status: 0 explained, 1 nothing archived for the trace (or an error),
 	asJSON := f.Bool("json", false, "print JSON (the console API's shape) instead of text")
 	asOfFlag := f.String("as-of", "", "judge due times as of this RFC 3339 time instead of the payout feed's progress")
 
+	setDefault(f, "clickhouse-connect-wait", interactiveConnectWait)
+	f.AllowArgs()
 	traceNo, err := parseWithArg(f, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "settlemon explain:", err)
-		return exitUsage
+		return service.ExitCode("settlemon explain", service.Usage(err))
 	}
 	if !explain.ValidTraceNo(traceNo) {
-		fmt.Fprintf(os.Stderr, "settlemon explain: %q: %v\n", traceNo, explain.ErrInvalidTraceNo)
-		return exitUsage
+		return service.ExitCode("settlemon explain", service.Usagef("%q: %w", traceNo, explain.ErrInvalidTraceNo))
 	}
 	var asOf time.Time
 	if *asOfFlag != "" {
 		if asOf, err = time.Parse(time.RFC3339, *asOfFlag); err != nil {
-			fmt.Fprintf(os.Stderr, "settlemon explain: --as-of %q: want RFC 3339 with offset, e.g. 2026-02-20T10:00:00+08:00\n", *asOfFlag)
-			return exitUsage
+			return service.ExitCode("settlemon explain", service.Usagef("--as-of %q: want RFC 3339 with offset, e.g. 2026-02-20T10:00:00+08:00", *asOfFlag))
 		}
 	}
 
 	x, err := runExplain(sc, cc, lc, traceNo, asOf)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "settlemon explain:", err)
-		return 1
+		return service.ExitCode("settlemon explain", err)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
@@ -95,7 +88,7 @@ Exit status: 0 explained, 1 nothing archived for the trace (or an error),
 func runExplain(sc *store.Config, cc *service.CalendarConfig, lc *service.LogConfig, traceNo string, asOf time.Time) (explain.Explanation, error) {
 	log, err := lc.Logger()
 	if err != nil {
-		return explain.Explanation{}, err
+		return explain.Explanation{}, service.Usage(err)
 	}
 	sched, err := cc.Load(log) // each deadline explained says when the calendar lacks its year
 	if err != nil {
@@ -105,7 +98,7 @@ func runExplain(sc *store.Config, cc *service.CalendarConfig, lc *service.LogCon
 	defer stop()
 	st, err := store.New(ctx, *sc, log)
 	if err != nil {
-		return explain.Explanation{}, err
+		return explain.Explanation{}, service.StoreError(err)
 	}
 	defer st.Close()
 	ex, err := explain.New(st, sched)
@@ -133,7 +126,7 @@ func parseWithArg(f *service.Flags, args []string) (string, error) {
 	case 1:
 		return pos[0], nil
 	case 0:
-		return "", errors.New("missing the trace number (see --help)")
+		return "", errors.New("missing the trace number")
 	}
 	return "", fmt.Errorf("want one trace number, got %d: %s", len(pos), strings.Join(pos, " "))
 }
@@ -160,25 +153,20 @@ recall >= --min and no overdue was raised during the outage; 4 otherwise;
 	lc := service.LogFlags(f)
 	truthFile := f.String("truth", ".run/truth.jsonl", "the simulator's truth file (JSON lines)")
 	minScore := f.Float64("min", 0.99, "the precision and recall every kind must reach")
+	setDefault(f, "clickhouse-connect-wait", interactiveConnectWait)
+	f.AllowArgs()
 	if err := f.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintln(os.Stderr, "settlemon score:", err)
-		return exitUsage
+		return service.ExitCode("settlemon score", err)
 	}
 	if f.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "settlemon score: unexpected argument %q (the truth file is --truth)\n", f.Arg(0))
-		return exitUsage
+		return service.ExitCode("settlemon score", service.Usagef("unexpected argument %q (the truth file is --truth)", f.Arg(0)))
 	}
 	if *minScore < 0 || *minScore > 1 {
-		fmt.Fprintf(os.Stderr, "settlemon score: --min %v: want a value in [0, 1]\n", *minScore)
-		return exitUsage
+		return service.ExitCode("settlemon score", service.Usagef("--min %v: want a value in [0, 1]", *minScore))
 	}
 	res, err := runScore(sc, lc, *truthFile)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "settlemon score:", err)
-		return 1
+		return service.ExitCode("settlemon score", err)
 	}
 	res.WriteText(os.Stdout)
 	if !res.Pass(*minScore) {
@@ -192,7 +180,7 @@ recall >= --min and no overdue was raised during the outage; 4 otherwise;
 func runScore(sc *store.Config, lc *service.LogConfig, truthFile string) (score.Result, error) {
 	log, err := lc.Logger()
 	if err != nil {
-		return score.Result{}, err
+		return score.Result{}, service.Usage(err)
 	}
 	fh, err := os.Open(truthFile)
 	if err != nil {
@@ -212,7 +200,7 @@ func runScore(sc *store.Config, lc *service.LogConfig, truthFile string) (score.
 	defer stop()
 	st, err := store.New(ctx, *sc, log)
 	if err != nil {
-		return score.Result{}, err
+		return score.Result{}, service.StoreError(err)
 	}
 	defer st.Close()
 	anomalies, err := st.LatestAnomalies(ctx)

@@ -34,17 +34,21 @@ payout-feed outage (all rates are flags). Equal seeds give identical traffic. Th
 	f.IntVar(&cfg.Partitions, "partitions", cfg.Partitions, "partitions of each source topic (heartbeats go to each)")
 	f.StringVar(&truthFile, "truth-file", "truth.jsonl", "ground truth output (JSON lines); empty: none")
 	createTopics := f.Bool("create-topics", true, "create the source topics if missing")
+	f.CheckConfigFlag()
 	if err := f.Parse(args); err != nil {
 		return service.ExitCode("simulator", err)
 	}
 	log, err := lc.Logger()
 	if err != nil {
-		return service.ExitCode("simulator", err)
+		return service.ExitCode("simulator", service.Usage(err))
 	}
 	if err := applySim(); err != nil {
 		return service.ExitCode("simulator", err)
 	}
 	cfg.Schedule = cc.Schedule
+	if err := service.Invalid(k.Validate(), cfg.Validate()); err != nil {
+		return service.ExitCode("simulator", err)
+	}
 	sched, err := cc.Load(log, service.Years(cfg.Start.At(time.UTC, 0), cfg.Start.AddDays(cfg.Days+service.DeadlineHorizonDays).At(time.UTC, 0))...)
 	if err != nil {
 		return service.ExitCode("simulator", err)
@@ -52,6 +56,9 @@ payout-feed outage (all rates are flags). Equal seeds give identical traffic. Th
 	sim, err := simulator.New(cfg, sched.Calendar())
 	if err != nil {
 		return service.ExitCode("simulator", err)
+	}
+	if f.CheckOnly() {
+		return service.ExitCode("simulator", f.ConfigOK("simulator"))
 	}
 	ctx, stop := service.SignalContext(context.Background())
 	defer stop()
