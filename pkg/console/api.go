@@ -55,7 +55,8 @@ type tally struct {
 type kindTotal struct {
 	Kind     string `json:"kind"`
 	Severity string `json:"severity"`
-	Count    uint64 `json:"count"`
+	Count    uint64 `json:"count"`  // open anomalies (rows)
+	Traces   uint64 `json:"traces"` // the distinct traces (batch kinds: batches) they concern
 	Amount   string `json:"amount"`
 }
 
@@ -167,15 +168,18 @@ type sourcesResponse struct {
 }
 
 type alertView struct {
-	Fingerprint   string            `json:"fingerprint"`
-	AlertName     string            `json:"alertname"`
-	State         string            `json:"state"`
-	Labels        map[string]string `json:"labels"`
-	Annotations   map[string]string `json:"annotations"`
-	StartedAt     *time.Time        `json:"started_at,omitempty"`
-	EndedAt       *time.Time        `json:"ended_at,omitempty"`
-	LastSentAt    *time.Time        `json:"last_sent_at,omitempty"`
-	Notifications uint64            `json:"notifications"`
+	Fingerprint string            `json:"fingerprint"`
+	AlertName   string            `json:"alertname"`
+	State       string            `json:"state"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	// StartedClock names the clock of StartedAt and EndedAt (startedClock);
+	// LastSentAt is always the alerter's wall clock.
+	StartedClock  string     `json:"started_clock"`
+	StartedAt     *time.Time `json:"started_at,omitempty"`
+	EndedAt       *time.Time `json:"ended_at,omitempty"`
+	LastSentAt    *time.Time `json:"last_sent_at,omitempty"`
+	Notifications uint64     `json:"notifications"`
 }
 
 type alertsResponse struct {
@@ -290,7 +294,7 @@ func (c *Console) buildOverview(ctx context.Context) (overviewResponse, error) {
 
 func (c *Console) kindTotal(t store.KindTotal) kindTotal {
 	tx, _ := fact.Describe(t.Kind)
-	return kindTotal{Kind: string(t.Kind), Severity: string(tx.Severity), Count: t.Count, Amount: yuan(t.Amount)}
+	return kindTotal{Kind: string(t.Kind), Severity: string(tx.Severity), Count: t.Count, Traces: t.Traces, Amount: yuan(t.Amount)}
 }
 
 func (c *Console) lagHourly(w http.ResponseWriter, r *http.Request) {
@@ -587,7 +591,7 @@ func (c *Console) alerts(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		v := alertView{Fingerprint: a.Fingerprint, AlertName: a.AlertName, State: a.State,
-			Labels: a.Labels, Annotations: a.Annotations, Notifications: a.Notifications,
+			Labels: a.Labels, Annotations: a.Annotations, Notifications: a.Notifications, StartedClock: startedClock(a.Labels),
 			StartedAt: c.optTime(a.StartedAt), EndedAt: c.optTime(a.EndedAt), LastSentAt: c.optTime(a.LastSentAt)}
 		if v.Labels == nil {
 			v.Labels = map[string]string{}
@@ -608,6 +612,29 @@ func (c *Console) alerts(w http.ResponseWriter, r *http.Request) {
 		return cmp.Compare(unixOf(b.StartedAt), unixOf(a.StartedAt))
 	})
 	c.answer(w, r, res, err)
+}
+
+// The clocks an alert's times are in.
+const (
+	clockEvent = "event" // the feeds' own timestamps (simulated time on a replay)
+	clockWall  = "wall"  // the alerter's wall clock
+)
+
+// labelAnomalyID is the label the alerter puts on an alert raised by an
+// anomaly fact (alert.LabelAnomalyID; a test keeps the two equal).
+const labelAnomalyID = "anomaly_id"
+
+// startedClock names the clock an alert's started_at and ended_at are in.
+// An alert raised by an anomaly fact (a stalled or incomplete batch) began
+// when the joiner detected the fact and ended when the fact resolved: event
+// time. Any other began when the alerter first saw its condition: the wall
+// clock. On a replay the two are days apart, so the page shows them in
+// separate columns.
+func startedClock(labels map[string]string) string {
+	if labels[labelAnomalyID] != "" {
+		return clockEvent
+	}
+	return clockWall
 }
 
 // onlyParams answers 400 when the request has a query parameter the

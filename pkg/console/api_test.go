@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"settlemon/pkg/alert"
 	"settlemon/pkg/explain"
 	"settlemon/pkg/fact"
 	"settlemon/pkg/store"
@@ -60,7 +61,7 @@ func newFakeFacts() *fakeFacts {
 		},
 		alerts: []store.AlertRecord{
 			{Fingerprint: "f1", AlertName: "BatchStalled", State: "resolved", StartedAt: at("2026-09-30 10:00"), EndedAt: at("2026-09-30 11:00"),
-				LastSentAt: at("2026-09-30 11:00"), Notifications: 2, Labels: map[string]string{"alertname": "BatchStalled", "batch_id": "PAY-1"}},
+				LastSentAt: at("2026-09-30 11:00"), Notifications: 2, Labels: map[string]string{"alertname": "BatchStalled", "batch_id": "PAY-1", "anomaly_id": "batch_stalled:PAY-1"}},
 			{Fingerprint: "f2", AlertName: "SourceLagging", State: "firing", StartedAt: at("2026-10-01 09:30"), LastSentAt: at("2026-10-01 09:30"),
 				Notifications: 1, Labels: map[string]string{"alertname": "SourceLagging", "source": "payouts"},
 				Annotations: map[string]string{"summary": "payouts feed is 6h behind"}},
@@ -90,9 +91,10 @@ func (f *fakeFacts) LagByMode(ctx context.Context) ([]store.ModeLag, error) {
 
 func (f *fakeFacts) OpenAnomalyTotals(ctx context.Context) ([]store.KindTotal, error) {
 	return []store.KindTotal{
-		{Kind: fact.LateEvent, Count: 5},
-		{Kind: fact.PayoutFailed, Count: 2, Amount: 256054},
-		{Kind: fact.PayoutOverdue, Count: 3, Amount: 384000},
+		{Kind: fact.LateEvent, Count: 5, Traces: 5},
+		{Kind: fact.PayoutFailed, Count: 2, Traces: 2, Amount: 256054},
+		{Kind: fact.PayoutOverdue, Count: 3, Traces: 3, Amount: 384000},
+		{Kind: fact.ReversedButSettled, Count: 4, Traces: 2, Amount: 10000},
 	}, f.check(ctx)
 }
 
@@ -263,8 +265,12 @@ func TestOverview(t *testing.T) {
 	if o.Payouts.Overdue != (tally{3, "3840.00"}) || o.Payouts.Failed != (tally{2, "2560.54"}) || o.Payouts.Held != (tally{0, "0.00"}) {
 		t.Errorf("payouts = %+v", o.Payouts)
 	}
-	if o.OpenAnomalies != 10 || len(o.AnomaliesByKind) != 3 || o.AnomaliesByKind[1].Severity != "critical" {
+	if o.OpenAnomalies != 14 || len(o.AnomaliesByKind) != 4 || o.AnomaliesByKind[1].Severity != "critical" {
 		t.Errorf("anomalies = %d %+v", o.OpenAnomalies, o.AnomaliesByKind)
+	}
+	// Rows and traces apart: a reversed sale cleared and paid is two rows on one trace.
+	if k := o.AnomaliesByKind[3]; k.Kind != string(fact.ReversedButSettled) || k.Count != 4 || k.Traces != 2 {
+		t.Errorf("reversed_but_settled = %+v, want 4 open rows on 2 traces", k)
 	}
 	if o.SourcesLagging != 1 || o.BatchesStalled != 1 || o.AlertsFiring != 1 || o.DeadLetters != 4 {
 		t.Errorf("counts: lagging %d stalled %d firing %d dead %d", o.SourcesLagging, o.BatchesStalled, o.AlertsFiring, o.DeadLetters)
@@ -354,6 +360,36 @@ func TestBatchesAndAlerts(t *testing.T) {
 	if len(all.Alerts) != 2 || all.Alerts[0].State != "firing" || all.Alerts[1].Annotations == nil {
 		t.Errorf("all alerts = %+v", all.Alerts)
 	}
+	// Each alert names the clock of its start: the batch alert began when the
+	// joiner detected the stall (event time), SourceLagging when the alerter saw it.
+	clocks := map[string]string{}
+	for _, a := range all.Alerts {
+		clocks[a.AlertName] = a.StartedClock
+	}
+	if clocks["BatchStalled"] != clockEvent || clocks["SourceLagging"] != clockWall {
+		t.Errorf("started_clock = %v, want BatchStalled event, SourceLagging wall", clocks)
+	}
+}
+
+// TestStartedClockLabel: the console tells an alert raised by an anomaly
+// fact by the label the alerter gives it.
+func TestStartedClockLabel(t *testing.T) {
+	if labelAnomalyID != alert.LabelAnomalyID {
+		t.Fatalf("the console looks for label %q, the alerter sets %q", labelAnomalyID, alert.LabelAnomalyID)
+	}
+	tests := []struct {
+		labels map[string]string
+		want   string
+	}{
+		{map[string]string{alert.LabelAnomalyID: "batch_incomplete:CLR-1", "batch_id": "CLR-1"}, clockEvent},
+		{map[string]string{"source": "payouts"}, clockWall},
+		{nil, clockWall},
+	}
+	for _, tt := range tests {
+		if got := startedClock(tt.labels); got != tt.want {
+			t.Errorf("startedClock(%v) = %s, want %s", tt.labels, got, tt.want)
+		}
+	}
 }
 
 func TestSourcesFold(t *testing.T) {
@@ -391,7 +427,7 @@ func TestPage(t *testing.T) {
 	}{
 		{"/", "text/html; charset=utf-8", `<script src="/assets/app.js" defer></script>`},
 		{"/assets/app.js", "text/javascript; charset=utf-8", "/api/v1/overview"},
-		{"/assets/style.css", "text/css; charset=utf-8", ".chart .series"},
+		{"/assets/style.css", "text/css; charset=utf-8", ".series.p99"},
 		{"/assets/favicon.svg", "image/svg+xml", "<svg"},
 	}
 	for _, tt := range tests {

@@ -72,12 +72,18 @@ func TestBrowserAcceptance(t *testing.T) {
 		t.Fatalf("allinone.Run: %v", err)
 	}
 	t.Logf("simulated %d traces in %s", res.Simulated.Traces, res.Elapsed.Round(time.Millisecond))
-	// The alerter is not part of the run: record one firing alert the way it would.
+	// The alerter is not part of the run: record two firing alerts the way
+	// it would, one started on the wall clock, one by a fact in event time.
 	started := time.Date(2026, 10, 1, 9, 30, 0, 0, sched.Calendar().Location()).UnixMilli()
+	detected := time.Date(2026, 9, 29, 2, 15, 0, 0, sched.Calendar().Location()).UnixMilli()
 	if err := st.InsertAlerts(ctx, []store.AlertRecord{{
 		Fingerprint: "a1b2c3", AlertName: "SourceLagging", State: "firing", StartedAt: started, LastSentAt: started, Notifications: 1, Version: 1,
 		Labels:      map[string]string{"alertname": "SourceLagging", "severity": "critical", "source": "payouts"},
 		Annotations: map[string]string{"summary": "the payouts feed is 6h behind: absence checks withheld"},
+	}, {
+		Fingerprint: "d4e5f6", AlertName: "BatchIncomplete", State: "firing", StartedAt: detected, LastSentAt: started, Notifications: 1, Version: 1,
+		Labels:      map[string]string{"alertname": "BatchIncomplete", "batch_id": "CLR-X", "anomaly_id": "batch_incomplete:CLR-X", "severity": "critical"},
+		Annotations: map[string]string{"summary": "batch CLR-X closed with another total than it declared"},
 	}}); err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +133,7 @@ func TestBrowserAcceptance(t *testing.T) {
 	sources := apiGet[sourcesResponse](t, base, "/api/v1/sources", token)
 	alerts := apiGet[alertsResponse](t, base, "/api/v1/alerts", token)
 	apiGet[lagResponse](t, base, "/api/v1/lag/hourly?mode=T1", token)
-	if len(lag.Points) == 0 || ov.OpenAnomalies == 0 || len(batches.Batches) == 0 || len(sources.Sources) < 3 || len(alerts.Alerts) != 1 {
+	if len(lag.Points) == 0 || ov.OpenAnomalies == 0 || len(batches.Batches) == 0 || len(sources.Sources) < 3 || len(alerts.Alerts) != 2 {
 		t.Fatalf("the run left too little to show: %d lag points, %d open anomalies, %d batches, %d sources, %d alerts",
 			len(lag.Points), ov.OpenAnomalies, len(batches.Batches), len(sources.Sources), len(alerts.Alerts))
 	}
@@ -186,6 +192,10 @@ func TestBrowserAcceptance(t *testing.T) {
 			t.Errorf("mode %s %s: %d points drawn %.0f px wide (path of %d chars), want %d points", s.Mode, s.Pct, s.Points, s.Width, s.DLen, perMode[s.Mode])
 		}
 	}
+
+	checkSeriesDistinct(t, bctx)
+	checkBatchOrder(t, bctx, batches)
+	checkAlertClocks(t, bctx, alerts)
 
 	// Filtering anomalies by kind narrows the table to that kind.
 	waitJS(t, bctx, `document.querySelector('#anomalies').dataset.state === "ready"`, "the anomalies table")
@@ -253,6 +263,131 @@ func TestBrowserAcceptance(t *testing.T) {
 	waitJS(t, bctx, `Number(document.body.dataset.refreshes) >= 2`, "an automatic refresh")
 	for _, p := range problems() {
 		t.Errorf("browser console: %s", p)
+	}
+}
+
+// checkSeriesDistinct: p50, p95 and p99 differ in colour and in dash, in
+// the chart and in the legend alike; each line is named at its end in its
+// colour; hovering shows a marker on each line and a readout with each
+// percentile in its line's colour.
+func checkSeriesDistinct(tb testing.TB, ctx context.Context) {
+	tb.Helper()
+	type look struct {
+		Where  string `json:"where"`
+		Pct    string `json:"pct"`
+		Stroke string `json:"stroke"`
+		Dash   string `json:"dash"`
+		Fill   string `json:"fill"`
+	}
+	looks := eval[[]look](tb, ctx, `(() => {
+		const cs = (n) => getComputedStyle(n);
+		const out = [];
+		const chart = document.querySelector('#lag-charts .chart svg');
+		for (const p of chart.querySelectorAll('path.series')) out.push({ where: 'chart', pct: p.dataset.series, stroke: cs(p).stroke, dash: cs(p).strokeDasharray, fill: '' });
+		for (const l of document.querySelectorAll('#lag-legend [data-series] line')) out.push({ where: 'legend', pct: l.closest('[data-series]').dataset.series, stroke: cs(l).stroke, dash: cs(l).strokeDasharray, fill: '' });
+		for (const e of chart.querySelectorAll('text.end-label')) out.push({ where: 'end', pct: e.dataset.series, stroke: '', dash: '', fill: cs(e).fill });
+		const hit = chart.querySelector('rect.hit');
+		const r = hit.getBoundingClientRect();
+		hit.dispatchEvent(new MouseEvent('mousemove', { clientX: r.left + r.width / 2, clientY: r.top + r.height / 2, bubbles: true }));
+		for (const t of chart.querySelectorAll('text.readout tspan[data-series]')) out.push({ where: 'readout', pct: t.dataset.series, stroke: '', dash: '', fill: cs(t).fill + '|' + t.textContent });
+		for (const m of chart.querySelectorAll('circle.marker')) out.push({ where: 'marker', pct: m.dataset.series, stroke: '', dash: m.getAttribute('cx'), fill: cs(m).fill });
+		return out;
+	})()`)
+	by := map[string]map[string]look{}
+	for _, l := range looks {
+		if by[l.Where] == nil {
+			by[l.Where] = map[string]look{}
+		}
+		by[l.Where][l.Pct] = l
+	}
+	pcts := []string{"p50", "p95", "p99"}
+	for _, where := range []string{"chart", "legend", "end", "readout", "marker"} {
+		if len(by[where]) != 3 {
+			tb.Errorf("%s: %d percentiles %v, want p50, p95 and p99", where, len(by[where]), by[where])
+		}
+	}
+	for i, a := range pcts {
+		c := by["chart"][a]
+		if l := by["legend"][a]; l.Stroke != c.Stroke || l.Dash != c.Dash {
+			tb.Errorf("%s: the legend draws %s %q, the chart %s %q", a, l.Stroke, l.Dash, c.Stroke, c.Dash)
+		}
+		if e := by["end"][a]; e.Fill != c.Stroke {
+			tb.Errorf("%s: the line's end label is %s, the line %s", a, e.Fill, c.Stroke)
+		}
+		if r := by["readout"][a]; !strings.HasPrefix(r.Fill, c.Stroke+"|") || !strings.Contains(r.Fill, a) {
+			tb.Errorf("%s: the hover readout shows %q, want the value in %s", a, r.Fill, c.Stroke)
+		}
+		if m := by["marker"][a]; m.Fill != c.Stroke || m.Dash == "-10" {
+			tb.Errorf("%s: the hover marker is %s at x %s, want %s on the hovered hour", a, m.Fill, m.Dash, c.Stroke)
+		}
+		for _, b := range pcts[i+1:] {
+			d := by["chart"][b]
+			if c.Stroke == d.Stroke || c.Dash == d.Dash {
+				tb.Errorf("%s and %s look alike: %s %q and %s %q (want another colour and another dash)", a, b, c.Stroke, c.Dash, d.Stroke, d.Dash)
+			}
+		}
+	}
+}
+
+// checkBatchOrder: the batches table lists stalled, then incomplete, open
+// and closed batches, in the API's order.
+func checkBatchOrder(tb testing.TB, ctx context.Context, api batchesResponse) {
+	tb.Helper()
+	waitJS(tb, ctx, `document.querySelector('#batches').dataset.state === "ready"`, "the batches table")
+	type row struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	}
+	rows := eval[[]row](tb, ctx, `[...document.querySelectorAll('#batches tbody tr[data-batch]')].map(r => ({ id: r.dataset.batch, status: r.dataset.status }))`)
+	rank := map[string]int{"stalled": 0, "incomplete": 1, "open": 2, "closed": 3}
+	if len(rows) == 0 {
+		tb.Fatal("the batches table is empty")
+	}
+	for i, r := range rows {
+		if i > 0 && rank[r.Status] < rank[rows[i-1].Status] {
+			tb.Errorf("batch %d (%s, %s) comes after a %s one: want stalled, incomplete, open, closed", i, r.ID, r.Status, rows[i-1].Status)
+			break
+		}
+		if i < len(api.Batches) && api.Batches[i].BatchID != r.ID {
+			tb.Errorf("batch row %d is %s, the API's %s", i, r.ID, api.Batches[i].BatchID)
+			break
+		}
+	}
+}
+
+// checkAlertClocks: each alert's start sits in the column of its clock.
+func checkAlertClocks(tb testing.TB, ctx context.Context, api alertsResponse) {
+	tb.Helper()
+	waitJS(tb, ctx, `document.querySelector('#alerts').dataset.state === "ready"`, "the alerts table")
+	type cells struct {
+		Clock  string `json:"clock"`
+		Event  string `json:"event"`
+		Wall   string `json:"wall"`
+		Notify string `json:"notify"`
+	}
+	shown := eval[map[string]cells](tb, ctx, `Object.fromEntries([...document.querySelectorAll('#alerts tbody tr[data-alert]')].map(r => [r.dataset.alert, {
+		clock: r.dataset.clock,
+		event: r.querySelector('[data-col="since-event"]').textContent,
+		wall: r.querySelector('[data-col="since-wall"]').textContent,
+		notify: r.querySelector('[data-col="notified-wall"]').textContent }]))`)
+	for _, a := range api.Alerts {
+		c, ok := shown[a.AlertName]
+		start := a.StartedAt.Format("2006-01-02 15:04")
+		switch {
+		case !ok:
+			tb.Errorf("alert %s is not on the page", a.AlertName)
+		case c.Clock != a.StartedClock:
+			tb.Errorf("alert %s: the row says clock %q, the API %q", a.AlertName, c.Clock, a.StartedClock)
+		case a.StartedClock == clockEvent && (c.Event != start || c.Wall != "–"):
+			tb.Errorf("alert %s started in event time at %s: the page shows event %q, wall %q", a.AlertName, start, c.Event, c.Wall)
+		case a.StartedClock == clockWall && (c.Wall != start || c.Event != "–"):
+			tb.Errorf("alert %s started on the wall clock at %s: the page shows event %q, wall %q", a.AlertName, start, c.Event, c.Wall)
+		case c.Notify != a.LastSentAt.Format("2006-01-02 15:04"):
+			tb.Errorf("alert %s: last notified %q, want %s", a.AlertName, c.Notify, a.LastSentAt.Format("2006-01-02 15:04"))
+		}
+	}
+	if shown["BatchIncomplete"].Clock != clockEvent || shown["SourceLagging"].Clock != clockWall {
+		tb.Errorf("clocks on the page: %+v; want BatchIncomplete in event time, SourceLagging on the wall clock", shown)
 	}
 }
 

@@ -36,15 +36,16 @@ func (t TopicLine) Unaccounted() int64 {
 
 // Report is the summary of a run.
 type Report struct {
-	Topics      []TopicLine
-	DeadReasons map[string]uint64
-	Declined    uint64
-	LagRows     uint64
-	LagByMode   []store.ModeLag
-	Anomalies   map[string]uint64
-	Sources     []store.SourceSummary
-	Batches     []store.BatchSummary
-	Examples    map[string]string // anomaly kind → one trace number with it
+	Topics       []TopicLine
+	DeadReasons  map[string]uint64
+	Declined     uint64
+	LagRows      uint64
+	LagByMode    []store.ModeLag
+	Anomalies    []store.AnomalyCount // by kind, open and resolved, rows and traces
+	AllAnomalies store.AnomalyCount   // every kind together (a trace counts once)
+	Sources      []store.SourceSummary
+	Batches      []store.BatchSummary
+	Examples     map[string]string // anomaly kind → one trace number with it
 	// UnknownCodes are the bank return codes of failed payouts that the
 	// return-code catalogue lacked (mapped to other), most frequent first;
 	// UnknownCodePayouts counts the failures that carried one.
@@ -99,7 +100,7 @@ func Build(ctx context.Context, k kafkaio.Config, st *store.Store, topics []stri
 	if r.LagByMode, err = st.LagByMode(ctx); err != nil {
 		return r, fmt.Errorf("report: %w", err)
 	}
-	if r.Anomalies, err = st.AnomalyCounts(ctx); err != nil {
+	if r.Anomalies, r.AllAnomalies, err = st.AnomalyCounts(ctx); err != nil {
 		return r, fmt.Errorf("report: %w", err)
 	}
 	if r.Batches, err = st.BatchSummaries(ctx); err != nil {
@@ -120,6 +121,8 @@ func Build(ctx context.Context, k kafkaio.Config, st *store.Store, topics []stri
 // WriteText renders the report for a terminal. Names read from the store
 // (topics, reasons, modes, kinds, sources, trace numbers) are printed through
 // event.EscapeText, so a control or bidi character in a row shows escaped.
+// Every table is laid out by table, so its columns line up whatever the
+// figures' widths; every time column names its clock.
 func (r Report) WriteText(w io.Writer) {
 	esc := event.EscapeText
 	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
@@ -130,15 +133,16 @@ func (r Report) WriteText(w io.Writer) {
 	}
 	p("")
 	p("Events read per source topic")
-	p("  %-22s %10s %10s %10s %10s %12s", "topic", "messages", "archived", "heartbeat", "dead", "unaccounted")
+	topics := newTable("topic", "messages>", "archived>", "heartbeat>", "dead>", "unaccounted>")
 	var total, arch, ctl, dead int64
 	for _, t := range r.Topics {
-		p("  %-22s %10d %10d %10d %10d %12d", esc(t.Topic), t.Messages, t.Archived, t.Control, t.DeadLetters, t.Unaccounted())
+		topics.row(esc(t.Topic), t.Messages, t.Archived, t.Control, t.DeadLetters, t.Unaccounted())
 		total += t.Messages
 		arch += int64(t.Archived)
 		ctl += int64(t.Control)
 		dead += int64(t.DeadLetters)
 	}
+	topics.write(w)
 	verdict := "BALANCED: every source message is archived, dead-lettered or recorded as a heartbeat"
 	if !r.Balanced() {
 		verdict = "NOT BALANCED: some messages have no recorded fate — check the ingest logs before trusting these figures"
@@ -151,53 +155,75 @@ func (r Report) WriteText(w io.Writer) {
 	if len(r.DeadReasons) == 0 {
 		p("  none")
 	}
+	reasons := newTable("reason", "messages>")
 	for _, k := range sortedKeys(r.DeadReasons) {
-		p("  %-22s %d", esc(k), r.DeadReasons[k])
+		reasons.row(esc(k), r.DeadReasons[k])
+	}
+	if len(r.DeadReasons) > 0 {
+		reasons.write(w)
 	}
 	p("")
-	var anomalies uint64
-	for _, v := range r.Anomalies {
-		anomalies += v
-	}
-	p("Facts written (latest versions): %d settlement_lag rows, %d anomalies", r.LagRows, anomalies)
+	all := r.AllAnomalies
+	p("Facts written (latest versions): %d settlement_lag rows, %d anomalies (%d open, %d resolved)",
+		r.LagRows, all.Rows(), all.OpenRows, all.ResolvedRows)
 	p("")
-	p("Settlement lag, authorization → payout paid (seconds)")
-	p("  %-8s %8s %10s %10s %10s", "mode", "paid", "p50", "p95", "p99")
+	p("Settlement lag of paid traces, authorization → payout paid (event time)")
+	lag := newTable("mode", "paid>", "p50>", "p95>", "p99>")
 	for _, m := range r.LagByMode {
-		p("  %-8s %8d %10s %10s %10s", esc(m.Mode), m.Paid, hours(m.P50), hours(m.P95), hours(m.P99))
+		lag.row(esc(m.Mode), m.Paid, lagCell(m.P50), lagCell(m.P95), lagCell(m.P99))
+	}
+	if len(r.LagByMode) == 0 {
+		p("  no paid trace")
+	} else {
+		lag.write(w)
 	}
 	p("")
-	p("Anomalies by kind (latest version)")
+	p("Anomalies by kind (latest version of each: open now, or resolved since)")
 	if len(r.Anomalies) == 0 {
 		p("  none")
-	}
-	for _, k := range sortedKeys(r.Anomalies) {
-		p("  %-22s %d", esc(k), r.Anomalies[k])
+	} else {
+		kinds := newTable("kind", "open rows>", "open traces>", "resolved rows>", "resolved traces>")
+		for _, c := range r.Anomalies {
+			kinds.row(esc(c.Kind), c.OpenRows, c.OpenTraces, c.ResolvedRows, c.ResolvedTraces)
+		}
+		kinds.row("all kinds", all.OpenRows, all.OpenTraces, all.ResolvedRows, all.ResolvedTraces)
+		kinds.write(w)
+		p("  A trace can carry several rows of one kind (reversed_but_settled: one for the clearing, one for the payout);")
+		p("  the batch kinds count batches as traces. The console's cards count open anomalies only.")
 	}
 	p("")
 	r.writeUnknownCodes(p)
 	p("")
-	p("Batches (clearing and payout files, as judged against what they declared)")
+	p("Batches (clearing and payout files, as judged against what they declared): stalled, incomplete, open, closed")
 	if len(r.Batches) == 0 {
 		p("  none seen")
-	}
-	for _, b := range r.Batches {
-		p("  %-9s %-11s %5d batches  %9d records seen of %9d declared  %d stall episodes", esc(b.Source), esc(b.Status), b.Batches, b.Seen, b.Declared, b.Stalls)
+	} else {
+		batches := newTable("status", "source", "batches>", "records seen>", "declared>", "amount seen>", "declared amount>", "stall episodes>")
+		for _, b := range r.Batches {
+			declared, declaredAmount := fmt.Sprint(b.Declared), yuan(b.DeclaredTotal)
+			if b.Declared == 0 && b.DeclaredTotal == 0 {
+				declared, declaredAmount = "–", "–" // open batches declare at their close
+			}
+			batches.row(esc(b.Status), esc(b.Source), b.Batches, b.Seen, declared, yuan(b.SeenTotal), declaredAmount, b.Stalls)
+		}
+		batches.write(w)
 	}
 	p("")
 	p("Source health (as the joiner saw the feeds; absences wait while a source lags)")
 	if len(r.Sources) == 0 {
 		p("  no observations yet")
 	} else {
-		p("  %-10s %-20s %8s %-8s %14s %12s %14s %10s", "source", "watermark (UTC)", "behind", "status", "lagging obs.", "max behind", "max withheld", "msgs lag")
-	}
-	for _, s := range r.Sources {
-		lag := "?"
-		if s.ConsumerLag >= 0 {
-			lag = fmt.Sprint(s.ConsumerLag)
+		sources := newTable("source", "watermark (event time, UTC)", "behind>", "status", "lagging obs.>", "max behind>", "max withheld>", "msgs lag>")
+		for _, s := range r.Sources {
+			lag := "?"
+			if s.ConsumerLag >= 0 {
+				lag = fmt.Sprint(s.ConsumerLag)
+			}
+			sources.row(esc(s.Source), time.UnixMilli(s.Watermark).UTC().Format("2006-01-02 15:04:05"),
+				time.Duration(s.WatermarkLagS)*time.Second, esc(s.Status), s.LaggingReports, time.Duration(s.MaxLagS)*time.Second, s.MaxWithheld, lag)
 		}
-		p("  %-10s %-20s %8s %-8s %14d %12s %14d %10s", esc(s.Source), time.UnixMilli(s.Watermark).UTC().Format("2006-01-02 15:04:05"),
-			time.Duration(s.WatermarkLagS)*time.Second, esc(s.Status), s.LaggingReports, time.Duration(s.MaxLagS)*time.Second, s.MaxWithheld, lag)
+		sources.write(w)
+		p("  behind: the joiner's clock minus the watermark (the joiner's clock is event time on replay, the wall clock live)")
 	}
 	p("")
 	p("Query the facts yourself:")
@@ -208,7 +234,7 @@ func (r Report) WriteText(w io.Writer) {
 	}
 	cli := fmt.Sprintf("clickhouse-client --host %s --port %s --database %s", host, port, r.Database)
 	p("  %s -q \"SELECT mode, count(), quantiles(0.5,0.95,0.99)(auth_to_pay_s) FROM settlement_lag_latest WHERE status='paid' GROUP BY mode\"", cli)
-	p("  %s -q \"SELECT kind, status, count() FROM anomalies_latest GROUP BY kind, status ORDER BY kind\"", cli)
+	p("  %s -q \"SELECT kind, status, count() AS rows, uniqExact(if(trace_no != '', trace_no, batch_id)) AS traces FROM anomalies_latest GROUP BY kind, status ORDER BY kind\"", cli)
 	p("  %s -q \"SELECT trace_no, reason, details, action FROM anomalies_latest WHERE kind='payout_failed' LIMIT 5\"", cli)
 	p("  %s -q \"SELECT topic, reason, detail FROM dead_letters FINAL LIMIT 10\"", cli)
 	if len(r.Examples) > 0 {
@@ -230,7 +256,7 @@ func (r Report) writeUnknownCodes(p func(string, ...any)) {
 	p("Bank return codes not in the return-code catalogue: %d failed payouts mapped to other — add the codes to the catalogue (--bank-codes-file) with their reason", r.UnknownCodePayouts)
 	shown := uint64(0)
 	for _, u := range r.UnknownCodes {
-		p("  %-28s %6d  (catalogue %s, latest %s)", event.EscapeText(u.Code), u.Payouts, event.EscapeText(u.CatalogVersion), time.Unix(u.LatestFailedAtS, 0).UTC().Format("2006-01-02 15:04 UTC"))
+		p("  %-28s %6d  (catalogue %s, latest failure %s, event time)", event.EscapeText(u.Code), u.Payouts, event.EscapeText(u.CatalogVersion), time.Unix(u.LatestFailedAtS, 0).UTC().Format("2006-01-02 15:04 UTC"))
 		shown += u.Payouts
 	}
 	if rest := r.UnknownCodePayouts - shown; rest > 0 {
@@ -238,8 +264,27 @@ func (r Report) writeUnknownCodes(p func(string, ...any)) {
 	}
 }
 
-func hours(sec float64) string {
-	return fmt.Sprintf("%.0f (%.1fh)", sec, sec/3600)
+// lagCell is a lag in seconds and in hours: "86400 s (24.0 h)".
+func lagCell(sec float64) string {
+	return fmt.Sprintf("%.0f s (%.1f h)", sec, sec/3600)
+}
+
+// yuan formats fen as yuan with thousands separators: "¥2,370,000.00".
+func yuan(fen int64) string {
+	sign := ""
+	u := uint64(fen)
+	if fen < 0 {
+		sign, u = "-", uint64(-fen)
+	}
+	whole := fmt.Sprint(u / 100)
+	var b strings.Builder
+	for i, c := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return fmt.Sprintf("%s¥%s.%02d", sign, b.String(), u%100)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

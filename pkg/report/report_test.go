@@ -2,8 +2,12 @@ package report
 
 import (
 	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"settlemon/pkg/store"
 )
@@ -24,7 +28,7 @@ func TestReconciliation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := Report{Topics: tc.topics, Database: "settle", ClickHouse: "127.0.0.1:19000",
 				LagByMode: []store.ModeLag{{Mode: "T1", Paid: 3, P50: 3600, P95: 7200, P99: 9000}},
-				Anomalies: map[string]uint64{"payout_failed": 2}}
+				Anomalies: []store.AnomalyCount{{Kind: "payout_failed", OpenRows: 2, OpenTraces: 2, Traces: 2}}}
 			if r.Balanced() != tc.balanced {
 				t.Errorf("Balanced() = %v, want %v", r.Balanced(), tc.balanced)
 			}
@@ -34,7 +38,7 @@ func TestReconciliation(t *testing.T) {
 			if !strings.Contains(out, tc.verdict) {
 				t.Errorf("report lacks %q:\n%s", tc.verdict, out)
 			}
-			for _, want := range []string{"payout_failed          2", "T1", "3600 (1.0h)", "clickhouse-client --host 127.0.0.1 --port 19000 --database settle"} {
+			for _, want := range []string{"payout_failed", "T1", "3600 s (1.0 h)", "clickhouse-client --host 127.0.0.1 --port 19000 --database settle"} {
 				if !strings.Contains(out, want) {
 					t.Errorf("report lacks %q:\n%s", want, out)
 				}
@@ -75,7 +79,7 @@ func TestWriteTextEscapes(t *testing.T) {
 		Topics:      []TopicLine{{Topic: "t\x1b[2J", Messages: 1, Archived: 1}},
 		DeadReasons: map[string]uint64{"bad\u2066field": 1},
 		LagByMode:   []store.ModeLag{{Mode: "T\u202E1", Paid: 1}},
-		Anomalies:   map[string]uint64{"kind\x07": 1},
+		Anomalies:   []store.AnomalyCount{{Kind: "kind\x07", OpenRows: 1, OpenTraces: 1, Traces: 1}},
 		Examples:    map[string]string{"payout_failed": evil}}
 	var b bytes.Buffer
 	r.WriteText(&b)
@@ -87,5 +91,185 @@ func TestWriteTextEscapes(t *testing.T) {
 	}
 	if strings.ContainsAny(out, "\x00\x1b\x07\u202e\u2066") {
 		t.Errorf("report holds a control or bidi character raw: %q", out)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+
+// issueRun is shaped like the default run of issue 12: every payout_held
+// resolved (released within the SLA), reversed_but_settled two rows per
+// trace, one incomplete batch among many closed ones, lags of days.
+func issueRun() Report {
+	return Report{
+		Database: "settle", ClickHouse: "127.0.0.1:19000",
+		Topics: []TopicLine{
+			{Topic: "acq.clearing", Messages: 180_412, Archived: 180_000, Control: 412},
+			{Topic: "pos.authorizations", Messages: 300_521, Archived: 300_000, Control: 421, DeadLetters: 100},
+		},
+		DeadReasons: map[string]uint64{"bad_amount": 100},
+		Declined:    6_000,
+		LagRows:     294_000,
+		LagByMode: []store.ModeLag{
+			{Mode: "D0", Paid: 9, P50: 3_600, P95: 7_200, P99: 7_300},
+			{Mode: "T1", Paid: 250_000, P50: 172_800, P95: 604_800, P99: 1_209_600},
+		},
+		Anomalies: []store.AnomalyCount{
+			{Kind: "payout_failed", OpenRows: 1_412, OpenTraces: 1_412, Traces: 1_412},
+			{Kind: "payout_held", ResolvedRows: 165, ResolvedTraces: 165, Traces: 165},
+			{Kind: "reversed_but_settled", OpenRows: 40, OpenTraces: 20, Traces: 20},
+		},
+		// 5 traces carry both a reversed_but_settled and a payout_failed.
+		AllAnomalies: store.AnomalyCount{OpenRows: 1_452, OpenTraces: 1_427, ResolvedRows: 165, ResolvedTraces: 165, Traces: 1_592},
+		Batches: []store.BatchSummary{
+			{Source: "clearing", Status: "incomplete", Batches: 1, Declared: 25_000, Seen: 24_990, DeclaredTotal: 237_000_000, SeenTotal: 236_900_000},
+			{Source: "payouts", Status: "open", Batches: 2, Seen: 300, SeenTotal: 1_234_500},
+			{Source: "clearing", Status: "closed", Batches: 120, Declared: 155_010, Seen: 155_010, DeclaredTotal: 9_876_543_210, SeenTotal: 9_876_543_210, Stalls: 2},
+		},
+		Sources: []store.SourceSummary{
+			{Source: "payouts", Watermark: 1_790_000_000_000, WatermarkLagS: 0, Status: "ok", LaggingReports: 12, MaxLagS: 43_200, MaxWithheld: 5_100, ConsumerLag: 0},
+		},
+		Examples: map[string]string{"payout_failed": "627100000205"},
+	}
+}
+
+// TestWriteTextGolden compares the whole report with testdata/report.golden
+// (go test ./pkg/report -update rewrites it).
+func TestWriteTextGolden(t *testing.T) {
+	var b bytes.Buffer
+	issueRun().WriteText(&b)
+	path := filepath.Join("testdata", "report.golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./pkg/report -update to create it)", err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("the report differs from %s (go test ./pkg/report -update, then review the diff):\n%s", path, b.String())
+	}
+}
+
+// section returns the lines of out after the line starting with heading, up
+// to the next blank line.
+func section(tb testing.TB, out, heading string) []string {
+	tb.Helper()
+	lines := strings.Split(out, "\n")
+	for i, l := range lines {
+		if !strings.HasPrefix(l, heading) {
+			continue
+		}
+		var sec []string
+		for _, s := range lines[i+1:] {
+			if s == "" {
+				break
+			}
+			sec = append(sec, s)
+		}
+		return sec
+	}
+	tb.Fatalf("the report has no section %q:\n%s", heading, out)
+	return nil
+}
+
+// TestTablesLineUp: in every table the last column is right-aligned, so a
+// table whose columns line up has lines of one width; and each right-aligned
+// heading ends where its figures end.
+func TestTablesLineUp(t *testing.T) {
+	var b bytes.Buffer
+	issueRun().WriteText(&b)
+	out := b.String()
+	tests := []struct {
+		heading string
+		lines   int // heading row and rows; notes below are not part of the table
+	}{
+		{"Events read per source topic", 3},
+		{"Settlement lag of paid traces", 3},
+		{"Anomalies by kind", 5},
+		{"Batches (", 4},
+		{"Source health", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.heading, func(t *testing.T) {
+			sec := section(t, out, tt.heading)
+			if len(sec) < tt.lines {
+				t.Fatalf("%d lines, want at least %d:\n%s", len(sec), tt.lines, strings.Join(sec, "\n"))
+			}
+			tab := sec[:tt.lines]
+			w := utf8.RuneCountInString(tab[0])
+			for _, l := range tab[1:] {
+				if utf8.RuneCountInString(l) != w {
+					t.Errorf("the columns do not line up:\n%s", strings.Join(tab, "\n"))
+					break
+				}
+			}
+		})
+	}
+}
+
+func TestTableAlignment(t *testing.T) {
+	tab := newTable("name", "n>", "lag>")
+	tab.row("a", 1, "3600 s (1.0 h)")
+	tab.row("longer name", 1_234_567, "1209600 s (336.0 h)")
+	var b bytes.Buffer
+	tab.write(&b)
+	want := "" +
+		"  name               n                  lag\n" +
+		"  a                  1       3600 s (1.0 h)\n" +
+		"  longer name  1234567  1209600 s (336.0 h)\n"
+	if b.String() != want {
+		t.Errorf("table =\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+// TestAnomaliesOpenAndResolved: each kind's row separates open from
+// resolved, in rows and in traces, so a kind whose anomalies all resolved
+// reads 0 open.
+func TestAnomaliesOpenAndResolved(t *testing.T) {
+	tests := []struct {
+		name  string
+		count store.AnomalyCount
+		want  []string // the row's fields: kind, open rows, open traces, resolved rows, resolved traces
+	}{
+		{"all resolved", store.AnomalyCount{Kind: "payout_held", ResolvedRows: 165, ResolvedTraces: 165, Traces: 165}, []string{"payout_held", "0", "0", "165", "165"}},
+		{"two rows per trace", store.AnomalyCount{Kind: "reversed_but_settled", OpenRows: 40, OpenTraces: 20, Traces: 20}, []string{"reversed_but_settled", "40", "20", "0", "0"}},
+		{"both", store.AnomalyCount{Kind: "batch_stalled", OpenRows: 1, OpenTraces: 1, ResolvedRows: 3, ResolvedTraces: 2, Traces: 2}, []string{"batch_stalled", "1", "1", "3", "2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			all := tt.count
+			all.Kind = ""
+			Report{Anomalies: []store.AnomalyCount{tt.count}, AllAnomalies: all}.WriteText(&b)
+			sec := section(t, b.String(), "Anomalies by kind")
+			if got := strings.Fields(sec[0]); strings.Join(got, " ") != "kind open rows open traces resolved rows resolved traces" {
+				t.Errorf("heading %q", sec[0])
+			}
+			if got := strings.Fields(sec[1]); strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Errorf("row %q, want fields %v", sec[1], tt.want)
+			}
+			if got := strings.Fields(sec[2]); strings.Join(got, " ") != "all kinds "+strings.Join(tt.want[1:], " ") {
+				t.Errorf("total row %q", sec[2])
+			}
+		})
+	}
+}
+
+func TestYuan(t *testing.T) {
+	tests := []struct {
+		fen  int64
+		want string
+	}{
+		{0, "¥0.00"}, {5, "¥0.05"}, {123_456, "¥1,234.56"}, {237_000_000, "¥2,370,000.00"}, {-100_001, "-¥1,000.01"},
+	}
+	for _, tt := range tests {
+		if got := yuan(tt.fen); got != tt.want {
+			t.Errorf("yuan(%d) = %q, want %q", tt.fen, got, tt.want)
+		}
 	}
 }

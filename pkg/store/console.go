@@ -85,19 +85,22 @@ func dateTimeArg(t time.Time) uint32 {
 	return uint32(min(sec, maxDateTime))
 }
 
-// KindTotal counts the open anomalies of one kind and totals their amounts.
+// KindTotal counts the open anomalies of one kind, and the distinct traces
+// (for the batch kinds: batches) they concern, and totals their amounts.
 type KindTotal struct {
 	Kind   fact.Kind
 	Count  uint64
+	Traces uint64
 	Amount int64 // fen
 }
 
 // OpenAnomalyTotals returns, per kind with any open anomaly, how many are
-// open in their latest version and their amount, ordered by kind.
+// open in their latest version, on how many traces, and their amount,
+// ordered by kind.
 func (s *Store) OpenAnomalyTotals(ctx context.Context) ([]KindTotal, error) {
 	rows, err := s.conn.Query(ctx, `
-SELECT kind, count(), sum(amount)
-FROM (SELECT kind, status, amount FROM anomalies FINAL)
+SELECT kind, count(), uniqExact(subject), sum(amount)
+FROM (SELECT kind, status, amount, if(trace_no != '', trace_no, concat('batch ', batch_id)) AS subject FROM anomalies FINAL)
 WHERE status = 'open'
 GROUP BY kind
 ORDER BY kind`)
@@ -112,7 +115,7 @@ ORDER BY kind`)
 			kind string
 			sum  decimal.Decimal
 		)
-		if err := rows.Scan(&kind, &k.Count, &sum); err != nil {
+		if err := rows.Scan(&kind, &k.Count, &k.Traces, &sum); err != nil {
 			return nil, fmt.Errorf("totalling open anomalies: %w", err)
 		}
 		k.Kind, k.Amount = fact.Kind(kind), sumFen(sum)
@@ -206,7 +209,7 @@ type BatchQuery struct {
 }
 
 // QueryBatches returns the latest state of the batches q selects: stalled
-// first, then open, then the rest, each newest first.
+// first, then incomplete, open and closed, each newest first.
 func (s *Store) QueryBatches(ctx context.Context, q BatchQuery) ([]fact.Batch, error) {
 	var inner, outer []string
 	var args []any
@@ -231,7 +234,7 @@ FROM (SELECT * FROM batches FINAL`
 		query += " WHERE " + strings.Join(outer, " AND ")
 	}
 	query += `
-ORDER BY status = 'stalled' DESC, status = 'open' DESC, opened_at DESC, source, batch_id
+ORDER BY ` + batchStatusOrder + `, opened_at DESC, source, batch_id
 LIMIT ` + strconv.Itoa(limit)
 	rows, err := s.conn.Query(ctx, query, args...)
 	if err != nil {

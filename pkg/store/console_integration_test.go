@@ -43,7 +43,7 @@ func TestConsoleQueries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []store.KindTotal{{Kind: fact.LateEvent, Count: 1}, {Kind: fact.PayoutFailed, Count: 2, Amount: 1250}}
+	want := []store.KindTotal{{Kind: fact.LateEvent, Count: 1, Traces: 1}, {Kind: fact.PayoutFailed, Count: 2, Traces: 2, Amount: 1250}}
 	if len(totals) != len(want) || totals[0] != want[0] || totals[1] != want[1] {
 		t.Errorf("OpenAnomalyTotals = %+v, want %+v (the resolved overdue is not open)", totals, want)
 	}

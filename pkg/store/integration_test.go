@@ -590,13 +590,19 @@ func TestAnomaliesRoundTripAndIdempotence(t *testing.T) {
 	if got := readAnomalies(t, s); !reflect.DeepEqual(got, want) {
 		t.Fatalf("after replay anomalies_latest =\n%+v\nwant\n%+v", got, want)
 	}
-	counts, err := s.AnomalyCounts(ctx)
+	counts, _, err := s.AnomalyCounts(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantCounts := map[string]uint64{"payout_overdue": 1, "amount_mismatch": 1, "payout_failed": 1, "batch_stalled": 1}
+	// The overdue payout counts as resolved only: its latest version.
+	wantCounts := []store.AnomalyCount{
+		{Kind: "amount_mismatch", OpenRows: 1, OpenTraces: 1, Traces: 1},
+		{Kind: "batch_stalled", OpenRows: 1, OpenTraces: 1, Traces: 1},
+		{Kind: "payout_failed", OpenRows: 1, OpenTraces: 1, Traces: 1},
+		{Kind: "payout_overdue", ResolvedRows: 1, ResolvedTraces: 1, Traces: 1},
+	}
 	if !reflect.DeepEqual(counts, wantCounts) {
-		t.Errorf("AnomalyCounts = %v, want %v", counts, wantCounts)
+		t.Errorf("AnomalyCounts = %+v, want %+v", counts, wantCounts)
 	}
 	var open uint64
 	if err := s.Conn().QueryRow(ctx, "SELECT count() FROM anomalies_latest WHERE status = 'open'").Scan(&open); err != nil || open != 3 {
@@ -843,12 +849,120 @@ func TestReportQueries(t *testing.T) {
 	if want := []store.ModeLag{{Mode: "T1", Paid: 1, P50: 90000, P95: 90000, P99: 90000}}; !reflect.DeepEqual(byMode, want) {
 		t.Errorf("LagByMode = %+v, want %+v", byMode, want)
 	}
-	anomalies, err := s.AnomalyCounts(ctx)
+	anomalies, _, err := s.AnomalyCounts(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(anomalies) != 4 || anomalies["payout_overdue"] != 1 || anomalies["batch_stalled"] != 1 {
-		t.Errorf("AnomalyCounts = %v", anomalies)
+	if len(anomalies) != 4 || anomalies[3].Kind != "payout_overdue" || anomalies[3].OpenRows != 1 || anomalies[1].Kind != "batch_stalled" || anomalies[1].OpenTraces != 1 {
+		t.Errorf("AnomalyCounts = %+v", anomalies)
+	}
+}
+
+// TestAnomalyCountsRowsAndTraces: the report's anomaly counts separate open
+// from resolved by the latest version, and count the distinct traces (for
+// the batch kinds, batches) beside the rows.
+func TestAnomalyCountsRowsAndTraces(t *testing.T) {
+	ctx := testCtx(t)
+	s := storetest.New(t)
+	const t0 = int64(1_731_000_000_000)
+	mk := func(id string, kind fact.Kind, status fact.AnomalyStatus, trace, batch string, version uint64) fact.Anomaly {
+		return fact.Anomaly{ID: id, Kind: kind, Status: status, TraceNo: trace, BatchID: batch, DetectedAt: t0, Version: version}
+	}
+	rows := []fact.Anomaly{
+		// One reversed sale, cleared and paid: two rows, one trace.
+		mk("reversed_but_settled/R1/cleared", fact.ReversedButSettled, fact.Open, "R1", "", 1),
+		mk("reversed_but_settled/R1/paid", fact.ReversedButSettled, fact.Open, "R1", "", 1),
+		mk("reversed_but_settled/R2/cleared", fact.ReversedButSettled, fact.Open, "R2", "", 1),
+		// Held, then released: resolved in the latest version only.
+		mk("payout_held/H1", fact.PayoutHeld, fact.Open, "H1", "", 1),
+		mk("payout_held/H1", fact.PayoutHeld, fact.Resolved, "H1", "", 2),
+		mk("payout_held/H2", fact.PayoutHeld, fact.Open, "H2", "", 1),
+		// Stalled twice, the first episode resolved: two rows, one batch.
+		mk("batch_stalled/B1/1", fact.BatchStalled, fact.Resolved, "", "B1", 2),
+		mk("batch_stalled/B1/2", fact.BatchStalled, fact.Open, "", "B1", 3),
+		// A trace with anomalies of two kinds: one trace in the total.
+		mk("payout_held/R2", fact.PayoutHeld, fact.Resolved, "R2", "", 1),
+	}
+	if err := s.InsertAnomalies(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	got, all, err := s.AnomalyCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (store.AnomalyCount{OpenRows: 5, OpenTraces: 4, ResolvedRows: 3, ResolvedTraces: 3, Traces: 5}); all != want {
+		t.Errorf("all kinds = %+v, want %+v", all, want)
+	}
+	want := []store.AnomalyCount{
+		{Kind: "batch_stalled", OpenRows: 1, OpenTraces: 1, ResolvedRows: 1, ResolvedTraces: 1, Traces: 1},
+		{Kind: "payout_held", OpenRows: 1, OpenTraces: 1, ResolvedRows: 2, ResolvedTraces: 2, Traces: 3},
+		{Kind: "reversed_but_settled", OpenRows: 3, OpenTraces: 2, Traces: 2},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("AnomalyCounts =\n%+v\nwant\n%+v", got, want)
+	}
+	totals, err := s.OpenAnomalyTotals(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTotals := []store.KindTotal{{Kind: fact.BatchStalled, Count: 1, Traces: 1}, {Kind: fact.PayoutHeld, Count: 1, Traces: 1}, {Kind: fact.ReversedButSettled, Count: 3, Traces: 2}}
+	if !reflect.DeepEqual(totals, wantTotals) {
+		t.Errorf("OpenAnomalyTotals = %+v, want %+v", totals, wantTotals)
+	}
+}
+
+// TestBatchOrder: the console's batch list and the report's summary put
+// stalled batches first, then incomplete, open and closed — whatever their
+// age, so an old incomplete batch is not buried under newer closed ones.
+func TestBatchOrder(t *testing.T) {
+	ctx := testCtx(t)
+	s := storetest.New(t)
+	const day = int64(86_400_000)
+	const t0 = int64(1_790_000_000_000)
+	mk := func(id, source string, status fact.BatchStatus, opened int64, declared, seen int64) fact.Batch {
+		return fact.Batch{BatchID: id, Source: source, Status: status, OpenedAt: opened, DeclaredCount: 1, DeclaredTotal: declared,
+			SeenCount: 1, SeenTotal: seen, AsOf: opened, Version: 1}
+	}
+	batches := []fact.Batch{
+		mk("C-old-incomplete", "clearing", fact.BatchIsIncomplete, t0, 237_000_000, 236_000_000),
+		mk("C-closed-new", "clearing", fact.BatchIsClosed, t0+3*day, 100, 100),
+		mk("P-open", "payouts", fact.BatchIsOpen, t0+day, 0, 50),
+		mk("P-stalled", "payouts", fact.BatchIsStalled, t0, 0, 70),
+		mk("P-closed", "payouts", fact.BatchIsClosed, t0+2*day, 30, 30),
+		mk("C-open", "clearing", fact.BatchIsOpen, t0+2*day, 0, 10),
+	}
+	if err := s.InsertBatches(ctx, batches); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.QueryBatches(ctx, store.BatchQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, b := range list {
+		ids = append(ids, b.BatchID)
+	}
+	wantIDs := []string{"P-stalled", "C-old-incomplete", "C-open", "P-open", "C-closed-new", "P-closed"}
+	if !reflect.DeepEqual(ids, wantIDs) {
+		t.Errorf("QueryBatches order = %v, want %v (stalled, incomplete, open, closed; newest first within)", ids, wantIDs)
+	}
+	if top, err := s.QueryBatches(ctx, store.BatchQuery{Limit: 2}); err != nil || len(top) != 2 || top[1].BatchID != "C-old-incomplete" {
+		t.Errorf("the first two batches = %+v, %v; want the incomplete one among them", top, err)
+	}
+	sum, err := s.BatchSummaries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.BatchSummary{
+		{Source: "payouts", Status: "stalled", Batches: 1, Declared: 1, Seen: 1, SeenTotal: 70},
+		{Source: "clearing", Status: "incomplete", Batches: 1, Declared: 1, Seen: 1, DeclaredTotal: 237_000_000, SeenTotal: 236_000_000},
+		{Source: "clearing", Status: "open", Batches: 1, Declared: 1, Seen: 1, SeenTotal: 10},
+		{Source: "payouts", Status: "open", Batches: 1, Declared: 1, Seen: 1, SeenTotal: 50},
+		{Source: "clearing", Status: "closed", Batches: 1, Declared: 1, Seen: 1, DeclaredTotal: 100, SeenTotal: 100},
+		{Source: "payouts", Status: "closed", Batches: 1, Declared: 1, Seen: 1, DeclaredTotal: 30, SeenTotal: 30},
+	}
+	if !reflect.DeepEqual(sum, want) {
+		t.Errorf("BatchSummaries =\n%+v\nwant\n%+v", sum, want)
 	}
 }
 

@@ -117,14 +117,70 @@ func (s *Store) LagByMode(ctx context.Context) ([]ModeLag, error) {
 	return out, nil
 }
 
-// AnomalyCounts returns the number of anomalies by kind (latest versions,
-// open and resolved).
-func (s *Store) AnomalyCounts(ctx context.Context) (map[string]uint64, error) {
-	m, err := s.countBy(ctx, "SELECT kind, count() FROM anomalies FINAL GROUP BY kind")
+// AnomalyCount counts the anomalies of one kind in their latest version,
+// open and resolved apart, as rows and as traces: one trace may carry
+// several anomalies of a kind (a reversed sale that was cleared and paid
+// has two reversed_but_settled rows). The batch kinds name no trace; their
+// "traces" are the distinct batches.
+type AnomalyCount struct {
+	Kind           string
+	OpenRows       uint64
+	OpenTraces     uint64
+	ResolvedRows   uint64
+	ResolvedTraces uint64
+	Traces         uint64 // distinct traces (or batches) with any anomaly of the kind
+}
+
+// Rows is every anomaly of the kind, open and resolved.
+func (c AnomalyCount) Rows() uint64 { return c.OpenRows + c.ResolvedRows }
+
+// anomalyCountsQuery filters the status outside the FINAL subquery, so that
+// only the latest version of each anomaly counts. Its last row, with an
+// empty kind, is every kind together: a trace with anomalies of two kinds
+// counts once there.
+const anomalyCountsQuery = `
+SELECT kind, open_rows, open_traces, resolved_rows, resolved_traces, traces
+FROM
+(
+    SELECT kind,
+           countIf(status = 'open') AS open_rows, uniqExactIf(subject, status = 'open') AS open_traces,
+           countIf(status = 'resolved') AS resolved_rows, uniqExactIf(subject, status = 'resolved') AS resolved_traces,
+           uniqExact(subject) AS traces
+    FROM (SELECT kind, status, if(trace_no != '', trace_no, concat('batch ', batch_id)) AS subject FROM anomalies FINAL)
+    GROUP BY kind
+    UNION ALL
+    SELECT '' AS kind,
+           countIf(status = 'open') AS open_rows, uniqExactIf(subject, status = 'open') AS open_traces,
+           countIf(status = 'resolved') AS resolved_rows, uniqExactIf(subject, status = 'resolved') AS resolved_traces,
+           uniqExact(subject) AS traces
+    FROM (SELECT status, if(trace_no != '', trace_no, concat('batch ', batch_id)) AS subject FROM anomalies FINAL)
+)
+ORDER BY kind = '', kind`
+
+// AnomalyCounts returns, per kind, the anomalies open and resolved in their
+// latest version, as rows and as distinct traces, ordered by kind; and the
+// same for all kinds together (Kind empty).
+func (s *Store) AnomalyCounts(ctx context.Context) (byKind []AnomalyCount, all AnomalyCount, err error) {
+	rows, err := s.conn.Query(ctx, anomalyCountsQuery)
 	if err != nil {
-		return nil, fmt.Errorf("counting anomalies by kind: %w", err)
+		return nil, all, fmt.Errorf("counting anomalies by kind: %w", err)
 	}
-	return m, nil
+	defer rows.Close()
+	for rows.Next() {
+		var c AnomalyCount
+		if err := rows.Scan(&c.Kind, &c.OpenRows, &c.OpenTraces, &c.ResolvedRows, &c.ResolvedTraces, &c.Traces); err != nil {
+			return nil, all, fmt.Errorf("counting anomalies by kind: %w", err)
+		}
+		if c.Kind == "" {
+			all = c
+			continue
+		}
+		byKind = append(byKind, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, all, fmt.Errorf("counting anomalies by kind: %w", err)
+	}
+	return byKind, all, nil
 }
 
 // LagRowCount returns the number of traces in settlement_lag (latest versions).
@@ -225,28 +281,41 @@ func (s *Store) ExampleTraces(ctx context.Context) (map[string]string, error) {
 // BatchSummary counts batches by source and status (latest versions), and
 // stall episodes.
 type BatchSummary struct {
-	Source   string
-	Status   string
-	Batches  uint64
-	Stalls   int64
-	Declared int64 // records declared by the closed ones
-	Seen     int64 // records seen
+	Source        string
+	Status        string
+	Batches       uint64
+	Stalls        int64
+	Declared      int64 // records declared by the closed ones
+	Seen          int64 // records seen
+	DeclaredTotal int64 // fen declared by the closed ones
+	SeenTotal     int64 // fen seen
 }
 
-// BatchSummaries reads the batch summary for the report.
+// batchStatusOrder ranks batch statuses by how urgently they need a look:
+// stalled, incomplete, open, closed. The console's list and the report's
+// summary both sort by it.
+const batchStatusOrder = `multiIf(status = 'stalled', 0, status = 'incomplete', 1, status = 'open', 2, status = 'closed', 3, 4)`
+
+// BatchSummaries reads the batch summary for the report: stalled first,
+// then incomplete, open and closed, each by source.
 func (s *Store) BatchSummaries(ctx context.Context) ([]BatchSummary, error) {
-	rows, err := s.conn.Query(ctx, `SELECT source, status, count(), sum(stalls), sum(declared_count), sum(seen_count)
-FROM batches_latest GROUP BY source, status ORDER BY source, status`)
+	rows, err := s.conn.Query(ctx, `SELECT source, status, count(), sum(stalls), sum(declared_count), sum(seen_count),
+       sum(declared_total), sum(seen_total)
+FROM batches_latest GROUP BY source, status ORDER BY `+batchStatusOrder+`, source, status`)
 	if err != nil {
 		return nil, fmt.Errorf("reading batches: %w", err)
 	}
 	defer rows.Close()
 	var out []BatchSummary
 	for rows.Next() {
-		var b BatchSummary
-		if err := rows.Scan(&b.Source, &b.Status, &b.Batches, &b.Stalls, &b.Declared, &b.Seen); err != nil {
+		var (
+			b                        BatchSummary
+			declaredTotal, seenTotal decimal.Decimal
+		)
+		if err := rows.Scan(&b.Source, &b.Status, &b.Batches, &b.Stalls, &b.Declared, &b.Seen, &declaredTotal, &seenTotal); err != nil {
 			return nil, fmt.Errorf("reading batches: %w", err)
 		}
+		b.DeclaredTotal, b.SeenTotal = sumFen(declaredTotal), sumFen(seenTotal)
 		out = append(out, b)
 	}
 	return out, rows.Err()

@@ -8,6 +8,8 @@
   const TOKEN_KEY = 'settlemon.console.token';
   const SVG = 'http://www.w3.org/2000/svg';
   const PCTS = ['p50', 'p95', 'p99'];
+  // How each percentile reads, in the legend, the tooltip and the line ends.
+  const PCT_NAMES = { p50: 'p50 (median)', p95: 'p95', p99: 'p99' };
 
   // --- the token: taken once from ?token=, kept in this tab only ----------
   (function takeToken() {
@@ -142,7 +144,7 @@
   const kindCounts = {};
 
   function renderOverview(o) {
-    $('#as-of').textContent = 'pipeline as of ' + when(o.as_of);
+    $('#as-of').textContent = 'pipeline clock ' + when(o.as_of);
     const pay = [['#card-overdue', o.payouts.overdue], ['#card-failed', o.payouts.failed], ['#card-held', o.payouts.held]];
     for (const [id, t] of pay) {
       const card = $(id);
@@ -164,12 +166,19 @@
       card.classList.toggle('calm', alarming && n === 0);
     }
     for (const k of Object.keys(kindCounts)) delete kindCounts[k];
-    for (const k of o.anomalies_by_kind) kindCounts[k.kind] = k.count;
+    for (const k of o.anomalies_by_kind) kindCounts[k.kind] = k;
     for (const opt of $('#f-kind').options) {
       if (!opt.value) continue;
-      const n = kindCounts[opt.value] || 0;
-      opt.textContent = opt.value + (n ? ' (' + num(n) + ' open)' : '');
+      const k = kindCounts[opt.value];
+      opt.textContent = opt.value + (k ? ' (' + openCount(k) + ')' : '');
     }
+  }
+
+  // "3 open" or, when a trace carries several of the kind, "4 open on 2 traces".
+  function openCount(k) {
+    const rows = num(k.count) + ' open';
+    if (k.traces === k.count) return rows;
+    return rows + ' on ' + num(k.traces) + (k.traces === 1 ? ' trace' : ' traces');
   }
 
   // --- the lag chart: one small SVG per settlement mode -----------------------
@@ -209,7 +218,7 @@
 
   function chart(mode, data, from, to, off, W) {
     const H = 200;
-    const m = { l: 48, r: 10, t: 10, b: 22 };
+    const m = { l: 48, r: 34, t: 22, b: 22 };
     const pts = data.points.map((p) => ({ t: Date.parse(p.hour), p }));
     let ymax = 0;
     for (const { p } of pts) ymax = Math.max(ymax, p.p99_s);
@@ -255,15 +264,32 @@
         d += cmd + x(t).toFixed(1) + ' ' + y(p[pct + '_s']).toFixed(1) + ' ';
         prev = t;
       }
-      s.append(svg('path', { class: 'series ' + pct, d: d.trim(), 'data-points': String(pts.length) }));
+      const path = svg('path', { class: 'series ' + pct, d: d.trim(), 'data-points': String(pts.length), 'data-series': pct });
+      const title = svg('title');
+      title.textContent = PCT_NAMES[pct] + ', mode ' + mode;
+      path.append(title);
+      s.append(path);
       pts.forEach((q, i) => {
-        if (alone[i]) s.append(svg('circle', { class: 'dot ' + pct, cx: x(q.t).toFixed(1), cy: y(q.p[pct + '_s']).toFixed(1), r: 2 }));
+        if (alone[i]) s.append(svg('circle', { class: 'dot ' + pct, cx: x(q.t).toFixed(1), cy: y(q.p[pct + '_s']).toFixed(1), r: 2.5 }));
       });
     }
 
-    // Hover: a cursor and the hour's readout.
+    // Each line is named at its right end, in its colour; the names are
+    // kept 10 px apart so they never print over one another.
+    const last = pts[pts.length - 1];
+    const ends = PCTS.map((pct) => ({ pct, y: y(last.p[pct + '_s']) })).sort((a, b) => b.y - a.y);
+    for (let i = 1; i < ends.length; i++) ends[i].y = Math.min(ends[i].y, ends[i - 1].y - 10);
+    for (const e of ends) {
+      const label = svg('text', { class: 'end-label ' + e.pct, 'data-series': e.pct, x: W - m.r + 4, y: (Math.max(e.y, m.t) + 3.5).toFixed(1) });
+      label.textContent = e.pct;
+      s.append(label);
+    }
+
+    // Hover: a cursor, a marker on each line and the hour's readout, each
+    // value in its line's colour.
     const cursor = svg('line', { class: 'cursor', y1: m.t, y2: H - m.b, x1: -10, x2: -10 });
-    const readout = svg('text', { class: 'readout', x: m.l + 4, y: m.t + 10 });
+    const markers = PCTS.map((pct) => svg('circle', { class: 'marker ' + pct, 'data-series': pct, r: 3.5, cx: -10, cy: -10 }));
+    const readout = svg('text', { class: 'readout', x: m.l + 4, y: 13 });
     const hit = svg('rect', { class: 'hit', x: m.l, y: m.t, width: W - m.l - m.r, height: H - m.t - m.b });
     hit.addEventListener('mousemove', (ev) => {
       const r = s.getBoundingClientRect();
@@ -274,15 +300,28 @@
       if (!best) return;
       cursor.setAttribute('x1', x(best.t));
       cursor.setAttribute('x2', x(best.t));
-      readout.textContent = when(best.p.hour) + '  p50 ' + dur(best.p.p50_s) + ' · p95 ' + dur(best.p.p95_s) +
-        ' · p99 ' + dur(best.p.p99_s) + ' · ' + num(best.p.paid) + ' paid';
+      PCTS.forEach((pct, i) => {
+        markers[i].setAttribute('cx', x(best.t).toFixed(1));
+        markers[i].setAttribute('cy', y(best.p[pct + '_s']).toFixed(1));
+      });
+      readout.replaceChildren();
+      readout.append(document.createTextNode(when(best.p.hour) + '  '));
+      for (const pct of PCTS) {
+        const span = svg('tspan', { class: 'rd ' + pct, 'data-series': pct });
+        span.textContent = '● ' + pct + ' ' + dur(best.p[pct + '_s']) + ' ';
+        readout.append(span);
+      }
+      readout.append(document.createTextNode(num(best.p.paid) + ' paid'));
+      readout.dataset.hour = best.p.hour;
     });
     hit.addEventListener('mouseleave', () => {
       cursor.setAttribute('x1', -10);
       cursor.setAttribute('x2', -10);
-      readout.textContent = '';
+      for (const mk of markers) { mk.setAttribute('cx', -10); mk.setAttribute('cy', -10); }
+      readout.replaceChildren();
+      delete readout.dataset.hour;
     });
-    s.append(cursor, readout, hit);
+    s.append(cursor, ...markers, readout, hit);
 
     const sum = data.summary;
     const head = el('h3', {}, 'Mode ' + mode,
@@ -306,17 +345,21 @@
     const table = $('#alerts');
     const tbody = table.tBodies[0];
     if (!res.alerts.length) {
-      emptyRow(tbody, 5, 'No alert firing.');
+      emptyRow(tbody, 7, 'No alert firing.');
     } else {
       tbody.replaceChildren(...res.alerts.map((a) => {
         const labels = Object.entries(a.labels).filter(([k]) => k !== 'alertname')
           .map(([k, v]) => el('span', { class: 'chip' }, k + '=' + v));
         const summary = a.annotations.summary || a.annotations.description || '';
-        return el('tr', { 'data-alert': a.alertname },
+        // One clock per column: the start goes under the clock it is in.
+        const event = a.started_clock === 'event';
+        return el('tr', { 'data-alert': a.alertname, 'data-clock': a.started_clock },
           el('td', {}, badge(a.state, a.state), ' ', el('strong', {}, a.alertname)),
           el('td', {}, summary),
           el('td', {}, ...labels),
-          el('td', { class: 'when' }, when(a.started_at)),
+          el('td', { class: 'when', 'data-col': 'since-event' }, event ? when(a.started_at) : '–'),
+          el('td', { class: 'when', 'data-col': 'since-wall' }, event ? '–' : when(a.started_at)),
+          el('td', { class: 'when', 'data-col': 'notified-wall' }, when(a.last_sent_at)),
           el('td', { class: 'num' }, num(a.notifications)));
       }));
     }
@@ -545,7 +588,7 @@
     refreshes++;
     document.body.dataset.refreshes = String(refreshes);
     document.body.dataset.state = 'ready';
-    $('#refreshed').textContent = 'refreshed ' + new Date().toLocaleTimeString('en-GB');
+    $('#refreshed').textContent = 'page refreshed ' + new Date().toLocaleTimeString('en-GB') + ' (wall clock, this browser)';
   }
 
   let timer = null;
