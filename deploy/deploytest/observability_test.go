@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -303,6 +304,9 @@ func TestPrometheusScrapesEveryService(t *testing.T) {
 		t.Errorf("%s: no rule_files", prometheusPath)
 	}
 	for _, f := range p.RuleFiles {
+		if !path.IsAbs(f) {
+			f = path.Join("/etc/prometheus", f) // relative to the configuration file
+		}
 		if mounts[f] != rulesPath {
 			t.Errorf("%s: rule file %s is not %s mounted into the prometheus service", prometheusPath, f, rulesPath)
 		}
