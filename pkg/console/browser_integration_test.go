@@ -169,6 +169,25 @@ func TestBrowserAcceptance(t *testing.T) {
 		t.Errorf("failed payouts card shows %q, want %d", got, ov.Payouts.Failed.Count)
 	}
 
+	// A finished, healthy run shows no lagging source, on every refresh:
+	// the latest health row is chosen by a strict version, not by a tie on
+	// observed_at that could pick either.
+	for i := range 5 {
+		o := apiGet[overviewResponse](t, base, "/api/v1/overview", token)
+		srcs := apiGet[sourcesResponse](t, base, "/api/v1/sources", token)
+		if o.SourcesLagging != 0 {
+			t.Errorf("read %d: %d sources lagging after a finished healthy run", i, o.SourcesLagging)
+		}
+		for _, s := range srcs.Sources {
+			if s.Status != "ok" {
+				t.Errorf("read %d: source %s is %q after a finished healthy run", i, s.Source, s.Status)
+			}
+		}
+	}
+	if got := eval[string](t, bctx, `document.querySelector('#card-sources [data-field="count"]').textContent`); got != "0" {
+		t.Errorf("the sources-lagging card shows %q after a finished healthy run, want 0", got)
+	}
+
 	// The lag chart draws one SVG per mode, with the API's hourly points.
 	type series struct {
 		Mode   string  `json:"mode"`
