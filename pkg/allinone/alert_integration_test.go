@@ -56,7 +56,7 @@ func (r *receiver) count(alertname, status, label, value string) int {
 	return n
 }
 
-// TestBatchAlerts is issue #4's acceptance on batches: the simulator stops a
+// TestBatchAlerts is the acceptance test on batches: the simulator stops a
 // payout batch midway for two hours of simulated time and closes another
 // declaring a record it did not carry. A real HTTP receiver gets exactly one
 // firing notification for the stalled batch, starting when the stall

@@ -13,7 +13,7 @@ import (
 
 // TestPipelineMatchesTruth runs the whole pipeline (kfake over TCP, real
 // ClickHouse) on a fixed seed and checks every fact against the simulator's
-// ground truth (issue #2, acceptance).
+// ground truth.
 func TestPipelineMatchesTruth(t *testing.T) {
 	ctx := testCtx(t, 10*time.Minute)
 	st := storetest.New(t)

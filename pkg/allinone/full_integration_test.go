@@ -17,7 +17,7 @@ import (
 	"settlemon/pkg/store/storetest"
 )
 
-// TestFullScenario is issue #3's acceptance on the default simulation: five
+// TestFullScenario is the acceptance run on the default simulation: five
 // days across National Day, every cause injected at least 50 times and a
 // payout-feed outage. Scored against the truth, every kind must reach
 // precision and recall 0.99, with no payout_overdue raised during the

@@ -23,7 +23,7 @@ import (
 	"settlemon/pkg/store/storetest"
 )
 
-// TestPayoutOutageAlertsOnce is issue #4's acceptance on a feed outage, in
+// TestPayoutOutageAlertsOnce is the acceptance test on a feed outage, in
 // live mode: the joiner's "now" is a clock the test moves. The payout feed
 // goes silent for twelve hours of a simulated day while the other feeds
 // flow; deadlines pass in "now" but not in the payout watermark. The alerter

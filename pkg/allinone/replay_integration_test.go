@@ -94,7 +94,7 @@ func compareImages(tb testing.TB, before, after dbImage) {
 }
 
 // TestReplayIsIdempotent feeds the same input twice and requires the analyst
-// views to stay exactly as they were (issue #2: no double counting).
+// views to stay exactly as they were (no double counting).
 func TestReplayIsIdempotent(t *testing.T) {
 	// A full replay: the same seed run again into the same database on a new
 	// broker, so every consumer group starts from scratch and every fact and

@@ -10,7 +10,7 @@
 // facts/s, CPU per event of pipeline, broker and ClickHouse, peak RSS), the
 // live-mode latency from a payout deadline passing to the anomaly row being
 // queryable, the join alone on one goroutine, and the memory per open trace.
-// Each figure is printed next to its target (issue #6) with the margin by
+// Each figure is printed next to its target with the margin by
 // which it is met or missed.
 //
 // It measures; it does not tune. Nothing here changes how the components
@@ -246,7 +246,7 @@ type Result struct {
 	Live              *LiveResult
 	Join              *JoinCore
 	State             []StateSize
-	Restore           *joiner.RestoreMeasurement // checkpointed recovery (issue #5)
+	Restore           *joiner.RestoreMeasurement // checkpointed recovery
 	Total             time.Duration
 }
 

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Targets of issue #6 on this machine class (2 cores, broker and ClickHouse
+// Performance targets on this machine class (2 cores, broker and ClickHouse
 // on the same box).
 const (
 	TargetEndToEnd      = 200_000   // source events/s, with the repartition hop

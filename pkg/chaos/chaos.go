@@ -173,7 +173,7 @@ func SimulatorConfig(days, tracesPerDay int) simulator.Config {
 	return c
 }
 
-// DefaultConfig is the full chaos run of issue #5 (RepoRoot and WorkDir still
+// DefaultConfig is the full chaos run (RepoRoot and WorkDir still
 // to set).
 func DefaultConfig() Config {
 	return Config{

@@ -44,7 +44,7 @@ const (
 	analystPasswordEnv = "SETTLEMON_ANALYST_PASSWORD"
 )
 
-// TestBrowserAcceptance is issue #7's acceptance test: after a small
+// TestBrowserAcceptance is the page's acceptance test: after a small
 // simulated run (kfake over TCP, real ClickHouse), the console serves on
 // loopback with a token, reading ClickHouse as the read-only analyst;
 // its real API answers validate against schemas/openapi.yaml; and headless

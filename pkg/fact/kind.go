@@ -72,7 +72,7 @@ func Describe(k Kind) (t Taxonomy, ok bool) {
 // PayoutFailure is the mapped reason of a failed or returned payout.
 type PayoutFailure string
 
-// Payout failure reasons (issue #3's list).
+// Payout failure reasons.
 const (
 	AccountInvalid PayoutFailure = "account_invalid"
 	NameMismatch   PayoutFailure = "name_mismatch"

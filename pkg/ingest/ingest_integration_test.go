@@ -109,7 +109,7 @@ func ptr(s string) *string { return &s }
 // interleaved with one message of every rejected class, and requires each bad
 // one to end in the dead-letter table and topic with its reason, no card
 // number to be stored or forwarded, every valid one to be archived (those
-// after the bad ones too), and the offsets to be committed (issue #2).
+// after the bad ones too), and the offsets to be committed.
 func TestDeadLettersKeepGoing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -10,7 +10,7 @@ import (
 	"settlemon/pkg/fact"
 )
 
-// Batch tracking (issue #4). A batch's records are keyed by trace on their
+// Batch tracking. A batch's records are keyed by trace on their
 // source topics, so ingest forwards each one again keyed by batch id
 // (event.RecordBatchItem): one partition sees a whole batch, together with
 // the watermarks every partition receives.

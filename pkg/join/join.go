@@ -2,7 +2,7 @@
 // number: per partition of settle.events, a compact state entry per open trace,
 // per-source watermarks, and deadline timers that fire under the two-clock rule
 // of DESIGN §5. It turns records into settlement-lag and anomaly facts
-// covering the taxonomy of DESIGN §7 (batch kinds excepted: see issue #4).
+// covering the taxonomy of DESIGN §7 (the batch kinds live in batch.go).
 //
 // It is pure: no Kafka, no ClickHouse, no clock of its own. Event time comes
 // from the records; "now" is whatever the caller passes to Advance (the wall

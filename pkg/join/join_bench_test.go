@@ -18,7 +18,7 @@ import (
 )
 
 // benchWorkload is a simulated run as one joiner partition sees it: the
-// acceptance mix of issue #3 (every cause injected) over 5 days of 30,000
+// acceptance mix (every cause injected) over 5 days of 30,000
 // traces, about 560k records. It is built once per test binary.
 var benchWorkload = sync.OnceValues(func() (*workload.Workload, error) {
 	cal, err := calendar.Default()

@@ -3,12 +3,12 @@
 // join.Partition, sinks the facts it emits to ClickHouse in batches, and
 // commits the partition's offset only after those facts are durable.
 //
-// Recovery is by replay: on assignment a partition is read from its first
-// offset, and facts produced by records below the committed offset are not
-// written again (they were durable before the commit). Because the join's
-// facts depend only on the input, the rebuilt state is the state that was lost.
-// Restart time therefore grows with the partition's length; checkpoints come
-// later (issue #5).
+// Recovery: on assignment a partition restores its newest intact checkpoint
+// at or below the committed offset and replays the rest (from the first
+// offset when there is none); facts produced by records below the committed
+// offset are not written again (they were durable before the commit).
+// Because the join's facts depend only on the input, the rebuilt state is the
+// state that was lost.
 package joiner
 
 import (

@@ -15,7 +15,7 @@ import (
 )
 
 // fullTestConfig is FullConfig scaled down for tests: 4,000 traces a day
-// over the same five days and outage, with the issue #3 causes at 0.5% (so
+// over the same five days and outage, with the extra causes at 0.5% (so
 // each occurs about 90 times) and the healthy variations at 2%.
 func fullTestConfig() Config {
 	c := FullConfig()
@@ -183,7 +183,7 @@ func TestFullConfig(t *testing.T) {
 		t.Errorf("%d orphan payouts, want at least 60", n)
 	}
 
-	// The default run keeps every issue #3 cause off.
+	// The default run keeps every extra cause off.
 	d := DefaultConfig()
 	for _, f := range d.faults()[3:] {
 		if f.rate != 0 {

@@ -185,7 +185,7 @@ func (c Config) Date(n int) calendar.Date { return c.Start.AddDays(n - 1) }
 // DefaultConfig returns the default run: three days of 30,000 traces from
 // 2026-09-28 (so that T1 payouts cross the National Day holiday) over 500
 // merchants and 6 partitions per topic, with the three original faults at
-// 0.5% each. The causes added for issue #3 are off (rate 0) and so is the
+// 0.5% each. The extra causes are off (rate 0) and so is the
 // payout outage; FullConfig turns them on.
 func DefaultConfig() Config {
 	return Config{
@@ -216,7 +216,7 @@ func DefaultConfig() Config {
 	}
 }
 
-// FullConfig returns the acceptance run of issue #3: five traffic days from
+// FullConfig returns the full acceptance run: five traffic days from
 // 2026-09-28 (spanning the National Day holiday, so that T1 payouts of the
 // sales of 09-30..10-02 fall due on 10-08), every cause injected at 0.1% of
 // approved traces (about 140 each at 30,000 traces a day), 0.1% orphan

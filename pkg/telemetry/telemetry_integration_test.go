@@ -224,7 +224,7 @@ func waitFor(tb testing.TB, ctx context.Context, s service, want []expectation) 
 // authorizations through; scrapes every /metrics over HTTP, parses it with the
 // Prometheus text parser and requires every listed series with a plausible
 // value; checks /healthz and /readyz; and requires every metric the alerting
-// rules read to be one of the scraped series (issue #4).
+// rules read to be one of the scraped series.
 func TestEveryServiceExposesItsMetrics(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

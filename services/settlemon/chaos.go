@@ -20,7 +20,7 @@ var errChaosFailed = errors.New("chaos: at least one scenario failed")
 // outages, broker restarts, broker faults and lost insert replies.
 func chaosCommand(args []string) error {
 	def := chaos.DefaultConfig()
-	f := service.NewFlags("settlemon chaos", `settlemon chaos — prove the delivery guarantees on real processes (issue #5).
+	f := service.NewFlags("settlemon chaos", `settlemon chaos — prove the delivery guarantees on real processes.
 
 Builds the services, starts a ClickHouse of its own (deploy/clickhouse/local.sh
 on --clickhouse-port, run folder under --work-dir; never the shared one), and
