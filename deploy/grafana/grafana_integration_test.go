@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"settlemon/pkg/store"
 	"settlemon/pkg/store/storetest"
 )
 
@@ -54,6 +55,45 @@ func TestDashboardQueriesRun(t *testing.T) {
 				t.Errorf("%s: %v", q.where, err)
 			}
 			rows.Close()
+		}
+	}
+}
+
+// TestSourcesLaggingPanelAfterHealthyRun: in replay the joiner's last "ok"
+// report of a source can share its observed time with an earlier "lagging"
+// one; the dashboard's "Sources lagging" panel must read the later report,
+// on every refresh.
+func TestSourcesLaggingPanelAfterHealthyRun(t *testing.T) {
+	st := storetest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	at := time.Date(2026, 10, 3, 0, 0, 0, 0, time.UTC).UnixMilli()
+	for _, src := range []string{"auth", "clearing", "payouts"} {
+		for _, status := range []string{"lagging", "ok"} {
+			if err := st.InsertSourceHealth(ctx, []store.SourceHealth{{Source: src, Reporter: "joiner", Instance: "j1",
+				ObservedAt: at, Watermark: at, Status: status, ThresholdS: 1800}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var sql string
+	for file, d := range loadDashboards(t) {
+		for _, q := range queries(t, file, d) {
+			if strings.Contains(q.where, "panel Sources lagging ") {
+				sql = q.sql
+			}
+		}
+	}
+	if sql == "" {
+		t.Fatal("no \"Sources lagging\" panel in the dashboards")
+	}
+	for i := range 10 {
+		var lagging uint64
+		if err := st.Conn().QueryRow(ctx, sql).Scan(&lagging); err != nil {
+			t.Fatalf("%v\n%s", err, sql)
+		}
+		if lagging != 0 {
+			t.Fatalf("refresh %d: the panel shows %d sources lagging after every source reported ok", i, lagging)
 		}
 	}
 }
