@@ -273,7 +273,7 @@ func (w *watcher) until(tb testing.TB, ctx context.Context, what string, cond fu
 func TestStackAgainstPrometheusAndAlertmanager(t *testing.T) {
 	promBin := opsTool(t, "prometheus")
 	amBin := opsTool(t, "prometheus-alertmanager", "alertmanager")
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
 
