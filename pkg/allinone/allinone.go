@@ -320,8 +320,8 @@ func dropDatabase(ctx context.Context, cfg store.Config, log *slog.Logger) error
 		return err
 	}
 	defer st.Close()
-	if err := st.Conn().Exec(ctx, "DROP DATABASE IF EXISTS "+cfg.Database); err != nil {
-		return fmt.Errorf("dropping database %s for a fresh run: %w", cfg.Database, err)
+	if err := st.DropDatabase(ctx); err != nil {
+		return fmt.Errorf("a fresh run: %w", err)
 	}
 	log.Info("dropped the database for a fresh run", "database", cfg.Database)
 	return nil

@@ -420,9 +420,9 @@ func freshStore(ctx context.Context, cfg store.Config, log *slog.Logger) (*store
 	if err != nil {
 		return nil, err
 	}
-	if err := st.Conn().Exec(ctx, "DROP DATABASE IF EXISTS "+cfg.Database); err != nil {
+	if err := st.DropDatabase(ctx); err != nil {
 		st.Close()
-		return nil, fmt.Errorf("dropping database %s for a fresh bench: %w", cfg.Database, err)
+		return nil, fmt.Errorf("a fresh bench: %w", err)
 	}
 	st.Close()
 	if st, err = store.New(ctx, cfg, log); err != nil {

@@ -323,10 +323,10 @@ func (r *run) freshDatabase(ctx context.Context) (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = st.Conn().Exec(ctx, "DROP DATABASE IF EXISTS "+r.db)
+	err = st.DropDatabase(ctx)
 	st.Close()
 	if err != nil {
-		return nil, fmt.Errorf("dropping database %s: %w", r.db, err)
+		return nil, err
 	}
 	if st, err = store.New(ctx, sc, quiet); err != nil {
 		return nil, err

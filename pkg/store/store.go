@@ -267,3 +267,12 @@ func notAnswering(err error) bool {
 	var exc *clickhouse.Exception
 	return !errors.As(err, &exc) && Retryable(err)
 }
+
+// DropDatabase drops the store's database and everything in it: the start
+// of a fresh run. The store is unusable for writes until a new one migrates.
+func (s *Store) DropDatabase(ctx context.Context) error {
+	if err := s.conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+s.Database()+"`"); err != nil {
+		return fmt.Errorf("dropping database %s: %w", s.Database(), err)
+	}
+	return nil
+}
