@@ -58,6 +58,9 @@ func NewFlags(name, summary string) *Flags {
 // of stdout, and notes about adapted defaults to notes instead of stderr.
 func (f *Flags) SetOutputs(help, notes io.Writer) { f.help, f.notes = help, notes }
 
+// Notes is where notes about adapted defaults go (default stderr).
+func (f *Flags) Notes() io.Writer { return f.notes }
+
 // IsSet reports whether flag name was given on the command line or in the
 // environment (after Parse).
 func (f *Flags) IsSet(name string) bool {

@@ -12,6 +12,7 @@ import (
 	"settlemon/pkg/kafkaio"
 	"settlemon/pkg/service"
 	"settlemon/pkg/simulator"
+	"settlemon/pkg/simulator/simflags"
 )
 
 func benchCommand(args []string) error {
@@ -36,7 +37,7 @@ Prints every figure next to its target and by how much it is met or missed.`)
 	inline := f.Bool("broker-inline", false, "run the broker in this process, as `settlemon run` does (its CPU then counts with the pipeline's)")
 	serve := f.Bool("serve-broker", false, "internal: serve the broker for a bench run until stdin closes")
 	f.IntVar(&cfg.Partitions, "partitions", cfg.Partitions, "partitions of every topic")
-	applySim := service.SimulatorFlags(f, &cfg.Simulator)
+	applySim := simflags.Register(f, &cfg.Simulator)
 	f.IntVar(&cfg.Ingest.MaxBatch, "ingest-batch", 0, "ingest: messages per durable batch (0: the ingest default)")
 	f.IntVar(&cfg.Joiner.FlushRows, "flush-rows", 0, "joiner: facts per sink batch (0: the joiner default)")
 	f.BoolVar(&cfg.SkipBaseline, "skip-baseline", false, "skip the raw kafka-go consume")

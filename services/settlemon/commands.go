@@ -14,6 +14,7 @@ import (
 	"settlemon/pkg/console"
 	"settlemon/pkg/service"
 	"settlemon/pkg/simulator"
+	"settlemon/pkg/simulator/simflags"
 	"settlemon/pkg/store"
 )
 
@@ -51,7 +52,7 @@ status 3 means the reconciliation did not balance.`)
 	f.StringVar(&reader.user, "console-clickhouse-user", reader.user, "the ClickHouse user --serve-console reads as: a read-only one, not the writer of --clickhouse-user")
 	f.SecretVar(&reader.password, "console-clickhouse-password", "password of --console-clickhouse-user; empty for the user "+service.AnalystUser+
 		" means its local default")
-	applySim := service.SimulatorFlags(f, &cfg.Simulator)
+	applySim := simflags.Register(f, &cfg.Simulator)
 	sim := &cfg.Simulator
 	setDefault(f, "clickhouse-connect-wait", interactiveConnectWait)
 	if err := f.Parse(args); err != nil {
