@@ -16,7 +16,7 @@ import (
 )
 
 func benchCommand(args []string) error {
-	f := service.NewFlags("settlemon bench", `settlemon bench — measure the real pipeline on this machine and compare with the targets.
+	f := service.NewFlags("settlemon-dev bench", `settlemon-dev bench — measure the real pipeline on this machine and compare with the targets.
 
 Starts the embedded Kafka-protocol broker (by default in a child process, so
 that its CPU is measured apart), drops and migrates the bench database in the
@@ -31,10 +31,10 @@ Prints every figure next to its target and by how much it is met or missed.`)
 	sc := service.StoreFlags(f)
 	cc := service.CalendarFlags(f)
 	lc := service.LogFlags(f)
-	setDefault(f, "clickhouse-database", cfg.Store.Database)
-	setDefault(f, "log-level", "warn")
+	f.SetDefault("clickhouse-database", cfg.Store.Database)
+	f.SetDefault("log-level", "warn")
 	f.IntVar(&cfg.BrokerPort, "broker-port", cfg.BrokerPort, "loopback port of the bench's broker")
-	inline := f.Bool("broker-inline", false, "run the broker in this process, as `settlemon run` does (its CPU then counts with the pipeline's)")
+	inline := f.Bool("broker-inline", false, "run the broker in this process, as `settlemon-dev run` does (its CPU then counts with the pipeline's)")
 	serve := f.Bool("serve-broker", false, "internal: serve the broker for a bench run until stdin closes")
 	f.IntVar(&cfg.Partitions, "partitions", cfg.Partitions, "partitions of every topic")
 	applySim := simflags.Register(f, &cfg.Simulator)
@@ -96,19 +96,9 @@ Prints every figure next to its target and by how much it is met or missed.`)
 	}
 	res.WriteText(os.Stdout)
 	if cfg.CPUProfile != "" {
-		fmt.Printf("\nCPU profile of the end-to-end phase: go tool pprof -top bin/settlemon %s\n", cfg.CPUProfile)
+		fmt.Printf("\nCPU profile of the end-to-end phase: go tool pprof -top bin/settlemon-dev %s\n", cfg.CPUProfile)
 	}
 	return nil
-}
-
-// setDefault changes the default of a registered flag.
-func setDefault(f *service.Flags, name, value string) {
-	fl := f.Lookup(name)
-	if fl == nil {
-		return
-	}
-	_ = fl.Value.Set(value)
-	fl.DefValue = value
 }
 
 func parseCounts(s string) ([]int, error) {
