@@ -2,7 +2,8 @@
 # The README's run command: on a fresh Debian machine, install what is missing,
 # start a private ClickHouse on loopback with its data under .run/, and run the
 # whole pipeline (embedded Kafka-protocol broker, simulator, ingest, joiner),
-# then print the report. Extra arguments go to `settlemon run` (see --help).
+# then print the report. Extra arguments go to `settlemon-dev run` (see --help).
+# It also builds bin/settlemon, whose `explain` the report suggests.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -12,6 +13,6 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 bash deploy/clickhouse/local.sh start
 mkdir -p bin .run
-echo "building settlemon ..."
-go build -o bin/settlemon ./services/settlemon
-exec ./bin/settlemon run --clickhouse-addr "127.0.0.1:${SETTLEMON_CH_PORT:-19000}" "$@"
+echo "building settlemon-dev and settlemon ..."
+go build -o bin/ ./tools/settlemon-dev ./services/settlemon
+exec ./bin/settlemon-dev run --clickhouse-addr "127.0.0.1:${SETTLEMON_CH_PORT:-19000}" "$@"

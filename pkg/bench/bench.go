@@ -1,5 +1,5 @@
 // Package bench measures the real pipeline end to end on the embedded
-// default: the same ingest consumers and joiner that `settlemon run` wires,
+// default: the same ingest consumers and joiner that `settlemon-dev run` wires,
 // the in-process Kafka-protocol broker (kfake, here optionally in a child
 // process so that its CPU is measured apart), and the local ClickHouse.
 //
@@ -41,7 +41,7 @@ import (
 	"settlemon/pkg/store"
 )
 
-// Topics of the measured pipeline (those of `settlemon run`).
+// Topics of the measured pipeline (those of `settlemon-dev run`).
 const (
 	EventsTopic = "settle.events"
 	DLQTopic    = "settle.dlq"
@@ -50,13 +50,13 @@ const (
 // Config is one bench run.
 type Config struct {
 	// BrokerPort is the broker's loopback port, default 19192 (not the port
-	// of `settlemon run`, so both can run on one machine).
+	// of `settlemon-dev run`, so both can run on one machine).
 	BrokerPort int
 	// BrokerCommand, when set, starts the broker as a child process running
 	// ServeBroker (argv; the command must print "ready <addr>" and stop at
 	// EOF on stdin), so that its CPU and memory are measured apart from the
 	// pipeline's. Empty: the broker runs in this process, as in
-	// `settlemon run`, and its CPU counts with the pipeline's.
+	// `settlemon-dev run`, and its CPU counts with the pipeline's.
 	BrokerCommand []string
 	Partitions    int // of every topic, default 6
 

@@ -1,6 +1,6 @@
 // Package chaos proves the pipeline's delivery guarantees (DESIGN §8) on real
 // processes. For a seed it publishes a simulated run at a steady pace onto a
-// dev broker running as a child process (settlemon broker, with a data
+// dev broker running as a child process (settlemon-dev broker, with a data
 // directory and synchronous writes), runs the four ingest consumers and the
 // joiner as child processes that it supervises (restarting them whenever
 // they exit), against a ClickHouse server of its own (deploy/clickhouse/local.sh
@@ -104,7 +104,7 @@ type Config struct {
 	// WorkDir holds the binaries, every run's broker data and child logs,
 	// and ClickHouse's run folder. Required.
 	WorkDir string
-	// BinDir holds prebuilt settlemon, ingest and joiner binaries; empty:
+	// BinDir holds prebuilt settlemon-dev, ingest and joiner binaries; empty:
 	// they are built into WorkDir/bin.
 	BinDir string
 
@@ -361,13 +361,13 @@ func (h *Harness) build(ctx context.Context) error {
 			return err
 		}
 		h.progress("building the services into %s", h.bin)
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", h.bin+string(filepath.Separator), "./services/...")
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", h.bin+string(filepath.Separator), "./services/...", "./tools/...")
 		cmd.Dir = h.cfg.RepoRoot
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("chaos: building the services: %w\n%s", err, out)
 		}
 	}
-	for _, name := range []string{"settlemon", "ingest", "joiner"} {
+	for _, name := range []string{"settlemon-dev", "ingest", "joiner"} {
 		if _, err := os.Stat(filepath.Join(h.bin, name)); err != nil {
 			return fmt.Errorf("chaos: binary %s missing in %s: %w", name, h.bin, err)
 		}

@@ -18,7 +18,7 @@ import (
 	"settlemon/pkg/chaos"
 )
 
-// TestChaosReduced is the reduced form of `settlemon chaos` that CI runs:
+// TestChaosReduced is the reduced form of `settlemon-dev chaos` that CI runs:
 // every scenario once for one seed, with a 5-second ClickHouse outage and 4
 // kills, against a ClickHouse the test starts itself on free loopback ports
 // (never the shared server of the other integration tests, which it would

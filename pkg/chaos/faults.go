@@ -17,7 +17,7 @@ import (
 )
 
 // FaultConfig is the broker-side fault injection of a dev broker
-// (settlemon broker): produce requests answered with an error although the
+// (settlemon-dev broker): produce requests answered with an error although the
 // broker wrote them (an ambiguous ack: the producer retries and stores the
 // batch twice), and fetch requests answered with an error.
 type FaultConfig struct {

@@ -211,7 +211,7 @@ func (r *run) execute(ctx context.Context) (*dbImage, *report.Report, error) {
 	r.k.Brokers = []string{"127.0.0.1:" + strconv.Itoa(brokerPort)}
 	r.k.ClientID = "settlemon-chaos"
 	r.controlAddr = "127.0.0.1:" + strconv.Itoa(controlPort)
-	r.broker = newChild("broker", filepath.Join(r.h.bin, "settlemon"), []string{"broker",
+	r.broker = newChild("broker", filepath.Join(r.h.bin, "settlemon-dev"), []string{"broker",
 		"--port", strconv.Itoa(brokerPort), "--data-dir", filepath.Join(r.dir, "broker"), "--sync-writes",
 		"--partitions", strconv.Itoa(cfg.Partitions), "--control-listen", r.controlAddr,
 		"--fault-produce-topics", EventsTopic + "," + DLQTopic, "--fault-seed", strconv.FormatInt(r.seed, 10),

@@ -15,7 +15,7 @@ const (
 	// DefaultMaxBatch is the messages per durable batch: one Kafka write,
 	// one archive insert and one commit each. ClickHouse's work per row falls
 	// steeply with the insert's size, mostly in the merges that follow it:
-	// in `settlemon bench` 20,000-message batches made it merge 2.0 rows per
+	// in `settlemon-dev bench` 20,000-message batches made it merge 2.0 rows per
 	// row inserted (30 s of merging), 50,000 1.4 (15 s), 100,000 1.2 (11 s).
 	// The cost is memory: at most two batches in hand, about 1 KB per
 	// message each. A partial batch never waits longer than MaxWait.

@@ -14,7 +14,7 @@ import (
 // TestMeasureRestore checkpoints a partition of open traces through a real
 // ClickHouse and restores it (MeasureRestore fails if the restored state
 // holds another number of traces). It logs the figures; speed is shown by
-// `settlemon bench`, which runs it at 1M open traces, not asserted here.
+// `settlemon-dev bench`, which runs it at 1M open traces, not asserted here.
 func TestMeasureRestore(t *testing.T) {
 	st := storetest.New(t)
 	sched, err := calendar.DefaultSchedule()

@@ -18,7 +18,7 @@ import (
 // writes. Its Transport caches the answer, but every request still goes
 // through the connection pool and filters a fresh copy of the cached
 // response: at 100,000 messages/s that was about 5% of the pipeline's CPU
-// (`settlemon bench` profile). The Writer only reads the response, so one
+// (`settlemon-dev bench` profile). The Writer only reads the response, so one
 // answer can be shared. ttl stays below the Transport's own MetadataTTL, so
 // a partition added to the topic is seen as soon as it would have been.
 type partitionCounts struct {

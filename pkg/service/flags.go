@@ -58,6 +58,20 @@ func NewFlags(name, summary string) *Flags {
 // of stdout, and notes about adapted defaults to notes instead of stderr.
 func (f *Flags) SetOutputs(help, notes io.Writer) { f.help, f.notes = help, notes }
 
+// SetDefault changes the default of a registered flag; an unknown name is
+// ignored.
+func (f *Flags) SetDefault(name, value string) {
+	fl := f.Lookup(name)
+	if fl == nil {
+		return
+	}
+	_ = fl.Value.Set(value)
+	fl.DefValue = value
+}
+
+// Notes is where notes about adapted defaults go (default stderr).
+func (f *Flags) Notes() io.Writer { return f.notes }
+
 // IsSet reports whether flag name was given on the command line or in the
 // environment (after Parse).
 func (f *Flags) IsSet(name string) bool {

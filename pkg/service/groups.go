@@ -78,6 +78,11 @@ func ReaderPassword(user, password string) string {
 	return password
 }
 
+// InteractiveConnectWait is the --clickhouse-connect-wait default of the
+// commands a person runs: a local server is up within it or not running. The
+// services keep the store's longer default, for a stack that starts together.
+const InteractiveConnectWait = "3s"
+
 // storeTLSFlags registers the ClickHouse TLS and retry flags.
 func storeTLSFlags(f *Flags, c *store.Config) {
 	f.BoolVar(&c.TLS, "clickhouse-tls", false, "connect to ClickHouse with TLS")

@@ -18,18 +18,18 @@ var (
 	binErr  error
 )
 
-// commands builds every command under services/ once, into a temporary
-// folder removed by TestMain.
+// commands builds every command under services/ and tools/ once, into a
+// temporary folder removed by TestMain.
 func commands(tb testing.TB) string {
 	tb.Helper()
 	binOnce.Do(func() {
 		if binDir, binErr = os.MkdirTemp("", "settlemon-cli-"); binErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", binDir+string(os.PathSeparator), "./...")
-		cmd.Dir = ".." // services/
+		cmd := exec.Command("go", "build", "-o", binDir+string(os.PathSeparator), "./services/...", "./tools/...")
+		cmd.Dir = filepath.Join("..", "..") // the repository root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = errors.New("go build ./services/...: " + err.Error() + "\n" + string(out))
+			binErr = errors.New("go build ./services/... ./tools/...: " + err.Error() + "\n" + string(out))
 		}
 	})
 	if binErr != nil {
@@ -73,28 +73,30 @@ func TestExitCodesAndMessages(t *testing.T) {
 		want  []string
 		lines int
 	}{
-		{"run: unknown flag", "settlemon", []string{"run", "--dayz", "3"}, 2,
-			[]string{"settlemon run: flag provided but not defined: -dayz", `run "settlemon run --help" for the flags`}, 2},
-		{"run: zero days is one error", "settlemon", []string{"run", "--days", "0"}, 2,
-			[]string{"settlemon run: --days 0: want at least 1 simulated day", "--help"}, 2},
-		{"run: a value that does not parse", "settlemon", []string{"run", "--seed", "seven"}, 2,
+		{"run: unknown flag", "settlemon-dev", []string{"run", "--dayz", "3"}, 2,
+			[]string{"settlemon-dev run: flag provided but not defined: -dayz", `run "settlemon-dev run --help" for the flags`}, 2},
+		{"run: zero days is one error", "settlemon-dev", []string{"run", "--days", "0"}, 2,
+			[]string{"settlemon-dev run: --days 0: want at least 1 simulated day", "--help"}, 2},
+		{"run: a value that does not parse", "settlemon-dev", []string{"run", "--seed", "seven"}, 2,
 			[]string{`invalid value "seven" for flag -seed`, "--help"}, 2},
-		{"run: an outage the user puts after the run", "settlemon", []string{"run", "--days", "3", "--payout-outage-day", "5"}, 2,
+		{"run: an outage the user puts after the run", "settlemon-dev", []string{"run", "--days", "3", "--payout-outage-day", "5"}, 2,
 			[]string{"payout outage day 5: want a traffic day in 1..3", "--help"}, 3},
-		{"run: ClickHouse down names the fix", "settlemon", []string{"run", "--days", "1", "--broker-port", brokerPort, "--clickhouse-addr", down, "--clickhouse-connect-wait", "200ms"}, 1,
+		{"run: ClickHouse down names the fix", "settlemon-dev", []string{"run", "--days", "1", "--broker-port", brokerPort, "--clickhouse-addr", down, "--clickhouse-connect-wait", "200ms"}, 1,
 			[]string{"ClickHouse at " + down + " is not answering", "start it with `make clickhouse-start` (or set --clickhouse-addr"}, 0},
 		{"migrate: ClickHouse down names the fix", "settlemon", []string{"migrate", "--clickhouse-addr", down, "--clickhouse-connect-wait", "200ms"}, 1,
 			[]string{"settlemon migrate: ClickHouse at " + down + " is not answering", "make clickhouse-start"}, 1},
 		{"migrate: extra argument", "settlemon", []string{"migrate", "now"}, 2, []string{`settlemon migrate: unexpected argument "now"`, "--help"}, 2},
 		{"explain: no trace number", "settlemon", []string{"explain"}, 2, []string{"settlemon explain: missing the trace number", "--help"}, 2},
 		{"explain: unknown flag", "settlemon", []string{"explain", "--jsn", "627100000205"}, 2, []string{"-jsn", "--help"}, 2},
-		{"score: unknown flag", "settlemon", []string{"score", "--truht", "x"}, 2, []string{"settlemon score: flag provided but not defined: -truht", "--help"}, 2},
+		{"score: unknown flag", "settlemon-dev", []string{"score", "--truht", "x"}, 2, []string{"settlemon-dev score: flag provided but not defined: -truht", "--help"}, 2},
 		{"probe: not a URL", "settlemon", []string{"probe", "127.0.0.1:9101/readyz"}, 2, []string{"settlemon probe: want an http(s) URL", "--help"}, 2},
-		{"bench: unknown flag", "settlemon", []string{"bench", "--nope"}, 2, []string{"-nope", "--help"}, 2},
-		{"broker: unknown flag", "settlemon", []string{"broker", "--nope"}, 2, []string{"-nope", "--help"}, 2},
-		{"chaos: unknown flag", "settlemon", []string{"chaos", "--nope"}, 2, []string{"-nope", "--help"}, 2},
-		{"chaos: bad seeds", "settlemon", []string{"chaos", "--seeds", "x"}, 2, []string{"--seeds", "--help"}, 2},
+		{"bench: unknown flag", "settlemon-dev", []string{"bench", "--nope"}, 2, []string{"-nope", "--help"}, 2},
+		{"broker: unknown flag", "settlemon-dev", []string{"broker", "--nope"}, 2, []string{"-nope", "--help"}, 2},
+		{"chaos: unknown flag", "settlemon-dev", []string{"chaos", "--nope"}, 2, []string{"-nope", "--help"}, 2},
+		{"chaos: bad seeds", "settlemon-dev", []string{"chaos", "--seeds", "x"}, 2, []string{"--seeds", "--help"}, 2},
 		{"unknown command", "settlemon", []string{"runn"}, 2, []string{`settlemon: unknown command "runn"`, "settlemon --help"}, 2},
+		{"a development command names settlemon-dev", "settlemon", []string{"run", "--days", "1"}, 2, []string{`settlemon: "run" is a development command: run "settlemon-dev run"`}, 1},
+		{"dev: unknown command", "settlemon-dev", []string{"migrate"}, 2, []string{`settlemon-dev: unknown command "migrate"`, "settlemon-dev --help"}, 2},
 		{"alerter: URL without scheme", "alerter", []string{"--alertmanager-url", "127.0.0.1:19821"}, 2,
 			[]string{`alerter: --alertmanager-url "127.0.0.1:19821": the URL needs http://`, "--help"}, 2},
 		{"alerter: no receiver", "alerter", nil, 2, []string{"alerter: no receiver", "--help"}, 2},

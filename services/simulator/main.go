@@ -12,6 +12,7 @@ import (
 	"settlemon/pkg/kafkaio"
 	"settlemon/pkg/service"
 	"settlemon/pkg/simulator"
+	"settlemon/pkg/simulator/simflags"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -30,7 +31,7 @@ payout-feed outage (all rates are flags). Equal seeds give identical traffic. Th
 	lc := service.LogFlags(f)
 	cfg := simulator.FullConfig()
 	var truthFile string
-	applySim := service.SimulatorFlags(f, &cfg)
+	applySim := simflags.Register(f, &cfg)
 	f.IntVar(&cfg.Partitions, "partitions", cfg.Partitions, "partitions of each source topic (heartbeats go to each)")
 	f.StringVar(&truthFile, "truth-file", "truth.jsonl", "ground truth output (JSON lines); empty: none")
 	createTopics := f.Bool("create-topics", true, "create the source topics if missing")

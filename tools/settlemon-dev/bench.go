@@ -12,10 +12,11 @@ import (
 	"settlemon/pkg/kafkaio"
 	"settlemon/pkg/service"
 	"settlemon/pkg/simulator"
+	"settlemon/pkg/simulator/simflags"
 )
 
 func benchCommand(args []string) error {
-	f := service.NewFlags("settlemon bench", `settlemon bench — measure the real pipeline on this machine and compare with the targets.
+	f := service.NewFlags("settlemon-dev bench", `settlemon-dev bench — measure the real pipeline on this machine and compare with the targets.
 
 Starts the embedded Kafka-protocol broker (by default in a child process, so
 that its CPU is measured apart), drops and migrates the bench database in the
@@ -30,13 +31,13 @@ Prints every figure next to its target and by how much it is met or missed.`)
 	sc := service.StoreFlags(f)
 	cc := service.CalendarFlags(f)
 	lc := service.LogFlags(f)
-	setDefault(f, "clickhouse-database", cfg.Store.Database)
-	setDefault(f, "log-level", "warn")
+	f.SetDefault("clickhouse-database", cfg.Store.Database)
+	f.SetDefault("log-level", "warn")
 	f.IntVar(&cfg.BrokerPort, "broker-port", cfg.BrokerPort, "loopback port of the bench's broker")
-	inline := f.Bool("broker-inline", false, "run the broker in this process, as `settlemon run` does (its CPU then counts with the pipeline's)")
+	inline := f.Bool("broker-inline", false, "run the broker in this process, as `settlemon-dev run` does (its CPU then counts with the pipeline's)")
 	serve := f.Bool("serve-broker", false, "internal: serve the broker for a bench run until stdin closes")
 	f.IntVar(&cfg.Partitions, "partitions", cfg.Partitions, "partitions of every topic")
-	applySim := service.SimulatorFlags(f, &cfg.Simulator)
+	applySim := simflags.Register(f, &cfg.Simulator)
 	f.IntVar(&cfg.Ingest.MaxBatch, "ingest-batch", 0, "ingest: messages per durable batch (0: the ingest default)")
 	f.IntVar(&cfg.Joiner.FlushRows, "flush-rows", 0, "joiner: facts per sink batch (0: the joiner default)")
 	f.BoolVar(&cfg.SkipBaseline, "skip-baseline", false, "skip the raw kafka-go consume")
@@ -95,19 +96,9 @@ Prints every figure next to its target and by how much it is met or missed.`)
 	}
 	res.WriteText(os.Stdout)
 	if cfg.CPUProfile != "" {
-		fmt.Printf("\nCPU profile of the end-to-end phase: go tool pprof -top bin/settlemon %s\n", cfg.CPUProfile)
+		fmt.Printf("\nCPU profile of the end-to-end phase: go tool pprof -top bin/settlemon-dev %s\n", cfg.CPUProfile)
 	}
 	return nil
-}
-
-// setDefault changes the default of a registered flag.
-func setDefault(f *service.Flags, name, value string) {
-	fl := f.Lookup(name)
-	if fl == nil {
-		return
-	}
-	_ = fl.Value.Set(value)
-	fl.DefValue = value
 }
 
 func parseCounts(s string) ([]int, error) {

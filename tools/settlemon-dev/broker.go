@@ -13,10 +13,10 @@ import (
 	"settlemon/pkg/service"
 )
 
-// brokerCommand is `settlemon broker`: the dev broker as a process of its
+// brokerCommand is `settlemon-dev broker`: the dev broker as a process of its
 // own, so that it can be killed and started again on its data directory.
 func brokerCommand(args []string) error {
-	f := service.NewFlags("settlemon broker", `settlemon broker — a Kafka-protocol dev broker (kfake) on a loopback port.
+	f := service.NewFlags("settlemon-dev broker", `settlemon-dev broker — a Kafka-protocol dev broker (kfake) on a loopback port.
 
 Runs until SIGTERM or SIGINT. With --data-dir it keeps topics, records and
 committed offsets across restarts (add --sync-writes to survive kill -9).

@@ -16,16 +16,16 @@ import (
 
 var errChaosFailed = errors.New("chaos: at least one scenario failed")
 
-// chaosCommand is `settlemon chaos`: the delivery guarantees under crashes,
+// chaosCommand is `settlemon-dev chaos`: the delivery guarantees under crashes,
 // outages, broker restarts, broker faults and lost insert replies.
 func chaosCommand(args []string) error {
 	def := chaos.DefaultConfig()
-	f := service.NewFlags("settlemon chaos", `settlemon chaos — prove the delivery guarantees on real processes.
+	f := service.NewFlags("settlemon-dev chaos", `settlemon-dev chaos — prove the delivery guarantees on real processes.
 
 Builds the services, starts a ClickHouse of its own (deploy/clickhouse/local.sh
 on --clickhouse-port, run folder under --work-dir; never the shared one), and
 for each seed publishes a simulated run over --publish-over onto a dev broker
-child process (settlemon broker, data dir, synchronous writes) while the four
+child process (settlemon-dev broker, data dir, synchronous writes) while the four
 ingest consumers and the joiner run as child processes it supervises. First an
 undisturbed reference run, then each scenario into its own database:
 
@@ -52,7 +52,7 @@ Exit status 0 only if every scenario passed for every seed; 4 if one failed.`)
 	seeds := f.String("seeds", "1,2,3", "comma-separated simulation seeds")
 	scenarios := f.String("scenarios", "all", "comma-separated scenarios, or all: kill, clickhouse-outage, broker-restart, kafka-faults, insert-reply-drop")
 	f.StringVar(&cfg.WorkDir, "work-dir", ".run/chaos", "folder for binaries, broker data, logs and ClickHouse's run folder")
-	f.StringVar(&cfg.BinDir, "bin-dir", "", "use prebuilt settlemon, ingest and joiner binaries from this folder (empty: build them)")
+	f.StringVar(&cfg.BinDir, "bin-dir", "", "use prebuilt settlemon-dev, ingest and joiner binaries from this folder (empty: build them)")
 	f.IntVar(&cfg.Simulator.Days, "days", cfg.Simulator.Days, "simulated traffic days per seed")
 	f.IntVar(&cfg.Simulator.TracesPerDay, "traces-per-day", cfg.Simulator.TracesPerDay, "authorizations per simulated day")
 	f.IntVar(&cfg.Partitions, "partitions", cfg.Partitions, "partitions of every topic")

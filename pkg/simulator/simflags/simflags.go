@@ -1,19 +1,23 @@
-package service
+// Package simflags registers the simulator's flags on a service flag set. It
+// is used by the simulator and the development commands only, so that the
+// production binaries, which import pkg/service, do not link the simulator.
+package simflags
 
 import (
 	"fmt"
 
 	"settlemon/pkg/calendar"
+	"settlemon/pkg/service"
 	"settlemon/pkg/simulator"
 )
 
-// SimulatorFlags registers the simulation flags over cfg's values; call the
+// Register registers the simulation flags over cfg's values; call the
 // returned function after Parse to apply the ones that need converting and
 // the defaults that depend on --days: a default payout outage after the last
 // simulated day moves onto it, with a note on the notes output (the user's
 // own --payout-outage-day is left as given). A --days below 1 or a --start
 // that is no date is a usage error.
-func SimulatorFlags(f *Flags, cfg *simulator.Config) func() error {
+func Register(f *service.Flags, cfg *simulator.Config) func() error {
 	var start string
 	f.Int64Var(&cfg.Seed, "seed", cfg.Seed, "simulation seed: equal seeds give identical traffic")
 	f.IntVar(&cfg.Days, "days", cfg.Days, "simulated traffic days")
@@ -53,16 +57,16 @@ func SimulatorFlags(f *Flags, cfg *simulator.Config) func() error {
 	return func() error {
 		d, err := calendar.ParseDate(start)
 		if err != nil {
-			return Usagef("--start: %w", err)
+			return service.Usagef("--start: %w", err)
 		}
 		cfg.Start = d
 		if cfg.Days < 1 {
-			return Usagef("--days %d: want at least 1 simulated day", cfg.Days)
+			return service.Usagef("--days %d: want at least 1 simulated day", cfg.Days)
 		}
 		if !f.IsSet("payout-outage-day") {
 			from := cfg.PayoutOutage.Day
 			if cfg.FitOutage() {
-				fmt.Fprintf(f.notes, "%s: note: the payout-feed outage is on day %d (%s), the last of --days %d; its default, day %d, is after the run (--payout-outage-day 0: no outage)\n",
+				fmt.Fprintf(f.Notes(), "%s: note: the payout-feed outage is on day %d (%s), the last of --days %d; its default, day %d, is after the run (--payout-outage-day 0: no outage)\n",
 					f.Name(), cfg.PayoutOutage.Day, cfg.Date(cfg.PayoutOutage.Day), cfg.Days, from)
 			}
 		}

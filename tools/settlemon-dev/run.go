@@ -14,18 +14,14 @@ import (
 	"settlemon/pkg/console"
 	"settlemon/pkg/service"
 	"settlemon/pkg/simulator"
+	"settlemon/pkg/simulator/simflags"
 	"settlemon/pkg/store"
 )
-
-// interactiveConnectWait is how long the commands a person runs wait for
-// ClickHouse to answer: a local server is up within it or not running. The
-// services keep the store's longer default, for a stack that starts together.
-const interactiveConnectWait = "3s"
 
 var errUnbalanced = errors.New("the reconciliation does not balance: some source messages have no recorded fate")
 
 func runAll(args []string) error {
-	f := service.NewFlags("settlemon run", `settlemon run — the whole pipeline on the embedded default, then a report.
+	f := service.NewFlags("settlemon-dev run", `settlemon-dev run — the whole pipeline on the embedded default, then a report.
 
 Starts a Kafka-protocol broker in this process on a loopback port, creates the
 topics, migrates ClickHouse (which must be running: deploy/clickhouse/local.sh
@@ -51,9 +47,9 @@ status 3 means the reconciliation did not balance.`)
 	f.StringVar(&reader.user, "console-clickhouse-user", reader.user, "the ClickHouse user --serve-console reads as: a read-only one, not the writer of --clickhouse-user")
 	f.SecretVar(&reader.password, "console-clickhouse-password", "password of --console-clickhouse-user; empty for the user "+service.AnalystUser+
 		" means its local default")
-	applySim := service.SimulatorFlags(f, &cfg.Simulator)
+	applySim := simflags.Register(f, &cfg.Simulator)
 	sim := &cfg.Simulator
-	setDefault(f, "clickhouse-connect-wait", interactiveConnectWait)
+	f.SetDefault("clickhouse-connect-wait", service.InteractiveConnectWait)
 	if err := f.Parse(args); err != nil {
 		return err
 	}
@@ -135,46 +131,4 @@ func consoleAfterRun(ctx context.Context, addr string, sc store.Config, sched *c
 	}
 	fmt.Printf("\nConsole: %s — serving until interrupted (Ctrl-C)\n", console.URL(ln.Addr().String()))
 	return c.Serve(ctx, ln)
-}
-
-func migrate(args []string) error {
-	f := service.NewFlags("settlemon migrate", `settlemon migrate — apply the ClickHouse migrations in schemas/clickhouse.
-
-Creates the database if needed and applies, in order, every migration not yet
-recorded in its schema_migrations table. Running it again is a no-op.`)
-	sc := service.StoreFlags(f)
-	lc := service.LogFlags(f)
-	f.CheckConfigFlag()
-	setDefault(f, "clickhouse-connect-wait", interactiveConnectWait)
-	if err := f.Parse(args); err != nil {
-		return err
-	}
-	log, err := lc.Logger()
-	if err != nil {
-		return service.Usage(err)
-	}
-	if err := service.Invalid(sc.Validate()); err != nil {
-		return err
-	}
-	if f.CheckOnly() {
-		return f.ConfigOK("settlemon migrate")
-	}
-	ctx, stop := service.SignalContext(context.Background())
-	defer stop()
-	st, err := store.New(ctx, *sc, log)
-	if err != nil {
-		return service.StoreError(err)
-	}
-	defer st.Close()
-	applied, err := st.Migrate(ctx)
-	if err != nil {
-		return err
-	}
-	if len(applied) == 0 {
-		fmt.Println("ClickHouse schema is up to date; nothing applied")
-	}
-	for _, a := range applied {
-		fmt.Println("applied", a)
-	}
-	return nil
 }
