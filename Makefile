@@ -23,14 +23,14 @@ integration:
 bench:
 	bash deploy/clickhouse/local.sh start
 	mkdir -p bin $${RUN_DIR:-.run}
-	$(GO) build -o bin/settlemon-dev ./tools/settlemon-dev
+	$(GO) build -o bin/settlemon-dev ./services/dev/settlemon-dev
 	./bin/settlemon-dev bench --clickhouse-addr "127.0.0.1:$${SETTLEMON_CH_PORT:-19000}" \
 		--clickhouse-pid-file "$${RUN_DIR:-.run}/clickhouse/clickhouse-server.pid" \
 		--cpuprofile "$${RUN_DIR:-.run}/bench-cpu.pprof" $(ARGS)
 
-## build: the production commands (services/) and the development one (tools/settlemon-dev) into bin/
+## build: the production commands (services/) and the development one (services/dev/settlemon-dev) into bin/
 build:
-	mkdir -p bin && $(GO) build -o bin/ ./services/... ./tools/...
+	mkdir -p bin && $(GO) build -o bin/ ./services/...
 
 clickhouse-start:
 	bash deploy/clickhouse/local.sh start

@@ -14,5 +14,5 @@ fi
 bash deploy/clickhouse/local.sh start
 mkdir -p bin .run
 echo "building settlemon-dev and settlemon ..."
-go build -o bin/ ./tools/settlemon-dev ./services/settlemon
+go build -o bin/ ./services/dev/settlemon-dev ./services/settlemon
 exec ./bin/settlemon-dev run --clickhouse-addr "127.0.0.1:${SETTLEMON_CH_PORT:-19000}" "$@"

@@ -361,7 +361,7 @@ func (h *Harness) build(ctx context.Context) error {
 			return err
 		}
 		h.progress("building the services into %s", h.bin)
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", h.bin+string(filepath.Separator), "./services/...", "./tools/...")
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", h.bin+string(filepath.Separator), "./services/...")
 		cmd.Dir = h.cfg.RepoRoot
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("chaos: building the services: %w\n%s", err, out)

@@ -18,7 +18,7 @@ var (
 	binErr  error
 )
 
-// commands builds every command under services/ and tools/ once, into a
+// commands builds every command under services/ once, into a
 // temporary folder removed by TestMain.
 func commands(tb testing.TB) string {
 	tb.Helper()
@@ -26,10 +26,10 @@ func commands(tb testing.TB) string {
 		if binDir, binErr = os.MkdirTemp("", "settlemon-cli-"); binErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", binDir+string(os.PathSeparator), "./services/...", "./tools/...")
+		cmd := exec.Command("go", "build", "-o", binDir+string(os.PathSeparator), "./services/...")
 		cmd.Dir = filepath.Join("..", "..") // the repository root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = errors.New("go build ./services/... ./tools/...: " + err.Error() + "\n" + string(out))
+			binErr = errors.New("go build ./services/...: " + err.Error() + "\n" + string(out))
 		}
 	})
 	if binErr != nil {

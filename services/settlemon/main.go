@@ -2,7 +2,7 @@
 // migrate` applies the ClickHouse migrations, `settlemon explain` answers why
 // a trace has not been paid, and `settlemon probe` is the container health
 // check. It links no development tooling; the embedded run, bench, chaos,
-// dev broker and scoring are tools/settlemon-dev.
+// dev broker and scoring are services/dev/settlemon-dev.
 package main
 
 import (
@@ -20,7 +20,7 @@ Usage:
   settlemon probe    <url>     GET a URL, exit 0 on 2xx (container health checks)
 
 The development commands (run, score, bench, broker, chaos) are settlemon-dev
-(tools/settlemon-dev; "make run" builds both).
+(services/dev/settlemon-dev; "make run" builds both).
 
 Run "settlemon <command> --help" for the flags of a command. Every flag can
 also be set by environment variable: --clickhouse-addr is SETTLEMON_CLICKHOUSE_ADDR.
@@ -49,7 +49,7 @@ func run(args []string) int {
 		return 0
 	}
 	if devCommands[args[0]] {
-		fmt.Fprintf(os.Stderr, "settlemon: %q is a development command: run \"settlemon-dev %s\" (go build -o bin/ ./tools/settlemon-dev)\n", args[0], args[0])
+		fmt.Fprintf(os.Stderr, "settlemon: %q is a development command: run \"settlemon-dev %s\" (go build -o bin/ ./services/dev/settlemon-dev)\n", args[0], args[0])
 		return service.ExitUsage
 	}
 	fmt.Fprintf(os.Stderr, "settlemon: unknown command %q\nrun \"settlemon --help\" for the commands\n", args[0])
