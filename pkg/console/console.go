@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"settlemon/pkg/explain"
+	"settlemon/pkg/lifecycle"
 )
 
 // Config configures a Console.
@@ -164,6 +165,7 @@ type Console struct {
 	handler http.Handler
 	token   [sha256.Size]byte
 	tls     *tls.Config // nil: plain HTTP
+	runs    lifecycle.Runs
 }
 
 // New returns a console for cfg; it does not listen until Run.
@@ -225,10 +227,20 @@ func (c *Console) Run(ctx context.Context) error {
 	return c.Serve(ctx, ln)
 }
 
+// Close stops a running Run or Serve as cancelling its context does and
+// returns once the requests in flight have finished (or ShutdownTimeout
+// passed). It is safe to call more than once.
+func (c *Console) Close() error {
+	c.runs.Close()
+	return nil
+}
+
 // Serve is Run on a listener the caller opened. A listener beyond loopback
 // is refused when the configuration is for loopback (its rules — no token,
 // plain HTTP — hold only there).
 func (c *Console) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, done := c.runs.Start(ctx)
+	defer done()
 	host, _, _ := net.SplitHostPort(c.cfg.Listen)
 	lnHost, _, _ := net.SplitHostPort(ln.Addr().String())
 	if loopback(host) && !loopback(lnHost) {

@@ -317,3 +317,45 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestCloseStopsServe: Close ends a running Serve as cancelling its context
+// does, and Serve returns cleanly; the port no longer answers.
+func TestCloseStopsServe(t *testing.T) {
+	c := newConsole(t, Config{Listen: "127.0.0.1:0"}, &fakeExplainer{}, fakeDB{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	done := make(chan error, 1)
+	go func() { done <- c.Serve(context.Background(), ln) }()
+	for {
+		res, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("Serve returned before Close: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve after Close: %v", err)
+		}
+	default:
+		t.Fatal("Close returned while Serve was still running")
+	}
+	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		t.Error("the console still answers after Close")
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("a second Close: %v", err)
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"settlemon/pkg/fact"
 	"settlemon/pkg/join"
 	"settlemon/pkg/kafkaio"
+	"settlemon/pkg/lifecycle"
 	"settlemon/pkg/store"
 )
 
@@ -214,6 +215,7 @@ type Joiner struct {
 	log       *slog.Logger
 	merchants *Merchants
 	health    *health
+	runs      lifecycle.Runs
 
 	records, restored, lagFacts, anomalies, batchRows, corrupt, commits, generations atomic.Uint64
 	checkpoints, checkpointsRestored                                                 atomic.Uint64
@@ -272,9 +274,19 @@ func (j *Joiner) Stats() Stats {
 	return s
 }
 
+// Close stops a running Run as cancelling its context does, and returns once
+// every partition has flushed its facts and committed. It is safe to call
+// more than once.
+func (j *Joiner) Close() error {
+	j.runs.Close()
+	return nil
+}
+
 // Run joins until ctx is cancelled; on cancellation every partition flushes
 // its facts and commits before Run returns.
 func (j *Joiner) Run(ctx context.Context) error {
+	ctx, done := j.runs.Start(ctx)
+	defer done()
 	k := j.deps.Kafka
 	if err := j.merchants.awaitIngest(ctx, k, j.cfg.MerchantsSource, j.cfg.MerchantsGroup, j.cfg.MerchantsWait); err != nil {
 		return err

@@ -1,0 +1,66 @@
+//go:build integration
+
+package joiner_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"settlemon/pkg/calendar"
+	"settlemon/pkg/devbroker"
+	"settlemon/pkg/event"
+	"settlemon/pkg/joiner"
+	"settlemon/pkg/kafkaio"
+	"settlemon/pkg/store/storetest"
+)
+
+// TestCloseStopsRun: Close ends a running Run as cancelling its context
+// does; Run drains and returns without error, and Close returns after it.
+func TestCloseStopsRun(t *testing.T) {
+	b, err := devbroker.New(devbroker.Config{Port: 0, Partitions: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	k := kafkaio.DefaultConfig()
+	k.Brokers = []string{b.Addr()}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := kafkaio.EnsureTopics(ctx, k, []kafkaio.TopicSpec{{Name: "settle.events", Partitions: 2},
+		{Name: event.ProfilesTopic, Partitions: 1, Compacted: true}, {Name: event.Merchants.DefaultTopic(), Partitions: 1, Compacted: true}}); err != nil {
+		t.Fatal(err)
+	}
+	sched, err := calendar.DefaultSchedule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := joiner.New(joiner.Config{Group: "close-test", FlushInterval: 100 * time.Millisecond, HealthInterval: 100 * time.Millisecond},
+		joiner.Deps{Kafka: k, Store: storetest.New(t), Schedule: sched, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- j.Run(ctx) }()
+	for j.Stats().Generations == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("Run returned before Close: %v", err)
+		case <-ctx.Done():
+			t.Fatal("the joiner never joined its group")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run after Close: %v", err)
+		}
+	default:
+		t.Fatal("Close returned while Run was still running")
+	}
+}
