@@ -159,3 +159,40 @@ func TestImageBuildsOnlyServices(t *testing.T) {
 		t.Error("the Dockerfile has no go build")
 	}
 }
+
+// sqlWords start the SQL statements the project runs.
+var sqlWords = []string{"SELECT ", "INSERT INTO", "ALTER TABLE", "DROP TABLE", "DROP DATABASE", "CREATE TABLE", "OPTIMIZE TABLE"}
+
+// TestProductionCodeQueriesThroughTheStore: no package a production binary
+// links, the store aside, reaches for the store's raw connection or holds a
+// SQL statement; queries belong to the store.
+func TestProductionCodeQueriesThroughTheStore(t *testing.T) {
+	seen := map[string]bool{}
+	for _, bin := range production {
+		for _, line := range goList(t, "-deps", "-f", "{{.ImportPath}} {{.Dir}} {{join .GoFiles \",\"}}", bin) {
+			path, rest, _ := strings.Cut(line, " ")
+			if !strings.HasPrefix(path, "settlemon/") || path == "settlemon/pkg/store" || seen[path] {
+				continue
+			}
+			seen[path] = true
+			dir, files, _ := strings.Cut(rest, " ")
+			for _, f := range strings.Split(files, ",") {
+				if f == "" {
+					continue
+				}
+				b, err := os.ReadFile(filepath.Join(dir, f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(string(b), ".Conn()") {
+					t.Errorf("%s/%s calls .Conn(): add the query to pkg/store instead", path, f)
+				}
+				for _, kw := range sqlWords {
+					if strings.Contains(string(b), kw) {
+						t.Errorf("%s/%s holds SQL (%q): every statement belongs to pkg/store", path, f, strings.TrimSpace(kw))
+					}
+				}
+			}
+		}
+	}
+}

@@ -137,8 +137,7 @@ type Explainer interface {
 	Explain(ctx context.Context, traceNo string, asOf time.Time) (explain.Explanation, error)
 }
 
-// Pinger checks that the database answers; the store's connection
-// (store.Store.Conn()) implements it.
+// Pinger checks that the database answers; store.Store implements it.
 type Pinger interface {
 	Ping(ctx context.Context) error
 }

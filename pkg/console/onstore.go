@@ -18,7 +18,7 @@ func NewOnStore(cfg Config, st *store.Store, sched *calendar.Schedule, log *slog
 	if err != nil {
 		return nil, err
 	}
-	return New(cfg, Deps{Explainer: ex, DB: st.Conn(), Facts: st, Location: sched.Calendar().Location(), Logger: log})
+	return New(cfg, Deps{Explainer: ex, DB: st, Facts: st, Location: sched.Calendar().Location(), Logger: log})
 }
 
 // URL is where a browser on this machine opens the console listening on

@@ -276,3 +276,6 @@ func (s *Store) DropDatabase(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Ping checks that ClickHouse answers (telemetry's readiness check).
+func (s *Store) Ping(ctx context.Context) error { return s.conn.Ping(ctx) }

@@ -8,7 +8,7 @@ import (
 	"settlemon/pkg/kafkaio"
 )
 
-// Pinger answers a ping; a ClickHouse connection (store.Store.Conn())
+// Pinger answers a ping; a store.Store
 // implements it.
 type Pinger interface {
 	Ping(ctx context.Context) error

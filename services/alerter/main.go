@@ -96,7 +96,7 @@ Example:
 	}
 	defer a.Close()
 	srv, err := telemetry.New(ops, telemetry.Deps{Gatherer: reg, Logger: log,
-		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", st.Conn())}})
+		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", st)}})
 	if err != nil {
 		return service.ExitCode("alerter", err)
 	}

@@ -106,7 +106,7 @@ Examples:
 		return service.ExitCode("console", err)
 	}
 	srv, err := telemetry.New(ops, telemetry.Deps{Gatherer: reg, Logger: log,
-		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", st.Conn())}})
+		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", st)}})
 	if err != nil {
 		return service.ExitCode("console", err)
 	}

@@ -94,7 +94,7 @@ identical re-delivery passes).`)
 	}
 	reg.MustRegister(ingest.NewCollector(in))
 	srv, err := telemetry.New(ops, telemetry.Deps{Gatherer: reg, Logger: log,
-		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", st.Conn()), telemetry.BrokerCheck(*k)}})
+		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", st), telemetry.BrokerCheck(*k)}})
 	if err != nil {
 		return service.ExitCode("ingest", err)
 	}

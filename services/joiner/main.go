@@ -91,7 +91,7 @@ replay. SIGTERM flushes, commits and exits.`)
 	}
 	reg.MustRegister(joiner.NewCollector(j))
 	srv, err := telemetry.New(ops, telemetry.Deps{Gatherer: reg, Logger: log,
-		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", st.Conn()), telemetry.BrokerCheck(*k)}})
+		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", st), telemetry.BrokerCheck(*k)}})
 	if err != nil {
 		return service.ExitCode("joiner", err)
 	}
