@@ -119,8 +119,7 @@ func (s *Store) AnomalyVersions(ctx context.Context, kinds ...fact.Kind) ([]fact
 		args[i] = string(k)
 	}
 	rows, err := s.conn.Query(ctx, `
-SELECT id, kind, severity, status, trace_no, batch_id, merchant_id, amount, expected_amount,
-       detected_at, resolved_at, reason, cause, action, details, calendar_version, version
+SELECT `+anomalyColumns+`
 FROM anomalies
 WHERE kind IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(kinds)), ", ")+`)
 ORDER BY id, version
@@ -135,6 +134,13 @@ LIMIT 1 BY id, version`, args...)
 	return out, nil
 }
 
+// anomalyColumns are the columns of an anomaly row, in the order
+// scanAnomalyRows reads them: every query of anomalies selects them.
+const anomalyColumns = `id, kind, severity, status, trace_no, batch_id, merchant_id, amount, expected_amount,
+       detected_at, resolved_at, reason, cause, action, details, calendar_version, version,
+       bank_code, bank_codes_version, bank_code_unknown`
+
+// scanAnomalyRows reads rows of anomalyColumns, and closes them.
 func scanAnomalyRows(rows driver.Rows) ([]fact.Anomaly, error) {
 	defer rows.Close()
 	var out []fact.Anomaly
@@ -144,14 +150,17 @@ func scanAnomalyRows(rows driver.Rows) ([]fact.Anomaly, error) {
 			kind, sev, status    string
 			amount, expected     decimal.Decimal
 			detected, resolvedAt time.Time
+			unknown              uint8
 		)
 		if err := rows.Scan(&a.ID, &kind, &sev, &status, &a.TraceNo, &a.BatchID, &a.MerchantID, &amount, &expected,
-			&detected, &resolvedAt, &a.Reason, &a.Cause, &a.Action, &a.Details, &a.CalendarVersion, &a.Version); err != nil {
+			&detected, &resolvedAt, &a.Reason, &a.Cause, &a.Action, &a.Details, &a.CalendarVersion, &a.Version,
+			&a.BankCode, &a.BankCodesVersion, &unknown); err != nil {
 			return nil, err
 		}
 		a.Kind, a.Severity, a.Status = fact.Kind(kind), fact.Severity(sev), fact.AnomalyStatus(status)
-		a.Amount, a.ExpectedAmount = amount.Shift(2).IntPart(), expected.Shift(2).IntPart()
+		a.Amount, a.ExpectedAmount = toFen(amount), toFen(expected)
 		a.DetectedAt, a.ResolvedAt = unixMs(detected), unixMs(resolvedAt)
+		a.BankCodeUnknown = unknown != 0
 		out = append(out, a)
 	}
 	return out, rows.Err()

@@ -166,8 +166,7 @@ func (s *Store) QueryAnomalies(ctx context.Context, q AnomalyQuery) (AnomalyPage
 	if !q.To.IsZero() {
 		inner, args = append(inner, "detected_at < toDateTime(?)"), append(args, dateTimeArg(q.To))
 	}
-	from := "(SELECT id, kind, severity, status, trace_no, batch_id, merchant_id, amount, expected_amount, " +
-		"detected_at, resolved_at, reason, cause, action, details, calendar_version, version FROM anomalies FINAL"
+	from := "(SELECT " + anomalyColumns + " FROM anomalies FINAL"
 	if len(inner) > 0 {
 		from += " WHERE " + strings.Join(inner, " AND ")
 	}
@@ -187,8 +186,7 @@ func (s *Store) QueryAnomalies(ctx context.Context, q AnomalyQuery) (AnomalyPage
 		return AnomalyPage{}, fmt.Errorf("counting anomalies: %w", err)
 	}
 	rows, err := s.conn.Query(ctx, `
-SELECT id, kind, severity, status, trace_no, batch_id, merchant_id, amount, expected_amount,
-       detected_at, resolved_at, reason, cause, action, details, calendar_version, version
+SELECT `+anomalyColumns+`
 FROM `+from+outer+`
 ORDER BY detected_at DESC, id
 LIMIT `+strconv.Itoa(offset)+`, `+strconv.Itoa(limit), args...)

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -222,38 +221,12 @@ func (s *Store) countBy(ctx context.Context, query string) (map[string]uint64, e
 
 // LatestAnomalies reads the latest version of every anomaly, ordered by id.
 func (s *Store) LatestAnomalies(ctx context.Context) ([]fact.Anomaly, error) {
-	rows, err := s.conn.Query(ctx, `SELECT id, kind, severity, status, trace_no, batch_id, merchant_id, amount, expected_amount,
-       detected_at, resolved_at, reason, cause, action, details, calendar_version, version,
-       bank_code, bank_codes_version, bank_code_unknown
-FROM anomalies_latest ORDER BY id`)
+	rows, err := s.conn.Query(ctx, `SELECT `+anomalyColumns+` FROM anomalies_latest ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("reading anomalies: %w", err)
 	}
-	defer rows.Close()
-	var out []fact.Anomaly
-	for rows.Next() {
-		var (
-			a                    fact.Anomaly
-			kind, sev, status    string
-			amount, expected     decimal.Decimal
-			detected, resolvedAt time.Time
-			unknown              uint8
-		)
-		if err := rows.Scan(&a.ID, &kind, &sev, &status, &a.TraceNo, &a.BatchID, &a.MerchantID, &amount, &expected,
-			&detected, &resolvedAt, &a.Reason, &a.Cause, &a.Action, &a.Details, &a.CalendarVersion, &a.Version,
-			&a.BankCode, &a.BankCodesVersion, &unknown); err != nil {
-			return nil, fmt.Errorf("reading anomalies: %w", err)
-		}
-		a.BankCodeUnknown = unknown != 0
-		a.Kind, a.Severity, a.Status = fact.Kind(kind), fact.Severity(sev), fact.AnomalyStatus(status)
-		a.Amount, a.ExpectedAmount = amount.Shift(2).IntPart(), expected.Shift(2).IntPart()
-		a.DetectedAt = detected.UnixMilli()
-		if !resolvedAt.IsZero() && resolvedAt.Unix() > 0 {
-			a.ResolvedAt = resolvedAt.UnixMilli()
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := scanAnomalyRows(rows)
+	if err != nil {
 		return nil, fmt.Errorf("reading anomalies: %w", err)
 	}
 	return out, nil

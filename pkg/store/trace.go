@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -156,45 +155,18 @@ func (s *Store) TraceEvents(ctx context.Context, traceNo string) ([]ArchivedEven
 	return out, nil
 }
 
-const anomaliesQuery = `
-SELECT id, kind, severity, status, merchant_id, amount, expected_amount,
-       detected_at, resolved_at, reason, cause, action, details, calendar_version,
-       bank_code, bank_codes_version, bank_code_unknown
-FROM anomalies FINAL
-WHERE trace_no = ?`
-
 // TraceAnomalies returns the anomalies of traceNo, latest versions, by id.
+// The table is read with FINAL and a filter on trace_no only, which is what
+// anomalies_latest gives, without merging the whole table.
 func (s *Store) TraceAnomalies(ctx context.Context, traceNo string) ([]fact.Anomaly, error) {
-	rows, err := s.conn.Query(ctx, anomaliesQuery, traceNo)
+	rows, err := s.conn.Query(ctx, `SELECT `+anomalyColumns+` FROM anomalies FINAL WHERE trace_no = ? ORDER BY id`, traceNo)
 	if err != nil {
 		return nil, fmt.Errorf("reading the anomalies of trace %s: %w", traceNo, err)
 	}
-	defer rows.Close()
-	var out []fact.Anomaly
-	for rows.Next() {
-		var (
-			a                      fact.Anomaly
-			kind, sev, status      string
-			amount, expected       decimal.Decimal
-			detectedAt, resolvedAt time.Time
-			unknown                uint8
-		)
-		if err := rows.Scan(&a.ID, &kind, &sev, &status, &a.MerchantID, &amount, &expected,
-			&detectedAt, &resolvedAt, &a.Reason, &a.Cause, &a.Action, &a.Details, &a.CalendarVersion,
-			&a.BankCode, &a.BankCodesVersion, &unknown); err != nil {
-			return nil, fmt.Errorf("reading the anomalies of trace %s: %w", traceNo, err)
-		}
-		a.BankCodeUnknown = unknown != 0
-		a.TraceNo = traceNo
-		a.Kind, a.Severity, a.Status = fact.Kind(kind), fact.Severity(sev), fact.AnomalyStatus(status)
-		a.Amount, a.ExpectedAmount = toFen(amount), toFen(expected)
-		a.DetectedAt, a.ResolvedAt = unixMs(detectedAt), unixMs(resolvedAt)
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := scanAnomalyRows(rows)
+	if err != nil {
 		return nil, fmt.Errorf("reading the anomalies of trace %s: %w", traceNo, err)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
 }
 
