@@ -207,10 +207,10 @@ func OverdueConditions(count uint64, amount int64, maxCount uint64, maxAmount in
 	return []Condition{{
 		Labels: map[string]string{LabelAlertName: PayoutsOverdue, LabelSeverity: string(tx.Severity), LabelKind: string(fact.PayoutOverdue)},
 		Annotations: map[string]string{
-			AnnotationSummary: fmt.Sprintf("%d payouts overdue, %s yuan in total", count, Yuan(amount)),
+			AnnotationSummary: fmt.Sprintf("%d payouts overdue, %s yuan in total", count, fact.YuanGrouped(amount)),
 			AnnotationDescription: fmt.Sprintf("%d payout_overdue anomalies are open for %s yuan (thresholds: more than %d, or more than %s yuan). "+
 				"%s. The per-trace anomalies are in anomalies_latest; the console explains each trace.",
-				count, Yuan(amount), maxCount, Yuan(maxAmount), upperFirst(tx.Cause)),
+				count, fact.YuanGrouped(amount), maxCount, fact.YuanGrouped(maxAmount), upperFirst(tx.Cause)),
 			AnnotationAction: tx.Action,
 		},
 	}}
@@ -231,25 +231,6 @@ func DeadLetterConditions(n uint64, window time.Duration, maxN uint64) []Conditi
 			AnnotationAction: "count dead_letters by reason and topic for the window; fix the producing feed or the mapping, then re-publish the messages",
 		},
 	}}
-}
-
-// Yuan formats fen as yuan with thousands separators: 123456789 is
-// "1,234,567.89".
-func Yuan(fen int64) string {
-	sign := ""
-	u := uint64(fen)
-	if fen < 0 {
-		sign, u = "-", uint64(-fen)
-	}
-	whole := fmt.Sprint(u / 100)
-	var b strings.Builder
-	for i, d := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(d)
-	}
-	return fmt.Sprintf("%s%s.%02d", sign, b.String(), u%100)
 }
 
 func upperFirst(s string) string {

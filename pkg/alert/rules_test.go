@@ -158,12 +158,3 @@ func TestDeadLetterConditions(t *testing.T) {
 		t.Errorf("summary = %q", s)
 	}
 }
-
-func TestYuan(t *testing.T) {
-	for fen, want := range map[int64]string{0: "0.00", 5: "0.05", 100: "1.00", 123456: "1,234.56", 100000000: "1,000,000.00",
-		-123456789: "-1,234,567.89", 99999: "999.99"} {
-		if got := Yuan(fen); got != want {
-			t.Errorf("Yuan(%d) = %q, want %q", fen, got, want)
-		}
-	}
-}

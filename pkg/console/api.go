@@ -687,18 +687,7 @@ func intParam(q url.Values, name string, def, lo, hi int) (int, error) {
 func validID(s string) bool { return len(s) <= 64 && event.IsToken(s) }
 
 // yuan formats fen as a decimal string with two fractional digits.
-func yuan(fen int64) string {
-	sign := ""
-	u := uint64(fen)
-	if fen < 0 {
-		sign, u = "-", uint64(-fen)
-	}
-	frac := strconv.FormatUint(u%100, 10)
-	if len(frac) == 1 {
-		frac = "0" + frac
-	}
-	return sign + strconv.FormatUint(u/100, 10) + "." + frac
-}
+func yuan(fen int64) string { return fact.Yuan(fen) }
 
 func ptr[T any](v T) *T { return &v }
 

@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"settlemon/pkg/calendar"
+	"settlemon/pkg/fact"
 )
 
 var (
@@ -219,17 +220,7 @@ func (a *arena) of(b []byte) string {
 }
 
 // fen formats an amount in fen as yuan with two decimals.
-func fen(v int64) string {
-	neg := v < 0
-	if neg {
-		v = -v
-	}
-	s := strconv.FormatInt(v/100, 10) + "." + strconv.FormatInt(v%100/10, 10) + strconv.FormatInt(v%10, 10)
-	if neg {
-		return "-" + s
-	}
-	return s
-}
+func fen(v int64) string { return fact.Yuan(v) }
 
 func signedFen(v int64) string {
 	if v >= 0 {

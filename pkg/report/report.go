@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"settlemon/pkg/event"
+	"settlemon/pkg/fact"
 	"settlemon/pkg/kafkaio"
 	"settlemon/pkg/store"
 )
@@ -271,20 +272,10 @@ func lagCell(sec float64) string {
 
 // yuan formats fen as yuan with thousands separators: "¥2,370,000.00".
 func yuan(fen int64) string {
-	sign := ""
-	u := uint64(fen)
-	if fen < 0 {
-		sign, u = "-", uint64(-fen)
+	if s, neg := strings.CutPrefix(fact.YuanGrouped(fen), "-"); neg {
+		return "-¥" + s
 	}
-	whole := fmt.Sprint(u / 100)
-	var b strings.Builder
-	for i, c := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return fmt.Sprintf("%s¥%s.%02d", sign, b.String(), u%100)
+	return "¥" + fact.YuanGrouped(fen)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
