@@ -44,7 +44,7 @@ func TestDashboardQueriesRun(t *testing.T) {
 				t.Errorf("%s: the test does not expand %s...: add it to macros", q.where, l)
 				continue
 			}
-			rows, err := st.Conn().Query(ctx, sql)
+			rows, err := storetest.Conn(t, st).Query(ctx, sql)
 			if err != nil {
 				t.Errorf("%s: %v\n%s", q.where, err, strings.TrimSpace(sql))
 				continue
@@ -89,7 +89,7 @@ func TestSourcesLaggingPanelAfterHealthyRun(t *testing.T) {
 	}
 	for i := range 10 {
 		var lagging uint64
-		if err := st.Conn().QueryRow(ctx, sql).Scan(&lagging); err != nil {
+		if err := storetest.Conn(t, st).QueryRow(ctx, sql).Scan(&lagging); err != nil {
 			t.Fatalf("%v\n%s", err, sql)
 		}
 		if lagging != 0 {

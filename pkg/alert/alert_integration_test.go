@@ -168,7 +168,7 @@ func TestAlerterAgainstClickHouse(t *testing.T) {
 	// both versions stored; PB-7 closed incomplete.
 	insert(t, st, stall("PB-3", 1, day.Add(16*time.Minute)))
 	insert(t, st, resumed(stall("PB-3", 1, day.Add(16*time.Minute)), day.Add(time.Hour)))
-	if err := st.Conn().Exec(ctx, "OPTIMIZE TABLE anomalies FINAL"); err != nil {
+	if err := storetest.Conn(t, st).Exec(ctx, "OPTIMIZE TABLE anomalies FINAL"); err != nil {
 		t.Fatal(err)
 	}
 	if v, err := st.AnomalyVersions(ctx, fact.BatchStalled); err != nil || len(v) != 1 || v[0].Status != fact.Resolved {

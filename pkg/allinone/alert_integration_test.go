@@ -118,7 +118,7 @@ func TestBatchAlerts(t *testing.T) {
 			// The batch's last progress before the gap: its last payout record
 			// or bank confirmation (risk holds are not progress).
 			var last time.Time
-			if err := st.Conn().QueryRow(ctx, `SELECT max(occurred_at) FROM payout_events FINAL
+			if err := storetest.Conn(t, st).QueryRow(ctx, `SELECT max(occurred_at) FROM payout_events FINAL
 WHERE batch_id = ? AND type IN ('batch_opened', 'payout_initiated', 'payout_paid', 'payout_failed') AND occurred_at < ?`,
 				b.BatchID, time.UnixMilli(b.ResumedAt).UTC()).Scan(&last); err != nil {
 				t.Fatal(err)

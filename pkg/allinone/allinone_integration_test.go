@@ -31,7 +31,7 @@ func TestPipelineMatchesTruth(t *testing.T) {
 	if len(truth) != res.Simulated.Traces {
 		t.Fatalf("truth has %d traces, the simulator reports %d", len(truth), res.Simulated.Traces)
 	}
-	conn := st.Conn()
+	conn := storetest.Conn(t, st)
 	injected := checkAgainstTruth(t, truth, readLags(t, ctx, conn), readAnomalies(t, ctx, conn))
 	checkInjected(t, injected, res.Simulated)
 	t.Logf("injected faults checked: %v", injected)

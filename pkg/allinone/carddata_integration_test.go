@@ -79,7 +79,7 @@ func publishAll(tb testing.TB, ctx context.Context, k kafkaio.Config, msgs []kaf
 func deadLetters(tb testing.TB, ctx context.Context, h *harness) map[string]int {
 	tb.Helper()
 	out := map[string]int{}
-	for _, row := range snapshot(tb, ctx, h.store.Conn(), "SELECT topic, reason FROM dead_letters FINAL") {
+	for _, row := range snapshot(tb, ctx, storetest.Conn(tb, h.store), "SELECT topic, reason FROM dead_letters FINAL") {
 		out[row]++
 	}
 	return out
@@ -121,7 +121,7 @@ func TestRejectedProfileChangesNoFact(t *testing.T) {
 		}
 	}
 	mismatches := map[string]int{}
-	for _, a := range readAnomalies(t, ctx, h.store.Conn()) {
+	for _, a := range readAnomalies(t, ctx, storetest.Conn(t, h.store)) {
 		if a.Kind == "mcc_mismatch" {
 			mismatches[a.TraceNo]++
 		}
@@ -178,7 +178,7 @@ func TestNumericIdsAreNotCards(t *testing.T) {
 		t.Errorf("dead letters: %v, want none", dead)
 	}
 	paid := 0
-	for _, l := range readLags(t, ctx, h.store.Conn()) {
+	for _, l := range readLags(t, ctx, storetest.Conn(t, h.store)) {
 		if !seen[l.TraceNo] {
 			t.Errorf("unexpected trace %s", l.TraceNo)
 			continue
@@ -316,7 +316,7 @@ func TestCardNumbersNeverStored(t *testing.T) {
 			dead += c
 		} else {
 			t.Errorf("dead letter %q ×%d: every message with a card number should be card_number", row, c)
-			for _, r := range snapshot(t, ctx, h.store.Conn(), "SELECT key, payload, detail FROM dead_letters WHERE reason != 'card_number' LIMIT 3") {
+			for _, r := range snapshot(t, ctx, storetest.Conn(t, h.store), "SELECT key, payload, detail FROM dead_letters WHERE reason != 'card_number' LIMIT 3") {
 				t.Logf("  %q", r)
 			}
 		}
@@ -337,7 +337,7 @@ func TestCardNumbersNeverStored(t *testing.T) {
 			}
 		}
 	}
-	conn := h.store.Conn()
+	conn := storetest.Conn(t, h.store)
 	tables := snapshot(t, ctx, conn, "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine NOT LIKE '%View' ORDER BY name")
 	rows := 0
 	for _, table := range tables {
@@ -419,7 +419,7 @@ func TestContractPayoutFailedExample(t *testing.T) {
 	publishAll(t, ctx, h.kafka, msgs)
 	rep := h.consume(t, ctx, joiner.Config{})
 
-	got := snapshot(t, ctx, h.store.Conn(), "SELECT trace_no, reason, bank_code, bank_code_unknown FROM anomalies_latest WHERE kind = 'payout_failed' ORDER BY trace_no")
+	got := snapshot(t, ctx, storetest.Conn(t, h.store), "SELECT trace_no, reason, bank_code, bank_code_unknown FROM anomalies_latest WHERE kind = 'payout_failed' ORDER BY trace_no")
 	want := []string{"71000000000 | name_mismatch | ACCOUNT_NAME_MISMATCH | 0", "71000000001 | other | E_NOT_IN_CATALOGUE | 1"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("payout_failed anomalies:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -135,7 +135,7 @@ func TestJoinerRestartsFromCheckpoint(t *testing.T) {
 	} else if intact := s2.Restored - replayed; intact > uint64(covered[2])/2 {
 		t.Errorf("the second joiner re-read %d records of the intact partition (checkpoint at %d): its checkpoint did not shorten recovery", intact, covered[2])
 	}
-	conn := st.Conn()
+	conn := storetest.Conn(t, st)
 	checkAgainstTruth(t, readTruth(t, truthFile), readLags(t, ctx, conn), readAnomalies(t, ctx, conn))
 }
 

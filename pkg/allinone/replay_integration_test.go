@@ -102,7 +102,7 @@ func TestReplayIsIdempotent(t *testing.T) {
 	t.Run("second run into the same database", func(t *testing.T) {
 		ctx := testCtx(t, 10*time.Minute)
 		st := storetest.New(t)
-		conn := st.Conn()
+		conn := storetest.Conn(t, st)
 
 		first := runConfig(t, st.Database(), filepath.Join(t.TempDir(), "truth.jsonl"), 11)
 		res1, err := allinone.Run(ctx, first, runDeps(t))
@@ -151,7 +151,7 @@ func TestReplayIsIdempotent(t *testing.T) {
 		rep := h.consume(t, ctx, joiner.Config{})
 
 		checkFedTwice(t, rep, stats)
-		conn := st.Conn()
+		conn := storetest.Conn(t, st)
 		checkAgainstTruth(t, readTruth(t, truthFile), readLags(t, ctx, conn), readAnomalies(t, ctx, conn))
 	})
 
@@ -187,7 +187,7 @@ func TestReplayIsIdempotent(t *testing.T) {
 			t.Fatalf("the two copies differ: %v then %v", first.Messages, res.Simulated.Messages)
 		}
 		checkFedTwice(t, res.Report, first)
-		conn := st.Conn()
+		conn := storetest.Conn(t, st)
 		checkAgainstTruth(t, readTruth(t, truthFile), readLags(t, ctx, conn), readAnomalies(t, ctx, conn))
 	})
 }

@@ -163,34 +163,44 @@ func TestImageBuildsOnlyServices(t *testing.T) {
 // sqlWords start the SQL statements the project runs.
 var sqlWords = []string{"SELECT ", "INSERT INTO", "ALTER TABLE", "DROP TABLE", "DROP DATABASE", "CREATE TABLE", "OPTIMIZE TABLE"}
 
-// TestProductionCodeQueriesThroughTheStore: no package a production binary
-// links, the store aside, reaches for the store's raw connection or holds a
-// SQL statement; queries belong to the store.
-func TestProductionCodeQueriesThroughTheStore(t *testing.T) {
-	seen := map[string]bool{}
-	for _, bin := range production {
-		for _, line := range goList(t, "-deps", "-f", "{{.ImportPath}} {{.Dir}} {{join .GoFiles \",\"}}", bin) {
-			path, rest, _ := strings.Cut(line, " ")
-			if !strings.HasPrefix(path, "settlemon/") || path == "settlemon/pkg/store" || seen[path] {
+// sqlExempt are the files that spell a SQL keyword without running a
+// statement, each with why.
+var sqlExempt = map[string]string{
+	"settlemon/pkg/chaos/proxy.go": "the fault proxy recognises an INSERT in the native protocol's bytes; it runs no statement",
+}
+
+// TestQueriesGoThroughTheStore: no package, the store aside, production or
+// tooling, holds a SQL statement or reaches for a raw connection, and the
+// store does not hand its connection out; queries belong to the store.
+// Tests may check with SQL of their own (storetest.Conn).
+func TestQueriesGoThroughTheStore(t *testing.T) {
+	for _, line := range goList(t, "-f", "{{.ImportPath}} {{.Dir}} {{join .GoFiles \",\"}}", "./...") {
+		path, rest, _ := strings.Cut(line, " ")
+		dir, files, _ := strings.Cut(rest, " ")
+		for _, f := range strings.Split(files, ",") {
+			if f == "" {
 				continue
 			}
-			seen[path] = true
-			dir, files, _ := strings.Cut(rest, " ")
-			for _, f := range strings.Split(files, ",") {
-				if f == "" {
-					continue
+			b, err := os.ReadFile(filepath.Join(dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := string(b)
+			if path == "settlemon/pkg/store" {
+				if strings.Contains(src, "func (s *Store) Conn(") {
+					t.Errorf("%s/%s exports the store's connection: add the query to the store instead", path, f)
 				}
-				b, err := os.ReadFile(filepath.Join(dir, f))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if strings.Contains(string(b), ".Conn()") {
-					t.Errorf("%s/%s calls .Conn(): add the query to pkg/store instead", path, f)
-				}
-				for _, kw := range sqlWords {
-					if strings.Contains(string(b), kw) {
-						t.Errorf("%s/%s holds SQL (%q): every statement belongs to pkg/store", path, f, strings.TrimSpace(kw))
-					}
+				continue
+			}
+			if _, ok := sqlExempt[path+"/"+f]; ok {
+				continue
+			}
+			if strings.Contains(src, ".Conn()") {
+				t.Errorf("%s/%s calls .Conn(): add the query to pkg/store instead", path, f)
+			}
+			for _, kw := range sqlWords {
+				if strings.Contains(src, kw) {
+					t.Errorf("%s/%s holds SQL (%q): every statement belongs to pkg/store", path, f, strings.TrimSpace(kw))
 				}
 			}
 		}

@@ -199,7 +199,6 @@ func live(ctx context.Context, cfg Config, deps Deps, k kafkaio.Config, st *stor
 	var giveUp time.Time // set once everything is published
 	poll := time.NewTicker(lc.Poll)
 	defer poll.Stop()
-	query := "SELECT DISTINCT trace_no FROM anomalies WHERE kind = '" + string(fact.PayoutOverdue) + "' AND trace_no LIKE '" + livePrefix + "%'"
 	for giveUp.IsZero() || (len(seen) < lc.Traces && time.Now().Before(giveUp)) {
 		select {
 		case <-compCtx.Done():
@@ -215,26 +214,18 @@ func live(ctx context.Context, cfg Config, deps Deps, k kafkaio.Config, st *stor
 			continue
 		case <-poll.C:
 		}
-		rows, err := st.Conn().Query(ctx, query)
+		traces, err := st.AnomalyTraces(ctx, fact.PayoutOverdue, livePrefix)
 		if err != nil {
 			stop()
 			_ = comps.Wait()
 			return nil, fmt.Errorf("live phase: polling anomalies: %w", err)
 		}
 		at := time.Now()
-		for rows.Next() {
-			var trace string
-			if err := rows.Scan(&trace); err != nil {
-				rows.Close()
-				stop()
-				_ = comps.Wait()
-				return nil, fmt.Errorf("live phase: reading anomalies: %w", err)
-			}
+		for _, trace := range traces {
 			if _, ok := seen[trace]; !ok {
 				seen[trace] = at
 			}
 		}
-		rows.Close()
 	}
 	stop()
 	if err := comps.Wait(); err != nil && !errors.Is(err, context.Canceled) {

@@ -72,54 +72,6 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestCompareImages(t *testing.T) {
-	ref := dbImage{
-		facts: map[string]map[string]string{
-			"settlement_lag_latest": {"t1/a": "trace_no=t1 net=100", "t2/a": "trace_no=t2 net=200"},
-			"anomalies_latest":      {"x": "id=x kind=payout_failed"},
-		},
-		figures: map[string][]string{"lag sums": {"2 | 300"}},
-	}
-	tests := []struct {
-		name                 string
-		change               func(*dbImage)
-		lost, extra, changed int
-	}{
-		{"identical", func(*dbImage) {}, 0, 0, 0},
-		{"a lag row lost", func(im *dbImage) { delete(im.facts["settlement_lag_latest"], "t2/a") }, 1, 0, 0},
-		{"an anomaly more", func(im *dbImage) { im.facts["anomalies_latest"]["y"] = "id=y" }, 0, 1, 0},
-		{"a value changed", func(im *dbImage) { im.facts["settlement_lag_latest"]["t1/a"] = "trace_no=t1 net=101" }, 0, 0, 1},
-		{"a sum changed", func(im *dbImage) { im.figures["lag sums"] = []string{"2 | 400"} }, 0, 0, 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := clone(ref)
-			tt.change(&got)
-			d := compareImages(ref, got)
-			if d.Lost != tt.lost || d.Extra != tt.extra || d.Changed != tt.changed {
-				t.Fatalf("lost/extra/changed = %d/%d/%d, want %d/%d/%d (%v)", d.Lost, d.Extra, d.Changed, tt.lost, tt.extra, tt.changed, d.Details)
-			}
-			if (tt.lost+tt.extra+tt.changed > 0) != (len(d.Details) > 0) {
-				t.Fatalf("details %v do not match the differences", d.Details)
-			}
-		})
-	}
-}
-
-func clone(im dbImage) dbImage {
-	out := dbImage{facts: map[string]map[string]string{}, figures: map[string][]string{}}
-	for v, rows := range im.facts {
-		out.facts[v] = map[string]string{}
-		for k, r := range rows {
-			out.facts[v][k] = r
-		}
-	}
-	for k, r := range im.figures {
-		out.figures[k] = append([]string(nil), r...)
-	}
-	return out
-}
-
 func TestResultsTable(t *testing.T) {
 	rs := Results{
 		{Seed: 1, Scenario: Reference, SourceEvents: 100, FactsExpected: 10, FactsFound: 10, PeakRSS: 40 << 20, PeakRSSChild: "joiner"},

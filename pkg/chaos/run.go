@@ -81,7 +81,7 @@ func (r *run) progress(format string, a ...any) {
 // runOne runs scenario sc for seed and compares it with ref (nil for the
 // reference run itself). It returns the result and, when the run produced
 // one, its database image.
-func (h *Harness) runOne(ctx context.Context, seed int64, sc Scenario, in *input, ref *dbImage) (Result, *dbImage) {
+func (h *Harness) runOne(ctx context.Context, seed int64, sc Scenario, in *input, ref *store.Image) (Result, *store.Image) {
 	started := time.Now()
 	r := &run{h: h, cfg: h.cfg, seed: seed, sc: sc, in: in,
 		dir: filepath.Join(h.cfg.WorkDir, "seed-"+strconv.FormatInt(seed, 10), string(sc)),
@@ -132,10 +132,10 @@ func (h *Harness) runOne(ctx context.Context, seed int64, sc Scenario, in *input
 		}
 	}
 	if img != nil {
-		res.FactsFound = img.factCount()
-		res.Duplicates = img.duplicateCount()
-		for _, t := range sortedKeys(img.duplicates) {
-			if d := img.duplicates[t]; d != 0 {
+		res.FactsFound = img.FactCount()
+		res.Duplicates = img.DuplicateCount()
+		for _, t := range sortedKeys(img.Duplicates) {
+			if d := img.Duplicates[t]; d != 0 {
 				r.problem("%s read with FINAL holds %d rows more than distinct keys", t, d)
 			}
 		}
@@ -144,15 +144,15 @@ func (h *Harness) runOne(ctx context.Context, seed int64, sc Scenario, in *input
 		}
 	}
 	if ref != nil {
-		res.FactsExpected = ref.factCount()
+		res.FactsExpected = ref.FactCount()
 		if img != nil {
-			d := compareImages(*ref, *img)
+			d := store.Compare(*ref, *img)
 			res.Lost, res.Extra, res.Changed = d.Lost, d.Extra, d.Changed
 			res.Details = append(res.Details, d.Details...)
 			if d.Lost+d.Extra+d.Changed > 0 {
 				r.problem("the analyst views differ from the reference: %d rows lost, %d unexpected, %d changed", d.Lost, d.Extra, d.Changed)
 			}
-			if rs := ref.figures["archived authorizations"]; len(rs) == 0 {
+			if rs := ref.Figures[store.FigureArchivedAuthorizations]; len(rs) == 0 {
 				r.problem("the reference archived nothing")
 			}
 		}
@@ -182,7 +182,7 @@ func (r *run) writeDetails(res Result) {
 
 // execute runs the scenario and returns the reconciliation and the database
 // image; the error is for what kept the run from completing.
-func (r *run) execute(ctx context.Context) (*dbImage, *report.Report, error) {
+func (r *run) execute(ctx context.Context) (*store.Image, *report.Report, error) {
 	cfg := r.cfg
 	if err := os.RemoveAll(r.dir); err != nil {
 		return nil, nil, err
@@ -304,7 +304,7 @@ func (r *run) execute(ctx context.Context) (*dbImage, *report.Report, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("building the reconciliation: %w", err)
 	}
-	img, err := readImage(ctx, st.Conn())
+	img, err := st.Image(ctx)
 	if err != nil {
 		return nil, &rep, fmt.Errorf("reading the analyst views: %w", err)
 	}

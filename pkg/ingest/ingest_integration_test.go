@@ -218,7 +218,7 @@ func TestDeadLettersKeepGoing(t *testing.T) {
 		t.Errorf("stats %+v: want %d consumed, %d dead-lettered, %d archived and forwarded", s, len(msgs), len(bad), len(validIDs))
 	}
 
-	conn := st.Conn()
+	conn := storetest.Conn(t, st)
 
 	// dead_letters: each bad message at its offset with its reason.
 	rows, err := conn.Query(ctx, `SELECT "offset", reason, detail, payload, key FROM dead_letters FINAL WHERE topic = ? ORDER BY "offset"`, authTopic)

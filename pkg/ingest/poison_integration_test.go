@@ -207,7 +207,7 @@ func TestPoisonCorpusEndToEnd(t *testing.T) {
 		}
 	}
 
-	conn := st.Conn()
+	conn := storetest.Conn(t, st)
 	offsets := func(query string, args ...any) map[int64]string {
 		t.Helper()
 		rows, err := conn.Query(ctx, query, args...)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -108,6 +109,7 @@ type pipeline struct {
 	ctx         context.Context
 	k           kafkaio.Config
 	st          *store.Store
+	db          driver.Conn // the test's own connection, for its assertions
 	ingestBin   string
 	joinerBin   string
 	procs       []*proc // every process started, for the logs of both lives
@@ -132,7 +134,7 @@ func newPipeline(tb testing.TB, ctx context.Context, ingestBin, joinerBin string
 	if err := kafkaio.EnsureTopics(ctx, k, specs); err != nil {
 		tb.Fatal(err)
 	}
-	return &pipeline{tb: tb, ctx: ctx, k: k, st: st, ingestBin: ingestBin, joinerBin: joinerBin}
+	return &pipeline{tb: tb, ctx: ctx, k: k, st: st, db: storetest.Conn(tb, st), ingestBin: ingestBin, joinerBin: joinerBin}
 }
 
 // start runs the four ingest consumers and the joiner.
@@ -317,7 +319,7 @@ func (p *pipeline) checkIngestDurable() {
 		committed := p.committed(Config{Source: s}.Defaults().Group, topic)
 		count, next := map[int]int64{}, map[int]int64{}
 		for _, table := range []string{rawTables[s], "control_events", "dead_letters"} {
-			rows, err := p.st.Conn().Query(p.ctx, `SELECT toUInt32(`+"`partition`"+`), count(), max(`+"`offset`"+`) FROM `+table+` FINAL WHERE topic = ? GROUP BY `+"`partition`", topic)
+			rows, err := p.db.Query(p.ctx, `SELECT toUInt32(`+"`partition`"+`), count(), max(`+"`offset`"+`) FROM `+table+` FINAL WHERE topic = ? GROUP BY `+"`partition`", topic)
 			if err != nil {
 				p.tb.Fatal(err)
 			}
@@ -401,7 +403,7 @@ func (p *pipeline) storedLatest() map[string]uint64 {
 		`SELECT concat('anomaly/', id), max(version) FROM anomalies GROUP BY id`,
 		`SELECT concat('batch/', source, '/', batch_id), max(version) FROM batches GROUP BY source, batch_id`,
 	} {
-		rows, err := p.st.Conn().Query(p.ctx, q)
+		rows, err := p.db.Query(p.ctx, q)
 		if err != nil {
 			p.tb.Fatalf("%s: %v", q, err)
 		}
@@ -457,7 +459,7 @@ func (p *pipeline) summary() map[string]string {
 		"lag":       `SELECT status, toString(count()), toString(sum(authorized_amount)), toString(sum(cleared_amount)), toString(sum(net_paid)), toString(sum(auth_to_pay_s)) FROM settlement_lag_latest GROUP BY status`,
 		"anomalies": `SELECT concat(kind, '/', status), toString(count()), toString(sum(amount)), toString(sum(expected_amount)), '', '' FROM anomalies_latest GROUP BY kind, status`,
 	} {
-		rows, err := p.st.Conn().Query(p.ctx, q)
+		rows, err := p.db.Query(p.ctx, q)
 		if err != nil {
 			p.tb.Fatalf("%s: %v", q, err)
 		}

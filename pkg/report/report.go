@@ -67,8 +67,23 @@ func (r Report) Balanced() bool {
 	return len(r.Topics) > 0
 }
 
+// Facts is what the report reads from ClickHouse; *store.Store implements it.
+type Facts interface {
+	Database() string
+	TopicCounts(ctx context.Context) ([]store.TopicCount, error)
+	LagRowCount(ctx context.Context) (uint64, error)
+	LagByMode(ctx context.Context) ([]store.ModeLag, error)
+	DeclinedCount(ctx context.Context) (uint64, error)
+	AnomalyCounts(ctx context.Context) (byKind []store.AnomalyCount, all store.AnomalyCount, err error)
+	BatchSummaries(ctx context.Context) ([]store.BatchSummary, error)
+	SourceSummaries(ctx context.Context) ([]store.SourceSummary, error)
+	DeadLetterReasons(ctx context.Context) (map[string]uint64, error)
+	UnknownBankCodes(ctx context.Context, limit int) ([]store.UnknownBankCode, uint64, error)
+	ExampleTraces(ctx context.Context) (map[string]string, error)
+}
+
 // Build reads the figures for topics from Kafka and ClickHouse.
-func Build(ctx context.Context, k kafkaio.Config, st *store.Store, topics []string) (Report, error) {
+func Build(ctx context.Context, k kafkaio.Config, st Facts, topics []string) (Report, error) {
 	r := Report{Database: st.Database()}
 	counts, err := st.TopicCounts(ctx)
 	if err != nil {
@@ -234,10 +249,9 @@ func (r Report) WriteText(w io.Writer) {
 		host, port = addr[:i], addr[i+1:]
 	}
 	cli := fmt.Sprintf("clickhouse-client --host %s --port %s --database %s", host, port, r.Database)
-	p("  %s -q \"SELECT mode, count(), quantiles(0.5,0.95,0.99)(auth_to_pay_s) FROM settlement_lag_latest WHERE status='paid' GROUP BY mode\"", cli)
-	p("  %s -q \"SELECT kind, status, count() AS rows, uniqExact(if(trace_no != '', trace_no, batch_id)) AS traces FROM anomalies_latest GROUP BY kind, status ORDER BY kind\"", cli)
-	p("  %s -q \"SELECT trace_no, reason, details, action FROM anomalies_latest WHERE kind='payout_failed' LIMIT 5\"", cli)
-	p("  %s -q \"SELECT topic, reason, detail FROM dead_letters FINAL LIMIT 10\"", cli)
+	for _, q := range store.AnalystQueries {
+		p("  %s -q \"%s\"", cli, q)
+	}
 	if len(r.Examples) > 0 {
 		p("")
 		p("Ask why a trace has not been paid (one example per anomaly kind):")

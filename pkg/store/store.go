@@ -253,10 +253,6 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Conn returns the underlying connection for queries by other packages. Table
-// names are unqualified: the connection's default database is Database().
-func (s *Store) Conn() driver.Conn { return s.conn }
-
 // Database returns the database the store works in.
 func (s *Store) Database() string { return s.cfg.Database }
 

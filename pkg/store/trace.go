@@ -198,3 +198,25 @@ func (s *Store) LatestProfile(ctx context.Context, merchantID string) (*Merchant
 	p.Mode, _ = event.ParseMode(mode)
 	return &p, nil
 }
+
+// AnomalyTraces returns the trace numbers that start with tracePrefix and
+// hold an anomaly of kind, in any version, as soon as its row is queryable.
+func (s *Store) AnomalyTraces(ctx context.Context, kind fact.Kind, tracePrefix string) ([]string, error) {
+	rows, err := s.conn.Query(ctx, `SELECT DISTINCT trace_no FROM anomalies WHERE kind = ? AND startsWith(trace_no, ?)`, string(kind), tracePrefix)
+	if err != nil {
+		return nil, fmt.Errorf("reading the traces with %s: %w", kind, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, fmt.Errorf("reading the traces with %s: %w", kind, err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading the traces with %s: %w", kind, err)
+	}
+	return out, nil
+}

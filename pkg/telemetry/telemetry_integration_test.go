@@ -261,7 +261,7 @@ func TestEveryServiceExposesItsMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	checks := func(st *store.Store) []telemetry.Check {
-		return []telemetry.Check{telemetry.PingCheck("clickhouse", st.Conn()), telemetry.BrokerCheck(k)}
+		return []telemetry.Check{telemetry.PingCheck("clickhouse", st), telemetry.BrokerCheck(k)}
 	}
 	runCtx := ctx
 
@@ -297,7 +297,7 @@ func TestEveryServiceExposesItsMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	apiAddr := freeAddr(t)
-	cons, err := console.New(console.Config{Listen: apiAddr}, console.Deps{Explainer: ex, DB: consoleStore.Conn(), Logger: logger})
+	cons, err := console.New(console.Config{Listen: apiAddr}, console.Deps{Explainer: ex, DB: consoleStore, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +306,7 @@ func TestEveryServiceExposesItsMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	consoleSvc := startOps(t, runCtx, "console", telemetry.Deps{Gatherer: consoleReg,
-		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", consoleStore.Conn())}, Logger: logger}, cons.Run)
+		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", consoleStore)}, Logger: logger}, cons.Run)
 
 	// Input: three approved sales, a second authorization of the first trace
 	// (duplicate_trace), and two bad messages.
@@ -413,7 +413,7 @@ func TestEveryServiceExposesItsMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	alerterSvc := startOps(t, runCtx, "alerter", telemetry.Deps{Gatherer: alertReg,
-		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", alertStore.Conn())}, Logger: logger}, alerter.Run)
+		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", alertStore)}, Logger: logger}, alerter.Run)
 	alerterWant := []expectation{
 		{"settlemon_alerts_firing", map[string]string{"alertname": "PayoutsOverdue"}, exactly(0), "0 (nothing overdue)"},
 		{"settlemon_alerts_firing", map[string]string{"alertname": "BatchStalled"}, exactly(0), "0"},
@@ -434,7 +434,7 @@ func TestEveryServiceExposesItsMetrics(t *testing.T) {
 	dead := kafkaio.DefaultConfig()
 	dead.Brokers = []string{freeAddr(t)}
 	notReady := startOps(t, runCtx, "unready", telemetry.Deps{Gatherer: telemetry.NewRegistry(),
-		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", consoleStore.Conn()), telemetry.BrokerCheck(dead)}},
+		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", consoleStore), telemetry.BrokerCheck(dead)}},
 		func(ctx context.Context) error { <-ctx.Done(); return nil })
 	if code, body := notReady.get(t, "/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, `"check":"kafka"`) {
 		t.Errorf("GET /readyz with the broker down = %d %s, want 503 naming the kafka check", code, body)

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"settlemon/pkg/store"
 )
 
@@ -57,7 +60,7 @@ func New(tb testing.TB) *store.Store {
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := s.Conn().Exec(ctx, "DROP DATABASE IF EXISTS `"+s.Database()+"`"); err != nil {
+		if err := s.DropDatabase(ctx); err != nil {
 			tb.Errorf("storetest: dropping database %s: %v", s.Database(), err)
 		}
 		if err := s.Close(); err != nil {
@@ -68,6 +71,24 @@ func New(tb testing.TB) *store.Store {
 		tb.Fatalf("storetest: %v", err)
 	}
 	return s
+}
+
+// Conn opens a connection of the test's own to st's database, for
+// assertions the store has no query for. The store keeps its connection to
+// itself; this one is closed when the test ends.
+func Conn(tb testing.TB, st *store.Store) driver.Conn {
+	tb.Helper()
+	cfg := Config(tb, st.Database())
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Protocol: clickhouse.Native,
+		Addr:     []string{cfg.Addr},
+		Auth:     clickhouse.Auth{Database: cfg.Database, Username: cfg.User, Password: cfg.Password},
+	})
+	if err != nil {
+		tb.Fatalf("storetest: opening a connection to %s: %v", cfg.Addr, err)
+	}
+	tb.Cleanup(func() { _ = conn.Close() })
+	return conn
 }
 
 // UniqueName returns a database name unique to this test run: "t_", a
