@@ -1,23 +1,12 @@
-// Package alert is the alerter: every Interval it evaluates alert rules
-// against the facts in ClickHouse — stalled and incomplete batches, lagging
-// sources, overdue payouts in aggregate, the dead-letter rate — and notifies
-// an Alertmanager-compatible endpoint and/or a generic JSON webhook: one
-// firing notification when an alert starts, a re-send every RepeatInterval
-// while it fires, one resolved notification when it clears. What it has
-// notified is kept in the alerts table, so a restarted alerter neither
-// repeats what was sent nor forgets what was pending.
-//
-// The rules (rules.go) and the start / repeat / resolve decisions (state.go)
-// are pure functions of what the store returns and the time they are given.
-// Notifications leave through one bounded queue per receiver, each drained by
-// its own goroutine with bounded retries, so a slow or dead receiver never
-// stalls the evaluation or the other receiver; a full queue drops (counted
-// and logged), and an alert no receiver got is decided again at the next
-// evaluation.
-//
-// It only reads facts; it never writes to the pipeline's tables and nothing
-// in the pipeline waits for it. It does not group, inhibit or silence
-// alerts, and does not route them to people: that is Alertmanager's job.
+// Package alert is the alerter: every Interval it evaluates rules against the
+// facts in ClickHouse (stalled and incomplete batches, lagging sources,
+// overdue payouts, the dead-letter rate) and notifies Alertmanager and/or a
+// JSON webhook once when an alert starts, every RepeatInterval while it
+// fires, and once when it resolves. What it sent is kept in the alerts table,
+// so a restart neither repeats nor forgets. Rules and decisions are pure
+// functions of the facts and the time given; each receiver drains its own
+// bounded queue. It never writes the pipeline's tables, and it does not
+// group, silence or route: that is Alertmanager's job.
 package alert
 
 import (

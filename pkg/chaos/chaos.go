@@ -1,32 +1,11 @@
-// Package chaos proves the pipeline's delivery guarantees (DESIGN §8) on real
-// processes. For a seed it publishes a simulated run at a steady pace onto a
-// dev broker running as a child process (settlemon-dev broker, with a data
-// directory and synchronous writes), runs the four ingest consumers and the
-// joiner as child processes that it supervises (restarting them whenever
-// they exit), against a ClickHouse server of its own (deploy/clickhouse/local.sh
-// on its own port and run folder) reached through a loopback TCP proxy — and
-// disturbs the run:
-//
-//   - kill: SIGKILLs ingest and joiner processes at random moments;
-//   - clickhouse-outage: stops ClickHouse mid-run, starts it again later;
-//   - broker-restart: SIGKILLs the broker and starts it on the same data;
-//   - kafka-faults: ambiguous produce acks (written, answered with an error)
-//     on the pipeline's topics, and fetch errors;
-//   - insert-reply-drop: the proxy lets ClickHouse commit an insert, then
-//     closes the client's connection instead of forwarding the reply.
-//
-// Every scenario runs into its own database and is compared with an
-// undisturbed reference run of the same seed: the analyst views must hold the
-// same rows with the same values, no table may hold a key twice, the sums and
-// statistics must be equal and the source reconciliation must balance. It
-// measures how long the consumer groups took to catch up after each
-// disturbance and the children's peak resident memory, which must stay under
-// a limit while ClickHouse is down (back-pressure: the backlog waits in
-// Kafka).
-//
-// It does not judge detection quality (pkg/score does, against the truth) and
-// does not depend on how the joiner recovers its state: it only compares what
-// lands in ClickHouse.
+// Package chaos proves the delivery guarantees (DESIGN §8) on real
+// processes: for a seed it runs the broker, the ingest consumers and the
+// joiner as supervised child processes against a ClickHouse of its own behind
+// a loopback proxy, disturbs the run (SIGKILLs, a ClickHouse outage, a broker
+// restart, ambiguous Kafka acks, dropped insert replies) and compares the
+// analyst views with an undisturbed reference run of the same seed, row by
+// row. It also measures catch-up time and the children's peak memory. It does
+// not judge detection quality (pkg/score does).
 package chaos
 
 import (

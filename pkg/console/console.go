@@ -1,32 +1,10 @@
-// Package console is the ops console: a web page for ops and support, and
-// the JSON API behind it, over the facts in ClickHouse
-// (schemas/openapi.yaml documents the API):
-//
-//	GET /                                       the page (assets embedded, no CDN)
-//	GET /api/v1/overview                        overdue, failed and held payouts, open anomalies by kind, counts
-//	GET /api/v1/lag/hourly                      lag percentiles per authorization hour and mode
-//	GET /api/v1/anomalies                       anomalies, filtered by kind, merchant, trace, date, status
-//	GET /api/v1/batches                         clearing and payout batches with progress
-//	GET /api/v1/sources                         source health: watermark, lag behind now, consumer lag
-//	GET /api/v1/alerts                          the alerter's alerts, firing by default
-//	GET /api/v1/traces/{trace_no}/explain       why hasn't trace X been paid? [?format=text][&as_of=RFC3339]
-//	GET /healthz                                the process is up
-//	GET /readyz                                 ClickHouse answers a ping
-//
-// It listens on loopback by default and refuses to listen anywhere else
-// without a bearer token; with a token every /api request must carry it. The
-// page itself holds no data: it takes the token once from ?token=, keeps it
-// in the tab's sessionStorage and sends it as the Authorization header.
-// With a certificate and key it serves HTTPS. Beyond loopback it refuses
-// plain HTTP, where the token would travel in clear, unless told that a TLS
-// proxy or a private network is in front (AllowInsecureHTTP; it then warns).
-// On loopback without a token it answers only requests addressed to a
-// loopback name (Host localhost, 127.0.0.1 or [::1]): a page from elsewhere
-// that rebinds its own domain to 127.0.0.1 gets 403, not the API.
-//
-// It only reads, as the read-only analyst. It holds no state of its own
-// beyond its dependencies; it computes nothing the facts do not hold (the
-// join and the alerter decide; the console shows).
+// Package console serves the ops console: a web page for ops and support and
+// the JSON API behind it (schemas/openapi.yaml), read-only over the facts in
+// ClickHouse, plus /healthz and /readyz. It listens on loopback by default;
+// elsewhere it requires a bearer token and TLS (or an explicit
+// AllowInsecureHTTP behind a proxy), and on loopback without a token it
+// answers only loopback Host names. It computes nothing the facts do not
+// hold: the join and the alerter decide, the console shows.
 package console
 
 import (

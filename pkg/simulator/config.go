@@ -1,26 +1,11 @@
-// Package simulator generates realistic, deterministic acquirer traffic for the
-// source topics of DESIGN §3: merchant profiles with settlement modes and fee
-// contracts, authorizations following a daily curve, nightly clearing batches,
-// payout batches by settlement mode and business-day calendar, heartbeats on
-// every partition of every event topic, and every cause of DESIGN §1 injected
-// at a configured rate: failed, missing and held payouts, missing clearing,
-// amount, fee and MCC deviations, duplicate authorizations, reversed sales
-// still settled, orphan clearings and payouts, late re-sent events, plus
-// healthy reversals and short risk holds (no anomaly), a payout-feed outage,
-// and the two batch faults: a payout batch that stalls midway and resumes,
-// and a payout batch that closes declaring a record it never sent.
-// Alongside the messages it writes the ground truth of every trace, one JSON
-// line each, then one line per run-level fact (outages, batch faults), so
-// that the pipeline's detection quality can be scored.
-//
-// Messages are handed to a callback in event-time order, in chunks, with two
-// deliberate exceptions on the payout topic: late re-sent payout_paid copies
-// (published days after their occurred_at) and the payout-feed outage (its
-// messages held back and published when it ends). The package deliberately
-// knows nothing of Kafka or ClickHouse (the caller writes the messages), reads
-// no clock, and draws every random choice from a PCG generator seeded by
-// Config.Seed: the same Config and calendar give byte-identical messages and
-// truth.
+// Package simulator generates realistic, deterministic acquirer traffic for
+// the source topics (DESIGN §3) — merchant profiles, authorizations on a
+// daily curve, clearing and payout batches by settlement mode and calendar,
+// heartbeats — with every cause of DESIGN §1 injected at a configured rate,
+// and writes the ground truth of every trace for pkg/score. It knows nothing
+// of Kafka or ClickHouse (the caller publishes), reads no clock, and draws
+// every choice from a generator seeded by Config.Seed: the same Config and
+// calendar give byte-identical output.
 package simulator
 
 import (

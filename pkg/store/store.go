@@ -1,19 +1,11 @@
-// Package store is the ClickHouse side of the settlement pipeline: it opens a
-// native-protocol connection, applies the versioned migrations embedded in
-// schemas.ClickHouse, writes raw archives, control events, dead letters and
-// facts in batches with retries, and answers the few queries the run report
-// needs.
-//
-// Every table it writes is a ReplacingMergeTree keyed by the identity of a row
-// (Kafka coordinates for archives, trace or anomaly id for facts), so a retried
-// insert whose reply was lost never double-counts in the documented views. The
-// package uses only the SQL subset that ClickHouse 18.16 and current releases
-// both accept (COMPAT.md).
-//
-// It does not decide what to write or when: batching by size and time,
-// back-pressure and offset commits belong to the callers. It keeps no state
-// beyond its connection pool, its metrics and the writer sequence that orders
-// source health reports.
+// Package store owns every SQL statement the project runs against
+// ClickHouse: the versioned migrations (schemas.ClickHouse), the batched
+// inserts with retries of archives, dead letters and facts, the checkpoints,
+// and every read the console, the alerter, the report and explain make. Each
+// table is a ReplacingMergeTree keyed by a row's identity, so a retried
+// insert never counts twice; only SQL that ClickHouse 18.16 and current
+// releases both accept is used (COMPAT.md). Batching, back-pressure and
+// offset commits are the callers' business.
 package store
 
 import (
