@@ -1,10 +1,9 @@
 // Package devbroker hosts a Kafka-protocol broker in-process for the embedded
-// default and for tests: franz-go's kfake, listening on a loopback port, with
-// an optional data directory so that a restart keeps topics, records and
-// committed offsets.
-//
-// It is a development broker, not a production one: one node, no replication,
-// compaction only when asked. Production runs a real Kafka (docker-compose.yml).
+// default and for tests: franz-go's kfake on loopback, one node or a cluster
+// of several (partition leaders and group coordinators spread over them and
+// movable through Cluster), with an optional data directory so that a restart
+// keeps topics, records and committed offsets. It is a development broker:
+// no replication, compaction only when asked. Production runs a real Kafka.
 package devbroker
 
 import (
@@ -17,7 +16,8 @@ import (
 
 // Config says where the broker listens and what it keeps.
 type Config struct {
-	Port       int    // loopback port; 0 picks a free one
+	Port       int    // loopback port of the first node; 0 picks a free one
+	Brokers    int    // nodes; 0 means 1. Nodes after the first take free ports
 	DataDir    string // empty: in memory only, lost on Close
 	SyncWrites bool   // fsync every produce (slower; survives kill -9 of this process)
 	Partitions int    // partitions of topics it creates on demand, default 6
@@ -29,6 +29,9 @@ func (c Config) Validate() error {
 	if c.Port < 0 || c.Port > 65535 {
 		return fmt.Errorf("devbroker: port %d out of range", c.Port)
 	}
+	if c.Brokers < 0 {
+		return errors.New("devbroker: negative broker count")
+	}
 	if c.Partitions < 0 {
 		return errors.New("devbroker: negative partition count")
 	}
@@ -38,7 +41,7 @@ func (c Config) Validate() error {
 // Broker is a running in-process broker.
 type Broker struct {
 	cluster *kfake.Cluster
-	addr    string
+	addrs   []string
 }
 
 // New starts a broker on 127.0.0.1.
@@ -50,8 +53,7 @@ func New(cfg Config, logger *slog.Logger) (*Broker, error) {
 		cfg.Partitions = 6
 	}
 	opts := []kfake.Opt{
-		kfake.NumBrokers(1),
-		kfake.Ports(cfg.Port),
+		kfake.Ports(ports(cfg)...),
 		kfake.AllowAutoTopicCreation(),
 		kfake.DefaultNumPartitions(cfg.Partitions),
 		kfake.GroupMinSessionTimeout(1000),
@@ -75,13 +77,23 @@ func New(cfg Config, logger *slog.Logger) (*Broker, error) {
 		return nil, errors.New("embedded broker has no listener")
 	}
 	if logger != nil {
-		logger.Info("embedded Kafka broker started", "addr", addrs[0], "data_dir", cfg.DataDir)
+		logger.Info("embedded Kafka broker started", "addrs", addrs, "data_dir", cfg.DataDir)
 	}
-	return &Broker{cluster: c, addr: addrs[0]}, nil
+	return &Broker{cluster: c, addrs: addrs}, nil
 }
 
-// Addr is the broker's host:port.
-func (b *Broker) Addr() string { return b.addr }
+// ports lists a port per node: the configured one first, then 0 (free).
+func ports(cfg Config) []int {
+	out := make([]int, max(cfg.Brokers, 1))
+	out[0] = cfg.Port
+	return out
+}
+
+// Addr is the first node's host:port, enough to bootstrap a client.
+func (b *Broker) Addr() string { return b.addrs[0] }
+
+// Addrs are every node's host:port.
+func (b *Broker) Addrs() []string { return append([]string(nil), b.addrs...) }
 
 // Cluster exposes kfake for fault injection in tests.
 func (b *Broker) Cluster() *kfake.Cluster { return b.cluster }
