@@ -4,10 +4,10 @@ package fact
 // depends on them. The join fills it from its entry, explain from the raw
 // archives, the lag row and the open anomalies.
 type Stages struct {
-	Paid                bool // the bank confirmed the payout, and no later failure undid it
+	Paid                bool // the bank confirmed the payout (wins over Failed)
 	Failed              bool // the payout failed or was returned
-	OverdueOpen         bool // a payout_overdue anomaly is open
-	ClearingMissingOpen bool // a clearing_missing anomaly is open
+	OverdueOpen         bool // the payout is reported overdue: payout_overdue is open
+	ClearingMissingOpen bool // clearing_missing is open
 }
 
 // Status derives a trace's lag status, with the precedence paid > failed >
