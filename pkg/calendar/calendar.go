@@ -116,15 +116,49 @@ func LoadFile(path string) (*Calendar, error) {
 // both as a holiday and as an adjusted working day, and an adjusted working day
 // that is not a Saturday or Sunday.
 func Parse(data []byte) (*Calendar, error) {
+	f, err := decodeFile(data)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newCalendar(f)
+	if err != nil {
+		return nil, err
+	}
+	// Parse every listed date first, so that the table can cover them all.
+	var listed []listing
+	for _, y := range c.years {
+		if listed, err = c.listYear(y, f.Years[strconv.Itoa(y)], listed); err != nil {
+			return nil, err
+		}
+	}
+	if len(c.periods) >= 1<<16-1 {
+		return nil, errors.New("calendar lists too many holidays")
+	}
+	c.fillTable(listed)
+	if err := c.mark(listed); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// decodeFile decodes a calendar file strictly: no unknown field, nothing
+// after the top-level object.
+func decodeFile(data []byte) (file, error) {
 	var f file
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("decoding calendar: %w", err)
+		return f, fmt.Errorf("decoding calendar: %w", err)
 	}
 	if dec.More() {
-		return nil, errors.New("decoding calendar: data after the top-level object")
+		return f, errors.New("decoding calendar: data after the top-level object")
 	}
+	return f, nil
+}
+
+// newCalendar checks the header of f and its year keys, and returns a
+// calendar with no days listed yet.
+func newCalendar(f file) (*Calendar, error) {
 	if f.Version == "" {
 		return nil, errors.New("calendar version is not set")
 	}
@@ -138,7 +172,6 @@ func Parse(data []byte) (*Calendar, error) {
 	if len(f.Years) == 0 {
 		return nil, errors.New("calendar lists no years")
 	}
-
 	c := &Calendar{name: f.Calendar, version: f.Version, loc: loc}
 	for key := range f.Years {
 		y, err := strconv.Atoi(key)
@@ -148,66 +181,91 @@ func Parse(data []byte) (*Calendar, error) {
 		c.years = append(c.years, y)
 	}
 	slices.Sort(c.years)
+	return c, nil
+}
 
-	// Parse every listed date first, so that the table can cover them all.
-	type listing struct {
-		date    Date
-		period  int // index into c.periods, or -1 for an adjusted working day
-		yearKey int
-	}
-	var listed []listing
-	for _, y := range c.years {
-		yf := f.Years[strconv.Itoa(y)]
-		lo, hi := DateOf(y-1, time.December, 1), DateOf(y+1, time.January, 31)
-		parse := func(what, s string) (Date, error) {
-			d, err := ParseDate(s)
-			if err != nil {
-				return 0, fmt.Errorf("calendar year %d: %s: %w", y, what, err)
-			}
-			if d < lo || d > hi {
-				return 0, fmt.Errorf("calendar year %d: %s: date %s is outside the year", y, what, d)
-			}
-			return d, nil
-		}
-		for _, h := range yf.Holidays {
-			if h.Name == "" {
-				return nil, fmt.Errorf("calendar year %d: a holiday has no name", y)
-			}
-			if len(h.Days) == 0 {
-				return nil, fmt.Errorf("calendar year %d: holiday %q lists no days", y, h.Name)
-			}
-			p := period{name: h.Name}
-			for i, s := range h.Days {
-				d, err := parse(fmt.Sprintf("holiday %q", h.Name), s)
-				if err != nil {
-					return nil, err
-				}
-				if i == 0 || d < p.first {
-					p.first = d
-				}
-				if i == 0 || d > p.last {
-					p.last = d
-				}
-				listed = append(listed, listing{date: d, period: len(c.periods), yearKey: y})
-			}
-			c.periods = append(c.periods, p)
-		}
-		for _, s := range yf.AdjustedWorkdays {
-			d, err := parse("adjusted working day", s)
-			if err != nil {
-				return nil, err
-			}
-			if wd := d.Weekday(); wd != time.Saturday && wd != time.Sunday {
-				return nil, fmt.Errorf("calendar year %d: adjusted working day %s is a %s, not a weekend day", y, d, wd)
-			}
-			listed = append(listed, listing{date: d, period: -1, yearKey: y})
-		}
-	}
-	if len(c.periods) >= 1<<16-1 {
-		return nil, errors.New("calendar lists too many holidays")
-	}
+// listing is one date a calendar file lists.
+type listing struct {
+	date    Date
+	period  int // index into c.periods, or -1 for an adjusted working day
+	yearKey int
+}
 
-	// The table covers every day of the listed years and every listed date.
+// yearDates parses the dates listed under year y: they may fall from
+// December of the year before to January of the year after.
+type yearDates struct {
+	y      int
+	lo, hi Date
+}
+
+func newYearDates(y int) yearDates {
+	return yearDates{y: y, lo: DateOf(y-1, time.December, 1), hi: DateOf(y+1, time.January, 31)}
+}
+
+func (r yearDates) parse(what, s string) (Date, error) {
+	d, err := ParseDate(s)
+	if err != nil {
+		return 0, fmt.Errorf("calendar year %d: %s: %w", r.y, what, err)
+	}
+	if d < r.lo || d > r.hi {
+		return 0, fmt.Errorf("calendar year %d: %s: date %s is outside the year", r.y, what, d)
+	}
+	return d, nil
+}
+
+// listYear adds the holidays of year y to c.periods and appends the dates
+// the year lists to listed.
+func (c *Calendar) listYear(y int, yf yearFile, listed []listing) ([]listing, error) {
+	r := newYearDates(y)
+	for _, h := range yf.Holidays {
+		var err error
+		if listed, err = c.listHoliday(r, h, listed); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range yf.AdjustedWorkdays {
+		d, err := r.parse("adjusted working day", s)
+		if err != nil {
+			return nil, err
+		}
+		if wd := d.Weekday(); wd != time.Saturday && wd != time.Sunday {
+			return nil, fmt.Errorf("calendar year %d: adjusted working day %s is a %s, not a weekend day", y, d, wd)
+		}
+		listed = append(listed, listing{date: d, period: -1, yearKey: y})
+	}
+	return listed, nil
+}
+
+// listHoliday adds holiday h to c.periods and appends its days to listed.
+func (c *Calendar) listHoliday(r yearDates, h holidayFile, listed []listing) ([]listing, error) {
+	if h.Name == "" {
+		return nil, fmt.Errorf("calendar year %d: a holiday has no name", r.y)
+	}
+	if len(h.Days) == 0 {
+		return nil, fmt.Errorf("calendar year %d: holiday %q lists no days", r.y, h.Name)
+	}
+	p := period{name: h.Name}
+	for i, s := range h.Days {
+		d, err := r.parse(fmt.Sprintf("holiday %q", h.Name), s)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 || d < p.first {
+			p.first = d
+		}
+		if i == 0 || d > p.last {
+			p.last = d
+		}
+		listed = append(listed, listing{date: d, period: len(c.periods), yearKey: r.y})
+	}
+	c.periods = append(c.periods, p)
+	return listed, nil
+}
+
+// fillTable sizes the per-day tables to cover every day of the listed years
+// and every listed date, and marks each day known or not and a business day
+// by its weekday.
+func (c *Calendar) fillTable(listed []listing) {
 	first := DateOf(c.years[0], time.January, 1)
 	last := DateOf(c.years[len(c.years)-1], time.December, 31)
 	for _, l := range listed {
@@ -228,15 +286,19 @@ func Parse(data []byte) (*Calendar, error) {
 		}
 		c.flags[i] = fl
 	}
+}
 
+// mark applies the listed dates to the tables: a holiday is no business
+// day, an adjusted working day is one. A date listed twice is an error.
+func (c *Calendar) mark(listed []listing) error {
 	seen := make(map[Date]listing, len(listed))
 	for _, l := range listed {
 		if prev, dup := seen[l.date]; dup {
-			return nil, fmt.Errorf("calendar year %d: %s is listed as %s and again as %s",
+			return fmt.Errorf("calendar year %d: %s is listed as %s and again as %s",
 				l.yearKey, l.date, c.listingName(prev.period), c.listingName(l.period))
 		}
 		seen[l.date] = l
-		i := l.date - first
+		i := l.date - c.first
 		if l.period < 0 {
 			c.flags[i] |= flagBusiness
 		} else {
@@ -244,7 +306,7 @@ func Parse(data []byte) (*Calendar, error) {
 			c.holiday[i] = uint16(l.period + 1)
 		}
 	}
-	return c, nil
+	return nil
 }
 
 func (c *Calendar) listingName(p int) string {

@@ -733,77 +733,99 @@ func parseTimestamp(s string) (ms int64, year int, ok bool) {
 	if len(s) < 20 {
 		return 0, 0, false
 	}
-	num := func(i, n int) int {
-		v := 0
-		for j := i; j < i+n; j++ {
-			if !isDigit(s[j]) {
-				return -1
-			}
-			v = v*10 + int(s[j]-'0')
-		}
-		return v
-	}
-	year = num(0, 4)
-	month := num(5, 2)
-	day := num(8, 2)
-	hour := num(11, 2)
-	minute := num(14, 2)
-	sec := num(17, 2)
-	if s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':' ||
-		year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 ||
-		minute < 0 || minute > 59 || sec < 0 || sec > 59 {
+	year, month, day, hour, minute, sec, ok := parseTimestampFields(s)
+	if !ok {
 		return 0, 0, false
 	}
-	if day > daysIn(month, year) {
-		return 0, 0, false
-	}
-	i := 19
-	fracMS := 0
+	i, fracMS := 19, 0
 	if s[i] == '.' {
-		i++
-		start := i
-		for i < len(s) && isDigit(s[i]) {
-			if i-start < 3 {
-				fracMS = fracMS*10 + int(s[i]-'0')
-			}
-			i++
-		}
-		n := i - start
-		if n == 0 || n > 9 {
+		if fracMS, i, ok = parseTimestampFraction(s, i); !ok {
 			return 0, 0, false
 		}
-		for ; n < 3; n++ {
-			fracMS *= 10
-		}
 	}
-	if i >= len(s) {
+	offsetMin, ok := parseTimestampOffset(s[i:])
+	if !ok {
 		return 0, 0, false
 	}
-	offsetMin := 0
-	switch s[i] {
-	case 'Z', 'z':
-		i++
-	case '+', '-':
-		if len(s)-i != 6 || s[i+3] != ':' {
-			return 0, 0, false
-		}
-		oh, om := num(i+1, 2), num(i+4, 2)
-		if oh < 0 || oh > 23 || om < 0 || om > 59 {
-			return 0, 0, false
-		}
-		offsetMin = oh*60 + om
-		if s[i] == '-' {
-			offsetMin = -offsetMin
-		}
-		i += 6
-	default:
-		return 0, 0, false
-	}
-	if i != len(s) {
-		return 0, 0, false
-	}
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC)
+	t := time.Date(year, month, day, hour, minute, sec, 0, time.UTC)
 	return t.UnixMilli() + int64(fracMS) - int64(offsetMin)*60_000, year, true
+}
+
+// parseTimestampFields parses the YYYY-MM-DD[Tt]hh:mm:ss that starts s (at
+// least 19 bytes).
+func parseTimestampFields(s string) (year int, month time.Month, day, hour, minute, sec int, ok bool) {
+	year, m, day := digits4(s, 0), digits2(s, 5), digits2(s, 8)
+	hour, minute, sec = digits2(s, 11), digits2(s, 14), digits2(s, 17)
+	ok = s[4] == '-' && s[7] == '-' && (s[10] == 'T' || s[10] == 't') && s[13] == ':' && s[16] == ':' &&
+		year >= 0 && m >= 1 && m <= 12 && day >= 1 && hour >= 0 && hour <= 23 &&
+		minute >= 0 && minute <= 59 && sec >= 0 && sec <= 59 && day <= daysIn(m, year)
+	return year, time.Month(m), day, hour, minute, sec, ok
+}
+
+// parseTimestampFraction parses the .fraction (1 to 9 digits) at s[i:] into
+// milliseconds, truncated, and returns the index after it.
+func parseTimestampFraction(s string, i int) (fracMS, next int, ok bool) {
+	i++
+	start := i
+	for i < len(s) && isDigit(s[i]) {
+		if i-start < 3 {
+			fracMS = fracMS*10 + int(s[i]-'0')
+		}
+		i++
+	}
+	n := i - start
+	if n == 0 || n > 9 {
+		return 0, 0, false
+	}
+	for ; n < 3; n++ {
+		fracMS *= 10
+	}
+	return fracMS, i, true
+}
+
+// parseTimestampOffset parses the offset that is all of s, [Zz] or
+// [+-]hh:mm, into minutes east of UTC.
+func parseTimestampOffset(s string) (int, bool) {
+	if len(s) == 0 {
+		return 0, false
+	}
+	switch s[0] {
+	case 'Z', 'z':
+		return 0, len(s) == 1
+	case '+', '-':
+		if len(s) != 6 || s[3] != ':' {
+			return 0, false
+		}
+		oh, om := digits2(s, 1), digits2(s, 4)
+		if oh < 0 || oh > 23 || om < 0 || om > 59 {
+			return 0, false
+		}
+		if s[0] == '-' {
+			return -(oh*60 + om), true
+		}
+		return oh*60 + om, true
+	}
+	return 0, false
+}
+
+// digits2 returns the two-digit number at s[i:i+2], -1 when either byte is
+// no ASCII digit.
+func digits2(s string, i int) int {
+	hi, lo := s[i]-'0', s[i+1]-'0' // a byte below '0' wraps above 9
+	if hi > 9 || lo > 9 {
+		return -1
+	}
+	return int(hi)*10 + int(lo)
+}
+
+// digits4 returns the four-digit number at s[i:i+4], -1 when any byte is no
+// ASCII digit.
+func digits4(s string, i int) int {
+	a, b, c, d := s[i]-'0', s[i+1]-'0', s[i+2]-'0', s[i+3]-'0'
+	if a > 9 || b > 9 || c > 9 || d > 9 {
+		return -1
+	}
+	return int(a)*1000 + int(b)*100 + int(c)*10 + int(d)
 }
 
 func daysIn(month, year int) int {

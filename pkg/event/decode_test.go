@@ -463,6 +463,20 @@ func TestParseTimestamp(t *testing.T) {
 	}
 }
 
+// BenchmarkParseTimestamp parses the timestamp shapes the feeds send: whole
+// seconds, milliseconds, UTC.
+func BenchmarkParseTimestamp(b *testing.B) {
+	in := []string{"2026-02-24T10:15:32+08:00", "2026-02-24T10:15:32.481+08:00", "2026-02-24T02:15:32.481Z"}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, s := range in {
+			if _, _, ok := parseTimestamp(s); !ok {
+				b.Fatal(s)
+			}
+		}
+	}
+}
+
 func TestParsePPM(t *testing.T) {
 	tests := []struct {
 		in   string

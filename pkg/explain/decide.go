@@ -178,159 +178,217 @@ func decide(f facts, sched *calendar.Schedule, asOf time.Time) Explanation {
 		return x
 	}
 	x.MerchantID = f.merchantID()
-	tr := scan(evs)
-
-	mode := event.ModeUnknown
-	switch {
-	case f.lag != nil && f.lag.Mode != event.ModeUnknown:
-		mode = f.lag.Mode
-	case f.merchant != nil:
-		mode = f.merchant.mode
-	}
-	x.Mode = mode.String()
-
-	authAt := tr.authAt
+	s := subject{f: f, tr: scan(evs), sched: sched, loc: loc, asOf: asOf, mode: f.mode()}
+	s.authAt = s.tr.authAt
 	if f.lag != nil && f.lag.AuthorizedAt > 0 {
-		authAt = f.lag.AuthorizedAt
+		s.authAt = f.lag.AuthorizedAt
 	}
-	x.CalendarVersion = sched.Calendar().Version()
-
-	// The expected payout and the sentence that explains it.
-	var due string
-	var expected int64
-	if authAt > 0 {
-		dl := sched.PayoutDeadline(mode, authAt)
-		expected, x.CalendarFallback = dl.At, dl.Fallback
-		due = sched.Describe(mode, authAt)
-		if l := f.lag; l != nil && l.ExpectedPayoutAt > 0 {
-			if l.CalendarVersion != "" {
-				x.CalendarVersion = l.CalendarVersion
-			}
-			x.CalendarFallback = l.CalendarFallback
-			if l.ExpectedPayoutAt != expected {
-				// Computed with another calendar or schedule: the fact wins.
-				expected = l.ExpectedPayoutAt
-				due = shownMode(mode) + " payout due " + fmtTime(expected, loc)
-			}
-		}
-		t := time.UnixMilli(expected).In(loc)
-		x.ExpectedPayoutAt = &t
-	}
-
-	open := func(k fact.Kind) *fact.Anomaly {
-		for i := range f.anomalies {
-			if a := &f.anomalies[i]; a.Kind == k && a.Status == fact.Open {
-				return a
-			}
-		}
-		return nil
-	}
-	action := func(k fact.Kind) string {
-		if a := open(k); a != nil && a.Action != "" {
-			return a.Action
-		}
-		t, _ := fact.Describe(k)
-		return t.Action
-	}
-	hasAuth := tr.auths > 0 || (f.lag != nil && f.lag.AuthorizedAt > 0)
-	paid := tr.paid != nil || (f.lag != nil && f.lag.Status == fact.StatusPaid && f.lag.PaidAt > 0)
-	failed := tr.failed != nil && (tr.paid == nil || tr.failed.OccurredAt > tr.lastPaidAt) ||
-		tr.failed == nil && !paid && (f.lag != nil && f.lag.Status == fact.StatusFailed || open(fact.PayoutFailed) != nil)
+	x.Mode = s.mode.String()
+	s.expect(&x)
 
 	var statusKind fact.Kind // the anomaly the status already speaks for
-	switch {
-	case !hasAuth && (tr.cleared != nil || tr.payout != nil || open(fact.OrphanClearing) != nil || open(fact.OrphanPayout) != nil):
-		x.Status = StatusOrphan
-		x.Summary, statusKind = orphanSummary(tr, loc, open, action)
-
-	case tr.auths > 0 && !tr.approved && tr.cleared == nil && tr.payout == nil:
-		x.Status = StatusDeclined
-		x.Summary = fmt.Sprintf("authorization declined (response %s) %s: a declined sale is never settled",
-			tr.declined.ResponseCode, fmtTime(tr.declined.OccurredAt, loc))
-
-	case failed:
-		x.Status, statusKind = StatusFailed, fact.PayoutFailed
-		x.Summary = failedSummary(tr.failed, open(fact.PayoutFailed))
-
-	case paid:
-		x.Status = StatusPaid
-		paidAt := int64(0)
-		if tr.paid != nil {
-			paidAt = tr.paid.OccurredAt
-		}
-		if f.lag != nil && f.lag.Status == fact.StatusPaid && f.lag.PaidAt > 0 {
-			paidAt = f.lag.PaidAt
-		}
-		s := "paid " + fmtTime(paidAt, loc)
-		if authAt > 0 && paidAt >= authAt {
-			s += ", " + fmtDuration(paidAt-authAt) + " after authorization"
-		}
-		if expected > 0 && paidAt > expected {
-			s += "; " + fmtDuration(paidAt-expected) + " past the " + shownMode(mode) + " due time " + fmtTime(expected, loc)
-		}
-		x.Summary = s
-
-	case tr.held != nil && tr.held.OccurredAt > tr.releasedAt:
-		x.Status, statusKind = StatusHeld, fact.PayoutHeld
-		s := "payout held for risk review since " + fmtTime(tr.held.OccurredAt, loc)
-		if r := joinNonEmpty(": ", tr.held.ReasonCode, tr.held.Reason); r != "" {
-			s += " (" + r + ")"
-		}
-		if open(fact.PayoutHeld) != nil {
-			s += ", beyond the review SLA — " + action(fact.PayoutHeld)
-		} else {
-			s += "; awaiting the risk review"
-		}
-		x.Summary = s
-
-	case tr.reversal != nil:
-		x.Status = StatusReversed
-		if tr.cleared != nil {
-			statusKind = fact.ReversedButSettled
-			x.Summary = "reversed " + fmtTime(tr.reversal.OccurredAt, loc) + " but still cleared — " + action(fact.ReversedButSettled)
-		} else {
-			x.Summary = "reversed " + fmtTime(tr.reversal.OccurredAt, loc) + ": a reversed sale is not paid out"
-		}
-
-	case open(fact.PayoutOverdue) != nil || f.lag != nil && f.lag.Status == fact.StatusOverdue:
-		x.Status, statusKind = StatusOverdue, fact.PayoutOverdue
-		s := due + "; overdue"
-		if expected > 0 && !asOf.IsZero() && asOf.UnixMilli() > expected {
-			s += " by " + fmtDuration(asOf.UnixMilli()-expected)
-		}
-		x.Summary = s + " with nothing paid — " + action(fact.PayoutOverdue)
-
-	case open(fact.ClearingMissing) != nil:
-		x.Status, statusKind = StatusClearingMissing, fact.ClearingMissing
-		s := "not cleared"
-		if authAt > 0 {
-			s += ": clearing was due " + fmtTime(sched.ClearingDeadline(authAt).At, loc)
-		}
-		x.Summary = s + " — " + action(fact.ClearingMissing)
-
-	default:
-		x.Status = StatusPending
-		x.Summary = pendingSummary(due, expected, asOf, tr, loc)
-	}
+	x.Status, x.Summary, statusKind = s.status()
 	x.Summary += otherOpen(f.anomalies, statusKind)
 	return x
 }
 
-func orphanSummary(tr trail, loc *time.Location, open func(fact.Kind) *fact.Anomaly, action func(fact.Kind) string) (string, fact.Kind) {
+// mode is the trace's settlement mode: the lag row's, else the merchant
+// profile's.
+func (f *facts) mode() event.Mode {
+	switch {
+	case f.lag != nil && f.lag.Mode != event.ModeUnknown:
+		return f.lag.Mode
+	case f.merchant != nil:
+		return f.merchant.mode
+	}
+	return event.ModeUnknown
+}
+
+// subject is one trace being explained: its facts, what its timeline says,
+// and what the schedule expects of it.
+type subject struct {
+	f     facts
+	tr    trail
+	sched *calendar.Schedule
+	loc   *time.Location
+	asOf  time.Time
+	mode  event.Mode
+
+	authAt   int64  // authorization, 0 when unknown
+	expected int64  // expected payout, 0 when unknown
+	due      string // the sentence that explains the expected payout
+}
+
+// expect sets the calendar and the expected payout of x, and keeps the
+// expected payout and the sentence that explains it for the summary.
+func (s *subject) expect(x *Explanation) {
+	x.CalendarVersion = s.sched.Calendar().Version()
+	if s.authAt <= 0 {
+		return
+	}
+	dl := s.sched.PayoutDeadline(s.mode, s.authAt)
+	s.expected, x.CalendarFallback = dl.At, dl.Fallback
+	s.due = s.sched.Describe(s.mode, s.authAt)
+	if l := s.f.lag; l != nil && l.ExpectedPayoutAt > 0 {
+		if l.CalendarVersion != "" {
+			x.CalendarVersion = l.CalendarVersion
+		}
+		x.CalendarFallback = l.CalendarFallback
+		if l.ExpectedPayoutAt != s.expected {
+			// Computed with another calendar or schedule: the fact wins.
+			s.expected = l.ExpectedPayoutAt
+			s.due = shownMode(s.mode) + " payout due " + fmtTime(s.expected, s.loc)
+		}
+	}
+	t := time.UnixMilli(s.expected).In(s.loc)
+	x.ExpectedPayoutAt = &t
+}
+
+// open returns the open anomaly of kind k, nil when none.
+func (s *subject) open(k fact.Kind) *fact.Anomaly {
+	for i := range s.f.anomalies {
+		if a := &s.f.anomalies[i]; a.Kind == k && a.Status == fact.Open {
+			return a
+		}
+	}
+	return nil
+}
+
+// action is what to do about an anomaly of kind k: the open anomaly's own
+// words, else the taxonomy's.
+func (s *subject) action(k fact.Kind) string {
+	if a := s.open(k); a != nil && a.Action != "" {
+		return a.Action
+	}
+	t, _ := fact.Describe(k)
+	return t.Action
+}
+
+// lagStages is what the archives, the lag row and the open anomalies say
+// about the stages the lag status derives from. A payout failure after the
+// last confirmed payout (a returned payout) undoes the payment.
+func (s *subject) lagStages() fact.Stages {
+	tr, l := &s.tr, s.f.lag
+	paid := tr.paid != nil || (l != nil && l.Status == fact.StatusPaid && l.PaidAt > 0)
+	var failed bool
+	if tr.failed != nil {
+		failed = tr.paid == nil || tr.failed.OccurredAt > tr.lastPaidAt
+	} else {
+		failed = !paid && (l != nil && l.Status == fact.StatusFailed || s.open(fact.PayoutFailed) != nil)
+	}
+	return fact.Stages{
+		Paid:                paid && !failed,
+		Failed:              failed,
+		OverdueOpen:         s.open(fact.PayoutOverdue) != nil || l != nil && l.Status == fact.StatusOverdue,
+		ClearingMissingOpen: s.open(fact.ClearingMissing) != nil,
+	}
+}
+
+// status chooses the trace's status and writes its summary. The statuses
+// the join knows come from the shared derivation (fact.Stages); explain
+// layers on them what only the archives show: an orphan, a declined sale, a
+// risk hold and a reversal. kind is the anomaly the status already speaks
+// for.
+func (s *subject) status() (status, summary string, kind fact.Kind) {
+	tr := &s.tr
+	hasAuth := tr.auths > 0 || (s.f.lag != nil && s.f.lag.AuthorizedAt > 0)
+	switch {
+	case !hasAuth && (tr.cleared != nil || tr.payout != nil || s.open(fact.OrphanClearing) != nil || s.open(fact.OrphanPayout) != nil):
+		summary, kind = s.orphanSummary()
+		return StatusOrphan, summary, kind
+	case tr.auths > 0 && !tr.approved && tr.cleared == nil && tr.payout == nil:
+		return StatusDeclined, fmt.Sprintf("authorization declined (response %s) %s: a declined sale is never settled",
+			tr.declined.ResponseCode, fmtTime(tr.declined.OccurredAt, s.loc)), ""
+	}
+	lag, _ := s.lagStages().Status()
+	switch {
+	case lag == fact.StatusFailed:
+		return StatusFailed, failedSummary(tr.failed, s.open(fact.PayoutFailed)), fact.PayoutFailed
+	case lag == fact.StatusPaid:
+		return StatusPaid, s.paidSummary(), ""
+	case tr.held != nil && tr.held.OccurredAt > tr.releasedAt:
+		return StatusHeld, s.heldSummary(), fact.PayoutHeld
+	case tr.reversal != nil:
+		summary, kind = s.reversedSummary()
+		return StatusReversed, summary, kind
+	case lag == fact.StatusOverdue:
+		return StatusOverdue, s.overdueSummary(), fact.PayoutOverdue
+	case lag == fact.StatusClearingMissing:
+		return StatusClearingMissing, s.clearingSummary(), fact.ClearingMissing
+	}
+	return StatusPending, pendingSummary(s.due, s.expected, s.asOf, s.tr, s.loc), ""
+}
+
+func (s *subject) paidSummary() string {
+	paidAt := int64(0)
+	if s.tr.paid != nil {
+		paidAt = s.tr.paid.OccurredAt
+	}
+	if l := s.f.lag; l != nil && l.Status == fact.StatusPaid && l.PaidAt > 0 {
+		paidAt = l.PaidAt
+	}
+	out := "paid " + fmtTime(paidAt, s.loc)
+	if s.authAt > 0 && paidAt >= s.authAt {
+		out += ", " + fmtDuration(paidAt-s.authAt) + " after authorization"
+	}
+	if s.expected > 0 && paidAt > s.expected {
+		out += "; " + fmtDuration(paidAt-s.expected) + " past the " + shownMode(s.mode) + " due time " + fmtTime(s.expected, s.loc)
+	}
+	return out
+}
+
+func (s *subject) heldSummary() string {
+	held := s.tr.held
+	out := "payout held for risk review since " + fmtTime(held.OccurredAt, s.loc)
+	if r := joinNonEmpty(": ", held.ReasonCode, held.Reason); r != "" {
+		out += " (" + r + ")"
+	}
+	if s.open(fact.PayoutHeld) != nil {
+		return out + ", beyond the review SLA — " + s.action(fact.PayoutHeld)
+	}
+	return out + "; awaiting the risk review"
+}
+
+func (s *subject) reversedSummary() (string, fact.Kind) {
+	at := fmtTime(s.tr.reversal.OccurredAt, s.loc)
+	if s.tr.cleared != nil {
+		return "reversed " + at + " but still cleared — " + s.action(fact.ReversedButSettled), fact.ReversedButSettled
+	}
+	return "reversed " + at + ": a reversed sale is not paid out", ""
+}
+
+func (s *subject) overdueSummary() string {
+	out := s.due + "; overdue"
+	if s.expected > 0 && !s.asOf.IsZero() && s.asOf.UnixMilli() > s.expected {
+		out += " by " + fmtDuration(s.asOf.UnixMilli()-s.expected)
+	}
+	return out + " with nothing paid — " + s.action(fact.PayoutOverdue)
+}
+
+func (s *subject) clearingSummary() string {
+	out := "not cleared"
+	if s.authAt > 0 {
+		out += ": clearing was due " + fmtTime(s.sched.ClearingDeadline(s.authAt).At, s.loc)
+	}
+	return out + " — " + s.action(fact.ClearingMissing)
+}
+
+func (s *subject) orphanSummary() (string, fact.Kind) {
+	tr, loc := &s.tr, s.loc
 	switch {
 	case tr.paid != nil:
-		return "paid " + fmtTime(tr.paid.OccurredAt, loc) + " with no authorization on record — " + action(fact.OrphanPayout), fact.OrphanPayout
+		return "paid " + fmtTime(tr.paid.OccurredAt, loc) + " with no authorization on record — " + s.action(fact.OrphanPayout), fact.OrphanPayout
 	case tr.payout != nil:
-		return tr.payout.Type.String() + " " + fmtTime(tr.payout.OccurredAt, loc) + " with no authorization on record — " + action(fact.OrphanPayout), fact.OrphanPayout
+		return tr.payout.Type.String() + " " + fmtTime(tr.payout.OccurredAt, loc) + " with no authorization on record — " + s.action(fact.OrphanPayout), fact.OrphanPayout
 	case tr.cleared != nil:
-		return "cleared " + fmtTime(tr.cleared.OccurredAt, loc) + " with no authorization on record — " + action(fact.OrphanClearing), fact.OrphanClearing
+		return "cleared " + fmtTime(tr.cleared.OccurredAt, loc) + " with no authorization on record — " + s.action(fact.OrphanClearing), fact.OrphanClearing
 	}
 	// Only the anomaly is archived.
 	k := fact.OrphanClearing
-	if open(fact.OrphanPayout) != nil {
+	if s.open(fact.OrphanPayout) != nil {
 		k = fact.OrphanPayout
 	}
-	return "no authorization on record — " + action(k), k
+	return "no authorization on record — " + s.action(k), k
 }
 
 // failedSummary names the mapped failure reason in plain words and the

@@ -1039,18 +1039,20 @@ func (p *Partition) syncLag(e *entry) {
 	if !e.has(slotAuth) {
 		return
 	}
-	var status fact.LagStatus
+	status, rank := fact.Stages{
+		Paid: e.has(slotPaid), Failed: e.has(slotFailed),
+		OverdueOpen: e.is(flagOverdueOpen), ClearingMissingOpen: e.is(flagClearingOpen),
+	}.Status()
 	var at int64
-	var rank uint8
-	switch {
-	case e.has(slotPaid):
-		status, at, rank = fact.StatusPaid, p.time(e, tPaid), 4
-	case e.has(slotFailed):
-		status, at, rank = fact.StatusFailed, p.time(e, tFailed), 3
-	case e.is(flagOverdueOpen):
-		status, at, rank = fact.StatusOverdue, p.time(e, tDeadline), 2
-	case e.is(flagClearingOpen):
-		status, at, rank = fact.StatusClearingMissing, p.sched.ClearingDeadline(p.time(e, tAuth)).At, 1
+	switch status {
+	case fact.StatusPaid:
+		at = p.time(e, tPaid)
+	case fact.StatusFailed:
+		at = p.time(e, tFailed)
+	case fact.StatusOverdue:
+		at = p.time(e, tDeadline)
+	case fact.StatusClearingMissing:
+		at = p.sched.ClearingDeadline(p.time(e, tAuth)).At
 	default:
 		return
 	}

@@ -252,27 +252,60 @@ const (
 
 // Validate reports every problem with c.
 func (c Config) Validate() error {
-	var errs []error
-	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	var p problems
+	c.validateSize(&p)
+	c.validateRates(&p)
+	if c.HoldSLA < minHoldSLA || c.HoldSLA%time.Second != 0 {
+		p.add("hold SLA %v: want whole seconds, at least %v", c.HoldSLA, minHoldSLA)
+	}
+	c.validateOutage(&p)
+	c.validateBatchFaults(&p)
+	c.validateTopics(&p)
+	c.validateTimes(&p)
+	return errors.Join(p...)
+}
 
+// problems collects the problems Validate finds, in the order it checks.
+type problems []error
+
+func (p *problems) add(format string, a ...any) { *p = append(*p, fmt.Errorf(format, a...)) }
+
+// cutoff is a payout cut-off of the schedule, with its mode's name.
+type cutoff struct {
+	name string
+	v    time.Duration
+}
+
+// payoutCutoffs returns the T1 and D1 payout cut-offs.
+func (c Config) payoutCutoffs() []cutoff {
+	return []cutoff{{"T1", c.Schedule.T1PayoutCutoff}, {"D1", c.Schedule.D1PayoutCutoff}}
+}
+
+// validateSize checks the size of the run.
+func (c Config) validateSize(p *problems) {
 	if c.Days < 1 || c.Days > maxDays {
-		add("days %d: want 1..%d", c.Days, maxDays)
+		p.add("days %d: want 1..%d", c.Days, maxDays)
 	}
 	if c.TracesPerDay < 1 || c.TracesPerDay > maxTracesPerDay {
-		add("traces per day %d: want 1..%d", c.TracesPerDay, maxTracesPerDay)
+		p.add("traces per day %d: want 1..%d", c.TracesPerDay, maxTracesPerDay)
 	}
 	if c.Merchants < 1 || c.Merchants > maxMerchants {
-		add("merchants %d: want 1..%d", c.Merchants, maxMerchants)
+		p.add("merchants %d: want 1..%d", c.Merchants, maxMerchants)
 	}
 	if c.Partitions < 1 || c.Partitions > maxPartitions {
-		add("partitions %d: want 1..%d", c.Partitions, maxPartitions)
+		p.add("partitions %d: want 1..%d", c.Partitions, maxPartitions)
 	}
 	if c.HeartbeatInterval < time.Second || c.HeartbeatInterval%time.Second != 0 {
-		add("heartbeat interval %v: want whole seconds, at least 1s", c.HeartbeatInterval)
+		p.add("heartbeat interval %v: want whole seconds, at least 1s", c.HeartbeatInterval)
 	}
 	if c.ChunkSize < 1 {
-		add("chunk size %d: want at least 1", c.ChunkSize)
+		p.add("chunk size %d: want at least 1", c.ChunkSize)
 	}
+}
+
+// validateRates checks that every rate is a probability and that the
+// one-cause rates add up to at most 1.
+func (c Config) validateRates(p *problems) {
 	for _, r := range []struct {
 		name string
 		v    float64
@@ -294,7 +327,7 @@ func (c Config) Validate() error {
 		{"orphan payout rate", c.OrphanPayoutRate},
 	} {
 		if !(r.v >= 0 && r.v <= 1) { // also rejects NaN
-			add("%s %v: want a probability in [0, 1]", r.name, r.v)
+			p.add("%s %v: want a probability in [0, 1]", r.name, r.v)
 		}
 	}
 	var sum float64
@@ -302,39 +335,48 @@ func (c Config) Validate() error {
 		sum += f.rate
 	}
 	if sum > 1 {
-		add("fault rates add up to %v: a trace gets at most one fault, want at most 1", sum)
+		p.add("fault rates add up to %v: a trace gets at most one fault, want at most 1", sum)
 	}
-	if c.HoldSLA < minHoldSLA || c.HoldSLA%time.Second != 0 {
-		add("hold SLA %v: want whole seconds, at least %v", c.HoldSLA, minHoldSLA)
-	}
-	if o := c.PayoutOutage; o.Enabled() {
-		if o.Day > c.Days {
-			add("payout outage day %d: want a traffic day in 1..%d", o.Day, c.Days)
-		}
-		if o.From < 0 || o.From%time.Second != 0 || o.To%time.Second != 0 || o.To <= o.From || o.To > 24*time.Hour {
-			add("payout outage %v..%v: want whole-second local times of day with from < to <= 24h", o.From, o.To)
-		}
-	} else if o.Day < 0 {
-		add("payout outage day %d: want 0 (off) or a traffic day", o.Day)
-	}
+}
 
+// validateOutage checks the payout-feed outage.
+func (c Config) validateOutage(p *problems) {
+	o := c.PayoutOutage
+	if !o.Enabled() {
+		if o.Day < 0 {
+			p.add("payout outage day %d: want 0 (off) or a traffic day", o.Day)
+		}
+		return
+	}
+	if o.Day > c.Days {
+		p.add("payout outage day %d: want a traffic day in 1..%d", o.Day, c.Days)
+	}
+	if o.From < 0 || o.From%time.Second != 0 || o.To%time.Second != 0 || o.To <= o.From || o.To > 24*time.Hour {
+		p.add("payout outage %v..%v: want whole-second local times of day with from < to <= 24h", o.From, o.To)
+	}
+}
+
+// validateBatchFaults checks the batch fault counts and that a stalled batch
+// is still paid on time.
+func (c Config) validateBatchFaults(p *problems) {
 	if c.BatchStallCount < 0 || c.BatchIncompleteCount < 0 {
-		add("batch faults %d stalled, %d incomplete: want counts of at least 0", c.BatchStallCount, c.BatchIncompleteCount)
+		p.add("batch faults %d stalled, %d incomplete: want counts of at least 0", c.BatchStallCount, c.BatchIncompleteCount)
 	}
-	if c.BatchStallCount > 0 {
-		if c.StallFor < time.Second || c.StallFor%time.Second != 0 {
-			add("stall duration %v: want whole seconds, at least 1s", c.StallFor)
-		}
-		for _, co := range []struct {
-			name string
-			v    time.Duration
-		}{{"T1", c.Schedule.T1PayoutCutoff}, {"D1", c.Schedule.D1PayoutCutoff}} {
-			if c.PayoutAt+payoutSpread+c.StallFor+stallSlack > co.v {
-				add("stall duration %v: a stalled batch opening at %v must still be paid by the %s payout cut-off %v (want payout time + 30m + stall + 1h at most the cut-off)", c.StallFor, c.PayoutAt, co.name, co.v)
-			}
+	if c.BatchStallCount <= 0 {
+		return
+	}
+	if c.StallFor < time.Second || c.StallFor%time.Second != 0 {
+		p.add("stall duration %v: want whole seconds, at least 1s", c.StallFor)
+	}
+	for _, co := range c.payoutCutoffs() {
+		if c.PayoutAt+payoutSpread+c.StallFor+stallSlack > co.v {
+			p.add("stall duration %v: a stalled batch opening at %v must still be paid by the %s payout cut-off %v (want payout time + 30m + stall + 1h at most the cut-off)", c.StallFor, c.PayoutAt, co.name, co.v)
 		}
 	}
+}
 
+// validateTopics checks that the four topics are named, each differently.
+func (c Config) validateTopics(p *problems) {
 	names := []struct{ what, name string }{
 		{"authorizations", c.Topics.Authorizations},
 		{"clearing", c.Topics.Clearing},
@@ -344,54 +386,52 @@ func (c Config) Validate() error {
 	seen := map[string]string{}
 	for _, n := range names {
 		if n.name == "" {
-			add("%s topic: empty name", n.what)
+			p.add("%s topic: empty name", n.what)
 			continue
 		}
 		if other, dup := seen[n.name]; dup {
-			add("%s topic %q: same name as the %s topic", n.what, n.name, other)
+			p.add("%s topic %q: same name as the %s topic", n.what, n.name, other)
 		}
 		seen[n.name] = n.what
 	}
+}
 
+// validateTimes checks the schedule and that the batch times leave healthy
+// traffic on time under it.
+func (c Config) validateTimes(p *problems) {
 	if err := c.Schedule.Validate(); err != nil {
-		add("schedule: %w", err)
+		p.add("schedule: %w", err)
 	}
 	if c.ClearingAt < 0 || c.ClearingAt%time.Second != 0 {
-		add("clearing time %v: want a whole-second time of day", c.ClearingAt)
+		p.add("clearing time %v: want a whole-second time of day", c.ClearingAt)
 	}
 	if c.ClearingAt+time.Hour > c.Schedule.ClearingCutoff {
-		add("clearing time %v: batches must end well before the clearing cut-off %v (want at least 1h before)", c.ClearingAt, c.Schedule.ClearingCutoff)
+		p.add("clearing time %v: batches must end well before the clearing cut-off %v (want at least 1h before)", c.ClearingAt, c.Schedule.ClearingCutoff)
 	}
 	if c.PayoutAt%time.Second != 0 || c.PayoutAt < c.ClearingAt+time.Hour {
-		add("payout time %v: want a whole-second time of day at least 1h after the clearing time %v", c.PayoutAt, c.ClearingAt)
+		p.add("payout time %v: want a whole-second time of day at least 1h after the clearing time %v", c.PayoutAt, c.ClearingAt)
 	}
-	for _, co := range []struct {
-		name string
-		v    time.Duration
-	}{{"T1", c.Schedule.T1PayoutCutoff}, {"D1", c.Schedule.D1PayoutCutoff}} {
+	for _, co := range c.payoutCutoffs() {
 		if c.PayoutAt+2*time.Hour > co.v {
-			add("payout time %v: healthy payouts must be well before the %s payout cut-off %v (want at least 2h before)", c.PayoutAt, co.name, co.v)
+			p.add("payout time %v: healthy payouts must be well before the %s payout cut-off %v (want at least 2h before)", c.PayoutAt, co.name, co.v)
 		}
 	}
 	if c.Schedule.D0Window < 2*time.Hour {
-		add("D0 window %v: D0 batches run hourly, want at least 2h so healthy payouts are on time", c.Schedule.D0Window)
+		p.add("D0 window %v: D0 batches run hourly, want at least 2h so healthy payouts are on time", c.Schedule.D0Window)
 	}
-	if c.HealthyHoldRate > 0 {
-		// A healthy hold is released, re-batched at the next full hour and
-		// paid before the deadline: it needs an hour more of slack.
-		if c.Schedule.D0Window < 3*time.Hour {
-			add("D0 window %v: healthy holds need at least 3h to be paid on time", c.Schedule.D0Window)
-		}
-		for _, co := range []struct {
-			name string
-			v    time.Duration
-		}{{"T1", c.Schedule.T1PayoutCutoff}, {"D1", c.Schedule.D1PayoutCutoff}} {
-			if c.PayoutAt+3*time.Hour > co.v {
-				add("payout time %v: healthy holds need the %s payout cut-off %v at least 3h later", c.PayoutAt, co.name, co.v)
-			}
+	if c.HealthyHoldRate <= 0 {
+		return
+	}
+	// A healthy hold is released, re-batched at the next full hour and paid
+	// before the deadline: it needs an hour more of slack.
+	if c.Schedule.D0Window < 3*time.Hour {
+		p.add("D0 window %v: healthy holds need at least 3h to be paid on time", c.Schedule.D0Window)
+	}
+	for _, co := range c.payoutCutoffs() {
+		if c.PayoutAt+3*time.Hour > co.v {
+			p.add("payout time %v: healthy holds need the %s payout cut-off %v at least 3h later", c.PayoutAt, co.name, co.v)
 		}
 	}
-	return errors.Join(errs...)
 }
 
 // faultRate is the probability of one fault of the one-cause draw.
