@@ -16,8 +16,9 @@
 #
 # Each node has the cluster "settlemon" in <remote_servers> (internal_replication: the
 # Replicated tables copy the rows), the macros {cluster}, {shard} (1, 2) and {replica} (the node
-# name), <zookeeper> and <distributed_ddl> (ON CLUSTER). The profile's load_balancing is in_order:
-# a Distributed table writes to and reads from the first live replica of each shard.
+# name), <zookeeper> and <distributed_ddl> (ON CLUSTER). The profile sets load_balancing in_order
+# and prefer_localhost_replica 0: a Distributed table reads from the first live replica of each
+# shard, and writes there too, except that a node always writes its own shard locally.
 #
 # Ports are chosen free at a start with nothing running, unless given here; a component started
 # while others run keeps the ports in the env file. The env file, $RUN_DIR/cluster/env, holds
@@ -282,7 +283,9 @@ $(cluster_xml)
 "
 	write_server_config "$dir/config.xml" "$dir/users.xml" "$dir" "${PORTS[$i]}" "${HTTP_PORTS[$i]}" \
 		deploy/clickhouse/cluster.sh "$extra"
-	write_users_config "$dir/users.xml" "$ANALYST_PASSWORD" deploy/clickhouse/cluster.sh in_order
+	write_users_config "$dir/users.xml" "$ANALYST_PASSWORD" deploy/clickhouse/cluster.sh in_order \
+		"            <prefer_localhost_replica>0</prefer_localhost_replica>
+"
 }
 
 # start_nodes NODE...: start those not running, all at once, then wait for each.
