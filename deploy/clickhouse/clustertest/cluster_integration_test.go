@@ -93,7 +93,9 @@ func TestCluster(t *testing.T) {
 
 	// One replica of each shard down: synchronous inserts go to the others.
 	down := []string{"s1r1", "s2r1"}
+	stopping := time.Now()
 	c.Stop(t, down...)
+	t.Logf("replicas %v stopped in %s", down, time.Since(stopping).Round(time.Millisecond))
 	more := rowsRange(1000, 1500, 1)
 	mustInsert(t, conns["s1r2"], db+".facts", more)
 	put(more)
