@@ -15,7 +15,8 @@
 # root (sudo when not root). ZooKeeper runs as a plain process, not as the system service.
 #
 # Each node has the cluster "settlemon" in <remote_servers> (internal_replication: the
-# Replicated tables copy the rows), the macros {cluster}, {shard} (1, 2) and {replica} (the node
+# Replicated tables copy the rows), "settlemon_all" (each node a shard of its own, for ON CLUSTER
+# DDL of what is not replicated), the macros {cluster}, {shard} (1, 2) and {replica} (the node
 # name), <zookeeper> and <distributed_ddl> (ON CLUSTER). The profile sets load_balancing in_order
 # and prefer_localhost_replica 0: a Distributed table reads from the first live replica of each
 # shard, and writes there too, except that a node always writes its own shard locally.
@@ -258,6 +259,13 @@ cluster_xml() {
 		echo "            </shard>"
 	done
 	echo "        </$CLUSTER>"
+	# Every node as a shard of its own: ON CLUSTER for what is not replicated (ALTER of a
+	# Distributed table or a view), which the replicated cluster refuses (code 371).
+	echo "        <${CLUSTER}_all>"
+	for i in "${!NODES[@]}"; do
+		echo "            <shard><replica><host>127.0.0.1</host><port>${PORTS[$i]}</port></replica></shard>"
+	done
+	echo "        </${CLUSTER}_all>"
 	echo "    </remote_servers>"
 }
 

@@ -56,6 +56,13 @@ func TestCluster(t *testing.T) {
 			PARTITION BY toYYYYMM(day) ORDER BY id`, db, c.Name, db),
 		fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s.facts ON CLUSTER %s (id String, version UInt64, amount Int64, day Date)
 			ENGINE = Distributed(%s, %s, facts_local, cityHash64(id))`, db, c.Name, c.Name, db),
+		fmt.Sprintf(`CREATE VIEW IF NOT EXISTS %s.facts_latest ON CLUSTER %s AS
+			SELECT id, argMax(amount, version) AS amount FROM %s.facts WHERE id NOT LIKE 'zk-%%' GROUP BY id`, db, c.Name, db),
+		// A migration's ADD COLUMN: ON CLUSTER of the replicated cluster for the
+		// replicated table, of the every-node cluster for the Distributed one
+		// (the replicated cluster refuses it: code 371).
+		fmt.Sprintf("ALTER TABLE %s.facts_local ON CLUSTER %s ADD COLUMN note String DEFAULT ''", db, c.Name),
+		fmt.Sprintf("ALTER TABLE %s.facts ON CLUSTER %s_all ADD COLUMN note String DEFAULT ''", db, c.Name),
 	} {
 		took := time.Now()
 		if err := ddl.Exec(ctx, q); err != nil {
@@ -142,6 +149,7 @@ func TestCluster(t *testing.T) {
 	waitReplicasEqual(t, c, conns, -1)
 	for _, n := range c.Nodes {
 		checkRows(t, conns[n.Name], n.Name, want)
+		checkView(t, conns[n.Name], n.Name, want)
 	}
 	t.Logf("cluster test took %s", time.Since(began).Round(time.Millisecond))
 }
@@ -237,6 +245,25 @@ func checkRows(tb testing.TB, conn driver.Conn, node string, want map[string]row
 		sort.Strings(missing)
 		tb.Errorf("%s: %d rows, want %d: %d missing (first %v), %d wrong (first %v), %d extra, %d ids twice",
 			node, len(got), len(want), len(missing), first(missing), len(wrong), first(wrong), extra, dup)
+	}
+}
+
+// checkView compares the argMax view over the Distributed table with want.
+func checkView(tb testing.TB, conn driver.Conn, node string, want map[string]row) {
+	tb.Helper()
+	var wantAmount int64
+	for _, r := range want {
+		wantAmount += r.amount
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var n uint64
+	var amount int64
+	if err := conn.QueryRow(ctx, "SELECT count(), sum(amount) FROM "+db+".facts_latest").Scan(&n, &amount); err != nil {
+		tb.Fatalf("%s: reading the view: %v", node, err)
+	}
+	if int(n) != len(want) || amount != wantAmount {
+		tb.Errorf("%s: the view has %d rows, amount %d; want %d, %d", node, n, amount, len(want), wantAmount)
 	}
 }
 
