@@ -1,5 +1,5 @@
 # settlemon — the two commands that matter are `make run` and `make test`.
-.PHONY: run test unit integration lint build bench clickhouse-start clickhouse-stop fuzz clean
+.PHONY: run test unit integration lint build bench clickhouse-start clickhouse-stop cluster-start cluster-stop cluster-status fuzz clean
 
 GO ?= go
 
@@ -37,6 +37,17 @@ clickhouse-start:
 
 clickhouse-stop:
 	bash deploy/clickhouse/local.sh stop
+
+## cluster-start: ZooKeeper and a ClickHouse cluster of 2 shards × 2 replicas on loopback, data under .run/cluster (installs what is missing)
+cluster-start:
+	bash deploy/clickhouse/cluster.sh start
+
+## cluster-stop: stop the cluster's servers and ZooKeeper
+cluster-stop:
+	bash deploy/clickhouse/cluster.sh stop
+
+cluster-status:
+	bash deploy/clickhouse/cluster.sh status
 
 clean:
 	rm -rf bin

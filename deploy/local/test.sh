@@ -2,9 +2,10 @@
 # The README's test command (and CI's): formatting, go vet, staticcheck, unit
 # tests (with the race detector), then integration tests against a real ClickHouse (installed and
 # started here if missing) and the kfake broker over TCP — the console's among
-# them in headless Chromium, and the stack against Debian's Prometheus and
-# Alertmanager (all installed here if missing) — promtool and amtool checks,
-# and a bounded fuzz run of the decoders.
+# them in headless Chromium, the stack against Debian's Prometheus and
+# Alertmanager, and a 2 × 2 ClickHouse cluster with Debian's ZooKeeper (all
+# installed here if missing) — promtool and amtool checks, and a bounded fuzz
+# run of the decoders.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="$(go env GOPATH)/bin:$PATH"
@@ -34,12 +35,15 @@ step "ClickHouse (local, loopback)"
 bash deploy/clickhouse/local.sh start
 export SETTLEMON_CLICKHOUSE_ADDR="127.0.0.1:${SETTLEMON_CH_PORT:-19000}"
 
-# install_missing COMMAND PACKAGE WHAT: Debian's PACKAGE when COMMAND is
-# missing. The tests that need it fail without it when CI=true and are
-# skipped otherwise.
+# install_missing COMMAND PACKAGE WHAT: Debian's PACKAGE when COMMAND (a
+# command name, or a file path) is missing. The tests that need it fail
+# without it when CI=true and are skipped otherwise.
 apt_updated=""
 install_missing() {
-  command -v "$1" >/dev/null 2>&1 && return 0
+  case "$1" in
+  */*) [ -e "$1" ] && return 0 ;;
+  *) command -v "$1" >/dev/null 2>&1 && return 0 ;;
+  esac
   echo "installing Debian's $2 ($3) ..."
   local as_root=""
   [ "$(id -u)" -eq 0 ] || as_root="sudo"
@@ -54,11 +58,12 @@ install_missing() {
   fi
 }
 
-step "Chromium, Prometheus, Alertmanager, docker-compose"
+step "Chromium, Prometheus, Alertmanager, docker-compose, ZooKeeper"
 install_missing chromium chromium "the console's browser test"
 install_missing prometheus prometheus "the real-Prometheus stack test and promtool checks"
 install_missing prometheus-alertmanager prometheus-alertmanager "the real-Alertmanager stack test and amtool checks"
 install_missing docker-compose docker-compose "docker-compose config checks"
+install_missing /usr/share/java/zookeeper.jar zookeeper "the ClickHouse cluster test (deploy/clickhouse/cluster.sh)"
 
 step "promtool and amtool on the project's configuration"
 if command -v promtool >/dev/null 2>&1; then
