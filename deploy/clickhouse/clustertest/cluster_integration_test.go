@@ -78,14 +78,16 @@ func TestCluster(t *testing.T) {
 		}
 	}
 
-	// 1000 rows through a first replica's Distributed table: the profile's
-	// in_order balancing (prefer_localhost_replica off) writes and reads the
-	// first replica of each shard, so every node reads them at once.
+	// 1000 rows through a Distributed table: a synchronous insert returns
+	// once every row is on a replica of its shard, so the local tables hold
+	// them all at once; every node reads them once the replicas agree.
 	first := rowsRange(0, 1000, 1)
 	mustInsert(t, conns["s1r1"], db+".facts", first)
 	put(first)
+	checkAcknowledged(t, c, conns, first)
+	waitReplicasEqual(t, c, conns, len(want))
 	for _, n := range c.Nodes {
-		checkRows(t, conns[n.Name], n.Name+" (right after the insert)", want)
+		checkRows(t, conns[n.Name], n.Name, want)
 	}
 	// A second version of 200 of them through a second replica, which writes
 	// its own shard locally: every node reads them once the replicas agree,
@@ -249,6 +251,42 @@ func checkRows(tb testing.TB, conn driver.Conn, node string, want map[string]row
 }
 
 // checkView compares the argMax view over the Distributed table with want.
+// checkAcknowledged: right after a synchronous distributed insert, every
+// row is in some node's local table (on a replica of its shard).
+func checkAcknowledged(tb testing.TB, c *clustertest.Cluster, conns map[string]driver.Conn, rows []row) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	held := map[string]bool{}
+	for _, n := range c.Nodes {
+		rs, err := conns[n.Name].Query(ctx, "SELECT id FROM "+db+".facts_local")
+		if err != nil {
+			tb.Fatalf("%s: reading the local table: %v", n.Name, err)
+		}
+		for rs.Next() {
+			var id string
+			if err := rs.Scan(&id); err != nil {
+				tb.Fatalf("%s: %v", n.Name, err)
+			}
+			held[id] = true
+		}
+		err = rs.Err()
+		rs.Close()
+		if err != nil {
+			tb.Fatalf("%s: %v", n.Name, err)
+		}
+	}
+	var missing []string
+	for _, r := range rows {
+		if !held[r.id] {
+			missing = append(missing, r.id)
+		}
+	}
+	if len(missing) > 0 {
+		tb.Fatalf("%d acknowledged rows are on no replica right after the insert, e.g. %v", len(missing), first(missing))
+	}
+}
+
 func checkView(tb testing.TB, conn driver.Conn, node string, want map[string]row) {
 	tb.Helper()
 	var wantAmount int64
