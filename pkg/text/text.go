@@ -18,55 +18,52 @@ import (
 // An anomaly of a kind or reason it does not know gets a sentence naming
 // them.
 func AnomalyDetails(a fact.Anomaly, loc *time.Location) string {
-	r := renderer{a: &a, loc: loc}
 	switch a.Kind {
 	case fact.AmountMismatch:
-		return r.amountMismatch()
+		return amountMismatch(&a)
 	case fact.FeeRateDeviation:
-		return r.feeRateDeviation()
+		return feeRateDeviation(&a)
 	case fact.MCCMismatch:
 		return fmt.Sprintf("cleared under MCC %s; the merchant is registered as %s", a.Args.MCC, a.Args.RegisteredMCC)
 	case fact.ReversedButSettled:
-		return r.reversedButSettled()
+		return reversedButSettled(&a, loc)
 	case fact.DuplicateTrace:
 		return fmt.Sprintf("a second %s (event %s) for the same trace number", a.Args.EventType, a.Args.EventID)
 	case fact.LateEvent:
 		return fmt.Sprintf("%s (event %s, occurred %s) was delivered after its feed had moved past it, or after the trace was closed",
-			a.Args.EventType, a.Args.EventID, r.time(a.DetectedAt))
+			a.Args.EventType, a.Args.EventID, at(loc, a.DetectedAt))
 	case fact.ClearingMissing:
-		return r.clearingMissing()
+		return clearingMissing(&a, loc)
 	case fact.PayoutOverdue:
-		return r.payoutOverdue()
+		return payoutOverdue(&a, loc)
 	case fact.OrphanClearing:
-		return r.orphan("clearing")
+		return orphan(&a, loc, "clearing")
 	case fact.OrphanPayout:
-		return r.orphan("payout")
+		return orphan(&a, loc, "payout")
 	case fact.PayoutFailed:
-		return r.payoutFailed()
+		return payoutFailed(&a, loc)
 	case fact.PayoutHeld:
-		return r.payoutHeld()
+		return payoutHeld(&a, loc)
 	case fact.BatchStalled:
-		return r.batchStalled()
+		return batchStalled(&a, loc)
 	case fact.BatchIncomplete:
-		return r.batchIncomplete()
+		return batchIncomplete(&a, loc)
 	}
-	return r.unknown()
+	return unknown(&a)
 }
 
-type renderer struct {
-	a   *fact.Anomaly
-	loc *time.Location
+// The renderers take the anomaly by pointer and the location apart: a
+// struct holding both would make the anomaly escape with the location.
+
+// at renders an instant as support reads it.
+func at(loc *time.Location, ms int64) string {
+	return time.UnixMilli(ms).In(loc).Format("Mon 2006-01-02 15:04 -07:00")
 }
 
-// time renders an instant as support reads it.
-func (r renderer) time(ms int64) string {
-	return time.UnixMilli(ms).In(r.loc).Format("Mon 2006-01-02 15:04 -07:00")
-}
+func resolved(a *fact.Anomaly) bool { return a.Status == fact.Resolved }
 
-func (r renderer) resolved() bool { return r.a.Status == fact.Resolved }
-
-func (r renderer) unknown() string {
-	return fmt.Sprintf("%s (%s) of %s", r.a.Kind, r.a.Reason, yuan(r.a.Amount))
+func unknown(a *fact.Anomaly) string {
+	return fmt.Sprintf("%s (%s) of %s", a.Kind, a.Reason, yuan(a.Amount))
 }
 
 func yuan(fen int64) string { return fact.Yuan(fen) }
@@ -79,8 +76,7 @@ func ppm(v int64) string {
 
 func duration(ms int64) string { return (time.Duration(ms) * time.Millisecond).String() }
 
-func (r renderer) amountMismatch() string {
-	a := r.a
+func amountMismatch(a *fact.Anomaly) string {
 	switch a.Reason {
 	case "cleared_currency_differs":
 		return fmt.Sprintf("cleared %s %s for an authorization of %s %s: the currency changed between authorization and clearing",
@@ -93,99 +89,91 @@ func (r renderer) amountMismatch() string {
 	case "net_differs":
 		return fmt.Sprintf("paid %s but cleared %s minus fee %s is %s", yuan(a.Amount), yuan(a.Args.ClearedAmount), yuan(a.Args.Fee), yuan(a.Args.ClearedAmount-a.Args.Fee))
 	}
-	return r.unknown()
+	return unknown(a)
 }
 
-func (r renderer) feeRateDeviation() string {
-	a := r.a
+func feeRateDeviation(a *fact.Anomaly) string {
 	switch a.Reason {
 	case "fee_exceeds_amount":
 		return fmt.Sprintf("fee %s is larger than the cleared amount %s: the net payout would be %s", yuan(a.Amount), yuan(a.Args.ClearedAmount), yuan(a.Args.ClearedAmount-a.Amount))
 	case "fee_above_contract":
 		return fmt.Sprintf("fee %s on %s is %s; the contracted %s would be %s", yuan(a.Amount), yuan(a.Args.ClearedAmount), ppm(a.Args.FeeRatePPM), ppm(a.Args.ContractRatePPM), yuan(a.ExpectedAmount))
 	}
-	return r.unknown()
+	return unknown(a)
 }
 
-func (r renderer) reversedButSettled() string {
-	a := r.a
+func reversedButSettled(a *fact.Anomaly, loc *time.Location) string {
 	switch a.Reason {
 	case "cleared_after_reversal":
-		return fmt.Sprintf("reversed %s but cleared %s for %s", r.time(a.Args.ReversedAt), r.time(a.Args.SettledAt), yuan(a.Amount))
+		return fmt.Sprintf("reversed %s but cleared %s for %s", at(loc, a.Args.ReversedAt), at(loc, a.Args.SettledAt), yuan(a.Amount))
 	case "paid_after_reversal":
-		return fmt.Sprintf("reversed %s but paid %s: %s", r.time(a.Args.ReversedAt), r.time(a.Args.SettledAt), yuan(a.Amount))
+		return fmt.Sprintf("reversed %s but paid %s: %s", at(loc, a.Args.ReversedAt), at(loc, a.Args.SettledAt), yuan(a.Amount))
 	}
-	return r.unknown()
+	return unknown(a)
 }
 
 // clearingMissing: DetectedAt is the clearing deadline, ResolvedAt the late
 // clearing.
-func (r renderer) clearingMissing() string {
-	a := r.a
-	s := fmt.Sprintf("approved %s for %s, not cleared by %s", r.time(a.Args.AuthorizedAt), yuan(a.Amount), r.time(a.DetectedAt))
-	if r.resolved() {
-		s += "; cleared late on " + r.time(a.ResolvedAt)
+func clearingMissing(a *fact.Anomaly, loc *time.Location) string {
+	s := fmt.Sprintf("approved %s for %s, not cleared by %s", at(loc, a.Args.AuthorizedAt), yuan(a.Amount), at(loc, a.DetectedAt))
+	if resolved(a) {
+		s += "; cleared late on " + at(loc, a.ResolvedAt)
 	}
 	return s
 }
 
 // payoutOverdue: DetectedAt is the payout deadline, ResolvedAt the late
 // payment.
-func (r renderer) payoutOverdue() string {
-	a := r.a
-	if r.resolved() {
-		return fmt.Sprintf("paid %s after the %s deadline %s (%s late)", r.time(a.ResolvedAt), a.Args.Mode, r.time(a.DetectedAt), duration(a.ResolvedAt-a.DetectedAt))
+func payoutOverdue(a *fact.Anomaly, loc *time.Location) string {
+	if resolved(a) {
+		return fmt.Sprintf("paid %s after the %s deadline %s (%s late)", at(loc, a.ResolvedAt), a.Args.Mode, at(loc, a.DetectedAt), duration(a.ResolvedAt-a.DetectedAt))
 	}
-	return fmt.Sprintf("%s payout was due by %s and the payout feed has delivered past it with no payout", a.Args.Mode, r.time(a.DetectedAt))
+	return fmt.Sprintf("%s payout was due by %s and the payout feed has delivered past it with no payout", a.Args.Mode, at(loc, a.DetectedAt))
 }
 
 // orphan: DetectedAt is the time of the clearing or first payout event.
-func (r renderer) orphan(what string) string {
-	return fmt.Sprintf("%s on %s with no authorization, although the authorization feed has delivered past it", what, r.time(r.a.DetectedAt))
+func orphan(a *fact.Anomaly, loc *time.Location, what string) string {
+	return fmt.Sprintf("%s on %s with no authorization, although the authorization feed has delivered past it", what, at(loc, a.DetectedAt))
 }
 
 // payoutFailed: Reason is the mapped failure, DetectedAt the failure,
 // ResolvedAt the payment that followed it.
-func (r renderer) payoutFailed() string {
-	a := r.a
-	s := fmt.Sprintf("payout of %s returned by the bank on %s: %s", yuan(a.Amount), r.time(a.DetectedAt), a.Reason)
+func payoutFailed(a *fact.Anomaly, loc *time.Location) string {
+	s := fmt.Sprintf("payout of %s returned by the bank on %s: %s", yuan(a.Amount), at(loc, a.DetectedAt), a.Reason)
 	switch {
 	case a.BankCode != "" && a.BankCodeUnknown:
 		s += fmt.Sprintf(" (bank code %s is not in the return-code catalogue %s)", a.BankCode, a.BankCodesVersion)
 	case a.BankCode != "":
 		s += fmt.Sprintf(" (bank code %s)", a.BankCode)
 	}
-	if r.resolved() {
-		s += "; paid after all on " + r.time(a.ResolvedAt)
+	if resolved(a) {
+		s += "; paid after all on " + at(loc, a.ResolvedAt)
 	}
 	return s
 }
 
 // payoutHeld: ResolvedAt is the release or payment that ended the hold.
-func (r renderer) payoutHeld() string {
-	a := r.a
-	s := fmt.Sprintf("payout held for risk review since %s, beyond the %s review SLA", r.time(a.Args.HeldAt), a.Args.Window)
-	if r.resolved() {
-		s += "; released " + r.time(a.ResolvedAt)
+func payoutHeld(a *fact.Anomaly, loc *time.Location) string {
+	s := fmt.Sprintf("payout held for risk review since %s, beyond the %s review SLA", at(loc, a.Args.HeldAt), a.Args.Window)
+	if resolved(a) {
+		s += "; released " + at(loc, a.ResolvedAt)
 	}
 	return s
 }
 
 // batchStalled: ResolvedAt is the progress that ended the stall.
-func (r renderer) batchStalled() string {
-	a := r.a
-	if r.resolved() {
+func batchStalled(a *fact.Anomaly, loc *time.Location) string {
+	if resolved(a) {
 		return fmt.Sprintf("%s batch %s stopped progressing at %s after %d records and resumed at %s (%s without progress)",
-			a.Args.Source, a.BatchID, r.time(a.Args.LastProgressAt), a.Args.Count, r.time(a.ResolvedAt), duration(a.ResolvedAt-a.Args.LastProgressAt))
+			a.Args.Source, a.BatchID, at(loc, a.Args.LastProgressAt), a.Args.Count, at(loc, a.ResolvedAt), duration(a.ResolvedAt-a.Args.LastProgressAt))
 	}
 	return fmt.Sprintf("%s batch %s stopped progressing at %s after %d records; nothing for %s while its feed delivered past it",
-		a.Args.Source, a.BatchID, r.time(a.Args.LastProgressAt), a.Args.Count, a.Args.Window)
+		a.Args.Source, a.BatchID, at(loc, a.Args.LastProgressAt), a.Args.Count, a.Args.Window)
 }
 
 // batchIncomplete: Amount is the records' total, ExpectedAmount the declared
 // total.
-func (r renderer) batchIncomplete() string {
-	a := r.a
+func batchIncomplete(a *fact.Anomaly, loc *time.Location) string {
 	total, diff := yuan(a.Amount), fact.YuanSigned(a.Amount-a.ExpectedAmount)
 	if a.Args.TotalBeyond {
 		// The total passed the largest amount, which Amount holds: the
