@@ -696,11 +696,19 @@ func (p *Partition) evaluate(i int32) {
 	if e.has(slotHeld) {
 		p.checkHeld(e) // payout.go
 	}
-	if e.has(slotAuth) { // absence.go
-		p.clearedLate(e)
-		p.reviseOverdue(e)
-		p.paidLate(e)
-		p.authorizedLate(e)
+	if e.has(slotAuth) { // absence.go; each behind the cheapest of its conditions
+		if e.has(slotCleared) && !e.is(flagClearingDone) {
+			p.clearedLate(e)
+		}
+		if e.is(flagOverdueOpen) && !e.is(flagOverdueNet) {
+			p.reviseOverdue(e)
+		}
+		if e.has(slotPaid) && !e.is(flagOverdueDone) {
+			p.paidLate(e)
+		}
+		if e.is(flagOrphanClrOpen | flagOrphanPayOpen) {
+			p.authorizedLate(e)
+		}
 	}
 	if e.has(slotPaid) && e.has(slotCleared) {
 		p.armPurge(i, max(p.time(e, tPaid), p.time(e, tCleared))+p.cfg.Grace.Milliseconds())
