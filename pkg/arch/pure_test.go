@@ -19,6 +19,7 @@ var pure = []string{
 	"settlemon/pkg/event",
 	"settlemon/pkg/pan",
 	"settlemon/pkg/score",
+	"settlemon/pkg/text",
 }
 
 // forbidden are the packages a pure package may not depend on, even

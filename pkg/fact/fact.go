@@ -8,7 +8,11 @@
 // exists and this package only says what it looks like.
 package fact
 
-import "settlemon/pkg/event"
+import (
+	"time"
+
+	"settlemon/pkg/event"
+)
 
 // LagStatus is where a trace stands in its settlement lifecycle.
 type LagStatus string
@@ -93,8 +97,63 @@ type Anomaly struct {
 	BankCodesVersion string
 	BankCodeUnknown  bool
 
+	// Args are the specifics of this occurrence as values, beside the
+	// amounts and times above; Details is rendered from them (package
+	// text). They are not stored yet.
+	Args Args `json:"-"`
+
 	CalendarVersion string
 	Version         uint64
+}
+
+// Args are the values an anomaly's rule found, beyond its Amount,
+// ExpectedAmount, DetectedAt, ResolvedAt and Reason. Money is fen, times
+// Unix ms; a field the kind does not use is zero.
+type Args struct {
+	// ClearedAmount and Fee: the clearing of an amount_mismatch of the
+	// payout (the net due is ClearedAmount − Fee) or of a
+	// fee_rate_deviation (whose Amount is the fee).
+	ClearedAmount int64
+	Fee           int64
+	// Currency of the Amount and ExpectedCurrency of the ExpectedAmount of
+	// an amount_mismatch, ISO 4217.
+	Currency         string
+	ExpectedCurrency string
+	// FeeRatePPM is the fee charged and ContractRatePPM the merchant's
+	// contracted rate, parts per million of the cleared amount
+	// (fee_rate_deviation above the contract).
+	FeeRatePPM      int64
+	ContractRatePPM int64
+	// MCC is the merchant category cleared under, RegisteredMCC the
+	// merchant's (mcc_mismatch).
+	MCC           string
+	RegisteredMCC string
+
+	AuthorizedAt int64 // clearing_missing: the authorization
+	ReversedAt   int64 // reversed_but_settled: the reversal
+	SettledAt    int64 // reversed_but_settled: the clearing or payment
+	HeldAt       int64 // payout_held: the start of the hold
+	// Window is the review SLA of a payout_held or the stall timeout of a
+	// batch_stalled.
+	Window time.Duration
+
+	Mode event.Mode // payout_overdue: the settlement mode whose deadline passed
+
+	// EventType and EventID name the event of a duplicate_trace or a
+	// late_event.
+	EventType event.Type
+	EventID   string
+
+	// The batch kinds: the batch's source; the records evaluated (Count)
+	// and when the last of them happened (LastProgressAt); what the close
+	// declared (DeclaredCount; the total is ExpectedAmount); and whether
+	// the records' total passed the largest amount (Amount is then that
+	// largest amount).
+	Source         event.Source
+	Count          int64
+	LastProgressAt int64
+	DeclaredCount  int64
+	TotalBeyond    bool
 }
 
 // Version builds a fact version from an event time and a stage rank, so that

@@ -11,6 +11,15 @@ func Yuan(fen int64) string { return formatYuan(fen, false) }
 // "-1,234,567.89".
 func YuanGrouped(fen int64) string { return formatYuan(fen, true) }
 
+// YuanSigned is Yuan with a sign always: 50 is "+0.50", -50 "-0.50", 0
+// "+0.00". It renders differences.
+func YuanSigned(fen int64) string {
+	if fen >= 0 {
+		return "+" + Yuan(fen)
+	}
+	return Yuan(fen)
+}
+
 func formatYuan(fen int64, grouped bool) string {
 	sign := ""
 	u := uint64(fen)

@@ -30,3 +30,11 @@ func TestYuan(t *testing.T) {
 		}
 	}
 }
+
+func TestYuanSigned(t *testing.T) {
+	for fen, want := range map[int64]string{0: "+0.00", 50: "+0.50", -50: "-0.50", 123456: "+1234.56", math.MinInt64: "-92233720368547758.08"} {
+		if got := YuanSigned(fen); got != want {
+			t.Errorf("YuanSigned(%d) = %q, want %q", fen, got, want)
+		}
+	}
+}

@@ -1,7 +1,7 @@
 package join
 
 import (
-	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -189,18 +189,19 @@ func (p *Partition) evaluateBatch(b *batch) {
 func (p *Partition) stallBatch(b *batch, at int64) {
 	b.stalled, b.stallAt = true, at
 	b.stalls++
-	a := p.batchAnomaly(b, fact.BatchStalled, fmt.Sprint(b.stalls), at, 0, 0,
-		fmt.Sprintf("%s batch %s stopped progressing at %s after %d records; nothing for %s while its feed delivered past it",
-			b.key.source, b.key.id, fmtTime(b.last, p.sched), b.count, p.cfg.BatchStallTimeout))
-	a.Reason = "no_progress"
+	p.open(p.stallAnomaly(b, at))
 }
 
 func (p *Partition) resumeBatch(b *batch, at int64) {
 	b.stalled = false
-	a := p.batchAnomaly(b, fact.BatchStalled, fmt.Sprint(b.stalls), b.stallAt, 0, 0,
-		fmt.Sprintf("%s batch %s stopped progressing at %s after %d records and resumed at %s (%s without progress)",
-			b.key.source, b.key.id, fmtTime(b.last, p.sched), b.count, fmtTime(at, p.sched), secs(at-b.last)))
-	a.Reason, a.Status, a.ResolvedAt, a.Version = "no_progress", fact.Resolved, at, fact.Version(at, 1)
+	p.resolve(p.stallAnomaly(b, b.stallAt), at, at)
+}
+
+// stallAnomaly builds the batch_stalled anomaly of the batch's current
+// stall, detected at the time at.
+func (p *Partition) stallAnomaly(b *batch, at int64) fact.Anomaly {
+	return p.batchAnomaly(b, fact.BatchStalled, strconv.FormatInt(b.stalls, 10), at, 0, 0, "no_progress",
+		fact.Args{Source: b.key.source, Count: b.count, LastProgressAt: b.last, Window: p.cfg.BatchStallTimeout})
 }
 
 // judgeBatch compares a closed batch with what it declared; the watermark
@@ -211,14 +212,8 @@ func (p *Partition) judgeBatch(b *batch) {
 	status := fact.BatchIsClosed
 	if b.count != b.declaredCount || b.total != b.declaredTotal {
 		status = fact.BatchIsIncomplete
-		diff := signedFen(b.total - b.declaredTotal)
-		if b.total == totalBeyond {
-			diff = "more than " + diff
-		}
-		a := p.batchAnomaly(b, fact.BatchIncomplete, "", b.closedAt, seenTotal(b.total), b.declaredTotal,
-			fmt.Sprintf("%s batch %s closed declaring %d records for %s; %d arrived for %s (%+d records, %s)",
-				b.key.source, b.key.id, b.declaredCount, fen(b.declaredTotal), b.count, totalText(b.total), b.count-b.declaredCount, diff))
-		a.Reason = "count_or_total_differs"
+		p.open(p.batchAnomaly(b, fact.BatchIncomplete, "", b.closedAt, seenTotal(b.total), b.declaredTotal, "count_or_total_differs",
+			fact.Args{Source: b.key.source, Count: b.count, DeclaredCount: b.declaredCount, TotalBeyond: b.total >= totalBeyond}))
 	}
 	// Judged as of the close (every earlier row was evaluated before it),
 	// so the final row does not depend on how the watermark stepped.
@@ -226,20 +221,20 @@ func (p *Partition) judgeBatch(b *batch) {
 	p.batchRow(b, status, fact.Version(b.closedAt, 3))
 }
 
-func (p *Partition) batchAnomaly(b *batch, k fact.Kind, disc string, at, amount, expected int64, details string) *fact.Anomaly {
+// batchAnomaly builds anomaly k of batch b, detected at the event time at
+// and versioned there; disc tells several anomalies of one kind apart.
+func (p *Partition) batchAnomaly(b *batch, k fact.Kind, disc string, at, amount, expected int64, reason string, args fact.Args) fact.Anomaly {
 	tx, _ := fact.Describe(k)
 	id := string(k) + ":" + b.key.source.String() + ":" + b.key.id
 	if disc != "" {
 		id += ":" + disc
 	}
-	p.anomalies = append(p.anomalies, fact.Anomaly{
-		ID: id, Kind: k, Severity: tx.Severity, Status: fact.Open, BatchID: b.key.id,
+	return fact.Anomaly{
+		ID: id, Kind: k, Severity: tx.Severity, BatchID: b.key.id,
 		Amount: amount, ExpectedAmount: expected, DetectedAt: at,
-		Cause: tx.Cause, Action: tx.Action, Details: details,
+		Reason: reason, Cause: tx.Cause, Action: tx.Action, Args: args,
 		CalendarVersion: p.sched.Calendar().Version(), Version: fact.Version(at, 0),
-	})
-	p.stats.AnomalyFacts++
-	return &p.anomalies[len(p.anomalies)-1]
+	}
 }
 
 func (p *Partition) batchRow(b *batch, s fact.BatchStatus, version uint64) {
@@ -259,11 +254,3 @@ const totalBeyond = event.MaxFen + 1
 
 // seenTotal is the running total as the tables can hold it.
 func seenTotal(total int64) int64 { return min(total, event.MaxFen) }
-
-// totalText renders a running total, saying so when it saturated.
-func totalText(total int64) string {
-	if total >= totalBeyond {
-		return "more than " + fen(event.MaxFen)
-	}
-	return fen(total)
-}

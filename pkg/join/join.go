@@ -2,7 +2,9 @@
 // number: per partition of settle.events, a compact state entry per open trace,
 // per-source watermarks, and deadline timers that fire under the two-clock rule
 // of DESIGN §5. It turns records into settlement-lag and anomaly facts
-// covering the taxonomy of DESIGN §7 (the batch kinds live in batch.go).
+// covering the taxonomy of DESIGN §7: the rules live by family in their own
+// files (see anomaly.go) and give their findings as values (fact.Args),
+// which package text renders into the sentence a person reads.
 //
 // It is pure: no Kafka, no ClickHouse, no clock of its own. Event time comes
 // from the records; "now" is whatever the caller passes to Advance (the wall
@@ -328,15 +330,6 @@ func (e *entry) trace() string     { return string(e.key[:e.keyLen]) }
 func (e *entry) payoutSeen() bool {
 	return e.seen&(1<<slotInitiated|1<<slotPaid|1<<slotFailed|1<<slotHeld) != 0
 }
-func (p *Partition) heldBeyond(e *entry, sla int64) bool {
-	// The hold ended (release or payment) more than the SLA after it began,
-	// or has not ended: the caller knows the watermark passed heldAt+SLA.
-	end := p.time(e, tReleased)
-	if paidAt := p.time(e, tPaid); e.has(slotPaid) && (end == 0 || paidAt < end) {
-		end = paidAt
-	}
-	return end == 0 || end > p.time(e, tHeld)+sla
-}
 
 var failures = []fact.PayoutFailure{fact.OtherFailure, fact.AccountInvalid, fact.NameMismatch,
 	fact.AccountFrozen, fact.AccountClosed, fact.LimitExceeded, fact.RiskRestricted}
@@ -583,18 +576,7 @@ func (p *Partition) applyEvent(ev *event.Event, late bool) {
 	}
 	e := &p.slab[i]
 	if e.has(slot) {
-		switch {
-		case e.ids[slot] == uint32(id):
-			p.stats.Redelivered++
-		case late:
-			p.late(ev) // a re-sent copy, not a second charge
-		case slot == slotAuth || slot == slotCleared || slot == slotPaid:
-			p.duplicate(e, ev)
-		default:
-			// A second initiation, failure, hold or release is a retry of
-			// the payout, not a second charge: the first one is kept.
-			p.stats.Ignored++
-		}
+		p.repeated(e, ev, slot, uint32(id), late)
 		return
 	}
 	e.seen |= 1 << slot
@@ -602,24 +584,40 @@ func (p *Partition) applyEvent(ev *event.Event, late bool) {
 	if e.merchant < 0 && ev.MerchantID != "" {
 		e.merchant = p.names.id(ev.MerchantID)
 	}
+	p.record(e, ev)
+	if slot >= slotInitiated && slot <= slotHeld && (p.time(e, tPay) == 0 || ev.OccurredAt < p.time(e, tPay)) {
+		p.setTime(e, tPay, ev.OccurredAt)
+		e.payAmt = ev.Amount
+	}
+	if late {
+		p.late(ev)
+	}
+	p.evaluate(i)
+}
 
+// repeated handles an event of a type the trace already holds: a
+// re-delivery, a late re-sent copy, a duplicate charge or payment, or a
+// payout retry.
+func (p *Partition) repeated(e *entry, ev *event.Event, slot int, fp uint32, late bool) {
+	switch {
+	case e.ids[slot] == fp:
+		p.stats.Redelivered++
+	case late:
+		p.late(ev) // a re-sent copy, not a second charge
+	case slot == slotAuth || slot == slotCleared || slot == slotPaid:
+		p.duplicate(e, ev) // reversal.go
+	default:
+		// A second initiation, failure, hold or release is a retry of
+		// the payout, not a second charge: the first one is kept.
+		p.stats.Ignored++
+	}
+}
+
+// record keeps what a trace's new stage carries.
+func (p *Partition) record(e *entry, ev *event.Event) {
 	switch ev.Type {
 	case event.Authorization:
-		p.setTime(e, tAuth, ev.OccurredAt)
-		e.authAmt = ev.Amount
-		e.terminal = p.termIDs.id(ev.TerminalID)
-		e.mcc = parseMCC(ev.MCC)
-		e.authCur = currencyOf(ev.Currency)
-		prof, ok := p.merchants.Lookup(ev.MerchantID)
-		if !ok {
-			p.stats.UnknownMerchs++
-		}
-		e.mode = prof.Mode
-		d := p.sched.PayoutDeadline(e.mode, p.time(e, tAuth))
-		p.setTime(e, tDeadline, d.At)
-		if d.Fallback {
-			e.flags |= flagFallback
-		}
+		p.recordAuth(e, ev)
 	case event.Reversal:
 		p.setTime(e, tReversal, ev.OccurredAt)
 	case event.Cleared:
@@ -632,403 +630,91 @@ func (p *Partition) applyEvent(ev *event.Event, late bool) {
 		e.paidAmt = ev.Amount
 		e.paidCur = currencyOf(ev.Currency)
 	case event.PayoutFailed:
-		p.setTime(e, tFailed, ev.OccurredAt)
-		r, known := p.bank.Map(ev.ReasonCode)
-		e.failure = failureIndex(r)
-		if !known {
-			e.flags |= flagCodeUnknown
-			p.stats.UnknownCodes++
-		}
-		if id, ok := p.codes.ids[ev.ReasonCode]; ok {
-			e.failCode = uint16(id + 1)
-		} else if len(p.codes.names) < maxCodes {
-			e.failCode = uint16(p.codes.id(ev.ReasonCode) + 1) // "" is -1: not kept
-		}
-		e.failedAmt = ev.Amount
+		p.recordFailure(e, ev)
 	case event.PayoutHeld:
 		p.setTime(e, tHeld, ev.OccurredAt)
 		e.heldAmt = ev.Amount
 	case event.PayoutReleased:
 		p.setTime(e, tReleased, ev.OccurredAt)
 	}
-	if slot >= slotInitiated && slot <= slotHeld && (p.time(e, tPay) == 0 || ev.OccurredAt < p.time(e, tPay)) {
-		p.setTime(e, tPay, ev.OccurredAt)
-		e.payAmt = ev.Amount
+}
+
+// recordAuth keeps an authorization and the payout deadline its
+// merchant's settlement mode gives it.
+func (p *Partition) recordAuth(e *entry, ev *event.Event) {
+	p.setTime(e, tAuth, ev.OccurredAt)
+	e.authAmt = ev.Amount
+	e.terminal = p.termIDs.id(ev.TerminalID)
+	e.mcc = parseMCC(ev.MCC)
+	e.authCur = currencyOf(ev.Currency)
+	prof, ok := p.merchants.Lookup(ev.MerchantID)
+	if !ok {
+		p.stats.UnknownMerchs++
 	}
-	if late {
-		p.late(ev)
+	e.mode = prof.Mode
+	d := p.sched.PayoutDeadline(e.mode, p.time(e, tAuth))
+	p.setTime(e, tDeadline, d.At)
+	if d.Fallback {
+		e.flags |= flagFallback
 	}
-	p.evaluate(i)
+}
+
+// recordFailure keeps a payout failure, its reason as mapped now and its
+// bank return code (at most maxCodes distinct ones per partition).
+func (p *Partition) recordFailure(e *entry, ev *event.Event) {
+	p.setTime(e, tFailed, ev.OccurredAt)
+	r, known := p.bank.Map(ev.ReasonCode)
+	e.failure = failureIndex(r)
+	if !known {
+		e.flags |= flagCodeUnknown
+		p.stats.UnknownCodes++
+	}
+	if id, ok := p.codes.ids[ev.ReasonCode]; ok {
+		e.failCode = uint16(id + 1)
+	} else if len(p.codes.names) < maxCodes {
+		e.failCode = uint16(p.codes.id(ev.ReasonCode) + 1) // "" is -1: not kept
+	}
+	e.failedAmt = ev.Amount
 }
 
 // evaluate emits whatever the entry's stages now make true and arms the
-// timers its absences need.
+// timers its absences need. Every rule checks its flags, so evaluating an
+// entry twice emits nothing new; the rules run in this order, which is the
+// order their facts come out in.
 func (p *Partition) evaluate(i int32) {
 	e := &p.slab[i]
-	auth, rev, cleared, paid, failed, held := e.has(slotAuth), e.has(slotReversal), e.has(slotCleared), e.has(slotPaid), e.has(slotFailed), e.has(slotHeld)
-	sla := p.cfg.HoldSLA.Milliseconds()
-
-	// Amounts, and their currency: an amount in another currency than the
-	// stage before it is a mismatch whatever the figures say.
-	if auth && cleared && !e.is(flagMismatchClear) && (e.clearedCur != e.authCur || e.clearedAmt != e.authAmt) {
-		e.flags |= flagMismatchClear
-		at := max(p.time(e, tAuth), p.time(e, tCleared))
-		if e.clearedCur != e.authCur {
-			p.anomaly(e, fact.AmountMismatch, "cleared", at, e.clearedAmt, e.authAmt, "cleared_currency_differs",
-				fmt.Sprintf("cleared %s %s for an authorization of %s %s: the currency changed between authorization and clearing", e.clearedCur, fen(e.clearedAmt), e.authCur, fen(e.authAmt)))
-		} else {
-			p.anomaly(e, fact.AmountMismatch, "cleared", at, e.clearedAmt, e.authAmt, "cleared_differs",
-				fmt.Sprintf("cleared %s but authorized %s (difference %s)", fen(e.clearedAmt), fen(e.authAmt), signedFen(e.clearedAmt-e.authAmt)))
+	if e.has(slotCleared) {
+		p.checkAmounts(e)  // money.go
+		p.checkContract(e) // money.go
+	}
+	if e.has(slotReversal) {
+		p.checkReversal(e) // reversal.go
+	}
+	if e.has(slotFailed) {
+		p.checkFailed(e) // payout.go
+	}
+	if e.has(slotHeld) {
+		p.checkHeld(e) // payout.go
+	}
+	if e.has(slotAuth) { // absence.go; each behind the cheapest of its conditions
+		if e.has(slotCleared) && !e.is(flagClearingDone) {
+			p.clearedLate(e)
+		}
+		if e.is(flagOverdueOpen) && !e.is(flagOverdueNet) {
+			p.reviseOverdue(e)
+		}
+		if e.has(slotPaid) && !e.is(flagOverdueDone) {
+			p.paidLate(e)
+		}
+		if e.is(flagOrphanClrOpen | flagOrphanPayOpen) {
+			p.authorizedLate(e)
 		}
 	}
-	if cleared && paid && !e.is(flagMismatchNet) && (e.paidCur != e.clearedCur || e.paidAmt != e.clearedAmt-e.fee) {
-		e.flags |= flagMismatchNet
-		at := max(p.time(e, tCleared), p.time(e, tPaid))
-		if e.paidCur != e.clearedCur {
-			p.anomaly(e, fact.AmountMismatch, "paid", at, e.paidAmt, e.clearedAmt-e.fee, "paid_currency_differs",
-				fmt.Sprintf("paid %s %s against a clearing in %s (cleared %s minus fee %s is %s): the currency changed between clearing and payout", e.paidCur, fen(e.paidAmt), e.clearedCur, fen(e.clearedAmt), fen(e.fee), fen(e.clearedAmt-e.fee)))
-		} else {
-			p.anomaly(e, fact.AmountMismatch, "paid", at, e.paidAmt, e.clearedAmt-e.fee, "net_differs",
-				fmt.Sprintf("paid %s but cleared %s minus fee %s is %s", fen(e.paidAmt), fen(e.clearedAmt), fen(e.fee), fen(e.clearedAmt-e.fee)))
-		}
-	}
-	if cleared {
-		p.checkContract(e)
-	}
-
-	// A reversed sale must not settle.
-	if rev && cleared && !e.is(flagRevCleared) {
-		e.flags |= flagRevCleared
-		p.anomaly(e, fact.ReversedButSettled, "cleared", max(p.time(e, tReversal), p.time(e, tCleared)), e.clearedAmt, 0, "cleared_after_reversal",
-			fmt.Sprintf("reversed %s but cleared %s for %s", fmtTime(p.time(e, tReversal), p.sched), fmtTime(p.time(e, tCleared), p.sched), fen(e.clearedAmt)))
-	}
-	if rev && paid && !e.is(flagRevPaid) {
-		e.flags |= flagRevPaid
-		p.anomaly(e, fact.ReversedButSettled, "paid", max(p.time(e, tReversal), p.time(e, tPaid)), e.paidAmt, 0, "paid_after_reversal",
-			fmt.Sprintf("reversed %s but paid %s: %s", fmtTime(p.time(e, tReversal), p.sched), fmtTime(p.time(e, tPaid), p.sched), fen(e.paidAmt)))
-	}
-
-	// Payout failure, and its resolution by a later payment.
-	if failed && !e.is(flagFailedOpen|flagFailedDone) {
-		e.flags |= flagFailedOpen
-		p.failedAnomaly(e)
-	}
-	if failed && paid && !e.is(flagFailedDone) {
-		e.flags = e.flags&^flagFailedOpen | flagFailedDone
-		a := p.failedAnomaly(e)
-		a.Status, a.ResolvedAt, a.Version = fact.Resolved, p.time(e, tPaid), fact.Version(p.time(e, tPaid), 1)
-		a.Details += fmt.Sprintf("; paid after all on %s", fmtTime(p.time(e, tPaid), p.sched))
-	}
-
-	// A hold that ended beyond the SLA is reported resolved, whether or not
-	// the SLA timer fired first.
-	if held && (e.has(slotReleased) || paid) && !e.is(flagHeldDone) && p.heldBeyond(e, sla) {
-		e.flags = e.flags&^flagHeldOpen | flagHeldDone
-		a := p.heldAnomaly(e)
-		end := p.time(e, tReleased)
-		if end == 0 || (paid && p.time(e, tPaid) < end) {
-			end = p.time(e, tPaid)
-		}
-		a.Status, a.ResolvedAt, a.Version = fact.Resolved, end, fact.Version(end, 1)
-		a.Details += fmt.Sprintf("; released %s", fmtTime(end, p.sched))
-	}
-
-	// Late clearing resolves clearing_missing (or records it resolved).
-	if auth && cleared && !rev && !e.is(flagClearingDone) {
-		if dl := p.sched.ClearingDeadline(p.time(e, tAuth)).At; p.time(e, tCleared) > dl {
-			e.flags = e.flags&^flagClearingOpen | flagClearingDone
-			a := p.clearingMissing(e, dl)
-			a.Status, a.ResolvedAt, a.Version = fact.Resolved, p.time(e, tCleared), fact.Version(p.time(e, tCleared), 1)
-			a.Details += fmt.Sprintf("; cleared late on %s", fmtTime(p.time(e, tCleared), p.sched))
-		}
-	}
-
-	if cleared && e.is(flagOverdueOpen) && !e.is(flagOverdueNet) && p.time(e, tCleared) <= p.time(e, tDeadline) {
-		p.overdue(e)
-	}
-
-	// A late payment resolves payout_overdue (or records it resolved). A
-	// held payout is late because of the hold, which is its own anomaly.
-	// A payment always closes an open overdue (an on-time payment can only
-	// follow one if the feed's watermark overstated its progress).
-	if paid && auth && !e.is(flagOverdueDone) && (e.is(flagOverdueOpen) ||
-		!held && p.time(e, tPaid) > p.time(e, tDeadline) && (cleared || e.mode == event.D0 || e.mode == event.T0)) {
-		e.flags = e.flags&^flagOverdueOpen | flagOverdueDone
-		a := p.overdue(e)
-		a.Status, a.ResolvedAt, a.Version = fact.Resolved, p.time(e, tPaid), fact.Version(p.time(e, tPaid), 1)
-		a.Details = fmt.Sprintf("paid %s after the %s deadline %s (%s late)", fmtTime(p.time(e, tPaid), p.sched), e.mode, fmtTime(p.time(e, tDeadline), p.sched), secs(p.time(e, tPaid)-p.time(e, tDeadline)))
-	}
-
-	// A late authorization resolves orphans.
-	if auth && e.is(flagOrphanClrOpen|flagOrphanPayOpen) && !e.is(flagOrphanDone) {
-		e.flags |= flagOrphanDone
-		for _, k := range []struct {
-			flag uint32
-			kind fact.Kind
-			at   int64
-		}{{flagOrphanClrOpen, fact.OrphanClearing, p.time(e, tCleared)}, {flagOrphanPayOpen, fact.OrphanPayout, p.time(e, tPay)}} {
-			if e.is(k.flag) {
-				a := p.orphan(e, k.kind, k.at)
-				a.Status, a.ResolvedAt, a.Version = fact.Resolved, p.time(e, tAuth), fact.Version(max(p.time(e, tAuth), k.at), 1)
-			}
-		}
-		e.flags &^= flagOrphanClrOpen | flagOrphanPayOpen
-	}
-
-	if paid && cleared {
+	if e.has(slotPaid) && e.has(slotCleared) {
 		p.armPurge(i, max(p.time(e, tPaid), p.time(e, tCleared))+p.cfg.Grace.Milliseconds())
 	}
 	p.syncLag(e)
 	p.arm(i)
-}
-
-// arm sets the timers of the absences this trace can still have.
-func (p *Partition) arm(i int32) {
-	e := &p.slab[i]
-	auth, rev, cleared := e.has(slotAuth), e.has(slotReversal), e.has(slotCleared)
-	// Payout deadline: after clearing for T1 and D1, after the authorization
-	// for D0 and T0.
-	if auth && !e.is(flagArmed) && !e.has(slotPaid) && !e.has(slotFailed) && (cleared || e.mode == event.D0 || e.mode == event.T0) {
-		e.flags |= flagArmed
-		p.byPayouts.push(newTimer(p.time(e, tDeadline), i, e.gen))
-	}
-	if auth && !rev && !cleared && !e.is(flagClearingArmed) {
-		e.flags |= flagClearingArmed
-		p.byClearing.push(newTimer(p.sched.ClearingDeadline(p.time(e, tAuth)).At, i, e.gen))
-	}
-	if !auth && cleared && !e.is(flagOrphanClrArmed) {
-		e.flags |= flagOrphanClrArmed
-		p.byAuth.push(newTimer(p.time(e, tCleared), i, e.gen))
-	}
-	if !auth && e.payoutSeen() && !e.is(flagOrphanPayArmed) {
-		e.flags |= flagOrphanPayArmed
-		p.byAuth.push(newTimer(p.time(e, tPay), i, e.gen))
-	}
-	if e.has(slotHeld) && !e.is(flagHoldArmed) {
-		e.flags |= flagHoldArmed
-		t := newTimer(p.time(e, tHeld)+p.cfg.HoldSLA.Milliseconds(), i, e.gen)
-		t.ref |= timerHold
-		p.byPayouts.push(t)
-	}
-	// Fire at once what the feeds have already passed.
-	p.fire()
-}
-
-// fire runs the timers the feeds' watermarks have passed. An absence waits
-// for the feed that would carry the missing event and for the
-// authorization feed, which could cancel the obligation with a reversal.
-func (p *Partition) fire() {
-	auth := p.wmMin[event.Auth]
-	p.byPayouts.fire(min(p.wmMin[event.Payouts], auth), p.fireByPayouts)
-	p.byClearing.fire(min(p.wmMin[event.Clearing], auth), p.fireClearing)
-	p.byAuth.fire(auth, p.fireOrphan)
-}
-
-func (p *Partition) fireByPayouts(t timer) {
-	if t.ref&timerHold != 0 {
-		p.fireHold(t)
-	} else {
-		p.fireDeadline(t)
-	}
-}
-
-// fireDeadline runs when the payout watermark has passed a trace's deadline:
-// the payout feed has proved it delivered everything up to then, so a payout
-// that is not here is really missing.
-func (p *Partition) fireDeadline(t timer) {
-	e := p.live(t)
-	if e == nil || e.has(slotPaid) || e.has(slotFailed) || e.has(slotHeld) || e.has(slotReversal) || e.is(flagOverdueOpen|flagOverdueDone) {
-		return
-	}
-	e.flags |= flagOverdueOpen
-	p.overdue(e)
-	p.syncLag(e)
-}
-
-// fireClearing runs when the clearing watermark has passed the clearing
-// deadline of an authorization.
-func (p *Partition) fireClearing(t timer) {
-	e := p.live(t)
-	if e == nil || e.has(slotCleared) || e.has(slotReversal) || e.is(flagClearingOpen|flagClearingDone) {
-		return
-	}
-	e.flags |= flagClearingOpen
-	p.clearingMissing(e, t.at)
-	p.syncLag(e)
-}
-
-// fireHold runs when the payout watermark has passed the end of a hold's SLA.
-func (p *Partition) fireHold(t timer) {
-	e := p.live(t)
-	if e == nil || e.is(flagHeldOpen|flagHeldDone) || !p.heldBeyond(e, p.cfg.HoldSLA.Milliseconds()) {
-		return
-	}
-	e.flags |= flagHeldOpen
-	p.heldAnomaly(e)
-}
-
-// fireOrphan runs when the authorization watermark has passed the first
-// clearing or payout of a trace: its authorization, if it existed, would be
-// here by now.
-func (p *Partition) fireOrphan(t timer) {
-	e := p.live(t)
-	if e == nil || e.has(slotAuth) {
-		return
-	}
-	if e.has(slotCleared) && p.time(e, tCleared) <= t.at && !e.is(flagOrphanClrOpen) {
-		e.flags |= flagOrphanClrOpen
-		p.orphan(e, fact.OrphanClearing, p.time(e, tCleared))
-	}
-	if e.payoutSeen() && p.time(e, tPay) <= t.at && !e.is(flagOrphanPayOpen) {
-		e.flags |= flagOrphanPayOpen
-		p.orphan(e, fact.OrphanPayout, p.time(e, tPay))
-	}
-}
-
-// checkContract checks a clearing's fee and MCC: a fee larger than the
-// cleared amount is wrong under any contract; against the merchant's
-// contract, the fee rule and the registered MCC.
-//
-// The fee rule: a fee is within the contract when, in fen,
-//
-//	fee ≤ ⌈amount × (rate + tolerance) / 10⁶⌉
-//
-// with the rate and tolerance in parts per million: the contracted rate plus
-// the tolerance, rounded up to the next whole fen, and not one fen more. It
-// is computed in 128 bits, exact up to the Decimal(18,2) limit.
-func (p *Partition) checkContract(e *entry) {
-	if !e.is(flagFeeChecked) && e.fee > e.clearedAmt {
-		e.flags |= flagFeeChecked
-		var want int64
-		if prof, ok := p.merchants.Lookup(p.names.name(e.merchant)); ok {
-			want = contractFee(e.clearedAmt, prof.FeeRatePPM)
-		}
-		p.anomaly(e, fact.FeeRateDeviation, "", p.time(e, tCleared), e.fee, want, "fee_exceeds_amount",
-			fmt.Sprintf("fee %s is larger than the cleared amount %s: the net payout would be %s", fen(e.fee), fen(e.clearedAmt), fen(e.clearedAmt-e.fee)))
-	}
-	if e.is(flagFeeChecked) && e.is(flagMCCChecked) {
-		return
-	}
-	prof, ok := p.merchants.Lookup(p.names.name(e.merchant))
-	if !ok {
-		return // no contract to compare with; the profile gap is counted at authorization
-	}
-	if !e.is(flagFeeChecked) {
-		e.flags |= flagFeeChecked
-		if e.fee > maxFee(e.clearedAmt, prof.FeeRatePPM+p.cfg.FeeTolerancePPM) {
-			want := contractFee(e.clearedAmt, prof.FeeRatePPM)
-			p.anomaly(e, fact.FeeRateDeviation, "", p.time(e, tCleared), e.fee, want, "fee_above_contract",
-				fmt.Sprintf("fee %s on %s is %s; the contracted %s would be %s", fen(e.fee), fen(e.clearedAmt), ppm(feeRatePPM(e.fee, e.clearedAmt)), ppm(prof.FeeRatePPM), fen(want)))
-		}
-	}
-	if !e.is(flagMCCChecked) {
-		e.flags |= flagMCCChecked
-		if reg := parseMCC(prof.RegisteredMCC); reg != 0 && e.clearedMCC != 0 && e.clearedMCC != reg {
-			p.anomaly(e, fact.MCCMismatch, "", p.time(e, tCleared), e.clearedAmt, 0, "mcc_"+fmtMCC(e.clearedMCC),
-				fmt.Sprintf("cleared under MCC %s; the merchant is registered as %s", fmtMCC(e.clearedMCC), prof.RegisteredMCC))
-		}
-	}
-}
-
-// late reports an event for a trace that was completed and purged.
-func (p *Partition) late(ev *event.Event) {
-	p.stats.Late++
-	tx, _ := fact.Describe(fact.LateEvent)
-	p.anomalies = append(p.anomalies, fact.Anomaly{
-		ID: string(fact.LateEvent) + ":" + ev.TraceNo + ":" + ev.ID, Kind: fact.LateEvent, Severity: tx.Severity, Status: fact.Open,
-		TraceNo: ev.TraceNo, MerchantID: ev.MerchantID, Amount: ev.Amount, DetectedAt: ev.OccurredAt,
-		Reason: ev.Type.String(), Cause: tx.Cause, Action: tx.Action,
-		Details:         fmt.Sprintf("%s (event %s, occurred %s) was delivered after its feed had moved past it, or after the trace was closed", ev.Type, ev.ID, fmtTime(ev.OccurredAt, p.sched)),
-		CalendarVersion: p.sched.Calendar().Version(), Version: fact.Version(ev.OccurredAt, 0),
-	})
-	p.stats.AnomalyFacts++
-}
-
-// failedAnomaly builds the payout_failed anomaly: the bank's return code
-// mapped by the partition's catalogue, whose version it records. A code the
-// catalogue lacks maps to other and says so.
-func (p *Partition) failedAnomaly(e *entry) *fact.Anomaly {
-	r, unknown := failures[e.failure], e.is(flagCodeUnknown)
-	code := ""
-	if e.failCode != 0 {
-		code = p.codes.name(int32(e.failCode) - 1)
-		var known bool
-		r, known = p.bank.Map(code) // the catalogue now in force (it may have been extended since)
-		unknown = !known
-	}
-	details := fmt.Sprintf("payout of %s returned by the bank on %s: %s", fen(e.failedAmt), fmtTime(p.time(e, tFailed), p.sched), r)
-	switch {
-	case code != "" && unknown:
-		details += fmt.Sprintf(" (bank code %s is not in the return-code catalogue %s)", code, p.bank.Version())
-	case code != "":
-		details += fmt.Sprintf(" (bank code %s)", code)
-	}
-	a := p.anomaly(e, fact.PayoutFailed, "", p.time(e, tFailed), e.failedAmt, 0, string(r), details)
-	a.Action = r.Action()
-	a.BankCode, a.BankCodesVersion, a.BankCodeUnknown = code, p.bank.Version(), unknown
-	return a
-}
-
-func (p *Partition) heldAnomaly(e *entry) *fact.Anomaly {
-	at := p.time(e, tHeld) + p.cfg.HoldSLA.Milliseconds()
-	return p.anomaly(e, fact.PayoutHeld, "", at, e.heldAmt, 0, "review_beyond_sla",
-		fmt.Sprintf("payout held for risk review since %s, beyond the %s review SLA", fmtTime(p.time(e, tHeld), p.sched), p.cfg.HoldSLA))
-}
-
-func (p *Partition) clearingMissing(e *entry, deadline int64) *fact.Anomaly {
-	return p.anomaly(e, fact.ClearingMissing, "", deadline, e.authAmt, 0, "not_cleared",
-		fmt.Sprintf("approved %s for %s, not cleared by %s", fmtTime(p.time(e, tAuth), p.sched), fen(e.authAmt), fmtTime(deadline, p.sched)))
-}
-
-func (p *Partition) orphan(e *entry, k fact.Kind, at int64) *fact.Anomaly {
-	what, amt := "clearing", e.clearedAmt
-	if k == fact.OrphanPayout {
-		what, amt = "payout", e.payAmt
-	}
-	return p.anomaly(e, k, "", at, amt, 0, "no_authorization",
-		fmt.Sprintf("%s on %s with no authorization, although the authorization feed has delivered past it", what, fmtTime(at, p.sched)))
-}
-
-// overdue builds the payout_overdue anomaly. Its amount is what was due at
-// the deadline, in event time: net of the fee once cleared by then, the
-// authorized amount otherwise (D0 and T0 are due before the nightly
-// clearing). A clearing from before the deadline that reaches the join after
-// the anomaly was raised re-versions it (rank 1), so the latest row does not
-// depend on which feed was read first.
-func (p *Partition) overdue(e *entry) *fact.Anomaly {
-	amt, rank := e.authAmt, uint8(0)
-	if e.has(slotCleared) && p.time(e, tCleared) <= p.time(e, tDeadline) {
-		amt, rank = e.clearedAmt-e.fee, 1
-		e.flags |= flagOverdueNet
-	}
-	a := p.anomaly(e, fact.PayoutOverdue, "", p.time(e, tDeadline), amt, 0, "",
-		fmt.Sprintf("%s payout was due by %s and the payout feed has delivered past it with no payout", e.mode, fmtTime(p.time(e, tDeadline), p.sched)))
-	a.Version = fact.Version(p.time(e, tDeadline), rank)
-	return a
-}
-
-// duplicate reports a second, different authorization, clearing or payment
-// of one trace: the same trace number charged or paid twice.
-func (p *Partition) duplicate(e *entry, ev *event.Event) {
-	p.anomaly(e, fact.DuplicateTrace, ev.Type.String()+":"+ev.ID, ev.OccurredAt, ev.Amount, 0, ev.Type.String(),
-		fmt.Sprintf("a second %s (event %s) for the same trace number", ev.Type, ev.ID))
-}
-
-func (p *Partition) anomaly(e *entry, k fact.Kind, disc string, at, amount, expected int64, reason, details string) *fact.Anomaly {
-	tx, _ := fact.Describe(k)
-	id := string(k) + ":" + e.trace()
-	if disc != "" {
-		id += ":" + disc
-	}
-	p.anomalies = append(p.anomalies, fact.Anomaly{
-		ID: id, Kind: k, Severity: tx.Severity, Status: fact.Open,
-		TraceNo: e.trace(), MerchantID: p.names.name(e.merchant),
-		Amount: amount, ExpectedAmount: expected, DetectedAt: at,
-		Reason: reason, Cause: tx.Cause, Action: tx.Action, Details: details,
-		CalendarVersion: p.sched.Calendar().Version(), Version: fact.Version(at, 0),
-	})
-	p.stats.AnomalyFacts++
-	return &p.anomalies[len(p.anomalies)-1]
 }
 
 // syncLag emits the trace's settlement_lag row whenever what it would say

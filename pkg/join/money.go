@@ -1,7 +1,17 @@
 package join
 
-import "math/bits"
+import (
+	"math/bits"
 
+	"settlemon/pkg/fact"
+)
+
+// The money rules: amount_mismatch (a clearing that differs from its
+// authorization, a payment that differs from the clearing net of its fee, or
+// either in another currency), and against the merchant's contract
+// fee_rate_deviation and mcc_mismatch. Each is a fact of what arrived, open
+// for good.
+//
 // Money arithmetic. Amounts are int64 fen of at most event.MaxFen
 // (Decimal(18,2): 999,999,999,999,999,999 fen), and rates are parts per
 // million, so a product amount × rate reaches about 10^24: beyond int64.
@@ -123,4 +133,79 @@ func (c currency) String() string {
 	}
 	v := int(c) - 1
 	return string([]byte{byte('A' + v/676), byte('A' + v/26%26), byte('A' + v%26)})
+}
+
+// checkAmounts compares a clearing with its authorization and a payment with
+// the clearing net of its fee, and their currencies: an amount in another
+// currency than the stage before it is a mismatch whatever the figures say.
+func (p *Partition) checkAmounts(e *entry) {
+	if !e.has(slotCleared) {
+		return
+	}
+	if e.has(slotAuth) && !e.is(flagMismatchClear) && (e.clearedCur != e.authCur || e.clearedAmt != e.authAmt) {
+		e.flags |= flagMismatchClear
+		reason := "cleared_differs"
+		if e.clearedCur != e.authCur {
+			reason = "cleared_currency_differs"
+		}
+		p.open(p.traceAnomaly(e, fact.AmountMismatch, "cleared", max(p.time(e, tAuth), p.time(e, tCleared)), e.clearedAmt, e.authAmt, reason,
+			fact.Args{Currency: e.clearedCur.String(), ExpectedCurrency: e.authCur.String()}))
+	}
+	if net := e.clearedAmt - e.fee; e.has(slotPaid) && !e.is(flagMismatchNet) && (e.paidCur != e.clearedCur || e.paidAmt != net) {
+		e.flags |= flagMismatchNet
+		reason := "net_differs"
+		if e.paidCur != e.clearedCur {
+			reason = "paid_currency_differs"
+		}
+		p.open(p.traceAnomaly(e, fact.AmountMismatch, "paid", max(p.time(e, tCleared), p.time(e, tPaid)), e.paidAmt, net, reason,
+			fact.Args{ClearedAmount: e.clearedAmt, Fee: e.fee, Currency: e.paidCur.String(), ExpectedCurrency: e.clearedCur.String()}))
+	}
+}
+
+// checkContract checks a clearing's fee and MCC: a fee larger than the
+// cleared amount is wrong under any contract; against the merchant's
+// contract, the fee rule and the registered MCC.
+//
+// The fee rule: a fee is within the contract when, in fen,
+//
+//	fee ≤ ⌈amount × (rate + tolerance) / 10⁶⌉
+//
+// with the rate and tolerance in parts per million: the contracted rate plus
+// the tolerance, rounded up to the next whole fen, and not one fen more. It
+// is computed in 128 bits, exact up to the Decimal(18,2) limit.
+func (p *Partition) checkContract(e *entry) {
+	if !e.has(slotCleared) {
+		return
+	}
+	if !e.is(flagFeeChecked) && e.fee > e.clearedAmt {
+		e.flags |= flagFeeChecked
+		var want int64
+		if prof, ok := p.merchants.Lookup(p.names.name(e.merchant)); ok {
+			want = contractFee(e.clearedAmt, prof.FeeRatePPM)
+		}
+		p.open(p.traceAnomaly(e, fact.FeeRateDeviation, "", p.time(e, tCleared), e.fee, want, "fee_exceeds_amount",
+			fact.Args{ClearedAmount: e.clearedAmt, Fee: e.fee}))
+	}
+	if e.is(flagFeeChecked) && e.is(flagMCCChecked) {
+		return
+	}
+	prof, ok := p.merchants.Lookup(p.names.name(e.merchant))
+	if !ok {
+		return // no contract to compare with; the profile gap is counted at authorization
+	}
+	if !e.is(flagFeeChecked) {
+		e.flags |= flagFeeChecked
+		if e.fee > maxFee(e.clearedAmt, prof.FeeRatePPM+p.cfg.FeeTolerancePPM) {
+			p.open(p.traceAnomaly(e, fact.FeeRateDeviation, "", p.time(e, tCleared), e.fee, contractFee(e.clearedAmt, prof.FeeRatePPM), "fee_above_contract",
+				fact.Args{ClearedAmount: e.clearedAmt, Fee: e.fee, FeeRatePPM: feeRatePPM(e.fee, e.clearedAmt), ContractRatePPM: prof.FeeRatePPM}))
+		}
+	}
+	if !e.is(flagMCCChecked) {
+		e.flags |= flagMCCChecked
+		if reg := parseMCC(prof.RegisteredMCC); reg != 0 && e.clearedMCC != 0 && e.clearedMCC != reg {
+			mcc := fmtMCC(e.clearedMCC)
+			p.open(p.traceAnomaly(e, fact.MCCMismatch, "", p.time(e, tCleared), e.clearedAmt, 0, "mcc_"+mcc,
+				fact.Args{MCC: mcc, RegisteredMCC: prof.RegisteredMCC}))
+		}
+	}
 }

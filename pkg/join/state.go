@@ -1,13 +1,8 @@
 package join
 
 import (
-	"strconv"
 	"sync"
-	"time"
 	"unsafe"
-
-	"settlemon/pkg/calendar"
-	"settlemon/pkg/fact"
 )
 
 var (
@@ -129,10 +124,6 @@ func (t *tombs) fire(upTo int64, fn func(uint64)) {
 	}
 }
 
-func ppm(v int64) string {
-	return strconv.FormatInt(v/10000, 10) + "." + strconv.FormatInt(v%10000/1000, 10) + strconv.FormatInt(v%1000/100, 10) + "%"
-}
-
 // intern maps repeated strings (merchant and terminal ids) to small ids so
 // that entries carry an int32 instead of a string header.
 type intern struct {
@@ -217,21 +208,4 @@ func (a *arena) of(b []byte) string {
 	start := len(a.chunk)
 	a.chunk = append(a.chunk, b...)
 	return unsafe.String(&a.chunk[start], len(b))
-}
-
-// fen formats an amount in fen as yuan with two decimals.
-func fen(v int64) string { return fact.Yuan(v) }
-
-func signedFen(v int64) string {
-	if v >= 0 {
-		return "+" + fen(v)
-	}
-	return fen(v)
-}
-
-func secs(ms int64) string { return (time.Duration(ms) * time.Millisecond).String() }
-
-// fmtTime renders an instant in the calendar's time zone, as support reads it.
-func fmtTime(ms int64, s *calendar.Schedule) string {
-	return time.UnixMilli(ms).In(s.Calendar().Location()).Format("Mon 2006-01-02 15:04 -07:00")
 }

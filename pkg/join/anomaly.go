@@ -1,0 +1,53 @@
+package join
+
+import (
+	"settlemon/pkg/fact"
+	"settlemon/pkg/text"
+)
+
+// The rules live by family: absence.go (clearing_missing, payout_overdue,
+// the orphans and their timers), money.go (amount_mismatch,
+// fee_rate_deviation, mcc_mismatch), reversal.go (reversed_but_settled,
+// duplicate_trace), payout.go (payout_failed, payout_held), batch.go (the
+// batch kinds) and late.go (late_event). Each builds an anomaly with
+// traceAnomaly or batchAnomaly, its values in Args, and emits it with open
+// or resolve; the sentence a person reads is rendered from those values by
+// package text, in emit.
+
+// traceAnomaly builds anomaly k of trace e, detected at the event time at
+// and versioned there; disc tells several anomalies of one kind apart.
+func (p *Partition) traceAnomaly(e *entry, k fact.Kind, disc string, at, amount, expected int64, reason string, args fact.Args) fact.Anomaly {
+	tx, _ := fact.Describe(k)
+	id := string(k) + ":" + e.trace()
+	if disc != "" {
+		id += ":" + disc
+	}
+	return fact.Anomaly{
+		ID: id, Kind: k, Severity: tx.Severity,
+		TraceNo: e.trace(), MerchantID: p.names.name(e.merchant),
+		Amount: amount, ExpectedAmount: expected, DetectedAt: at,
+		Reason: reason, Cause: tx.Cause, Action: tx.Action, Args: args,
+		CalendarVersion: p.sched.Calendar().Version(), Version: fact.Version(at, 0),
+	}
+}
+
+// open emits the open version of a, with the version it was built with.
+func (p *Partition) open(a fact.Anomaly) {
+	a.Status, a.ResolvedAt = fact.Open, 0
+	p.emit(a)
+}
+
+// resolve emits the resolved version of a: resolved at the event time at,
+// versioned as of asOf (rank 1), the latest of the times it depends on, so
+// that it supersedes the open version.
+func (p *Partition) resolve(a fact.Anomaly, at, asOf int64) {
+	a.Status, a.ResolvedAt, a.Version = fact.Resolved, at, fact.Version(asOf, 1)
+	p.emit(a)
+}
+
+// emit renders a's Details and appends it to the facts.
+func (p *Partition) emit(a fact.Anomaly) {
+	a.Details = text.AnomalyDetails(a, p.sched.Calendar().Location())
+	p.anomalies = append(p.anomalies, a)
+	p.stats.AnomalyFacts++
+}
