@@ -78,7 +78,7 @@ type service struct {
 func startOps(tb testing.TB, ctx context.Context, name string, deps telemetry.Deps, run func(context.Context) error) service {
 	tb.Helper()
 	addr := freeAddr(tb)
-	srv, err := telemetry.New(telemetry.DefaultConfig(addr), deps)
+	srv, err := telemetry.New(telemetry.DefaultConfigOn(addr), deps)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -297,7 +297,7 @@ func TestEveryServiceExposesItsMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	apiAddr := freeAddr(t)
-	cons, err := console.New(console.Config{Listen: apiAddr}, console.Deps{Explainer: ex, DB: consoleStore.Conn(), Logger: logger})
+	cons, err := console.New(console.DefaultConfigOn(apiAddr, ""), console.Deps{Explainer: ex, DB: consoleStore.Conn(), Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ identical re-delivery passes).`)
 	f.IntVar(&cfg.EventIDMemory, "event-id-memory", ingest.DefaultEventIDMemory,
 		"distinct event ids remembered per instance to dead-letter an event_id reused with different content (event_id_reused); about 46 bytes each; 0 disables")
 	migrate := f.Bool("migrate", false, "apply ClickHouse migrations before starting")
-	ops := telemetry.DefaultConfig(telemetry.IngestListen)
+	ops := telemetry.DefaultConfigOn(telemetry.IngestListen)
 	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
 	f.CheckConfigFlag()
 	if err := f.Parse(args); err != nil {

@@ -49,7 +49,7 @@ replay. SIGTERM flushes, commits and exits.`)
 	f.Int64Var(&cfg.Join.FeeTolerancePPM, "fee-tolerance-ppm", 500, "how far above the contracted fee rate (parts per million of the amount) a fee may be: fee ≤ ⌈amount × (rate + tolerance) / 1e6⌉ fen; 0..1000000")
 	f.StringVar(&cfg.BankCodesFile, "bank-codes-file", "", "bank return-code catalogue JSON mapping payout failure codes to reasons (default: the bundled schemas/bank/return-codes.json)")
 	migrate := f.Bool("migrate", false, "apply ClickHouse migrations before starting")
-	ops := telemetry.DefaultConfig(telemetry.JoinerListen)
+	ops := telemetry.DefaultConfigOn(telemetry.JoinerListen)
 	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
 	f.CheckConfigFlag()
 	if err := f.Parse(args); err != nil {
