@@ -5,8 +5,9 @@
 // deploy/clickhouse/local.sh). It waits until every consumer group has caught
 // up, drains the components, and returns the report.
 //
-// Each stage is the same component the standalone services run; this package
-// only wires them together and watches progress.
+// Each stage is the same component the standalone services run, wired by
+// pkg/pipeline; this package adds the broker, the simulator and the progress
+// watch.
 package allinone
 
 import (
