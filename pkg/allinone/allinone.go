@@ -5,8 +5,9 @@
 // deploy/clickhouse/local.sh). It waits until every consumer group has caught
 // up, drains the components, and returns the report.
 //
-// Each stage is the same component the standalone services run; this package
-// only wires them together and watches progress.
+// Each stage is the same component the standalone services run, wired by
+// pkg/pipeline; this package adds the broker, the simulator and the progress
+// watch.
 package allinone
 
 import (
@@ -20,61 +21,57 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"golang.org/x/sync/errgroup"
 
 	"settlemon/pkg/calendar"
 	"settlemon/pkg/devbroker"
 	"settlemon/pkg/event"
-	"settlemon/pkg/ingest"
 	"settlemon/pkg/joiner"
 	"settlemon/pkg/kafkaio"
+	"settlemon/pkg/pipeline"
 	"settlemon/pkg/report"
 	"settlemon/pkg/simulator"
 	"settlemon/pkg/store"
 )
 
-// Topics of the pipeline.
-const (
-	EventsTopic = "settle.events"
-	DLQTopic    = "settle.dlq"
-)
-
 // Config is an all-in-one run.
 type Config struct {
-	BrokerPort    int    // loopback port of the embedded broker, default 19092; -1: use Kafka as configured
+	BrokerPort    int    // loopback port of the embedded broker; -1: use Kafka as configured
 	BrokerDataDir string // empty: in memory
-	Partitions    int    // partitions of every topic, default 6
 	TruthFile     string // ground truth of the simulation, JSON lines; empty: not written
 	FreshDatabase bool   // drop the database before the run
 	Progress      time.Duration
 
+	// Simulator is the input; its partitions and topics are the pipeline's.
 	Simulator simulator.Config
-	Ingest    ingest.Config // Source and topics are set per consumer
-	Joiner    joiner.Config
+	Pipeline  pipeline.Config
 	Store     store.Config
 }
 
-// Defaults fills zero values.
-func (c Config) Defaults() Config {
-	if c.BrokerPort == 0 {
-		c.BrokerPort = 19092
-	}
-	if c.Partitions == 0 {
-		c.Partitions = 6
-	}
-	if c.Progress == 0 {
-		c.Progress = 2 * time.Second
-	}
-	c.Simulator.Partitions = c.Partitions
-	return c
+// DefaultConfig returns the embedded default: the broker on port 19092,
+// progress every 2s, the full simulation, the default topology on 6
+// partitions with the joiner on the replay clock, the default ClickHouse.
+func DefaultConfig() Config {
+	pc := pipeline.DefaultConfig()
+	pc.Joiner.Clock = joiner.ClockReplay
+	return Config{BrokerPort: 19092, Progress: 2 * time.Second, Simulator: simulator.FullConfig(), Pipeline: pc, Store: store.DefaultConfig()}
+}
+
+// simulator is the simulation onto the pipeline's source topics.
+func (c Config) simulator() simulator.Config {
+	sc := c.Simulator
+	sc.Partitions, sc.Topics = c.Pipeline.Partitions, simulator.SourceTopics(c.Pipeline.Topics.Sources)
+	return sc
 }
 
 // Validate reports a setting that cannot work.
 func (c Config) Validate() error {
-	if c.Partitions <= 0 {
-		return errors.New("allinone: partitions must be positive")
+	if c.Progress <= 0 {
+		return errors.New("allinone: progress interval must be positive")
 	}
-	if err := c.Simulator.Validate(); err != nil {
+	if err := c.Pipeline.Validate(); err != nil {
+		return fmt.Errorf("allinone: %w", err)
+	}
+	if err := c.simulator().Validate(); err != nil {
 		return fmt.Errorf("allinone: %w", err)
 	}
 	return c.Store.Validate()
@@ -90,8 +87,8 @@ type Deps struct {
 
 // SourceTopics are the four source topics in source order.
 func (c Config) SourceTopics() []string {
-	t := c.Simulator.Topics
-	return []string{t.Authorizations, t.Clearing, t.Payouts, t.Merchants}
+	t := c.Pipeline.Topics.Sources
+	return t[:]
 }
 
 // Result is what a run leaves.
@@ -103,7 +100,6 @@ type Result struct {
 
 // Run executes the pipeline end to end and returns its report.
 func Run(ctx context.Context, cfg Config, deps Deps) (Result, error) {
-	cfg = cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return Result{}, err
 	}
@@ -113,170 +109,47 @@ func Run(ctx context.Context, cfg Config, deps Deps) (Result, error) {
 	log := deps.Logger
 	started := time.Now()
 
-	k := deps.Kafka
-	if cfg.BrokerPort >= 0 {
-		b, err := devbroker.New(devbroker.Config{Port: cfg.BrokerPort, DataDir: cfg.BrokerDataDir, Partitions: cfg.Partitions}, log)
-		if err != nil {
-			return Result{}, err
-		}
-		defer b.Close()
-		k.Brokers = []string{b.Addr()}
-	}
-	topics := []kafkaio.TopicSpec{{Name: EventsTopic, Partitions: cfg.Partitions}, {Name: DLQTopic, Partitions: cfg.Partitions},
-		{Name: event.ProfilesTopic, Partitions: cfg.Partitions, Compacted: true}}
-	for i, t := range cfg.SourceTopics() {
-		topics = append(topics, kafkaio.TopicSpec{Name: t, Partitions: cfg.Partitions, Compacted: event.Source(i) == event.Merchants})
-	}
-	if err := kafkaio.EnsureTopics(ctx, k, topics); err != nil {
+	k, closeBroker, err := startBroker(cfg, deps.Kafka, log)
+	if err != nil {
 		return Result{}, err
 	}
-
-	if cfg.FreshDatabase {
-		if err := dropDatabase(ctx, cfg.Store, log); err != nil {
-			return Result{}, err
-		}
+	defer closeBroker()
+	if err := cfg.Pipeline.EnsureTopics(ctx, k); err != nil {
+		return Result{}, err
 	}
-	st, err := store.New(ctx, cfg.Store, log)
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return Result{}, err
 	}
 	defer st.Close()
-	applied, err := st.Migrate(ctx)
+	truth, closeTruth, err := openTruth(cfg.TruthFile)
 	if err != nil {
 		return Result{}, err
 	}
-	log.Info("ClickHouse migrated", "applied", len(applied), "database", st.Database())
-
-	sim, err := simulator.New(cfg.Simulator, deps.Schedule.Calendar())
-	if err != nil {
-		return Result{}, err
-	}
-	var truth io.Writer
-	if cfg.TruthFile != "" {
-		if err := os.MkdirAll(filepath.Dir(cfg.TruthFile), 0o755); err != nil {
-			return Result{}, err
-		}
-		f, err := os.Create(cfg.TruthFile)
-		if err != nil {
-			return Result{}, fmt.Errorf("creating truth file: %w", err)
-		}
-		defer f.Close()
-		truth = f
-	}
-
-	// The pipeline's components run until the simulation is fully consumed.
-	compCtx, stopComponents := context.WithCancel(ctx)
-	defer stopComponents()
-	comps, compCtx := errgroup.WithContext(compCtx)
-
-	var ingests []*ingest.Ingest
-	for s := event.Auth; s < event.NumSources; s++ {
-		ic := cfg.Ingest
-		ic.Source, ic.Topic, ic.OutTopic, ic.DLQTopic, ic.Group = s, cfg.SourceTopics()[s], EventsTopic, DLQTopic, ""
-		in, err := ingest.New(ic, ingest.Deps{Kafka: k, Store: st, Logger: log})
-		if err != nil {
-			return Result{}, err
-		}
-		ingests = append(ingests, in)
-		comps.Go(func() error { return in.Run(compCtx) })
-	}
-	jc := cfg.Joiner
-	jc.Topic, jc.MerchantsSource = EventsTopic, cfg.Simulator.Topics.Merchants
-	jn, err := joiner.New(jc, joiner.Deps{Kafka: k, Store: st, Schedule: deps.Schedule, Logger: log})
-	if err != nil {
-		return Result{}, err
-	}
+	defer closeTruth()
 
 	// The simulator publishes merchant profiles first; the joiner loads the
 	// profile table before it joins, so it starts once they are published.
-	pub := kafkaio.NewPublisher(k)
-	defer pub.Close()
-	merchantsOut := make(chan struct{})
-	var simStats simulator.Stats
-	simDone := make(chan error, 1)
-	go func() {
-		var once bool
-		stats, err := sim.Run(compCtx, func(msgs []simulator.Message) error {
-			out := make([]kafka.Message, len(msgs))
-			for i, m := range msgs {
-				out[i] = kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value}
-				if m.Partition >= 0 {
-					out[i].Headers = []kafka.Header{kafkaio.ToPartition(m.Partition)}
-				}
-			}
-			if err := pub.Publish(compCtx, out); err != nil {
-				return err
-			}
-			if !once && msgs[len(msgs)-1].Topic != cfg.Simulator.Topics.Merchants {
-				once = true
-				close(merchantsOut)
-			}
-			return nil
-		}, truth)
-		simStats = stats
-		if !once {
-			close(merchantsOut)
-		}
-		simDone <- err
-	}()
-	select {
-	case <-merchantsOut:
-	case <-ctx.Done():
-		return Result{}, ctx.Err()
+	sim := &publication{merchants: cfg.Pipeline.Topics.Sources[event.Merchants], merchantsOut: make(chan struct{}), done: make(chan error, 1)}
+	p, err := pipeline.New(cfg.Pipeline, pipeline.Deps{Kafka: k, Store: st, Schedule: deps.Schedule, Logger: log, JoinerStart: sim.merchantsOut})
+	if err != nil {
+		return Result{}, err
 	}
-	comps.Go(func() error { return jn.Run(compCtx) })
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	stopped := make(chan error, 1)
+	go func() { stopped <- p.Run(runCtx) }()
+	defer p.Close()
+	if err := sim.start(runCtx, cfg.simulator(), deps.Schedule.Calendar(), k, truth); err != nil {
+		return Result{}, err
+	}
 
-	// Watch progress until the simulation is published and every group has
-	// consumed everything.
-	groups := map[string]string{EventsTopic: jc.Defaults().Group}
-	for s, t := range cfg.SourceTopics() {
-		groups[t] = "settlemon-ingest-" + event.Source(s).String()
+	w := watch{p: p, out: deps.Out, log: log, started: started, days: cfg.Simulator.Days}
+	if err := w.untilConsumed(ctx, cfg.Progress, sim, stopped); err != nil {
+		return Result{}, err
 	}
-	simFinished := false
-	quiet := 0
-	tick := time.NewTicker(cfg.Progress)
-	defer tick.Stop()
-	for quiet < 2 {
-		select {
-		case err := <-simDone:
-			if err != nil {
-				stopComponents()
-				_ = comps.Wait()
-				return Result{}, fmt.Errorf("simulator: %w", err)
-			}
-			simFinished = true
-			fmt.Fprintf(deps.Out, "simulator: published %d messages (%d traces over %d days)\n", total(simStats.Messages), simStats.Traces, cfg.Simulator.Days)
-			continue
-		case <-compCtx.Done():
-			err := comps.Wait()
-			if err == nil {
-				err = ctx.Err()
-			}
-			return Result{}, fmt.Errorf("pipeline stopped: %w", err)
-		case <-tick.C:
-		}
-		var ing ingest.Stats
-		for _, in := range ingests {
-			s := in.Stats()
-			ing.Consumed += s.Consumed
-			ing.DeadLettered += s.DeadLettered
-		}
-		js := jn.Stats()
-		behind, err := totalLag(ctx, k, groups)
-		if err != nil {
-			log.Warn("reading consumer lag", "err", err)
-			continue
-		}
-		fmt.Fprintf(deps.Out, "progress: ingest consumed %d (dead letters %d) · joiner read %d, wrote %d lag facts and %d anomalies, %d open traces · messages behind %d · %s\n",
-			ing.Consumed, ing.DeadLettered, js.Records, js.LagFacts, js.Anomalies, js.OpenTraces, behind, time.Since(started).Round(time.Second))
-		if simFinished && behind == 0 {
-			quiet++
-		} else {
-			quiet = 0
-		}
-	}
-	stopComponents()
-	if err := comps.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+	p.Close()
+	if err := <-stopped; err != nil {
 		return Result{}, err
 	}
 	rep, err := report.Build(ctx, k, st, cfg.SourceTopics())
@@ -285,11 +158,167 @@ func Run(ctx context.Context, cfg Config, deps Deps) (Result, error) {
 	}
 	rep.ClickHouse = cfg.Store.Addr
 	elapsed := time.Since(started)
+	stats := sim.stats
 	rep.ExtraSummary = append(rep.ExtraSummary,
 		fmt.Sprintf("Simulated %d days from %s: %d traces (%d approved, %d declined), %d source messages; run took %s",
-			cfg.Simulator.Days, cfg.Simulator.Start, simStats.Traces, simStats.Approved, simStats.Declined, total(simStats.Messages), elapsed.Round(time.Millisecond)),
+			cfg.Simulator.Days, cfg.Simulator.Start, stats.Traces, stats.Approved, stats.Declined, total(stats.Messages), elapsed.Round(time.Millisecond)),
 	)
-	return Result{Report: rep, Simulated: simStats, Elapsed: elapsed}, nil
+	return Result{Report: rep, Simulated: stats, Elapsed: elapsed}, nil
+}
+
+// startBroker starts the embedded broker unless BrokerPort is -1, and
+// returns the Kafka configuration that reaches it.
+func startBroker(cfg Config, k kafkaio.Config, log *slog.Logger) (kafkaio.Config, func(), error) {
+	if cfg.BrokerPort < 0 {
+		return k, func() {}, nil
+	}
+	b, err := devbroker.New(devbroker.Config{Port: cfg.BrokerPort, DataDir: cfg.BrokerDataDir, Partitions: cfg.Pipeline.Partitions}, log)
+	if err != nil {
+		return k, nil, err
+	}
+	k.Brokers = []string{b.Addr()}
+	return k, func() { b.Close() }, nil
+}
+
+// openStore opens the run's database, dropped first for a fresh run, and
+// migrates it.
+func openStore(ctx context.Context, cfg Config, log *slog.Logger) (*store.Store, error) {
+	if cfg.FreshDatabase {
+		if err := dropDatabase(ctx, cfg.Store, log); err != nil {
+			return nil, err
+		}
+	}
+	st, err := store.New(ctx, cfg.Store, log)
+	if err != nil {
+		return nil, err
+	}
+	applied, err := st.Migrate(ctx)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	log.Info("ClickHouse migrated", "applied", len(applied), "database", st.Database())
+	return st, nil
+}
+
+// openTruth creates the truth file; with no path it writes nowhere.
+func openTruth(path string) (io.Writer, func(), error) {
+	if path == "" {
+		return nil, func() {}, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, nil, err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating truth file: %w", err)
+	}
+	return f, func() { f.Close() }, nil
+}
+
+// publication is the simulator publishing onto the source topics.
+type publication struct {
+	merchants    string        // the merchants topic, published first
+	merchantsOut chan struct{} // closed once the merchant profiles are published
+	done         chan error    // the simulator's result
+	stats        simulator.Stats
+}
+
+// start runs the simulator on a goroutine of its own and returns once the
+// merchant profiles are published.
+func (s *publication) start(ctx context.Context, sc simulator.Config, cal *calendar.Calendar, k kafkaio.Config, truth io.Writer) error {
+	sim, err := simulator.New(sc, cal)
+	if err != nil {
+		return err
+	}
+	go func() {
+		pub := kafkaio.NewPublisher(k)
+		defer pub.Close()
+		var once bool
+		stats, err := sim.Run(ctx, func(msgs []simulator.Message) error {
+			if err := pub.Publish(ctx, toKafka(msgs)); err != nil {
+				return err
+			}
+			if !once && msgs[len(msgs)-1].Topic != s.merchants {
+				once = true
+				close(s.merchantsOut)
+			}
+			return nil
+		}, truth)
+		s.stats = stats
+		if !once {
+			close(s.merchantsOut)
+		}
+		s.done <- err
+	}()
+	select {
+	case <-s.merchantsOut:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func toKafka(msgs []simulator.Message) []kafka.Message {
+	out := make([]kafka.Message, len(msgs))
+	for i, m := range msgs {
+		out[i] = kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value}
+		if m.Partition >= 0 {
+			out[i].Headers = []kafka.Header{kafkaio.ToPartition(m.Partition)}
+		}
+	}
+	return out
+}
+
+// watch prints the pipeline's progress.
+type watch struct {
+	p       *pipeline.Pipeline
+	out     io.Writer
+	log     *slog.Logger
+	started time.Time
+	days    int
+}
+
+// untilConsumed watches until the simulation is published and every group
+// has consumed everything, on two ticks in a row.
+func (w watch) untilConsumed(ctx context.Context, every time.Duration, sim *publication, stopped <-chan error) error {
+	simFinished := false
+	quiet := 0
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for quiet < 2 {
+		select {
+		case err := <-sim.done:
+			if err != nil {
+				return fmt.Errorf("simulator: %w", err)
+			}
+			simFinished = true
+			fmt.Fprintf(w.out, "simulator: published %d messages (%d traces over %d days)\n", total(sim.stats.Messages), sim.stats.Traces, w.days)
+			continue
+		case err := <-stopped:
+			if err == nil {
+				err = ctx.Err()
+			}
+			return fmt.Errorf("pipeline stopped: %w", err)
+		case <-ctx.Done():
+			return fmt.Errorf("pipeline stopped: %w", ctx.Err())
+		case <-tick.C:
+		}
+		s := w.p.Stats()
+		behind, err := w.p.Behind(ctx)
+		if err != nil {
+			w.log.Warn("reading consumer lag", "err", err)
+			continue
+		}
+		fmt.Fprintf(w.out, "progress: ingest consumed %d (dead letters %d) · joiner read %d, wrote %d lag facts and %d anomalies, %d open traces · messages behind %d · %s\n",
+			s.Ingest.Consumed, s.Ingest.DeadLettered, s.Joiner.Records, s.Joiner.LagFacts, s.Joiner.Anomalies, s.Joiner.OpenTraces, behind, time.Since(w.started).Round(time.Second))
+		if simFinished && behind == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+	}
+	return nil
 }
 
 func total(m map[string]int) int {
@@ -298,20 +327,6 @@ func total(m map[string]int) int {
 		n += v
 	}
 	return n
-}
-
-func totalLag(ctx context.Context, k kafkaio.Config, groups map[string]string) (int64, error) {
-	var sum int64
-	for topic, group := range groups {
-		lag, err := kafkaio.GroupLag(ctx, k, group, topic)
-		if err != nil {
-			return 0, err
-		}
-		for _, v := range lag {
-			sum += v
-		}
-	}
-	return sum, nil
 }
 
 func dropDatabase(ctx context.Context, cfg store.Config, log *slog.Logger) error {

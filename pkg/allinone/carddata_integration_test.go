@@ -19,7 +19,6 @@ import (
 
 	"settlemon/pkg/event"
 	"settlemon/pkg/explain"
-	"settlemon/pkg/joiner"
 	"settlemon/pkg/kafkaio"
 	"settlemon/pkg/pan"
 	"settlemon/pkg/service"
@@ -112,7 +111,7 @@ func TestRejectedProfileChangesNoFact(t *testing.T) {
 		msgs = append(msgs, tr.messages(h.eventTopics())...)
 	}
 	publishAll(t, ctx, h.kafka, msgs)
-	h.consume(t, ctx, joiner.Config{})
+	h.consume(t, ctx)
 
 	dead := deadLetters(t, ctx, h)
 	for _, want := range []string{mt + " | empty_key", mt + " | future_timestamp"} {
@@ -172,7 +171,7 @@ func TestNumericIdsAreNotCards(t *testing.T) {
 	}
 	t.Logf("%d of %d trace numbers pass Luhn", luhn, traces)
 	publishAll(t, ctx, h.kafka, msgs)
-	rep := h.consume(t, ctx, joiner.Config{})
+	rep := h.consume(t, ctx)
 
 	if dead := deadLetters(t, ctx, h); len(dead) != 0 {
 		t.Errorf("dead letters: %v, want none", dead)
@@ -308,7 +307,7 @@ func TestCardNumbersNeverStored(t *testing.T) {
 		msgs = append(msgs, tr.messages(h.eventTopics())...)
 	}
 	publishAll(t, ctx, h.kafka, msgs)
-	h.consume(t, ctx, joiner.Config{})
+	h.consume(t, ctx)
 
 	dead := 0
 	for row, c := range deadLetters(t, ctx, h) {
@@ -417,7 +416,7 @@ func TestContractPayoutFailedExample(t *testing.T) {
 		msgs = append(msgs, m...)
 	}
 	publishAll(t, ctx, h.kafka, msgs)
-	rep := h.consume(t, ctx, joiner.Config{})
+	rep := h.consume(t, ctx)
 
 	got := snapshot(t, ctx, storetest.Conn(t, h.store), "SELECT trace_no, reason, bank_code, bank_code_unknown FROM anomalies_latest WHERE kind = 'payout_failed' ORDER BY trace_no")
 	want := []string{"71000000000 | name_mismatch | ACCOUNT_NAME_MISMATCH | 0", "71000000001 | other | E_NOT_IN_CATALOGUE | 1"}

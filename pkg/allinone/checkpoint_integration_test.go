@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
-	"settlemon/pkg/allinone"
 	"settlemon/pkg/event"
 	"settlemon/pkg/ingest"
 	"settlemon/pkg/joiner"
@@ -39,18 +38,18 @@ func TestJoinerRestartsFromCheckpoint(t *testing.T) {
 	runCtx, stopAll := context.WithCancel(ctx)
 	defer stopAll()
 	g, gctx := errgroup.WithContext(runCtx)
-	topics := []string{h.topics.Authorizations, h.topics.Clearing, h.topics.Payouts, h.topics.Merchants}
-	groups := map[string]string{}
+	groups := groupsOf(h.pipeline)
+	events := h.pipeline.Topics.Events
+	delete(groups, events)
 	for s := event.Auth; s < event.NumSources; s++ {
-		ic := ingest.Config{Source: s, Topic: topics[s], OutTopic: allinone.EventsTopic, DLQTopic: allinone.DLQTopic}
-		in, err := ingest.New(ic, ingest.Deps{Kafka: h.kafka, Store: st, Logger: testLogger(t)})
+		in, err := ingest.New(h.pipeline.IngestConfig(s), ingest.Deps{Kafka: h.kafka, Store: st, Logger: testLogger(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		groups[topics[s]] = ic.Defaults().Group
 		g.Go(func() error { return in.Run(gctx) })
 	}
-	jc := joiner.Config{Topic: allinone.EventsTopic, MerchantsSource: h.topics.Merchants, CheckpointRecords: 2000, FlushInterval: 200 * time.Millisecond}
+	jc := h.pipeline.JoinerConfig()
+	jc.CheckpointRecords, jc.FlushInterval = 2000, 200*time.Millisecond
 	newJoiner := func() *joiner.Joiner {
 		jn, err := joiner.New(jc, joiner.Deps{Kafka: h.kafka, Store: st, Schedule: testSchedule(t), Logger: testLogger(t)})
 		if err != nil {
@@ -85,7 +84,7 @@ func TestJoinerRestartsFromCheckpoint(t *testing.T) {
 
 	// Partition 0's newest checkpoint gets 64 bytes flipped, partition 1's is
 	// cut short, partition 2's stays intact.
-	group := jc.Defaults().Group
+	group := jc.Group
 	damage := []func([]byte) []byte{
 		func(b []byte) []byte {
 			for i := len(b) / 2; i < len(b)/2+64; i++ {
@@ -98,20 +97,20 @@ func TestJoinerRestartsFromCheckpoint(t *testing.T) {
 	}
 	covered := make([]int64, h.partitions) // the offset each partition's checkpoint covers
 	for p := range h.partitions {
-		off, data, ok, err := st.LoadCheckpoint(ctx, group, allinone.EventsTopic, int32(p), math.MaxInt64)
+		off, data, ok, err := st.LoadCheckpoint(ctx, group, events, int32(p), math.MaxInt64)
 		if err != nil || !ok || len(data) < 200 {
 			t.Fatalf("partition %d's checkpoint: %d bytes, found %v, %v", p, len(data), ok, err)
 		}
 		covered[p] = off
 		if p < len(damage) && damage[p] != nil {
-			if err := st.SaveCheckpoint(ctx, group, allinone.EventsTopic, int32(p), off, damage[p](data)); err != nil {
+			if err := st.SaveCheckpoint(ctx, group, events, int32(p), off, damage[p](data)); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 
 	second := newJoiner()
-	groups[allinone.EventsTopic] = group
+	groups[events] = group
 	g.Go(func() error { return second.Run(gctx) })
 	waitCaughtUp(t, gctx, h.kafka, groups)
 	stopAll()

@@ -29,7 +29,7 @@ func TestFullScenario(t *testing.T) {
 	truthFile := filepath.Join(t.TempDir(), "truth.jsonl")
 	cfg := runConfig(t, st.Database(), truthFile, 1)
 	cfg.Simulator = simulator.FullConfig()
-	cfg.Partitions = 6
+	cfg.Pipeline.Partitions = 6
 	cfg.Progress = 2 * time.Second
 	res, err := allinone.Run(ctx, cfg, runDeps(t))
 	if err != nil {
@@ -136,7 +136,7 @@ func TestFullScenario(t *testing.T) {
 
 	t.Run("the same input again gives identical anomalies", func(t *testing.T) {
 		again := runConfig(t, st.Database(), filepath.Join(t.TempDir(), "truth.jsonl"), 1)
-		again.Simulator, again.Partitions, again.Progress = simulator.FullConfig(), 6, 2*time.Second
+		again.Simulator, again.Pipeline.Partitions, again.Progress = simulator.FullConfig(), 6, 2*time.Second
 		if _, err := allinone.Run(ctx, again, runDeps(t)); err != nil {
 			t.Fatalf("second run: %v", err)
 		}

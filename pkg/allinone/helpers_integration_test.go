@@ -94,14 +94,11 @@ func smallSim(seed int64) simulator.Config {
 // (already created and migrated by storetest).
 func runConfig(tb testing.TB, db, truthFile string, seed int64) allinone.Config {
 	tb.Helper()
-	return allinone.Config{
-		BrokerPort: freePort(tb),
-		Partitions: 3,
-		TruthFile:  truthFile,
-		Progress:   500 * time.Millisecond,
-		Simulator:  smallSim(seed),
-		Store:      storetest.Config(tb, db),
-	}
+	cfg := allinone.DefaultConfig()
+	cfg.BrokerPort, cfg.TruthFile, cfg.Progress = freePort(tb), truthFile, 500*time.Millisecond
+	cfg.Pipeline.Partitions = 3
+	cfg.Simulator, cfg.Store = smallSim(seed), storetest.Config(tb, db)
+	return cfg
 }
 
 func runDeps(tb testing.TB) allinone.Deps {

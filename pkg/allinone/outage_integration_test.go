@@ -13,7 +13,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"settlemon/pkg/alert"
-	"settlemon/pkg/allinone"
 	"settlemon/pkg/event"
 	"settlemon/pkg/fact"
 	"settlemon/pkg/ingest"
@@ -72,8 +71,7 @@ func TestPayoutOutageAlertsOnce(t *testing.T) {
 			t.Errorf("pipeline: %v", err)
 		}
 	}()
-	topics := []string{h.topics.Authorizations, h.topics.Clearing, h.topics.Payouts, h.topics.Merchants}
-	groups := map[string]string{}
+	groups := groupsOf(h.pipeline)
 	publish := func(msgs []simulator.Message) {
 		pub := kafkaio.NewPublisher(h.kafka)
 		defer pub.Close()
@@ -94,21 +92,21 @@ func TestPayoutOutageAlertsOnce(t *testing.T) {
 	}
 	publish(all[:cut])
 	for s := event.Auth; s < event.NumSources; s++ {
-		ic := ingest.Config{Source: s, Topic: topics[s], OutTopic: allinone.EventsTopic, DLQTopic: allinone.DLQTopic, HealthInterval: 200 * time.Millisecond}
+		ic := h.pipeline.IngestConfig(s)
+		ic.HealthInterval = 200 * time.Millisecond
 		in, err := ingest.New(ic, ingest.Deps{Kafka: h.kafka, Store: st, Logger: testLogger(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		groups[topics[s]] = ic.Defaults().Group
 		g.Go(func() error { return in.Run(gctx) })
 	}
-	jc := joiner.Config{Topic: allinone.EventsTopic, MerchantsSource: h.topics.Merchants, Clock: joiner.ClockLive, HealthInterval: 200 * time.Millisecond}
+	jc := h.pipeline.JoinerConfig()
+	jc.Clock, jc.HealthInterval = joiner.ClockLive, 200*time.Millisecond
 	jn, err := joiner.New(jc, joiner.Deps{Kafka: h.kafka, Store: st, Schedule: testSchedule(t), Logger: testLogger(t),
 		Now: func() time.Time { return time.UnixMilli(now.Load()) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	groups[allinone.EventsTopic] = jc.Defaults().Group
 	g.Go(func() error { return jn.Run(gctx) })
 
 	rcv := newReceiver(t)

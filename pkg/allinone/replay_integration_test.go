@@ -4,7 +4,6 @@ package allinone_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,15 +13,12 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
-	"golang.org/x/sync/errgroup"
 
 	"settlemon/pkg/allinone"
 	"settlemon/pkg/devbroker"
-	"settlemon/pkg/event"
-	"settlemon/pkg/ingest"
 	"settlemon/pkg/join"
-	"settlemon/pkg/joiner"
 	"settlemon/pkg/kafkaio"
+	"settlemon/pkg/pipeline"
 	"settlemon/pkg/report"
 	"settlemon/pkg/simulator"
 	"settlemon/pkg/store"
@@ -148,7 +144,7 @@ func TestReplayIsIdempotent(t *testing.T) {
 		sim := smallSim(13)
 		sim.Partitions = h.partitions
 		stats := h.publish(t, ctx, sim, truthFile, 2)
-		rep := h.consume(t, ctx, joiner.Config{})
+		rep := h.consume(t, ctx)
 
 		checkFedTwice(t, rep, stats)
 		conn := storetest.Conn(t, st)
@@ -174,9 +170,9 @@ func TestReplayIsIdempotent(t *testing.T) {
 
 		cfg := runConfig(t, st.Database(), truthFile, 17)
 		cfg.BrokerPort = -1 // the harness's broker, which holds the first copy
-		cfg.Partitions = h.partitions
-		cfg.Joiner.Join = join.DefaultConfig()
-		cfg.Joiner.Join.TombstoneTTL = 30 * 24 * time.Hour
+		cfg.Pipeline.Partitions = h.partitions
+		cfg.Pipeline.Joiner.Join = join.DefaultConfig()
+		cfg.Pipeline.Joiner.Join.TombstoneTTL = 30 * 24 * time.Hour
 		deps := runDeps(t)
 		deps.Kafka = h.kafka
 		res, err := allinone.Run(ctx, cfg, deps)
@@ -220,7 +216,8 @@ type harness struct {
 	store      *store.Store
 	partitions int
 	topics     simulator.Topics
-	log        *slog.Logger // the pipeline's; nil: warnings to the test log
+	pipeline   pipeline.Config // the embedded run's, on partitions
+	log        *slog.Logger    // the pipeline's; nil: warnings to the test log
 }
 
 func newHarness(tb testing.TB, ctx context.Context, st *store.Store) *harness {
@@ -233,17 +230,12 @@ func newHarness(tb testing.TB, ctx context.Context, st *store.Store) *harness {
 	tb.Cleanup(b.Close)
 	k := kafkaio.DefaultConfig()
 	k.Brokers = []string{b.Addr()}
-	topics := simulator.DefaultConfig().Topics
-	specs := []kafkaio.TopicSpec{{Name: allinone.EventsTopic, Partitions: partitions}, {Name: allinone.DLQTopic, Partitions: partitions}}
-	for _, name := range []string{topics.Authorizations, topics.Clearing, topics.Payouts} {
-		specs = append(specs, kafkaio.TopicSpec{Name: name, Partitions: partitions})
-	}
-	specs = append(specs, kafkaio.TopicSpec{Name: topics.Merchants, Partitions: partitions, Compacted: true},
-		kafkaio.TopicSpec{Name: event.ProfilesTopic, Partitions: partitions, Compacted: true})
-	if err := kafkaio.EnsureTopics(ctx, k, specs); err != nil {
+	pc := allinone.DefaultConfig().Pipeline
+	pc.Partitions = partitions
+	if err := pc.EnsureTopics(ctx, k); err != nil {
 		tb.Fatal(err)
 	}
-	return &harness{kafka: k, store: st, partitions: partitions, topics: topics}
+	return &harness{kafka: k, store: st, partitions: partitions, topics: simulator.SourceTopics(pc.Topics.Sources), pipeline: pc}
 }
 
 // publish runs the simulator and writes every chunk copies times in a row
@@ -293,44 +285,43 @@ func (h *harness) publish(tb testing.TB, ctx context.Context, cfg simulator.Conf
 
 // consume runs the four ingest consumers and the joiner until every consumer
 // group has committed everything, stops them, and returns the report.
-func (h *harness) consume(tb testing.TB, ctx context.Context, jc joiner.Config) report.Report {
+func (h *harness) consume(tb testing.TB, ctx context.Context) report.Report {
 	tb.Helper()
 	log := h.log
 	if log == nil {
 		log = testLogger(tb)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	g, gctx := errgroup.WithContext(runCtx)
-	sources := []string{h.topics.Authorizations, h.topics.Clearing, h.topics.Payouts, h.topics.Merchants}
-	groups := map[string]string{}
-	for s := event.Auth; s < event.NumSources; s++ {
-		ic := ingest.Config{Source: s, Topic: sources[s], OutTopic: allinone.EventsTopic, DLQTopic: allinone.DLQTopic}
-		in, err := ingest.New(ic, ingest.Deps{Kafka: h.kafka, Store: h.store, Logger: log})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		groups[sources[s]] = ic.Defaults().Group
-		g.Go(func() error { return in.Run(gctx) })
-	}
-	jc.Topic, jc.MerchantsSource = allinone.EventsTopic, h.topics.Merchants
-	jn, err := joiner.New(jc, joiner.Deps{Kafka: h.kafka, Store: h.store, Schedule: testSchedule(tb), Logger: log})
+	p, err := pipeline.New(h.pipeline, pipeline.Deps{Kafka: h.kafka, Store: h.store, Schedule: testSchedule(tb), Logger: log})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	groups[allinone.EventsTopic] = jc.Defaults().Group
-	g.Go(func() error { return jn.Run(gctx) })
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	stopped := make(chan error, 1)
+	go func() { stopped <- p.Run(runCtx) }()
 
-	waitCaughtUp(tb, gctx, h.kafka, groups)
-	stop()
-	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+	waitCaughtUp(tb, runCtx, h.kafka, groupsOf(h.pipeline))
+	if err := p.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	if err := <-stopped; err != nil {
 		tb.Fatalf("pipeline: %v", err)
 	}
-	rep, err := report.Build(ctx, h.kafka, h.store, sources)
+	sources := h.pipeline.Topics.Sources
+	rep, err := report.Build(ctx, h.kafka, h.store, sources[:])
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return rep
+}
+
+// groupsOf maps each topic of the pipeline to the group that reads it.
+func groupsOf(pc pipeline.Config) map[string]string {
+	groups := map[string]string{}
+	for _, c := range pc.Consumers() {
+		groups[c.Topic] = c.Group
+	}
+	return groups
 }
 
 // waitCaughtUp polls the groups' lag until all of them have committed

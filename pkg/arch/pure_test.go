@@ -36,6 +36,7 @@ var forbidden = []string{
 	"settlemon/pkg/kafkaio",
 	"settlemon/pkg/ingest",
 	"settlemon/pkg/joiner",
+	"settlemon/pkg/pipeline",
 	"settlemon/pkg/telemetry",
 	"settlemon/pkg/devbroker",
 }

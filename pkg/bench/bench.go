@@ -26,25 +26,17 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"sync"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"settlemon/pkg/bench/workload"
 	"settlemon/pkg/calendar"
-	"settlemon/pkg/event"
-	"settlemon/pkg/ingest"
 	"settlemon/pkg/join"
 	"settlemon/pkg/joiner"
 	"settlemon/pkg/kafkaio"
+	"settlemon/pkg/pipeline"
 	"settlemon/pkg/simulator"
 	"settlemon/pkg/store"
-)
-
-// Topics of the measured pipeline (those of `settlemon-dev run`).
-const (
-	EventsTopic = "settle.events"
-	DLQTopic    = "settle.dlq"
 )
 
 // Config is one bench run.
@@ -58,13 +50,14 @@ type Config struct {
 	// pipeline's. Empty: the broker runs in this process, as in
 	// `settlemon-dev run`, and its CPU counts with the pipeline's.
 	BrokerCommand []string
-	Partitions    int // of every topic, default 6
 
-	// Simulator is the prefilled input; its Partitions and Topics are set
-	// from the run.
+	// Simulator is the prefilled input; its Partitions and Topics are the
+	// pipeline's.
 	Simulator simulator.Config
-	Ingest    ingest.Config // source, topics and group are set per consumer
-	Joiner    joiner.Config // topics are set; Clock is replay
+	// Pipeline is the measured topology, that of `settlemon-dev run` (the
+	// replay clock); the live phase runs the same settings on topics and
+	// groups of its own, on the live clock.
+	Pipeline pipeline.Config
 	// Store is the ClickHouse the pipeline writes to. Its database (default
 	// settle_bench) is dropped and migrated at the start.
 	Store store.Config
@@ -99,9 +92,11 @@ func DefaultConfig() Config {
 	sim.Days, sim.TracesPerDay, sim.ChunkSize = 10, 100_000, 10_000
 	st := store.DefaultConfig()
 	st.Database = "settle_bench"
+	pc := pipeline.DefaultConfig()
+	pc.Joiner.Clock = joiner.ClockReplay
 	return Config{
 		BrokerPort:        19192,
-		Partitions:        6,
+		Pipeline:          pc,
 		Simulator:         sim,
 		Store:             st,
 		ClickHousePIDFile: ".run/clickhouse/clickhouse-server.pid",
@@ -116,8 +111,8 @@ func DefaultConfig() Config {
 
 // Validate reports a setting that cannot work.
 func (c Config) Validate() error {
-	if c.Partitions <= 0 {
-		return errors.New("bench: partitions must be positive")
+	if err := c.Pipeline.Validate(); err != nil {
+		return fmt.Errorf("bench: %w", err)
 	}
 	if c.BrokerPort < 0 || c.BrokerPort > 65535 {
 		return fmt.Errorf("bench: broker port %d out of range", c.BrokerPort)
@@ -252,8 +247,8 @@ type Result struct {
 
 // Run executes the bench.
 func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
-	cfg.Simulator.Partitions = cfg.Partitions
-	cfg.JoinWorkload.Partitions = cfg.Partitions
+	cfg.Simulator.Partitions, cfg.Simulator.Topics = cfg.Pipeline.Partitions, simulator.SourceTopics(cfg.Pipeline.Topics.Sources)
+	cfg.JoinWorkload.Partitions = cfg.Pipeline.Partitions
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -266,11 +261,8 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 	if deps.Out == nil {
 		deps.Out = os.Stderr
 	}
-	log := deps.Logger
-	res := &Result{Started: time.Now(), Cores: runtime.NumCPU(), LoadBefore: loadAverage()}
-	res.Topics = cfg.Simulator.Topics
-
-	b, err := startBroker(ctx, cfg, log)
+	res := &Result{Started: time.Now(), Cores: runtime.NumCPU(), LoadBefore: loadAverage(), Topics: cfg.Simulator.Topics}
+	b, err := startBroker(ctx, cfg, deps.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +270,36 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 	res.BrokerInline = !b.child
 	k := deps.Kafka
 	k.Brokers = []string{b.addr}
+	m := newMeter(cfg, b, deps.Logger)
+	res.CHMeasured = m.chOK
 
+	if err := cfg.Pipeline.EnsureTopics(ctx, k); err != nil {
+		return nil, err
+	}
+	st, err := freshStore(ctx, cfg.Store, deps.Logger)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	totals, err := prefillSources(ctx, cfg, deps, k, res)
+	if err != nil {
+		return nil, err
+	}
+	if err := measureStream(ctx, cfg, deps, k, st, totals, m, res); err != nil {
+		return nil, err
+	}
+	b.Close() // the in-process measurements below need neither broker nor its memory
+	if err := measureAlone(ctx, cfg, deps, st, res); err != nil {
+		return nil, err
+	}
+	res.LoadAfter = loadAverage()
+	res.Total = time.Since(res.Started)
+	return res, nil
+}
+
+// newMeter measures this process, the broker's when it is a child, and
+// ClickHouse's when its pid file is readable.
+func newMeter(cfg Config, b *broker, log *slog.Logger) meter {
 	m := meter{self: NewProc(0), broker: b.proc, child: b.child}
 	if cfg.ClickHousePIDFile != "" {
 		if pid, err := readPIDFile(cfg.ClickHousePIDFile); err == nil {
@@ -287,25 +308,16 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 			log.Warn("ClickHouse CPU is not measured", "err", err)
 		}
 	}
-	res.CHMeasured = m.chOK
+	return m
+}
 
-	sources := sourceTopics(cfg.Simulator.Topics)
-	topics := []kafkaio.TopicSpec{{Name: EventsTopic, Partitions: cfg.Partitions}, {Name: DLQTopic, Partitions: cfg.Partitions},
-		{Name: event.ProfilesTopic, Partitions: cfg.Partitions, Compacted: true}}
-	for i, t := range sources {
-		topics = append(topics, kafkaio.TopicSpec{Name: t, Partitions: cfg.Partitions, Compacted: event.Source(i) == event.Merchants})
-	}
-	if err := kafkaio.EnsureTopics(ctx, k, topics); err != nil {
-		return nil, err
-	}
-	st, err := freshStore(ctx, cfg.Store, log)
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-
+// prefillSources publishes the input and returns the messages on each
+// source topic.
+func prefillSources(ctx context.Context, cfg Config, deps Deps, k kafkaio.Config, res *Result) (map[string]int64, error) {
+	sources := cfg.Pipeline.Topics.Sources
 	fmt.Fprintf(deps.Out, "bench: prefilling %d days × %d traces onto %d source topics × %d partitions ...\n",
-		cfg.Simulator.Days, cfg.Simulator.TracesPerDay, len(sources), cfg.Partitions)
+		cfg.Simulator.Days, cfg.Simulator.TracesPerDay, len(sources), cfg.Pipeline.Partitions)
+	var err error
 	if res.Input, res.Prefill, err = prefill(ctx, cfg.Simulator, deps.Schedule.Calendar(), k); err != nil {
 		return nil, err
 	}
@@ -321,50 +333,58 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 		res.SourceMessages += totals[t]
 	}
 	fmt.Fprintf(deps.Out, "bench: %d source messages published in %s\n", res.SourceMessages, res.Prefill.Round(time.Millisecond))
+	return totals, nil
+}
 
+// measureStream runs the phases on the broker: the baseline, the pipeline
+// and the live latency.
+func measureStream(ctx context.Context, cfg Config, deps Deps, k kafkaio.Config, st *store.Store, totals map[string]int64, m meter, res *Result) error {
 	if !cfg.SkipBaseline {
 		fmt.Fprintln(deps.Out, "bench: baseline — raw kafka-go consume of the source topics ...")
-		ph, err := baseline(ctx, k, totals, cfg.Ingest.Defaults(), m)
+		ph, err := baseline(ctx, k, totals, cfg.Pipeline.Ingest, m)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		res.Baseline = &ph
 		fmt.Fprintf(deps.Out, "bench: baseline read %d messages in %s (%.0f/s)\n", ph.Messages, ph.Elapsed.Round(time.Millisecond), ph.Rate())
 	}
-
 	if m.chOK {
 		before, start := m.read().ClickHouse, time.Now()
 		select {
 		case <-time.After(3 * time.Second):
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 		res.CHBackground = (m.read().ClickHouse - before).Seconds() / time.Since(start).Seconds()
 	}
-	fmt.Fprintln(deps.Out, "bench: pipeline — ingest ×4 → settle.events → joiner → ClickHouse ...")
-	if res.Pipeline, err = pipeline(ctx, cfg, deps, k, st, totals, res.SourceMessages, m); err != nil {
-		return nil, err
+	fmt.Fprintln(deps.Out, "bench: pipeline — ingest ×4 → "+cfg.Pipeline.Topics.Events+" → joiner → ClickHouse ...")
+	var err error
+	if res.Pipeline, err = runPipeline(ctx, cfg, deps, k, st, res.SourceMessages, m); err != nil {
+		return err
 	}
 	if m.chOK {
 		fmt.Fprintln(deps.Out, "bench: waiting for ClickHouse to finish merging what the phase wrote ...")
 		res.CHAfter, res.CHSettle = settleClickHouse(ctx, m)
 	}
-
 	if cfg.Live.Traces > 0 {
 		fmt.Fprintf(deps.Out, "bench: live latency — %d payout deadlines over %s ...\n", cfg.Live.Traces, cfg.Live.Spread)
 		lr, err := live(ctx, cfg, deps, k, st)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		res.Live = lr
 	}
-	b.Close() // the in-process measurements below need neither broker nor its memory
+	return nil
+}
 
+// measureAlone runs the in-process phases: the join alone, the
+// checkpointed restore and the memory per open trace.
+func measureAlone(ctx context.Context, cfg Config, deps Deps, st *store.Store, res *Result) error {
 	if cfg.JoinWorkload.Days > 0 {
 		fmt.Fprintln(deps.Out, "bench: the join alone on one goroutine ...")
 		jc, err := joinCore(ctx, cfg, deps.Schedule)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		res.Join = jc
 	}
@@ -372,7 +392,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 		fmt.Fprintf(deps.Out, "bench: checkpointed restore of %d open traces through ClickHouse ...\n", cfg.RestoreTraces)
 		rm, err := joiner.MeasureRestore(ctx, st, deps.Schedule, cfg.RestoreTraces)
 		if err != nil {
-			return nil, fmt.Errorf("measuring restore: %w", err)
+			return fmt.Errorf("measuring restore: %w", err)
 		}
 		res.Restore = &rm
 	}
@@ -380,17 +400,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 		fmt.Fprintf(deps.Out, "bench: memory per open trace at %d traces ...\n", n)
 		s, err := stateSize(cfg, deps.Schedule, n)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		res.State = append(res.State, s)
 	}
-	res.LoadAfter = loadAverage()
-	res.Total = time.Since(res.Started)
-	return res, nil
-}
-
-func sourceTopics(t simulator.Topics) []string {
-	return []string{t.Authorizations, t.Clearing, t.Payouts, t.Merchants}
+	return nil
 }
 
 // meter reads the CPU of the three processes.
@@ -453,13 +467,51 @@ func prefill(ctx context.Context, sc simulator.Config, cal *calendar.Calendar, k
 	return stats, time.Since(start), nil
 }
 
-// pipeline runs the four ingest consumers and the joiner until everything
-// prefilled has been consumed, joined and committed.
-func pipeline(ctx context.Context, cfg Config, deps Deps, k kafkaio.Config, st *store.Store, totals map[string]int64, total int64, m meter) (Pipeline, error) {
-	log := deps.Logger
+// runPipeline runs the four ingest consumers and the joiner until
+// everything prefilled has been consumed, joined and committed.
+func runPipeline(ctx context.Context, cfg Config, deps Deps, k kafkaio.Config, st *store.Store, total int64, m meter) (Pipeline, error) {
 	var res Pipeline
-	sources := sourceTopics(cfg.Simulator.Topics)
+	stopProfile, err := startPhase(cfg, m, deps.Logger)
+	if err != nil {
+		return res, err
+	}
+	defer stopProfile()
 
+	started := time.Now()
+	before := m.read()
+	p, err := pipeline.New(cfg.Pipeline, pipeline.Deps{Kafka: k, Store: st, Schedule: deps.Schedule, Logger: deps.Logger})
+	if err != nil {
+		return res, err
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- p.Run(ctx) }()
+	defer p.Close()
+
+	w := phaseWatch{p: p, out: deps.Out, log: deps.Logger, started: started, total: uint64(total), progress: cfg.Progress}
+	if err := w.untilCaughtUp(ctx, cfg.Timeout, stopped); err != nil {
+		return res, err
+	}
+	s := w.last
+	res.CPU = m.read().since(before)
+	res.Messages = int64(s.Ingest.Consumed)
+	res.Elapsed = w.lastCommit.Sub(w.firstRead)
+	res.Startup = w.firstRead.Sub(started)
+	res.Records, res.LagFacts, res.Anomalies, res.BatchRows = s.Joiner.Records, s.Joiner.LagFacts, s.Joiner.Anomalies, s.Joiner.BatchRows
+	res.Commits = s.Joiner.Commits
+	res.Forwarded, res.Batches = s.Ingest.Forwarded, s.Ingest.Batches
+	stopProfile()
+	res.PeakRSS = m.peakRSS()
+	p.Close()
+	if err := <-stopped; err != nil {
+		return res, err
+	}
+	fmt.Fprintf(deps.Out, "bench: pipeline consumed %d messages in %s (%.0f/s)\n", res.Messages, res.Elapsed.Round(time.Millisecond), res.Rate())
+	return res, nil
+}
+
+// startPhase resets the peak RSS figures and starts the CPU profile, if
+// asked for; the function returned stops the profile.
+func startPhase(cfg Config, m meter, log *slog.Logger) (func(), error) {
 	runtime.GC()
 	if err := m.self.ResetPeakRSS(); err != nil {
 		log.Warn("cannot reset the peak RSS; it includes the prefill", "err", err)
@@ -470,147 +522,101 @@ func pipeline(ctx context.Context, cfg Config, deps Deps, k kafkaio.Config, st *
 	if m.chOK {
 		_ = m.ch.ResetPeakRSS()
 	}
-	if cfg.CPUProfile != "" {
-		f, err := os.Create(cfg.CPUProfile)
-		if err != nil {
-			return res, fmt.Errorf("creating the CPU profile: %w", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return res, fmt.Errorf("starting the CPU profile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+	if cfg.CPUProfile == "" {
+		return func() {}, nil
 	}
-
-	compCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	comps, compCtx := errgroup.WithContext(compCtx)
-	started := time.Now()
-	before := m.read()
-
-	var ingests []*ingest.Ingest
-	groups := map[string]string{}
-	for s := event.Auth; s < event.NumSources; s++ {
-		ic := cfg.Ingest
-		ic.Source, ic.Topic, ic.OutTopic, ic.DLQTopic, ic.Group = s, sources[s], EventsTopic, DLQTopic, ""
-		in, err := ingest.New(ic, ingest.Deps{Kafka: k, Store: st, Logger: log})
-		if err != nil {
-			return res, err
-		}
-		groups[sources[s]] = ic.Defaults().Group
-		ingests = append(ingests, in)
-		comps.Go(func() error { return in.Run(compCtx) })
-	}
-	jc := cfg.Joiner
-	jc.Topic, jc.MerchantsSource, jc.Clock = EventsTopic, cfg.Simulator.Topics.Merchants, joiner.ClockReplay
-	jn, err := joiner.New(jc, joiner.Deps{Kafka: k, Store: st, Schedule: deps.Schedule, Logger: log})
+	f, err := os.Create(cfg.CPUProfile)
 	if err != nil {
-		return res, err
+		return nil, fmt.Errorf("creating the CPU profile: %w", err)
 	}
-	comps.Go(func() error { return jn.Run(compCtx) })
-	joinGroup := jc.Defaults().Group
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("starting the CPU profile: %w", err)
+	}
+	var once sync.Once
+	return func() { once.Do(func() { pprof.StopCPUProfile(); f.Close() }) }, nil
+}
 
-	var firstRead, lastCommit time.Time
-	var commits uint64
+// peakRSS reads the peak resident memory of the measured processes.
+func (m meter) peakRSS() PeakRSS {
+	var r PeakRSS
+	r.Pipeline, _ = m.self.PeakRSS()
+	if m.child {
+		r.Broker, _ = m.broker.PeakRSS()
+	}
+	if m.chOK {
+		r.ClickHouse, _ = m.ch.PeakRSS()
+	}
+	return r
+}
+
+// phaseWatch polls a running pipeline until it has consumed the input.
+type phaseWatch struct {
+	p        *pipeline.Pipeline
+	out      io.Writer
+	log      *slog.Logger
+	started  time.Time
+	total    uint64
+	progress time.Duration
+
+	firstRead, lastCommit time.Time
+	commits               uint64
+	last                  pipeline.Stats
+}
+
+// untilCaughtUp polls every 10ms, prints progress, and returns once ingest
+// has consumed the input and every group has committed everything.
+func (w *phaseWatch) untilCaughtUp(ctx context.Context, timeout time.Duration, stopped <-chan error) error {
 	poll := time.NewTicker(10 * time.Millisecond)
 	defer poll.Stop()
-	deadline := time.After(cfg.Timeout)
-	nextProgress, nextLagCheck := started.Add(cfg.Progress), started
+	deadline := time.After(timeout)
+	nextProgress, nextLagCheck := w.started.Add(w.progress), w.started
 	for {
 		select {
-		case <-compCtx.Done():
-			err := comps.Wait()
+		case err := <-stopped:
 			if err == nil {
 				err = ctx.Err()
 			}
-			return res, fmt.Errorf("pipeline stopped: %w", err)
+			return fmt.Errorf("pipeline stopped: %w", err)
+		case <-ctx.Done():
+			return fmt.Errorf("pipeline stopped: %w", ctx.Err())
 		case <-deadline:
-			stop()
-			_ = comps.Wait()
-			return res, fmt.Errorf("the pipeline did not consume the input within %s", cfg.Timeout)
+			return fmt.Errorf("the pipeline did not consume the input within %s", timeout)
 		case <-poll.C:
 		}
 		now := time.Now()
-		var consumed uint64
-		for _, in := range ingests {
-			consumed += in.Stats().Consumed
-		}
-		if consumed > 0 && firstRead.IsZero() {
-			firstRead = now
-		}
-		js := jn.Stats()
-		if js.Commits != commits {
-			commits, lastCommit = js.Commits, now
-		}
+		w.observe(now)
 		if now.After(nextProgress) {
-			nextProgress = now.Add(cfg.Progress)
-			fmt.Fprintf(deps.Out, "progress: ingest %d/%d · joiner read %d, %d lag facts, %d anomalies, %d open traces · %s\n",
-				consumed, total, js.Records, js.LagFacts, js.Anomalies, js.OpenTraces, now.Sub(started).Round(time.Second))
+			nextProgress = now.Add(w.progress)
+			js := w.last.Joiner
+			fmt.Fprintf(w.out, "progress: ingest %d/%d · joiner read %d, %d lag facts, %d anomalies, %d open traces · %s\n",
+				w.last.Ingest.Consumed, w.total, js.Records, js.LagFacts, js.Anomalies, js.OpenTraces, now.Sub(w.started).Round(time.Second))
 		}
-		if consumed < uint64(total) || now.Before(nextLagCheck) {
+		if w.last.Ingest.Consumed < w.total || now.Before(nextLagCheck) {
 			continue
 		}
 		nextLagCheck = now.Add(200 * time.Millisecond)
-		done, err := caughtUp(ctx, k, groups, joinGroup)
+		done, err := w.p.CaughtUp(ctx)
 		if err != nil {
-			log.Warn("reading consumer lag", "err", err)
+			w.log.Warn("reading consumer lag", "err", err)
 			continue
 		}
-		if !done {
-			continue
+		if done {
+			return nil
 		}
-		after := m.read()
-		res.CPU = after.since(before)
-		res.Messages = int64(consumed)
-		res.Elapsed = lastCommit.Sub(firstRead)
-		res.Startup = firstRead.Sub(started)
-		res.Records, res.LagFacts, res.Anomalies, res.BatchRows = js.Records, js.LagFacts, js.Anomalies, js.BatchRows
-		res.Commits = js.Commits
-		for _, in := range ingests {
-			is := in.Stats()
-			res.Forwarded += is.Forwarded
-			res.Batches += is.Batches
-		}
-		break
 	}
-	pprof.StopCPUProfile()
-	res.PeakRSS.Pipeline, _ = m.self.PeakRSS()
-	if m.child {
-		res.PeakRSS.Broker, _ = m.broker.PeakRSS()
-	}
-	if m.chOK {
-		res.PeakRSS.ClickHouse, _ = m.ch.PeakRSS()
-	}
-	stop()
-	if err := comps.Wait(); err != nil && !errors.Is(err, context.Canceled) {
-		return res, err
-	}
-	fmt.Fprintf(deps.Out, "bench: pipeline consumed %d messages in %s (%.0f/s)\n", res.Messages, res.Elapsed.Round(time.Millisecond), res.Rate())
-	return res, nil
 }
 
-// caughtUp reports whether every ingest group and the joiner have committed
-// everything.
-func caughtUp(ctx context.Context, k kafkaio.Config, ingestGroups map[string]string, joinGroup string) (bool, error) {
-	check := func(group, topic string) (bool, error) {
-		lag, err := kafkaio.GroupLag(ctx, k, group, topic)
-		if err != nil {
-			return false, err
-		}
-		for _, v := range lag {
-			if v > 0 {
-				return false, nil
-			}
-		}
-		return true, nil
+// observe takes the counters at now: the first ingest read and the
+// joiner's last commit.
+func (w *phaseWatch) observe(now time.Time) {
+	w.last = w.p.Stats()
+	if w.last.Ingest.Consumed > 0 && w.firstRead.IsZero() {
+		w.firstRead = now
 	}
-	for topic, group := range ingestGroups {
-		if ok, err := check(group, topic); !ok || err != nil {
-			return false, err
-		}
+	if c := w.last.Joiner.Commits; c != w.commits {
+		w.commits, w.lastCommit = c, now
 	}
-	// Ingest has committed everything, so settle.events is complete.
-	return check(joinGroup, EventsTopic)
 }
 
 // settleClickHouse measures the ClickHouse server's CPU from now until it is
@@ -646,11 +652,11 @@ func settleClickHouse(ctx context.Context, m meter) (cpu, wall time.Duration) {
 
 // joinCore applies a simulated run to one partition on this goroutine.
 func joinCore(ctx context.Context, cfg Config, sched *calendar.Schedule) (*JoinCore, error) {
-	w, err := workload.Build(ctx, workload.Config{Simulator: cfg.JoinWorkload, BatchSize: cfg.Ingest.Defaults().MaxBatch}, sched.Calendar())
+	w, err := workload.Build(ctx, workload.Config{Simulator: cfg.JoinWorkload, BatchSize: cfg.Pipeline.Ingest.MaxBatch}, sched.Calendar())
 	if err != nil {
 		return nil, err
 	}
-	p, err := join.New(cfg.Joiner.Defaults().Join, sched, w.Merchants)
+	p, err := join.New(cfg.Pipeline.Joiner.Join, sched, w.Merchants)
 	if err != nil {
 		return nil, err
 	}
@@ -701,7 +707,7 @@ func stateSize(cfg Config, sched *calendar.Schedule, n int) (StateSize, error) {
 	}
 	before := heap()
 	start := time.Now()
-	p, err := join.New(cfg.Joiner.Defaults().Join, sched, m)
+	p, err := join.New(cfg.Pipeline.Joiner.Join, sched, m)
 	if err != nil {
 		return StateSize{}, err
 	}

@@ -121,8 +121,8 @@ func TestGroup(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	base := DefaultConfig()
-	base.Simulator.Partitions = base.Partitions
-	base.JoinWorkload.Partitions = base.Partitions
+	base.Simulator.Partitions = base.Pipeline.Partitions
+	base.JoinWorkload.Partitions = base.Pipeline.Partitions
 	if err := base.Validate(); err != nil {
 		t.Fatalf("default config: %v", err)
 	}
@@ -131,7 +131,7 @@ func TestConfigValidate(t *testing.T) {
 		change func(*Config)
 		want   string
 	}{
-		{"partitions", func(c *Config) { c.Partitions = 0 }, "partitions"},
+		{"partitions", func(c *Config) { c.Pipeline.Partitions = 0 }, "partitions"},
 		{"state traces", func(c *Config) { c.StateTraces = []int{0} }, "open traces"},
 		{"live", func(c *Config) { c.Live.Window = 0 }, "live"},
 		{"timeout", func(c *Config) { c.Timeout = 0 }, "timeout"},

@@ -56,7 +56,7 @@ type broker struct {
 
 func startBroker(ctx context.Context, cfg Config, log *slog.Logger) (*broker, error) {
 	if len(cfg.BrokerCommand) == 0 {
-		b, err := devbroker.New(devbroker.Config{Port: cfg.BrokerPort, Partitions: cfg.Partitions}, log)
+		b, err := devbroker.New(devbroker.Config{Port: cfg.BrokerPort, Partitions: cfg.Pipeline.Partitions}, log)
 		if err != nil {
 			return nil, err
 		}

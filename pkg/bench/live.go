@@ -15,9 +15,9 @@ import (
 	"settlemon/pkg/calendar"
 	"settlemon/pkg/event"
 	"settlemon/pkg/fact"
-	"settlemon/pkg/ingest"
 	"settlemon/pkg/joiner"
 	"settlemon/pkg/kafkaio"
+	"settlemon/pkg/pipeline"
 	"settlemon/pkg/store"
 )
 
@@ -77,24 +77,32 @@ const (
 	livePrefix   = "LIVE"
 )
 
+// liveTopology is the measured pipeline's settings on topics and groups of
+// the live phase's own, on the live clock.
+func liveTopology(cfg Config) pipeline.Config {
+	pc := cfg.Pipeline
+	topic := func(s string) string { return "bench.live." + s }
+	for s := range event.NumSources {
+		pc.Topics.Sources[s] = topic(s.String())
+		pc.Groups.Ingest[s] = "settlemon-bench-live-" + s.String()
+	}
+	pc.Topics.Events, pc.Topics.DLQ, pc.Topics.Profiles = topic("events"), topic("dlq"), topic("profiles")
+	pc.Groups.Joiner = "settlemon-bench-live-joiner"
+	pc.Joiner.Clock = joiner.ClockLive
+	return pc
+}
+
 func live(ctx context.Context, cfg Config, deps Deps, k kafkaio.Config, st *store.Store) (*LiveResult, error) {
 	lc := cfg.Live
-	log := deps.Logger
 	sc := deps.Schedule.Config()
 	sc.T0Window = lc.Window
 	sched, err := calendar.NewSchedule(sc, deps.Schedule.Calendar())
 	if err != nil {
 		return nil, err
 	}
-	topic := func(s string) string { return "bench.live." + s }
-	sources := []string{topic("auth"), topic("clearing"), topic("payouts"), topic("merchants")}
-	events, dlq, profiles := topic("events"), topic("dlq"), topic("profiles")
-	specs := []kafkaio.TopicSpec{{Name: events, Partitions: cfg.Partitions}, {Name: dlq, Partitions: cfg.Partitions},
-		{Name: profiles, Partitions: cfg.Partitions, Compacted: true}}
-	for _, t := range sources {
-		specs = append(specs, kafkaio.TopicSpec{Name: t, Partitions: cfg.Partitions})
-	}
-	if err := kafkaio.EnsureTopics(ctx, k, specs); err != nil {
+	pc := liveTopology(cfg)
+	sources := pc.Topics.Sources
+	if err := pc.EnsureTopics(ctx, k); err != nil {
 		return nil, err
 	}
 	pub := kafkaio.NewPublisher(k)
@@ -106,133 +114,50 @@ func live(ctx context.Context, cfg Config, deps Deps, k kafkaio.Config, st *stor
 		return nil, err
 	}
 
-	compCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	comps, compCtx := errgroup.WithContext(compCtx)
-	var ingests []*ingest.Ingest
-	for s := event.Auth; s < event.NumSources; s++ {
-		ic := cfg.Ingest
-		ic.Source, ic.Topic, ic.OutTopic, ic.DLQTopic, ic.ProfilesTopic, ic.Group = s, sources[s], events, dlq, profiles, "settlemon-bench-live-"+s.String()
-		in, err := ingest.New(ic, ingest.Deps{Kafka: k, Store: st, Logger: log})
-		if err != nil {
-			return nil, err
-		}
-		ingests = append(ingests, in)
-		comps.Go(func() error { return in.Run(compCtx) })
-	}
-	jc := cfg.Joiner
-	jc.Topic, jc.Group, jc.Clock = events, "settlemon-bench-live-joiner", joiner.ClockLive
-	jc.MerchantsTopic, jc.MerchantsSource, jc.MerchantsGroup = profiles, sources[event.Merchants], "settlemon-bench-live-"+event.Merchants.String()
-	jn, err := joiner.New(jc, joiner.Deps{Kafka: k, Store: st, Schedule: sched, Logger: log})
+	p, err := pipeline.New(pc, pipeline.Deps{Kafka: k, Store: st, Schedule: sched, Logger: deps.Logger})
 	if err != nil {
 		return nil, err
 	}
-	comps.Go(func() error { return jn.Run(compCtx) })
-
-	// Heartbeats: every partition of the three event topics, each tick.
-	hbPub := kafkaio.NewPublisher(k)
-	defer hbPub.Close()
-	comps.Go(func() error {
-		t := time.NewTicker(lc.Heartbeat)
-		defer t.Stop()
-		var seq int
-		for {
-			select {
-			case <-compCtx.Done():
-				return nil
-			case <-t.C:
-			}
-			at := time.Now().Format(time.RFC3339Nano)
-			var msgs []kafka.Message
-			for _, src := range sources[:event.Merchants] {
-				for p := range cfg.Partitions {
-					seq++
-					v := `{"event_id":"hb-live-` + strconv.Itoa(seq) + `","type":"heartbeat","occurred_at":"` + at + `","producer":"bench"}`
-					msgs = append(msgs, kafka.Message{Topic: src, Key: []byte("bench"), Value: []byte(v), Headers: []kafka.Header{kafkaio.ToPartition(p)}})
-				}
-			}
-			if err := hbPub.Publish(compCtx, msgs); err != nil && compCtx.Err() == nil {
-				return fmt.Errorf("live heartbeats: %w", err)
-			}
+	compCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	comps, compCtx := errgroup.WithContext(compCtx)
+	comps.Go(func() error { return p.Run(compCtx) })
+	comps.Go(func() error { return heartbeats(compCtx, k, sources[:event.Merchants], pc.Partitions, lc.Heartbeat) })
+	halt := func() error {
+		stop()
+		if err := comps.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+			return err
 		}
-	})
+		return nil
+	}
 
 	// Measure only once every stage runs: each ingest consumer has written
 	// a batch and every joiner partition has committed.
-	if err := waitReady(compCtx, ingests, jn, cfg.Partitions); err != nil {
-		stop()
-		_ = comps.Wait()
+	if err := waitReady(compCtx, p, pc.Partitions); err != nil {
+		_ = halt()
 		return nil, err
 	}
 	// Authorizations are published on their own goroutine while this one
 	// polls ClickHouse, so that a row is seen as soon as it is queryable.
-	var mu sync.Mutex
-	deadlines := map[string]time.Time{}
+	deadlines := &liveDeadlines{at: map[string]time.Time{}}
 	published := make(chan error, 1)
-	go func() {
-		gap := lc.Spread / time.Duration(lc.Traces)
-		tick := time.NewTicker(gap)
-		defer tick.Stop()
-		for i := range lc.Traces {
-			select {
-			case <-compCtx.Done():
-				published <- compCtx.Err()
-				return
-			case <-tick.C:
-			}
-			at := time.Now()
-			trace := livePrefix + fmt.Sprintf("%08d", i)
-			v := fmt.Sprintf(`{"event_id":"au-live-%d","type":"authorization","occurred_at":%q,"trace_no":%q,"merchant_id":%q,"terminal_id":"TLIVE","response_code":"00","amount":"100.00","currency":"CNY","mcc":"5812","card_bin":"622848","card_last4":"0427"}`,
-				i, at.Format(time.RFC3339Nano), trace, liveMerchant)
-			if err := pub.Publish(compCtx, []kafka.Message{{Topic: sources[event.Auth], Key: []byte(trace), Value: []byte(v)}}); err != nil {
-				published <- fmt.Errorf("live phase: publishing an authorization: %w", err)
-				return
-			}
-			mu.Lock()
-			deadlines[trace] = time.UnixMilli(sched.PayoutDeadline(event.T0, at.UnixMilli()).At)
-			mu.Unlock()
-		}
-		published <- nil
-	}()
+	go func() { published <- publishLive(compCtx, pub, sources[event.Auth], lc, sched, deadlines) }()
 
-	seen := map[string]time.Time{}
-	var giveUp time.Time // set once everything is published
-	poll := time.NewTicker(lc.Poll)
-	defer poll.Stop()
-	for giveUp.IsZero() || (len(seen) < lc.Traces && time.Now().Before(giveUp)) {
-		select {
-		case <-compCtx.Done():
-			stop()
-			return nil, fmt.Errorf("live phase stopped: %w", comps.Wait())
-		case err := <-published:
-			if err != nil {
-				stop()
-				_ = comps.Wait()
-				return nil, err
-			}
-			giveUp = time.Now().Add(lc.Window + lc.Wait)
-			continue
-		case <-poll.C:
+	seen, err := pollOverdue(ctx, compCtx, st, lc, published)
+	if err != nil {
+		if compCtx.Err() != nil && ctx.Err() == nil {
+			err = fmt.Errorf("live phase stopped: %w", comps.Wait())
 		}
-		traces, err := st.AnomalyTraces(ctx, fact.PayoutOverdue, livePrefix)
-		if err != nil {
-			stop()
-			_ = comps.Wait()
-			return nil, fmt.Errorf("live phase: polling anomalies: %w", err)
-		}
-		at := time.Now()
-		for _, trace := range traces {
-			if _, ok := seen[trace]; !ok {
-				seen[trace] = at
-			}
-		}
+		_ = halt()
+		return nil, err
 	}
-	stop()
-	if err := comps.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+	if err := halt(); err != nil {
 		return nil, err
 	}
 	res := &LiveResult{Config: lc}
-	for trace, d := range deadlines {
+	deadlines.mu.Lock()
+	defer deadlines.mu.Unlock()
+	for trace, d := range deadlines.at {
 		at, ok := seen[trace]
 		if !ok {
 			res.Missing++
@@ -244,9 +169,104 @@ func live(ctx context.Context, cfg Config, deps Deps, k kafkaio.Config, st *stor
 	return res, nil
 }
 
+// heartbeats publishes a heartbeat on every partition of topics each tick
+// until ctx is done.
+func heartbeats(ctx context.Context, k kafkaio.Config, topics []string, partitions int, every time.Duration) error {
+	hbPub := kafkaio.NewPublisher(k)
+	defer hbPub.Close()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var seq int
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		at := time.Now().Format(time.RFC3339Nano)
+		var msgs []kafka.Message
+		for _, src := range topics {
+			for p := range partitions {
+				seq++
+				v := `{"event_id":"hb-live-` + strconv.Itoa(seq) + `","type":"heartbeat","occurred_at":"` + at + `","producer":"bench"}`
+				msgs = append(msgs, kafka.Message{Topic: src, Key: []byte("bench"), Value: []byte(v), Headers: []kafka.Header{kafkaio.ToPartition(p)}})
+			}
+		}
+		if err := hbPub.Publish(ctx, msgs); err != nil && ctx.Err() == nil {
+			return fmt.Errorf("live heartbeats: %w", err)
+		}
+	}
+}
+
+// liveDeadlines are the payout deadlines of the published traces.
+type liveDeadlines struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+// publishLive publishes the live phase's authorizations evenly over
+// lc.Spread, recording each one's payout deadline.
+func publishLive(ctx context.Context, pub *kafkaio.Publisher, topic string, lc LiveConfig, sched *calendar.Schedule, deadlines *liveDeadlines) error {
+	gap := lc.Spread / time.Duration(lc.Traces)
+	tick := time.NewTicker(gap)
+	defer tick.Stop()
+	for i := range lc.Traces {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		at := time.Now()
+		trace := livePrefix + fmt.Sprintf("%08d", i)
+		v := fmt.Sprintf(`{"event_id":"au-live-%d","type":"authorization","occurred_at":%q,"trace_no":%q,"merchant_id":%q,"terminal_id":"TLIVE","response_code":"00","amount":"100.00","currency":"CNY","mcc":"5812","card_bin":"622848","card_last4":"0427"}`,
+			i, at.Format(time.RFC3339Nano), trace, liveMerchant)
+		if err := pub.Publish(ctx, []kafka.Message{{Topic: topic, Key: []byte(trace), Value: []byte(v)}}); err != nil {
+			return fmt.Errorf("live phase: publishing an authorization: %w", err)
+		}
+		deadlines.mu.Lock()
+		deadlines.at[trace] = time.UnixMilli(sched.PayoutDeadline(event.T0, at.UnixMilli()).At)
+		deadlines.mu.Unlock()
+	}
+	return nil
+}
+
+// pollOverdue polls ClickHouse for the live traces' payout_overdue rows
+// until every trace has one or, once everything is published, the window
+// and the wait have passed; it returns when each was first seen.
+func pollOverdue(ctx, compCtx context.Context, st *store.Store, lc LiveConfig, published <-chan error) (map[string]time.Time, error) {
+	seen := map[string]time.Time{}
+	var giveUp time.Time // set once everything is published
+	poll := time.NewTicker(lc.Poll)
+	defer poll.Stop()
+	for giveUp.IsZero() || (len(seen) < lc.Traces && time.Now().Before(giveUp)) {
+		select {
+		case <-compCtx.Done():
+			return nil, compCtx.Err()
+		case err := <-published:
+			if err != nil {
+				return nil, err
+			}
+			giveUp = time.Now().Add(lc.Window + lc.Wait)
+			continue
+		case <-poll.C:
+		}
+		traces, err := st.AnomalyTraces(ctx, fact.PayoutOverdue, livePrefix)
+		if err != nil {
+			return nil, fmt.Errorf("live phase: polling anomalies: %w", err)
+		}
+		at := time.Now()
+		for _, trace := range traces {
+			if _, ok := seen[trace]; !ok {
+				seen[trace] = at
+			}
+		}
+	}
+	return seen, nil
+}
+
 // waitReady waits until every ingest consumer has processed a batch and the
 // joiner has committed at least once per partition.
-func waitReady(ctx context.Context, ingests []*ingest.Ingest, jn *joiner.Joiner, partitions int) error {
+func waitReady(ctx context.Context, p *pipeline.Pipeline, partitions int) error {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	giveUp := time.After(60 * time.Second)
@@ -258,8 +278,8 @@ func waitReady(ctx context.Context, ingests []*ingest.Ingest, jn *joiner.Joiner,
 			return errors.New("live phase: the pipeline was not running 60s after it started")
 		case <-t.C:
 		}
-		ready := jn.Stats().Commits >= uint64(partitions)
-		for _, in := range ingests {
+		ready := p.Joiner().Stats().Commits >= uint64(partitions)
+		for _, in := range p.Ingests() {
 			ready = ready && in.Stats().Batches > 0
 		}
 		if ready {

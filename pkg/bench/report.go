@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"settlemon/pkg/event"
 )
 
 // Performance targets on this machine class (2 cores, broker and ClickHouse
@@ -188,8 +190,8 @@ func (r *Result) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "peak RSS during the end-to-end phase: pipeline %s · broker %s · ClickHouse %s\n",
 		mib(p.PeakRSS.Pipeline), mib(p.PeakRSS.Broker), mib(p.PeakRSS.ClickHouse))
-	fmt.Fprintf(w, "settle.events: %s events forwarded by ingest, %s records read by the joiner (batch copies and watermarks included); start-up before the first read %s\n",
-		group(int64(p.Forwarded)), group(int64(p.Records)), p.Startup.Round(time.Millisecond))
+	fmt.Fprintf(w, "%s: %s events forwarded by ingest, %s records read by the joiner (batch copies and watermarks included); start-up before the first read %s\n",
+		event.EventsTopic, group(int64(p.Forwarded)), group(int64(p.Records)), p.Startup.Round(time.Millisecond))
 	if p.Batches > 0 {
 		fmt.Fprintf(w, "ingest: %s batches of %.0f messages on average (one Kafka write, one raw-archive insert and one commit each); joiner: %s commits\n",
 			group(int64(p.Batches)), float64(p.Messages)/float64(p.Batches), group(int64(p.Commits)))

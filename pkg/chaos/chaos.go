@@ -24,8 +24,9 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"settlemon/pkg/calendar"
-	"settlemon/pkg/event"
+	"settlemon/pkg/joiner"
 	"settlemon/pkg/kafkaio"
+	"settlemon/pkg/pipeline"
 	"settlemon/pkg/simulator"
 )
 
@@ -67,13 +68,6 @@ func ParseScenarios(s string) ([]Scenario, error) {
 	}
 	return out, nil
 }
-
-// Topics of the pipeline between ingest and the joiner.
-const (
-	EventsTopic = "settle.events"
-	DLQTopic    = "settle.dlq"
-	joinerGroup = "settlemon-joiner"
-)
 
 // Config is a chaos run.
 type Config struct {
@@ -402,8 +396,15 @@ func (h *Harness) simulate(ctx context.Context, seed int64) (*input, error) {
 }
 
 func (h *Harness) sourceTopics() []string {
-	t := h.cfg.Simulator.Topics
-	return []string{t.Authorizations, t.Clearing, t.Payouts, t.Merchants}
+	t := h.topology().Topics.Sources
+	return t[:]
 }
 
-func ingestGroup(s event.Source) string { return "settlemon-ingest-" + s.String() }
+// topology is the pipeline the children form: the default one on the run's
+// partitions and the simulator's source topics, on the replay clock.
+func (h *Harness) topology() pipeline.Config {
+	pc := pipeline.DefaultConfig()
+	pc.Partitions, pc.Topics.Sources = h.cfg.Partitions, h.cfg.Simulator.Topics.Sources()
+	pc.Joiner.Clock = joiner.ClockReplay
+	return pc
+}

@@ -22,6 +22,7 @@ import (
 
 	"settlemon/pkg/event"
 	"settlemon/pkg/kafkaio"
+	"settlemon/pkg/pipeline"
 	"settlemon/pkg/report"
 	"settlemon/pkg/store"
 )
@@ -31,6 +32,7 @@ import (
 type run struct {
 	h    *Harness
 	cfg  Config
+	topo pipeline.Config // the pipeline the children form
 	seed int64
 	sc   Scenario
 	in   *input
@@ -83,7 +85,7 @@ func (r *run) progress(format string, a ...any) {
 // one, its database image.
 func (h *Harness) runOne(ctx context.Context, seed int64, sc Scenario, in *input, ref *store.Image) (Result, *store.Image) {
 	started := time.Now()
-	r := &run{h: h, cfg: h.cfg, seed: seed, sc: sc, in: in,
+	r := &run{h: h, cfg: h.cfg, topo: h.topology(), seed: seed, sc: sc, in: in,
 		dir: filepath.Join(h.cfg.WorkDir, "seed-"+strconv.FormatInt(seed, 10), string(sc)),
 		db:  "chaos_" + strconv.FormatInt(seed, 10) + "_" + strings.ReplaceAll(string(sc), "-", "_"),
 		log: h.log.With("seed", seed, "scenario", sc)}
@@ -214,7 +216,7 @@ func (r *run) execute(ctx context.Context) (*store.Image, *report.Report, error)
 	r.broker = newChild("broker", filepath.Join(r.h.bin, "settlemon-dev"), []string{"broker",
 		"--port", strconv.Itoa(brokerPort), "--data-dir", filepath.Join(r.dir, "broker"), "--sync-writes",
 		"--partitions", strconv.Itoa(cfg.Partitions), "--control-listen", r.controlAddr,
-		"--fault-produce-topics", EventsTopic + "," + DLQTopic, "--fault-seed", strconv.FormatInt(r.seed, 10),
+		"--fault-produce-topics", r.topo.Topics.Events + "," + r.topo.Topics.DLQ, "--fault-seed", strconv.FormatInt(r.seed, 10),
 	}, childEnv(), filepath.Join(logs, "broker.log"), false, r.log)
 	if err := r.broker.start(); err != nil {
 		return nil, nil, err
@@ -224,12 +226,7 @@ func (r *run) execute(ctx context.Context) (*store.Image, *report.Report, error)
 			r.log.Warn("stopping the broker", "err", err)
 		}
 	}()
-	specs := []kafkaio.TopicSpec{{Name: EventsTopic, Partitions: cfg.Partitions}, {Name: DLQTopic, Partitions: cfg.Partitions},
-		{Name: event.ProfilesTopic, Partitions: cfg.Partitions, Compacted: true}}
-	for i, t := range r.h.sourceTopics() {
-		specs = append(specs, kafkaio.TopicSpec{Name: t, Partitions: cfg.Partitions, Compacted: event.Source(i) == event.Merchants})
-	}
-	if err := retryFor(ctx, 30*time.Second, func() error { return kafkaio.EnsureTopics(ctx, r.k, specs) }); err != nil {
+	if err := retryFor(ctx, 30*time.Second, func() error { return r.topo.EnsureTopics(ctx, r.k) }); err != nil {
 		return nil, nil, fmt.Errorf("the broker did not come up: %w", err)
 	}
 	r.resetClient()
@@ -257,17 +254,19 @@ func (r *run) execute(ctx context.Context) (*store.Image, *report.Report, error)
 			return
 		}
 		stopped = true
-		var wg sync.WaitGroup
-		for _, c := range r.pipeline() {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := c.stop(30 * time.Second); err != nil {
-					r.problem("%v", err)
-				}
-			}()
+		// Stage by stage in the pipeline's drain order, the children of a
+		// stage together.
+		for _, stage := range pipeline.Stages(r.ingests, r.joiner) {
+			var wg sync.WaitGroup
+			for _, c := range stage {
+				wg.Go(func() {
+					if err := c.stop(30 * time.Second); err != nil {
+						r.problem("%v", err)
+					}
+				})
+			}
+			wg.Wait()
 		}
-		wg.Wait()
 	}
 	defer stopPipeline()
 
@@ -347,17 +346,18 @@ func (r *run) startPipeline(logs string) error {
 		// kafkaio.Watchdog) exits and is restarted well within its wait.
 		"--stuck-after", "45s"}
 	env := childEnv("GOMEMLIMIT=" + cfg.MemoryLimit)
-	topics := r.h.sourceTopics()
 	for s := event.Auth; s < event.NumSources; s++ {
 		name := "ingest-" + s.String()
-		args := append([]string{"--source", s.String(), "--topic", topics[s], "--events-topic", EventsTopic, "--dlq-topic", DLQTopic}, common...)
+		args := append(r.topo.IngestArgs(s), common...)
 		r.ingests = append(r.ingests, newChild(name, filepath.Join(r.h.bin, "ingest"), args, env, filepath.Join(logs, name+".log"), true, r.log))
 	}
-	args := append([]string{"--clock", "replay", "--events-topic", EventsTopic, "--merchants-source", cfg.Simulator.Topics.Merchants, "--group", joinerGroup}, common...)
+	args := append(r.topo.JoinerArgs(), common...)
 	r.joiner = newChild("joiner", filepath.Join(r.h.bin, "joiner"), args, env, filepath.Join(logs, "joiner.log"), true, r.log)
-	for _, c := range r.pipeline() {
-		if err := c.start(); err != nil {
-			return err
+	for _, stage := range pipeline.Stages(r.ingests, r.joiner) {
+		for _, c := range stage {
+			if err := c.start(); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -430,7 +430,7 @@ func (r *run) disturb(ctx, wctx context.Context, t0 time.Time) error {
 		if _, err := r.setFaults(ctx, FaultRates{ProduceAmbiguousRate: cfg.ProduceAmbiguousRate, FetchErrorRate: cfg.FetchErrorRate}); err != nil {
 			return err
 		}
-		r.progress("broker faults on: ambiguous produce acks %.0f%% on %s and %s, fetch errors %.0f%%", 100*cfg.ProduceAmbiguousRate, EventsTopic, DLQTopic, 100*cfg.FetchErrorRate)
+		r.progress("broker faults on: ambiguous produce acks %.0f%% on %s and %s, fetch errors %.0f%%", 100*cfg.ProduceAmbiguousRate, r.topo.Topics.Events, r.topo.Topics.DLQ, 100*cfg.FetchErrorRate)
 		if !sleepUntil(ctx, t0.Add(po*9/10)) {
 			return ctx.Err()
 		}
@@ -540,11 +540,11 @@ func (r *run) kills(ctx, wctx context.Context, t0 time.Time) error {
 // groupOf is the consumer group a pipeline child belongs to.
 func (r *run) groupOf(c *child) groupTopic {
 	if c == r.joiner {
-		return groupTopic{joinerGroup, EventsTopic}
+		return groupTopic{r.topo.Groups.Joiner, r.topo.Topics.Events}
 	}
 	for s, in := range r.ingests {
 		if in == c {
-			return groupTopic{ingestGroup(event.Source(s)), r.h.sourceTopics()[s]}
+			return groupTopic{r.topo.Groups.Ingest[s], r.topo.Topics.Sources[s]}
 		}
 	}
 	return groupTopic{}
@@ -598,7 +598,7 @@ func (r *run) restartBroker(ctx context.Context) error {
 		return err
 	}
 	err := retryFor(ctx, 60*time.Second, func() error {
-		_, err := kafkaio.Partitions(ctx, r.k, EventsTopic)
+		_, err := kafkaio.Partitions(ctx, r.k, r.topo.Topics.Events)
 		return err
 	})
 	if err != nil {
@@ -636,10 +636,10 @@ type groupTopic struct{ group, topic string }
 
 func (r *run) groups() []groupTopic {
 	var out []groupTopic
-	for s, t := range r.h.sourceTopics() {
-		out = append(out, groupTopic{ingestGroup(event.Source(s)), t})
+	for _, c := range r.topo.Consumers() {
+		out = append(out, groupTopic{c.Group, c.Topic})
 	}
-	return append(out, groupTopic{joinerGroup, EventsTopic})
+	return out
 }
 
 // resetClient replaces the Kafka client the harness polls with (a broker
@@ -686,7 +686,7 @@ func (r *run) positions(ctx context.Context) (first, end map[string][]int64, com
 	}
 	parts := r.cfg.Partitions
 	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-	topics := append(r.h.sourceTopics(), EventsTopic)
+	topics := append(r.h.sourceTopics(), r.topo.Topics.Events)
 	for _, t := range topics {
 		for p := range parts {
 			req.Topics[t] = append(req.Topics[t], kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
@@ -799,7 +799,7 @@ func (r *run) recover(ctx context.Context, since time.Time) (time.Duration, bool
 			}
 			done := true
 			for g, c := range committed {
-				if (stage == 0) == (g.group == joinerGroup) {
+				if (stage == 0) == (g.group == r.topo.Groups.Joiner) {
 					continue
 				}
 				for p, o := range c {

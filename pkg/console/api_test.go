@@ -163,7 +163,7 @@ func get(target, token string) *http.Request {
 // TestAPIConformsToOpenAPI serves every endpoint, answers and errors alike,
 // and validates each response against schemas/openapi.yaml.
 func TestAPIConformsToOpenAPI(t *testing.T) {
-	h := newPageConsole(t, Config{}, newFakeFacts()).Handler()
+	h := newPageConsole(t, DefaultConfig(), newFakeFacts()).Handler()
 	tests := []struct {
 		target string
 		want   int
@@ -221,7 +221,7 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	}
 
 	// With a token: 401 without it, 200 with it, both as documented.
-	ht := newPageConsole(t, Config{Listen: "127.0.0.1:8080", Token: "s3cret"}, newFakeFacts()).Handler()
+	ht := newPageConsole(t, DefaultConfigOn("127.0.0.1:8080", "s3cret"), newFakeFacts()).Handler()
 	if res, _ := serveAndCheck(t, ht, get("/api/v1/overview", ""), true); res.StatusCode != 401 {
 		t.Errorf("no token: %d, want 401", res.StatusCode)
 	}
@@ -232,14 +232,14 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	// ClickHouse failing: 500 without internals; no fact reader: 503.
 	failing := newFakeFacts()
 	failing.err = errors.New("dial tcp 10.0.0.1:9000: connection refused")
-	hf := newPageConsole(t, Config{}, failing).Handler()
+	hf := newPageConsole(t, DefaultConfig(), failing).Handler()
 	for _, target := range []string{"/api/v1/overview", "/api/v1/lag/hourly", "/api/v1/anomalies", "/api/v1/batches", "/api/v1/sources", "/api/v1/alerts"} {
 		res, body := serveAndCheck(t, hf, get(target, ""), true)
 		if res.StatusCode != 500 || strings.Contains(body, "10.0.0.1") {
 			t.Errorf("%s with ClickHouse down: %d %s; want 500 without internals", target, res.StatusCode, body)
 		}
 	}
-	hn := newConsole(t, Config{}, &fakeExplainer{}, fakeDB{}).Handler()
+	hn := newConsole(t, DefaultConfig(), &fakeExplainer{}, fakeDB{}).Handler()
 	if res, _ := serveAndCheck(t, hn, get("/api/v1/overview", ""), true); res.StatusCode != 503 {
 		t.Errorf("no fact reader: %d, want 503", res.StatusCode)
 	}
@@ -260,7 +260,7 @@ func decode[T any](tb testing.TB, h http.Handler, target string) T {
 
 func TestOverview(t *testing.T) {
 	f := newFakeFacts()
-	h := newPageConsole(t, Config{}, f).Handler()
+	h := newPageConsole(t, DefaultConfig(), f).Handler()
 	o := decode[overviewResponse](t, h, "/api/v1/overview")
 	if o.Payouts.Overdue != (tally{3, "3840.00"}) || o.Payouts.Failed != (tally{2, "2560.54"}) || o.Payouts.Held != (tally{0, "0.00"}) {
 		t.Errorf("payouts = %+v", o.Payouts)
@@ -288,7 +288,7 @@ func TestOverview(t *testing.T) {
 
 func TestLagWindow(t *testing.T) {
 	f := newFakeFacts()
-	h := newPageConsole(t, Config{}, f).Handler()
+	h := newPageConsole(t, DefaultConfig(), f).Handler()
 	res := decode[lagResponse](t, h, "/api/v1/lag/hourly")
 	// The window ends after the hour of the last authorization (11:30 →
 	// 12:00) and starts at the hour of the first, less than 7 days before.
@@ -315,7 +315,7 @@ func TestLagWindow(t *testing.T) {
 
 func TestAnomalyFilters(t *testing.T) {
 	f := newFakeFacts()
-	h := newPageConsole(t, Config{}, f).Handler()
+	h := newPageConsole(t, DefaultConfig(), f).Handler()
 	res := decode[anomaliesResponse](t, h, "/api/v1/anomalies?kind=payout_failed&merchant=M1&trace=TR1&date=2026-10-01&limit=10&offset=20")
 	q := f.lastAnomaly
 	wantFrom := time.Date(2026, 10, 1, 0, 0, 0, 0, shanghai)
@@ -341,7 +341,7 @@ func TestAnomalyFilters(t *testing.T) {
 
 func TestBatchesAndAlerts(t *testing.T) {
 	f := newFakeFacts()
-	h := newPageConsole(t, Config{}, f).Handler()
+	h := newPageConsole(t, DefaultConfig(), f).Handler()
 	bs := decode[batchesResponse](t, h, "/api/v1/batches")
 	if len(bs.Batches) != 3 || f.lastBatch.Limit != defaultBatchLimit {
 		t.Fatalf("batches %+v (asked %+v)", bs, f.lastBatch)
@@ -393,7 +393,7 @@ func TestStartedClockLabel(t *testing.T) {
 }
 
 func TestSourcesFold(t *testing.T) {
-	h := newPageConsole(t, Config{}, newFakeFacts()).Handler()
+	h := newPageConsole(t, DefaultConfig(), newFakeFacts()).Handler()
 	res := decode[sourcesResponse](t, h, "/api/v1/sources")
 	if len(res.Sources) != 2 || res.Sources[0].Source != "auth" || res.Sources[1].Source != "payouts" {
 		t.Fatalf("sources = %+v", res.Sources)
@@ -421,7 +421,7 @@ func TestYuan(t *testing.T) {
 }
 
 func TestPage(t *testing.T) {
-	h := newPageConsole(t, Config{Listen: "127.0.0.1:8080", Token: "s3cret"}, newFakeFacts()).Handler()
+	h := newPageConsole(t, DefaultConfigOn("127.0.0.1:8080", "s3cret"), newFakeFacts()).Handler()
 	tests := []struct {
 		target, ctype, contains string
 	}{

@@ -61,13 +61,11 @@ func TestBrowserAcceptance(t *testing.T) {
 
 	// A small simulated run into a database of its own.
 	st := storetest.New(t)
-	res, err := allinone.Run(ctx, allinone.Config{
-		BrokerPort: freePort(t),
-		Partitions: 3,
-		Progress:   500 * time.Millisecond,
-		Simulator:  smallSim(),
-		Store:      storetest.Config(t, st.Database()),
-	}, allinone.Deps{Kafka: kafkaio.DefaultConfig(), Schedule: sched, Logger: logger, Out: tbWriter{t}})
+	runCfg := allinone.DefaultConfig()
+	runCfg.BrokerPort, runCfg.Progress = freePort(t), 500*time.Millisecond
+	runCfg.Pipeline.Partitions = 3
+	runCfg.Simulator, runCfg.Store = smallSim(), storetest.Config(t, st.Database())
+	res, err := allinone.Run(ctx, runCfg, allinone.Deps{Kafka: kafkaio.DefaultConfig(), Schedule: sched, Logger: logger, Out: tbWriter{t}})
 	if err != nil {
 		t.Fatalf("allinone.Run: %v", err)
 	}
@@ -103,7 +101,7 @@ func TestBrowserAcceptance(t *testing.T) {
 		t.Fatal("the analyst could write: it must be read-only")
 	}
 	const token = "browser-t0ken"
-	c, err := NewOnStore(Config{Listen: "127.0.0.1:0", Token: token}, analyst, sched, logger)
+	c, err := NewOnStore(DefaultConfigOn("127.0.0.1:0", token), analyst, sched, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

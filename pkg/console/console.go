@@ -27,7 +27,7 @@ import (
 
 // Config configures a Console.
 type Config struct {
-	// Listen is the host:port to listen on; default "127.0.0.1:8080".
+	// Listen is the host:port to listen on.
 	Listen string
 	// Token, when set, is required as "Authorization: Bearer <token>" on
 	// every /api request. It is mandatory when Listen is not a loopback
@@ -42,29 +42,23 @@ type Config struct {
 	// reaches. The token and the answers then travel in clear, and Serve
 	// logs a warning saying so. Without it that configuration is refused.
 	AllowInsecureHTTP bool
-	// ShutdownTimeout bounds the graceful shutdown; default 10s.
+	// ShutdownTimeout bounds the graceful shutdown.
 	ShutdownTimeout time.Duration
-	// QueryTimeout bounds the ClickHouse queries of one API request;
-	// default 30s.
+	// QueryTimeout bounds the ClickHouse queries of one API request.
 	QueryTimeout time.Duration
 }
 
-// DefaultConfig returns the loopback configuration without a token.
+// DefaultConfig returns the loopback configuration on 127.0.0.1:8080
+// without a token: a 10s graceful shutdown, 30s per API request.
 func DefaultConfig() Config {
 	return Config{Listen: "127.0.0.1:8080", ShutdownTimeout: 10 * time.Second, QueryTimeout: 30 * time.Second}
 }
 
-func (c *Config) setDefaults() {
-	d := DefaultConfig()
-	if c.Listen == "" {
-		c.Listen = d.Listen
-	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = d.ShutdownTimeout
-	}
-	if c.QueryTimeout == 0 {
-		c.QueryTimeout = d.QueryTimeout
-	}
+// DefaultConfigOn is DefaultConfig listening on listen with token.
+func DefaultConfigOn(listen, token string) Config {
+	c := DefaultConfig()
+	c.Listen, c.Token = listen, token
+	return c
 }
 
 // Validate reports the first problem with c. Listening beyond loopback
@@ -91,8 +85,8 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout < 0 {
 		return fmt.Errorf("console shutdown timeout %v: must not be negative", c.ShutdownTimeout)
 	}
-	if c.QueryTimeout < 0 {
-		return fmt.Errorf("console query timeout %v: must not be negative", c.QueryTimeout)
+	if c.QueryTimeout <= 0 {
+		return fmt.Errorf("console query timeout %v: must be positive", c.QueryTimeout)
 	}
 	return nil
 }
@@ -147,7 +141,6 @@ type Console struct {
 
 // New returns a console for cfg; it does not listen until Run.
 func New(cfg Config, deps Deps) (*Console, error) {
-	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid console config: %w", err)
 	}

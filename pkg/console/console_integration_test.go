@@ -74,7 +74,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := console.New(console.Config{Listen: "127.0.0.1:8080", Token: "t0ken"}, console.Deps{Explainer: ex, DB: st})
+	c, err := console.New(console.DefaultConfigOn("127.0.0.1:8080", "t0ken"), console.Deps{Explainer: ex, DB: st})
 	if err != nil {
 		t.Fatal(err)
 	}

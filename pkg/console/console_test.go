@@ -106,17 +106,17 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("Validate(%+v) = %v, want ok=%v", tt, err, tt.ok)
 		}
 	}
-	if _, err := New(Config{Listen: "0.0.0.0:8080"}, Deps{Explainer: &fakeExplainer{}, DB: fakeDB{}}); err == nil {
+	if _, err := New(DefaultConfigOn("0.0.0.0:8080", ""), Deps{Explainer: &fakeExplainer{}, DB: fakeDB{}}); err == nil {
 		t.Error("New accepted a listen address beyond loopback without a token")
 	}
-	if _, err := New(Config{}, Deps{DB: fakeDB{}}); err == nil {
+	if _, err := New(DefaultConfig(), Deps{DB: fakeDB{}}); err == nil {
 		t.Error("New accepted no explainer")
 	}
 }
 
 func TestExplainEndpoint(t *testing.T) {
 	ex := &fakeExplainer{traces: map[string]explain.Explanation{"TR1": pendingExplanation()}}
-	h := newConsole(t, Config{}, ex, fakeDB{}).Handler()
+	h := newConsole(t, DefaultConfig(), ex, fakeDB{}).Handler()
 
 	tests := []struct {
 		name       string
@@ -175,7 +175,7 @@ func TestExplainTextEscapes(t *testing.T) {
 	x.MerchantID = evil
 	x.Timeline[0].Detail = "approved\x1b[2J\nstatus:   paid"
 	ex := &fakeExplainer{traces: map[string]explain.Explanation{"TR1": x}}
-	h := newConsole(t, Config{}, ex, fakeDB{}).Handler()
+	h := newConsole(t, DefaultConfig(), ex, fakeDB{}).Handler()
 
 	_, text := do(t, h, http.MethodGet, "/api/v1/traces/TR1/explain?format=text", "")
 	for _, want := range []string{`merchant M\x00\x1b[31m\u202e1  mode T1` + "\n", `approved\x1b[2J\nstatus:   paid`} {
@@ -201,7 +201,7 @@ func TestExplainTextEscapes(t *testing.T) {
 
 func TestExplainJSONShape(t *testing.T) {
 	ex := &fakeExplainer{traces: map[string]explain.Explanation{"TR1": pendingExplanation()}}
-	h := newConsole(t, Config{}, ex, fakeDB{}).Handler()
+	h := newConsole(t, DefaultConfig(), ex, fakeDB{}).Handler()
 	_, body := do(t, h, http.MethodGet, "/api/v1/traces/TR1/explain", "")
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(body), &m); err != nil {
@@ -224,7 +224,7 @@ func TestExplainJSONShape(t *testing.T) {
 
 func TestAuthorization(t *testing.T) {
 	ex := &fakeExplainer{traces: map[string]explain.Explanation{"TR1": pendingExplanation()}}
-	h := newConsole(t, Config{Listen: "127.0.0.1:8080", Token: "s3cret"}, ex, fakeDB{}).Handler()
+	h := newConsole(t, DefaultConfigOn("127.0.0.1:8080", "s3cret"), ex, fakeDB{}).Handler()
 	tests := []struct {
 		name, target, token string
 		want                int
@@ -262,7 +262,7 @@ func TestAuthorization(t *testing.T) {
 }
 
 func TestFailures(t *testing.T) {
-	h := newConsole(t, Config{}, &fakeExplainer{err: errors.New("connection refused")}, fakeDB{err: errors.New("down")}).Handler()
+	h := newConsole(t, DefaultConfig(), &fakeExplainer{err: errors.New("connection refused")}, fakeDB{err: errors.New("down")}).Handler()
 	res, body := do(t, h, http.MethodGet, "/api/v1/traces/TR1/explain", "")
 	if res.StatusCode != 500 || strings.Contains(body, "connection refused") {
 		t.Errorf("explainer failure: status %d, body %s (want 500 without internals)", res.StatusCode, body)
@@ -280,7 +280,7 @@ func TestFailures(t *testing.T) {
 
 func TestServeShutsDownOnCancel(t *testing.T) {
 	ex := &fakeExplainer{traces: map[string]explain.Explanation{"TR1": pendingExplanation()}}
-	c := newConsole(t, Config{}, ex, fakeDB{})
+	c := newConsole(t, DefaultConfig(), ex, fakeDB{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -28,7 +28,7 @@ import (
 // TestLoopbackHostsOnly: on loopback without a token only requests to a
 // loopback name are answered (DNS-rebinding protection).
 func TestLoopbackHostsOnly(t *testing.T) {
-	h := newConsole(t, Config{}, &fakeExplainer{}, fakeDB{}).Handler()
+	h := newConsole(t, DefaultConfig(), &fakeExplainer{}, fakeDB{}).Handler()
 	tests := []struct {
 		host string
 		ok   bool
@@ -71,7 +71,7 @@ func TestLoopbackHostsOnly(t *testing.T) {
 	}
 
 	// With a token the token guards the API: any Host reaches it.
-	ht := newConsole(t, Config{Token: "s3cret"}, &fakeExplainer{}, fakeDB{}).Handler()
+	ht := newConsole(t, DefaultConfigOn("127.0.0.1:8080", "s3cret"), &fakeExplainer{}, fakeDB{}).Handler()
 	req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
 	req.Host = "evil.example"
 	rec := httptest.NewRecorder()
@@ -84,7 +84,7 @@ func TestLoopbackHostsOnly(t *testing.T) {
 // TestLoopbackHostsOnlyServed: the same through a real listener; the 403
 // names the address to open instead.
 func TestLoopbackHostsOnlyServed(t *testing.T) {
-	c := newConsole(t, Config{Listen: "127.0.0.1:0"}, &fakeExplainer{}, fakeDB{})
+	c := newConsole(t, DefaultConfigOn("127.0.0.1:0", ""), &fakeExplainer{}, fakeDB{})
 	addr := serve(t, c, nil)
 	for host, want := range map[string]int{"": 200, "rebind.evil.example:" + port(addr): 403} {
 		req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/healthz", nil)
@@ -113,7 +113,8 @@ func TestLoopbackHostsOnlyServed(t *testing.T) {
 // beyond loopback that is what lets it start with a token.
 func TestServeTLS(t *testing.T) {
 	certFile, keyFile, pool := selfSigned(t)
-	cfg := Config{Listen: "0.0.0.0:8443", Token: "s3cret", TLSCertFile: certFile, TLSKeyFile: keyFile}
+	cfg := DefaultConfigOn("0.0.0.0:8443", "s3cret")
+	cfg.TLSCertFile, cfg.TLSKeyFile = certFile, keyFile
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("beyond loopback with a token and TLS: %v", err)
 	}
@@ -167,11 +168,13 @@ func TestServeTLS(t *testing.T) {
 func TestTLSFilesRefused(t *testing.T) {
 	certFile, keyFile, _ := selfSigned(t)
 	otherCert, _, _ := selfSigned(t)
-	for name, cfg := range map[string]Config{
-		"missing certificate": {TLSCertFile: filepath.Join(t.TempDir(), "none.pem"), TLSKeyFile: keyFile},
-		"not PEM":             {TLSCertFile: keyFile, TLSKeyFile: certFile},
-		"key of another cert": {TLSCertFile: otherCert, TLSKeyFile: keyFile},
+	for name, files := range map[string][2]string{
+		"missing certificate": {filepath.Join(t.TempDir(), "none.pem"), keyFile},
+		"not PEM":             {keyFile, certFile},
+		"key of another cert": {otherCert, keyFile},
 	} {
+		cfg := DefaultConfig()
+		cfg.TLSCertFile, cfg.TLSKeyFile = files[0], files[1]
 		if _, err := New(cfg, Deps{Explainer: &fakeExplainer{}, DB: fakeDB{}}); err == nil || !strings.Contains(err.Error(), "console TLS") {
 			t.Errorf("%s: New = %v, want a console TLS error", name, err)
 		}
@@ -181,7 +184,7 @@ func TestTLSFilesRefused(t *testing.T) {
 // TestInsecureHTTPWarns: beyond loopback without TLS is refused unless
 // allowed, and then served with a warning that names the fix.
 func TestInsecureHTTPWarns(t *testing.T) {
-	cfg := Config{Listen: "0.0.0.0:8080", Token: "s3cret"}
+	cfg := DefaultConfigOn("0.0.0.0:8080", "s3cret")
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "--tls-cert-file") || !strings.Contains(err.Error(), "--allow-insecure-http") {
 		t.Errorf("beyond loopback without TLS: Validate = %v, want a refusal naming both fixes", err)
 	}
@@ -203,7 +206,7 @@ func TestInsecureHTTPWarns(t *testing.T) {
 
 	// On loopback plain HTTP is the default and says nothing.
 	logs = syncBuffer{}
-	c, err = New(Config{Listen: "127.0.0.1:0"}, Deps{Explainer: &fakeExplainer{}, DB: fakeDB{}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	c, err = New(DefaultConfigOn("127.0.0.1:0", ""), Deps{Explainer: &fakeExplainer{}, DB: fakeDB{}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +219,7 @@ func TestInsecureHTTPWarns(t *testing.T) {
 // TestServeRefusesListenerBeyondLoopback: a loopback configuration's rules
 // (no token, plain HTTP) are not applied to a listener elsewhere.
 func TestServeRefusesListenerBeyondLoopback(t *testing.T) {
-	c := newConsole(t, Config{Listen: "127.0.0.1:8080"}, &fakeExplainer{}, fakeDB{})
+	c := newConsole(t, DefaultConfigOn("127.0.0.1:8080", ""), &fakeExplainer{}, fakeDB{})
 	err := c.Serve(context.Background(), fakeListener{addr: &net.TCPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 8080}})
 	if err == nil || !strings.Contains(err.Error(), "beyond loopback") {
 		t.Errorf("Serve on 10.0.0.1 with a loopback configuration = %v, want a refusal", err)
@@ -321,7 +324,7 @@ func (s *syncBuffer) String() string {
 // TestCloseStopsServe: Close ends a running Serve as cancelling its context
 // does, and Serve returns cleanly; the port no longer answers.
 func TestCloseStopsServe(t *testing.T) {
-	c := newConsole(t, Config{Listen: "127.0.0.1:0"}, &fakeExplainer{}, fakeDB{})
+	c := newConsole(t, DefaultConfigOn("127.0.0.1:0", ""), &fakeExplainer{}, fakeDB{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -91,7 +91,7 @@ func serveAndCheck(tb testing.TB, h http.Handler, req *http.Request, validReques
 // OpenAPI document's /api paths are the same.
 func TestEveryRouteIsDocumented(t *testing.T) {
 	doc, _ := loadSpec(t)
-	c := newConsole(t, Config{}, &fakeExplainer{}, fakeDB{})
+	c := newConsole(t, DefaultConfig(), &fakeExplainer{}, fakeDB{})
 	var served []string
 	for pattern := range c.apiRoutes() {
 		method, path, ok := strings.Cut(pattern, " ")

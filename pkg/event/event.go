@@ -98,11 +98,25 @@ func ParseSource(s string) (Source, error) {
 	return 0, fmt.Errorf("unknown source %q (want auth, clearing, payouts or merchants)", s)
 }
 
-// ProfilesTopic is the default name of the compacted topic of accepted
-// merchant profiles: ingest writes there each profile of acq.merchants that
-// passed its checks, keyed by merchant_id, and the joiner reads profiles only
-// from there.
-const ProfilesTopic = "settle.merchants"
+// The names of the pipeline's topics and consumer groups (DESIGN §3), the
+// only place they are spelled; pkg/pipeline wires them together.
+const (
+	// EventsTopic carries the payment events ingest re-keyed by trace
+	// number, with the source partitions' watermarks; the joiner reads it.
+	EventsTopic = "settle.events"
+	// DLQTopic receives what ingest dead-letters, with the reason.
+	DLQTopic = "settle.dlq"
+	// ProfilesTopic is the compacted topic of accepted merchant profiles:
+	// ingest writes there each profile of acq.merchants that passed its
+	// checks, keyed by merchant_id, and the joiner reads profiles only from
+	// there.
+	ProfilesTopic = "settle.merchants"
+	// JoinerGroup is the joiner's consumer group on EventsTopic.
+	JoinerGroup = "settlemon-joiner"
+)
+
+// IngestGroup is the consumer group of the source's ingest consumer.
+func (s Source) IngestGroup() string { return "settlemon-ingest-" + s.String() }
 
 // DefaultTopic is the default topic name of a source.
 func (s Source) DefaultTopic() string {

@@ -25,7 +25,7 @@ func example(tb testing.TB, typ string) []byte {
 }
 
 func newTestIngest(src event.Source) *Ingest {
-	cfg := Config{Source: src}.Defaults()
+	cfg := DefaultConfig().ForSource(src)
 	return &Ingest{cfg: cfg, log: slog.New(slog.DiscardHandler), wm: map[int]int64{}, sentWM: map[int]int64{}, pos: newPositions()}
 }
 

@@ -31,21 +31,22 @@ import (
 	"settlemon/pkg/store"
 )
 
-// Config is one ingest consumer.
+// Config is one ingest consumer. Start from DefaultConfig().ForSource(s):
+// no field's zero value stands for its default.
 type Config struct {
 	Source   event.Source
-	Topic    string // default: the source's default topic
-	Group    string // default: settlemon-ingest-<source>
-	OutTopic string // default: settle.events
-	DLQTopic string // default: settle.dlq
+	Topic    string // the source topic
+	Group    string // the consumer group
+	OutTopic string // where events are re-keyed by trace number
+	DLQTopic string // where dead letters go
 	// ProfilesTopic receives the merchant profiles that passed every check,
 	// keyed by merchant_id (compacted): the joiner reads profiles only from
-	// there, so a profile ingest dead-letters never takes effect. Default:
-	// settle.merchants. Used by the merchants source only.
+	// there, so a profile ingest dead-letters never takes effect. Used by
+	// the merchants source only.
 	ProfilesTopic string
 
-	MaxBatch int           // messages per durable batch, default DefaultMaxBatch
-	MaxWait  time.Duration // how long a partial batch waits for more, default 200ms
+	MaxBatch int           // messages per durable batch
+	MaxWait  time.Duration // how long a partial batch waits for more
 
 	// HealthInterval is how often the consumer's lag and idle time are
 	// written to source_health.
@@ -54,7 +55,7 @@ type Config struct {
 	// StuckAfter: when the group has unconsumed messages but commits
 	// nothing for this long while this consumer is idle, Run returns
 	// kafkaio.ErrStuck (the process exits and its supervisor restarts it).
-	// Default 2m; negative disables.
+	// Zero or negative disables.
 	StuckAfter time.Duration
 
 	// RetryMaxElapsed bounds the retries of one Kafka write; past it Run
@@ -62,54 +63,38 @@ type Config struct {
 	RetryMaxElapsed time.Duration
 
 	// MaxFutureSkew: an event dated further ahead of the wall clock is
-	// dead-lettered (future_timestamp). Default 24h; negative disables.
-	// Past dates are never rejected.
+	// dead-lettered (future_timestamp). Zero or negative disables. Past
+	// dates are never rejected.
 	MaxFutureSkew time.Duration
 	// EventIDMemory is how many distinct event ids this instance remembers
 	// to dead-letter an id reused for different content (event_id_reused;
-	// see idMemory for the limits). Default 1,000,000 (about 44 MiB);
-	// negative disables.
+	// see idMemory for the limits). Zero or negative disables.
 	EventIDMemory int
 }
 
-// Defaults fills zero values.
-func (c Config) Defaults() Config {
-	if c.Topic == "" {
-		c.Topic = c.Source.DefaultTopic()
+// DefaultConfig returns the defaults of every setting but the source's:
+// the pipeline's events, dead-letter and profiles topics, DefaultMaxBatch
+// messages per batch waiting at most 200ms, health every 5s, stuck after
+// 2m, Kafka writes retried for 10m, DefaultMaxFutureSkew and
+// DefaultEventIDMemory (about 44 MiB).
+func DefaultConfig() Config {
+	return Config{
+		OutTopic:        event.EventsTopic,
+		DLQTopic:        event.DLQTopic,
+		ProfilesTopic:   event.ProfilesTopic,
+		MaxBatch:        DefaultMaxBatch,
+		MaxWait:         200 * time.Millisecond,
+		HealthInterval:  5 * time.Second,
+		StuckAfter:      2 * time.Minute,
+		RetryMaxElapsed: 10 * time.Minute,
+		MaxFutureSkew:   DefaultMaxFutureSkew,
+		EventIDMemory:   DefaultEventIDMemory,
 	}
-	if c.Group == "" {
-		c.Group = "settlemon-ingest-" + c.Source.String()
-	}
-	if c.OutTopic == "" {
-		c.OutTopic = "settle.events"
-	}
-	if c.DLQTopic == "" {
-		c.DLQTopic = "settle.dlq"
-	}
-	if c.ProfilesTopic == "" {
-		c.ProfilesTopic = event.ProfilesTopic
-	}
-	if c.MaxBatch == 0 {
-		c.MaxBatch = DefaultMaxBatch
-	}
-	if c.MaxWait == 0 {
-		c.MaxWait = 200 * time.Millisecond
-	}
-	if c.HealthInterval == 0 {
-		c.HealthInterval = 5 * time.Second
-	}
-	if c.StuckAfter == 0 {
-		c.StuckAfter = 2 * time.Minute
-	}
-	if c.RetryMaxElapsed == 0 {
-		c.RetryMaxElapsed = 10 * time.Minute
-	}
-	if c.MaxFutureSkew == 0 {
-		c.MaxFutureSkew = DefaultMaxFutureSkew
-	}
-	if c.EventIDMemory == 0 {
-		c.EventIDMemory = DefaultEventIDMemory
-	}
+}
+
+// ForSource sets the source with its default topic and consumer group.
+func (c Config) ForSource(s event.Source) Config {
+	c.Source, c.Topic, c.Group = s, s.DefaultTopic(), s.IngestGroup()
 	return c
 }
 
@@ -121,8 +106,8 @@ func (c Config) Validate() error {
 	if c.Topic == "" || c.Group == "" || c.OutTopic == "" || c.DLQTopic == "" || c.ProfilesTopic == "" {
 		return errors.New("ingest: topic, group, out topic, DLQ topic and profiles topic must be set")
 	}
-	if c.MaxBatch <= 0 || c.MaxWait <= 0 {
-		return errors.New("ingest: max batch and max wait must be positive")
+	if c.MaxBatch <= 0 || c.MaxWait <= 0 || c.HealthInterval <= 0 || c.RetryMaxElapsed <= 0 {
+		return errors.New("ingest: max batch, max wait, health interval and retry max elapsed must be positive")
 	}
 	return nil
 }
@@ -182,7 +167,6 @@ type Ingest struct {
 
 // New builds an ingest consumer; it connects on Run.
 func New(cfg Config, deps Deps) (*Ingest, error) {
-	cfg = cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

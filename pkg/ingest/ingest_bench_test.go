@@ -55,7 +55,7 @@ func BenchmarkClassify(b *testing.B) {
 	for _, src := range []event.Source{event.Auth, event.Clearing, event.Payouts} {
 		b.Run(src.String(), func(b *testing.B) {
 			msgs := benchSourceMessages(b, src, 50_000)
-			in, err := New(Config{Source: src}, Deps{Kafka: kafkaio.DefaultConfig(), Store: &store.Store{}})
+			in, err := New(DefaultConfig().ForSource(src), Deps{Kafka: kafkaio.DefaultConfig(), Store: &store.Store{}})
 			if err != nil {
 				b.Fatal(err)
 			}

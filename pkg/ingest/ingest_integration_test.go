@@ -178,7 +178,9 @@ func TestDeadLettersKeepGoing(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	in, err := ingest.New(ingest.Config{Source: event.Auth, Topic: authTopic, OutTopic: eventsTopic, DLQTopic: dlqTopic, MaxWait: 100 * time.Millisecond},
+	cfg := ingest.DefaultConfig().ForSource(event.Auth)
+	cfg.Topic, cfg.OutTopic, cfg.DLQTopic, cfg.MaxWait = authTopic, eventsTopic, dlqTopic, 100*time.Millisecond
+	in, err := ingest.New(cfg,
 		ingest.Deps{Kafka: k, Store: st, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +195,7 @@ func TestDeadLettersKeepGoing(t *testing.T) {
 	})
 
 	// Consumed and committed: the group's lag drops to zero.
-	group := ingest.Config{Source: event.Auth}.Defaults().Group
+	group := event.Auth.IngestGroup()
 	for {
 		lag, err := kafkaio.GroupLag(ctx, k, group, authTopic)
 		if err == nil && lag[0] == 0 {

@@ -168,7 +168,9 @@ func TestPoisonCorpusEndToEnd(t *testing.T) {
 	}
 	var ins [event.NumSources]*running
 	for s := event.Auth; s < event.NumSources; s++ {
-		in, err := New(Config{Source: s, OutTopic: outTopic, DLQTopic: dlqTopic, MaxWait: 100 * time.Millisecond, MaxBatch: 7},
+		cfg := DefaultConfig().ForSource(s)
+		cfg.OutTopic, cfg.DLQTopic, cfg.MaxWait, cfg.MaxBatch = outTopic, dlqTopic, 100*time.Millisecond, 7
+		in, err := New(cfg,
 			Deps{Kafka: k, Store: st, Logger: logger})
 		if err != nil {
 			t.Fatal(err)
@@ -184,7 +186,7 @@ func TestPoisonCorpusEndToEnd(t *testing.T) {
 		}
 	})
 	for s := event.Auth; s < event.NumSources; s++ {
-		group := Config{Source: s}.Defaults().Group
+		group := s.IngestGroup()
 		for {
 			lag, err := kafkaio.GroupLag(ctx, k, group, s.DefaultTopic())
 			if err == nil && lag[0] == 0 {

@@ -136,7 +136,7 @@ func TestPoisonCorpus(t *testing.T) {
 	for _, c := range loadPoison(t) {
 		t.Run(c.Name, func(t *testing.T) {
 			var logs bytes.Buffer
-			cfg := Config{Source: c.Src}.Defaults()
+			cfg := DefaultConfig().ForSource(c.Src)
 			in := &Ingest{cfg: cfg, deps: Deps{Now: func() time.Time { return poisonNow }}, pos: newPositions(),
 				log: slog.New(slog.NewTextHandler(&logs, nil)), wm: map[int]int64{}, sentWM: map[int]int64{},
 				ids: newIDMemory(cfg.EventIDMemory)}
@@ -248,23 +248,25 @@ func TestIngestChecks(t *testing.T) {
 	k := []byte("627100000001")
 	tests := []struct {
 		name string
-		cfg  Config
+		cfg  func(*Config)
 		msgs []msg
 	}{
-		{"identical bytes again are a re-delivery", Config{}, []msg{{k, auth, ""}, {k, auth, ""}, {k, auth, ""}}},
-		{"same id, other content", Config{}, []msg{{k, auth, ""}, {k, other, event.ReasonEventIDReused}, {k, auth, ""}}},
-		{"the first seen wins", Config{}, []msg{{k, other, ""}, {k, auth, event.ReasonEventIDReused}}},
-		{"a rejected message is not remembered", Config{}, []msg{{nil, other, event.ReasonEmptyKey}, {k, auth, ""}}},
-		{"memory disabled", Config{EventIDMemory: -1}, []msg{{k, auth, ""}, {k, other, ""}}},
-		{"empty key", Config{}, []msg{{[]byte{}, auth, event.ReasonEmptyKey}, {nil, auth, event.ReasonEmptyKey}}},
-		{"more than a day ahead", Config{}, []msg{{k, future, event.ReasonFutureTimestamp}, {k, soon, ""}, {k, old, ""}}},
-		{"skew limit configurable", Config{MaxFutureSkew: time.Hour}, []msg{{k, soon, event.ReasonFutureTimestamp}}},
-		{"skew check disabled", Config{MaxFutureSkew: -1}, []msg{{k, future, ""}}},
+		{"identical bytes again are a re-delivery", nil, []msg{{k, auth, ""}, {k, auth, ""}, {k, auth, ""}}},
+		{"same id, other content", nil, []msg{{k, auth, ""}, {k, other, event.ReasonEventIDReused}, {k, auth, ""}}},
+		{"the first seen wins", nil, []msg{{k, other, ""}, {k, auth, event.ReasonEventIDReused}}},
+		{"a rejected message is not remembered", nil, []msg{{nil, other, event.ReasonEmptyKey}, {k, auth, ""}}},
+		{"memory disabled", func(c *Config) { c.EventIDMemory = -1 }, []msg{{k, auth, ""}, {k, other, ""}}},
+		{"empty key", nil, []msg{{[]byte{}, auth, event.ReasonEmptyKey}, {nil, auth, event.ReasonEmptyKey}}},
+		{"more than a day ahead", nil, []msg{{k, future, event.ReasonFutureTimestamp}, {k, soon, ""}, {k, old, ""}}},
+		{"skew limit configurable", func(c *Config) { c.MaxFutureSkew = time.Hour }, []msg{{k, soon, event.ReasonFutureTimestamp}}},
+		{"skew check disabled", func(c *Config) { c.MaxFutureSkew = -1 }, []msg{{k, future, ""}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.cfg.Source = event.Auth
-			cfg := tc.cfg.Defaults()
+			cfg := DefaultConfig().ForSource(event.Auth)
+			if tc.cfg != nil {
+				tc.cfg(&cfg)
+			}
 			in := &Ingest{cfg: cfg, deps: Deps{Now: func() time.Time { return poisonNow }}, pos: newPositions(), log: slog.New(slog.DiscardHandler),
 				wm: map[int]int64{}, sentWM: map[int]int64{}, ids: newIDMemory(cfg.EventIDMemory)}
 			for i, m := range tc.msgs {

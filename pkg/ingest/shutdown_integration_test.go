@@ -270,7 +270,7 @@ func (p *pipeline) committed(group, topic string) map[int]int64 {
 func groups() map[string]string {
 	g := map[string]string{joinerGroup: eventsTopic}
 	for s := event.Auth; s < event.NumSources; s++ {
-		g[Config{Source: s}.Defaults().Group] = s.DefaultTopic()
+		g[s.IngestGroup()] = s.DefaultTopic()
 	}
 	return g
 }
@@ -316,7 +316,7 @@ func (p *pipeline) checkIngestDurable() {
 	p.tb.Helper()
 	for s := event.Auth; s < event.NumSources; s++ {
 		topic := s.DefaultTopic()
-		committed := p.committed(Config{Source: s}.Defaults().Group, topic)
+		committed := p.committed(s.IngestGroup(), topic)
 		count, next := map[int]int64{}, map[int]int64{}
 		for _, table := range []string{rawTables[s], "control_events", "dead_letters"} {
 			rows, err := p.db.Query(p.ctx, `SELECT toUInt32(`+"`partition`"+`), count(), max(`+"`offset`"+`) FROM `+table+` FINAL WHERE topic = ? GROUP BY `+"`partition`", topic)
@@ -572,7 +572,7 @@ func TestGracefulShutdown(t *testing.T) {
 	run.start()
 	for {
 		var ingested, joined int64
-		for _, o := range run.committed(Config{Source: event.Auth}.Defaults().Group, event.Auth.DefaultTopic()) {
+		for _, o := range run.committed(event.Auth.IngestGroup(), event.Auth.DefaultTopic()) {
 			ingested += o
 		}
 		for _, o := range run.committed(joinerGroup, eventsTopic) {

@@ -26,19 +26,23 @@ func TestBankCodesConfig(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		cfg     Config
+		file    string
 		version string
 		err     string
 	}{
-		{"bundled by default", Config{}, fact.DefaultBankCodes().Version(), ""},
-		{"bundled with a join config", Config{Join: join.DefaultConfig()}, fact.DefaultBankCodes().Version(), ""},
-		{"a file", Config{BankCodesFile: good}, "ops-3", ""},
-		{"a bad file", Config{BankCodesFile: bad}, "", "bounced"},
-		{"a missing file", Config{BankCodesFile: filepath.Join(dir, "none.json")}, "", "reading bank return codes"},
+		{"bundled by default", "", fact.DefaultBankCodes().Version(), ""},
+		{"bundled with a join config", "", fact.DefaultBankCodes().Version(), ""},
+		{"a file", good, "ops-3", ""},
+		{"a bad file", bad, "", "bounced"},
+		{"a missing file", filepath.Join(dir, "none.json"), "", "reading bank return codes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := tt.cfg.Defaults()
+			cfg := DefaultConfig()
+			cfg.BankCodesFile = tt.file
+			if tt.name == "bundled with a join config" {
+				cfg.Join = join.DefaultConfig()
+			}
 			err := cfg.Validate()
 			if err == nil {
 				cfg, err = cfg.loadBankCodes()
@@ -63,7 +67,7 @@ func TestBankCodesConfig(t *testing.T) {
 // lacks are counted in settlemon_joiner_unknown_bank_codes_total; their
 // resolution rows and known codes are not.
 func TestUnknownCodesCounted(t *testing.T) {
-	j := &Joiner{cfg: Config{}.Defaults(), health: newHealth(), deps: Deps{Now: time.Now}}
+	j := &Joiner{cfg: DefaultConfig(), health: newHealth(), deps: Deps{Now: time.Now}}
 	failed := func(code string, unknown bool, st fact.AnomalyStatus) fact.Anomaly {
 		return fact.Anomaly{Kind: fact.PayoutFailed, Status: st, BankCode: code, BankCodeUnknown: unknown, BankCodesVersion: "v1"}
 	}

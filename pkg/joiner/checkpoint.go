@@ -23,7 +23,7 @@ func (j *Joiner) restore(ctx context.Context, log *slog.Logger, id int, committe
 		log.Info("partition restoring by replay from its first offset", "committed_offset", committed)
 		return st, kafka.FirstOffset, err
 	}
-	if j.cfg.CheckpointRecords < 0 || committed <= 0 {
+	if j.cfg.CheckpointRecords <= 0 || committed <= 0 {
 		return empty()
 	}
 	started := time.Now()
@@ -54,7 +54,7 @@ func (j *Joiner) restore(ctx context.Context, log *slog.Logger, id int, committe
 // passed since the last checkpoint, or when released. It runs after a flush:
 // the facts of every record applied are durable and taken.
 func (j *Joiner) maybeCheckpoint(ctx context.Context, log *slog.Logger, p *partition, releasing bool) {
-	if j.cfg.CheckpointRecords < 0 || p.next <= p.checkpointed || p.next > p.committed {
+	if j.cfg.CheckpointRecords <= 0 || p.next <= p.checkpointed || p.next > p.committed {
 		return // disabled, nothing new, or the commit did not go through
 	}
 	if !releasing && p.next-p.checkpointed < j.cfg.CheckpointRecords && time.Since(p.lastCheckpoint) < j.cfg.CheckpointInterval {

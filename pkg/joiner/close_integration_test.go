@@ -36,7 +36,9 @@ func TestCloseStopsRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, err := joiner.New(joiner.Config{Group: "close-test", FlushInterval: 100 * time.Millisecond, HealthInterval: 100 * time.Millisecond},
+	cfg := joiner.DefaultConfig()
+	cfg.Group, cfg.Clock, cfg.FlushInterval, cfg.HealthInterval = "close-test", joiner.ClockReplay, 100*time.Millisecond, 100*time.Millisecond
+	j, err := joiner.New(cfg,
 		joiner.Deps{Kafka: k, Store: storetest.New(t), Schedule: sched, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

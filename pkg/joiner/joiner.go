@@ -37,41 +37,42 @@ const (
 	ClockReplay = "replay" // "now" is the highest event time seen
 )
 
-// Config is one joiner instance.
+// Config is one joiner instance. Start from DefaultConfig(): no field's
+// zero value stands for its default.
 type Config struct {
-	Topic string // default settle.events
-	// MerchantsTopic holds the merchant profiles ingest accepted (default
-	// settle.merchants); the profile table reads only these.
+	Topic string // the events topic ingest re-keys onto
+	// MerchantsTopic holds the merchant profiles ingest accepted; the
+	// profile table reads only these.
 	MerchantsTopic string
-	// Before loading profiles, the joiner waits up to MerchantsWait (default
-	// 2m; negative: no wait) until the merchants ingest group
-	// (MerchantsGroup, default settlemon-ingest-merchants) has committed
-	// everything that was in MerchantsSource (default acq.merchants) when
-	// the joiner started, so that the table holds every profile that
-	// preceded it.
+	// Before loading profiles, the joiner waits up to MerchantsWait
+	// (negative: no wait) until the merchants ingest group
+	// (MerchantsGroup) has committed everything that was in
+	// MerchantsSource when the joiner started, so that the table holds
+	// every profile that preceded it.
 	MerchantsSource string
 	MerchantsGroup  string
 	MerchantsWait   time.Duration
-	Group           string // default settlemon-joiner
-	Clock           string // live or replay, default replay
+	Group           string // the joiner's consumer group
+	Clock           string // live or replay
 
-	FlushRows     int           // facts per sink batch, default 20000
-	FlushInterval time.Duration // longest a fact waits for the sink, default 1s
-	FetchBatch    int           // records per fetch round, default 5000
+	FlushRows     int           // facts per sink batch
+	FlushInterval time.Duration // longest a fact waits for the sink
+	FetchBatch    int           // records per fetch round
 
 	// CheckpointInterval and CheckpointRecords: a partition's state is
 	// checkpointed to ClickHouse, after a flush, once this much time has
 	// passed or this many records were applied since its last checkpoint,
 	// and when the partition is released; a restart then replays only what
-	// came after the newest checkpoint. CheckpointRecords < 0 disables
-	// checkpoints (recovery replays the partition from its first offset).
+	// came after the newest checkpoint. CheckpointRecords zero or negative
+	// disables checkpoints (recovery replays the partition from its first
+	// offset).
 	CheckpointInterval time.Duration
 	CheckpointRecords  int64
 
 	// StuckAfter: when the group has unconsumed records but commits
 	// nothing for this long while this instance is idle, Run returns
 	// kafkaio.ErrStuck (the process exits and its supervisor restarts it).
-	// Default 2m; negative disables.
+	// Zero or negative disables.
 	StuckAfter time.Duration
 
 	// HealthInterval is how often source health is written (wall clock).
@@ -82,66 +83,38 @@ type Config struct {
 
 	// BankCodesFile is a bank return-code catalogue to map payout failures
 	// with instead of the bundled one (schemas/bank/return-codes.json);
-	// New loads it into Join.BankCodes.
+	// New loads it into Join.BankCodes. With neither set, New sets the
+	// bundled catalogue.
 	BankCodesFile string
 
 	Join join.Config
 }
 
-// Defaults fills zero values.
-func (c Config) Defaults() Config {
-	if c.Topic == "" {
-		c.Topic = "settle.events"
+// DefaultConfig returns a production joiner: the pipeline's topics and
+// groups, waiting up to 2m for the merchants ingest, the live clock, 20,000
+// facts per insert flushed at least every second, 5,000 records per fetch,
+// a checkpoint every minute or 2,000,000 records, stuck after 2m, health
+// every 5s, a source lagging past 30m, and join.DefaultConfig. An embedded
+// or replayed run sets ClockReplay.
+func DefaultConfig() Config {
+	return Config{
+		Topic:              event.EventsTopic,
+		MerchantsTopic:     event.ProfilesTopic,
+		MerchantsSource:    event.Merchants.DefaultTopic(),
+		MerchantsGroup:     event.Merchants.IngestGroup(),
+		MerchantsWait:      2 * time.Minute,
+		Group:              event.JoinerGroup,
+		Clock:              ClockLive,
+		FlushRows:          20000,
+		FlushInterval:      time.Second,
+		FetchBatch:         5000,
+		CheckpointInterval: time.Minute,
+		CheckpointRecords:  2_000_000,
+		StuckAfter:         2 * time.Minute,
+		HealthInterval:     5 * time.Second,
+		StallThreshold:     30 * time.Minute,
+		Join:               join.DefaultConfig(),
 	}
-	if c.MerchantsTopic == "" {
-		c.MerchantsTopic = event.ProfilesTopic
-	}
-	if c.MerchantsSource == "" {
-		c.MerchantsSource = event.Merchants.DefaultTopic()
-	}
-	if c.MerchantsGroup == "" {
-		c.MerchantsGroup = "settlemon-ingest-" + event.Merchants.String()
-	}
-	if c.MerchantsWait == 0 {
-		c.MerchantsWait = 2 * time.Minute
-	}
-	if c.Group == "" {
-		c.Group = "settlemon-joiner"
-	}
-	if c.Clock == "" {
-		c.Clock = ClockReplay
-	}
-	if c.FlushRows == 0 {
-		c.FlushRows = 20000
-	}
-	if c.FlushInterval == 0 {
-		c.FlushInterval = time.Second
-	}
-	if c.FetchBatch == 0 {
-		c.FetchBatch = 5000
-	}
-	if c.HealthInterval == 0 {
-		c.HealthInterval = 5 * time.Second
-	}
-	if c.StuckAfter == 0 {
-		c.StuckAfter = 2 * time.Minute
-	}
-	if c.CheckpointInterval == 0 {
-		c.CheckpointInterval = time.Minute
-	}
-	if c.CheckpointRecords == 0 {
-		c.CheckpointRecords = 2_000_000
-	}
-	if c.StallThreshold == 0 {
-		c.StallThreshold = 30 * time.Minute
-	}
-	if c.Join == (join.Config{}) {
-		c.Join = join.DefaultConfig()
-	}
-	if c.Join.BankCodes == nil && c.BankCodesFile == "" {
-		c.Join.BankCodes = fact.DefaultBankCodes()
-	}
-	return c
 }
 
 // Validate reports a setting that cannot work.
@@ -149,8 +122,14 @@ func (c Config) Validate() error {
 	if c.Clock != ClockLive && c.Clock != ClockReplay {
 		return fmt.Errorf("joiner: clock %q is neither live nor replay", c.Clock)
 	}
+	if c.Topic == "" || c.Group == "" || c.MerchantsTopic == "" || c.MerchantsSource == "" || c.MerchantsGroup == "" {
+		return errors.New("joiner: topic, group, merchants topic, merchants source and merchants group must be set")
+	}
 	if c.FlushRows <= 0 || c.FlushInterval <= 0 || c.FetchBatch <= 0 || c.HealthInterval <= 0 || c.StallThreshold <= 0 {
 		return errors.New("joiner: flush rows, flush interval, fetch batch, health interval and stall threshold must be positive")
+	}
+	if c.CheckpointRecords > 0 && c.CheckpointInterval <= 0 {
+		return errors.New("joiner: checkpoint interval must be positive when checkpoints are on")
 	}
 	if c.BankCodesFile != "" && c.Join.BankCodes != nil {
 		return errors.New("joiner: both a bank codes file and a loaded catalogue are set")
@@ -158,9 +137,13 @@ func (c Config) Validate() error {
 	return c.Join.Validate()
 }
 
-// loadBankCodes loads BankCodesFile, if set, into Join.BankCodes.
+// loadBankCodes loads BankCodesFile, if set, into Join.BankCodes; with
+// neither set, Join.BankCodes is the bundled catalogue.
 func (c Config) loadBankCodes() (Config, error) {
 	if c.BankCodesFile == "" {
+		if c.Join.BankCodes == nil {
+			c.Join.BankCodes = fact.DefaultBankCodes()
+		}
 		return c, nil
 	}
 	codes, err := fact.LoadBankCodes(c.BankCodesFile)
@@ -235,7 +218,6 @@ type Joiner struct {
 
 // New builds a joiner; it connects on Run.
 func New(cfg Config, deps Deps) (*Joiner, error) {
-	cfg = cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -74,12 +74,12 @@ func MeasureRestore(ctx context.Context, st *store.Store, sched *calendar.Schedu
 	m.Snapshot, m.Bytes = time.Since(start), buf.Len()
 	group := fmt.Sprintf("restore-measure-%d", time.Now().UnixNano())
 	start = time.Now()
-	if err := st.SaveCheckpoint(ctx, group, "settle.events", 0, 1, buf.Bytes()); err != nil {
+	if err := st.SaveCheckpoint(ctx, group, event.EventsTopic, 0, 1, buf.Bytes()); err != nil {
 		return m, err
 	}
 	m.Save = time.Since(start)
 	start = time.Now()
-	_, data, ok, err := st.LoadCheckpoint(ctx, group, "settle.events", 0, 1)
+	_, data, ok, err := st.LoadCheckpoint(ctx, group, event.EventsTopic, 0, 1)
 	if err != nil || !ok {
 		return m, fmt.Errorf("loading the checkpoint back: ok=%v err=%v", ok, err)
 	}

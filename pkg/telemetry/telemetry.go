@@ -46,31 +46,26 @@ const (
 
 // Config configures the ops endpoint.
 type Config struct {
-	// Listen is the host:port to serve on; default "127.0.0.1:9100". Each
-	// service passes its own default (IngestListen, JoinerListen, ...).
+	// Listen is the host:port to serve on. Each service sets its own
+	// (IngestListen, JoinerListen, ...).
 	Listen string
-	// CheckTimeout bounds each readiness check; default 3s.
+	// CheckTimeout bounds each readiness check.
 	CheckTimeout time.Duration
-	// ShutdownTimeout bounds the graceful shutdown; default 5s.
+	// ShutdownTimeout bounds the graceful shutdown.
 	ShutdownTimeout time.Duration
 }
 
-// DefaultConfig returns a loopback configuration on listen.
-func DefaultConfig(listen string) Config {
-	return Config{Listen: listen, CheckTimeout: 3 * time.Second, ShutdownTimeout: 5 * time.Second}
+// DefaultConfig returns 127.0.0.1:9100, readiness checks bounded by 3s and
+// a graceful shutdown by 5s.
+func DefaultConfig() Config {
+	return Config{Listen: "127.0.0.1:9100", CheckTimeout: 3 * time.Second, ShutdownTimeout: 5 * time.Second}
 }
 
-func (c *Config) setDefaults() {
-	d := DefaultConfig("127.0.0.1:9100")
-	if c.Listen == "" {
-		c.Listen = d.Listen
-	}
-	if c.CheckTimeout == 0 {
-		c.CheckTimeout = d.CheckTimeout
-	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = d.ShutdownTimeout
-	}
+// DefaultConfigOn is DefaultConfig listening on listen.
+func DefaultConfigOn(listen string) Config {
+	c := DefaultConfig()
+	c.Listen = listen
+	return c
 }
 
 // Validate reports the first problem with c.
@@ -120,7 +115,6 @@ type Server struct {
 
 // New returns an ops server for cfg; it does not listen until Run.
 func New(cfg Config, deps Deps) (*Server, error) {
-	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid ops config: %w", err)
 	}

@@ -78,7 +78,7 @@ type service struct {
 func startOps(tb testing.TB, ctx context.Context, name string, deps telemetry.Deps, run func(context.Context) error) service {
 	tb.Helper()
 	addr := freeAddr(tb)
-	srv, err := telemetry.New(telemetry.DefaultConfig(addr), deps)
+	srv, err := telemetry.New(telemetry.DefaultConfigOn(addr), deps)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -266,8 +266,9 @@ func TestEveryServiceExposesItsMetrics(t *testing.T) {
 	runCtx := ctx
 
 	// ingest
-	in, err := ingest.New(ingest.Config{Source: event.Auth, Group: "telemetry-test-ingest", MaxWait: 100 * time.Millisecond,
-		HealthInterval: time.Second, RetryMaxElapsed: 10 * time.Second}, ingest.Deps{Kafka: k, Store: ingestStore, Logger: logger})
+	ic := ingest.DefaultConfig().ForSource(event.Auth)
+	ic.Group, ic.MaxWait, ic.HealthInterval, ic.RetryMaxElapsed = "telemetry-test-ingest", 100*time.Millisecond, time.Second, 10*time.Second
+	in, err := ingest.New(ic, ingest.Deps{Kafka: k, Store: ingestStore, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,8 +280,9 @@ func TestEveryServiceExposesItsMetrics(t *testing.T) {
 	ingestSvc := startOps(t, runCtx, "ingest", telemetry.Deps{Gatherer: ingestReg, Checks: checks(ingestStore), Logger: logger}, in.Run)
 
 	// joiner
-	jn, err := joiner.New(joiner.Config{Group: "telemetry-test-joiner", Clock: joiner.ClockReplay, FlushInterval: 200 * time.Millisecond,
-		HealthInterval: 200 * time.Millisecond}, joiner.Deps{Kafka: k, Store: joinerStore, Schedule: sched, Logger: logger})
+	jc := joiner.DefaultConfig()
+	jc.Group, jc.Clock, jc.FlushInterval, jc.HealthInterval = "telemetry-test-joiner", joiner.ClockReplay, 200*time.Millisecond, 200*time.Millisecond
+	jn, err := joiner.New(jc, joiner.Deps{Kafka: k, Store: joinerStore, Schedule: sched, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +299,7 @@ func TestEveryServiceExposesItsMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	apiAddr := freeAddr(t)
-	cons, err := console.New(console.Config{Listen: apiAddr}, console.Deps{Explainer: ex, DB: consoleStore, Logger: logger})
+	cons, err := console.New(console.DefaultConfigOn(apiAddr, ""), console.Deps{Explainer: ex, DB: consoleStore, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func newServer(tb testing.TB, deps Deps) *Server {
 	if deps.Gatherer == nil {
 		deps.Gatherer = prometheus.NewRegistry()
 	}
-	s, err := New(Config{Listen: "127.0.0.1:0"}, deps)
+	s, err := New(DefaultConfigOn("127.0.0.1:0"), deps)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestReadyzCheckTimesOut(t *testing.T) {
 		<-ctx.Done()
 		return ctx.Err()
 	}}
-	s, err := New(Config{Listen: "127.0.0.1:0", CheckTimeout: 50 * time.Millisecond}, Deps{Gatherer: prometheus.NewRegistry(), Checks: []Check{slow}})
+	s, err := New(Config{Listen: "127.0.0.1:0", CheckTimeout: 50 * time.Millisecond, ShutdownTimeout: DefaultConfig().ShutdownTimeout}, Deps{Gatherer: prometheus.NewRegistry(), Checks: []Check{slow}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,10 +153,10 @@ func TestConfigValidate(t *testing.T) {
 		cfg  Config
 		want string // substring of the error; "" means valid
 	}{
-		{DefaultConfig("127.0.0.1:9101"), ""},
-		{DefaultConfig("0.0.0.0:9101"), ""},
-		{DefaultConfig("127.0.0.1"), "want host:port"},
-		{DefaultConfig(""), "want host:port"},
+		{DefaultConfigOn("127.0.0.1:9101"), ""},
+		{DefaultConfigOn("0.0.0.0:9101"), ""},
+		{DefaultConfigOn("127.0.0.1"), "want host:port"},
+		{DefaultConfigOn(""), "want host:port"},
 		{Config{Listen: "127.0.0.1:1", CheckTimeout: -1}, "must be positive"},
 		{Config{Listen: "127.0.0.1:1", CheckTimeout: time.Second, ShutdownTimeout: -1}, "must not be negative"},
 	}
@@ -202,7 +202,7 @@ func freeAddr(tb testing.TB) string {
 
 func TestRunWithServesWhileRunRuns(t *testing.T) {
 	addr := freeAddr(t)
-	s, err := New(Config{Listen: addr}, Deps{Gatherer: prometheus.NewRegistry()})
+	s, err := New(DefaultConfigOn(addr), Deps{Gatherer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestRunWithFailsFastOnATakenPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	s, err := New(Config{Listen: l.Addr().String()}, Deps{Gatherer: prometheus.NewRegistry()})
+	s, err := New(DefaultConfigOn(l.Addr().String()), Deps{Gatherer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestRunWithFailsFastOnATakenPort(t *testing.T) {
 }
 
 func TestRunWithStopsOnCancel(t *testing.T) {
-	s, err := New(Config{Listen: freeAddr(t)}, Deps{Gatherer: prometheus.NewRegistry()})
+	s, err := New(DefaultConfigOn(freeAddr(t)), Deps{Gatherer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}

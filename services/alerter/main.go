@@ -50,7 +50,7 @@ Example:
 	f.DurationVar(&cfg.SendTimeout, "send-timeout", cfg.SendTimeout, "timeout of one request to a receiver")
 	f.DurationVar(&cfg.Retry.Budget, "send-retry-budget", cfg.Retry.Budget, "how long one notification is retried on a failing receiver before it is given up")
 	f.Var(&cfg.For, "for", "minimum duration per alert, like Prometheus' for: comma-separated Rule=duration pairs (e.g. SourceLagging=2m,BatchStalled=0s); a condition fires only once seen at every evaluation that long; the alerts not named keep their default")
-	ops := telemetry.DefaultConfig(telemetry.AlerterListen)
+	ops := telemetry.DefaultConfigOn(telemetry.AlerterListen)
 	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
 	migrate := f.Bool("migrate", false, "apply ClickHouse migrations before starting (the alerts table is 0004)")
 	f.CheckConfigFlag()

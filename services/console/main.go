@@ -66,7 +66,7 @@ Examples:
 	f.StringVar(&cfg.TLSKeyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
 	f.BoolVar(&cfg.AllowInsecureHTTP, "allow-insecure-http", false, "serve plain HTTP beyond loopback (the token travels in clear; a warning is logged): only behind a TLS-terminating proxy or inside a private network")
 	f.DurationVar(&cfg.QueryTimeout, "query-timeout", cfg.QueryTimeout, "cancel the ClickHouse queries of an API request after this long")
-	ops := telemetry.DefaultConfig(telemetry.ConsoleListen)
+	ops := telemetry.DefaultConfigOn(telemetry.ConsoleListen)
 	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
 	f.CheckConfigFlag()
 	if err := f.Parse(args); err != nil {

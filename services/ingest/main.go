@@ -7,10 +7,10 @@ package main
 import (
 	"context"
 	"os"
-	"time"
 
 	"settlemon/pkg/event"
 	"settlemon/pkg/ingest"
+	"settlemon/pkg/pipeline"
 	"settlemon/pkg/service"
 	"settlemon/pkg/telemetry"
 )
@@ -35,21 +35,22 @@ identical re-delivery passes).`)
 	k := service.KafkaFlags(f)
 	sc := service.StoreFlags(f)
 	lc := service.LogFlags(f)
-	var cfg ingest.Config
+	pc := pipeline.DefaultConfig()
+	cfg := &pc.Ingest
 	source := f.String("source", "", "source to ingest: auth, clearing, payouts or merchants (required)")
-	f.StringVar(&cfg.Topic, "topic", "", "source topic (default: the source's default topic)")
-	f.StringVar(&cfg.Group, "group", "", "consumer group (default: settlemon-ingest-<source>)")
-	f.StringVar(&cfg.OutTopic, "events-topic", "settle.events", "repartition topic the events are re-keyed onto")
-	f.StringVar(&cfg.DLQTopic, "dlq-topic", "settle.dlq", "dead-letter topic")
-	f.StringVar(&cfg.ProfilesTopic, "profiles-topic", event.ProfilesTopic, "compacted topic the merchants source forwards accepted profiles to (the joiner reads profiles only there)")
-	f.IntVar(&cfg.MaxBatch, "batch", ingest.DefaultMaxBatch, "messages per durable batch (one Kafka write, one archive insert and one commit); a partial batch waits at most 200ms for more")
-	f.DurationVar(&cfg.StuckAfter, "stuck-after", 2*time.Minute, "exit (for the supervisor to restart) when the consumer group has unconsumed messages but commits nothing for this long while this process is idle; negative disables")
-	f.DurationVar(&cfg.MaxFutureSkew, "max-future-skew", ingest.DefaultMaxFutureSkew,
+	topic := f.String("topic", "", "source topic (default: the source's topic, e.g. "+pc.Topics.Sources[event.Auth]+")")
+	group := f.String("group", "", "consumer group (default: the source's group, e.g. "+pc.Groups.Ingest[event.Auth]+")")
+	f.StringVar(&pc.Topics.Events, "events-topic", pc.Topics.Events, "repartition topic the events are re-keyed onto")
+	f.StringVar(&pc.Topics.DLQ, "dlq-topic", pc.Topics.DLQ, "dead-letter topic")
+	f.StringVar(&pc.Topics.Profiles, "profiles-topic", pc.Topics.Profiles, "compacted topic the merchants source forwards accepted profiles to (the joiner reads profiles only there)")
+	f.IntVar(&cfg.MaxBatch, "batch", cfg.MaxBatch, "messages per durable batch (one Kafka write, one archive insert and one commit); a partial batch waits at most "+cfg.MaxWait.String()+" for more")
+	f.DurationVar(&cfg.StuckAfter, "stuck-after", cfg.StuckAfter, "exit (for the supervisor to restart) when the consumer group has unconsumed messages but commits nothing for this long while this process is idle; 0 or negative disables")
+	f.DurationVar(&cfg.MaxFutureSkew, "max-future-skew", cfg.MaxFutureSkew,
 		"dead-letter (future_timestamp) an event dated further than this ahead of the wall clock; 0 disables (past dates are never rejected)")
-	f.IntVar(&cfg.EventIDMemory, "event-id-memory", ingest.DefaultEventIDMemory,
+	f.IntVar(&cfg.EventIDMemory, "event-id-memory", cfg.EventIDMemory,
 		"distinct event ids remembered per instance to dead-letter an event_id reused with different content (event_id_reused); about 46 bytes each; 0 disables")
 	migrate := f.Bool("migrate", false, "apply ClickHouse migrations before starting")
-	ops := telemetry.DefaultConfig(telemetry.IngestListen)
+	ops := telemetry.DefaultConfigOn(telemetry.IngestListen)
 	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
 	f.CheckConfigFlag()
 	if err := f.Parse(args); err != nil {
@@ -63,15 +64,14 @@ identical re-delivery passes).`)
 	if err != nil {
 		return service.ExitCode("ingest", service.Usagef("--source: %w", err))
 	}
-	cfg.Source = src
-	// On the command line 0 disables a check; in ingest.Config 0 means the default.
-	if cfg.MaxFutureSkew == 0 {
-		cfg.MaxFutureSkew = -1
+	if *topic != "" {
+		pc.Topics.Sources[src] = *topic
 	}
-	if cfg.EventIDMemory == 0 {
-		cfg.EventIDMemory = -1
+	if *group != "" {
+		pc.Groups.Ingest[src] = *group
 	}
-	if err := service.Invalid(ops.Validate(), k.Validate(), sc.Validate(), cfg.Defaults().Validate()); err != nil {
+	ic := pc.IngestConfig(src)
+	if err := service.Invalid(ops.Validate(), k.Validate(), sc.Validate(), ic.Validate()); err != nil {
 		return service.ExitCode("ingest", err)
 	}
 	if f.CheckOnly() {
@@ -84,7 +84,7 @@ identical re-delivery passes).`)
 		return service.ExitCode("ingest", err)
 	}
 	defer st.Close()
-	in, err := ingest.New(cfg, ingest.Deps{Kafka: *k, Store: st, Logger: log})
+	in, err := ingest.New(ic, ingest.Deps{Kafka: *k, Store: st, Logger: log})
 	if err != nil {
 		return service.ExitCode("ingest", err)
 	}

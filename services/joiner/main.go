@@ -11,8 +11,8 @@ import (
 
 	"settlemon/pkg/event"
 	"settlemon/pkg/fact"
-	"settlemon/pkg/join"
 	"settlemon/pkg/joiner"
+	"settlemon/pkg/pipeline"
 	"settlemon/pkg/service"
 	"settlemon/pkg/telemetry"
 )
@@ -32,24 +32,25 @@ replay. SIGTERM flushes, commits and exits.`)
 	sc := service.StoreFlags(f)
 	cc := service.CalendarFlags(f)
 	lc := service.LogFlags(f)
-	cfg := joiner.Config{Join: join.DefaultConfig()}
-	f.StringVar(&cfg.Topic, "events-topic", "settle.events", "repartition topic to join")
-	f.StringVar(&cfg.MerchantsTopic, "merchants-topic", event.ProfilesTopic, "compacted topic of the merchant profiles ingest accepted; the only source of profiles")
-	f.StringVar(&cfg.MerchantsSource, "merchants-source", event.Merchants.DefaultTopic(), "the producers' merchant profile topic, which the merchants ingest validates")
-	f.StringVar(&cfg.MerchantsGroup, "merchants-group", "settlemon-ingest-merchants", "consumer group of the merchants ingest")
-	f.DurationVar(&cfg.MerchantsWait, "merchants-wait", 2*time.Minute, "at start, wait this long at most for the merchants ingest to validate every profile already in --merchants-source; negative: do not wait")
-	f.StringVar(&cfg.Group, "group", "settlemon-joiner", "consumer group")
-	f.StringVar(&cfg.Clock, "clock", joiner.ClockLive, `"live": now is the wall clock; "replay": now is the highest event time seen`)
-	f.DurationVar(&cfg.FlushInterval, "flush-interval", time.Second, "longest a fact waits before it is written")
-	f.IntVar(&cfg.FlushRows, "flush-rows", 20000, "facts per ClickHouse insert")
-	f.DurationVar(&cfg.StuckAfter, "stuck-after", 2*time.Minute, "exit (for the supervisor to restart) when the consumer group has unconsumed messages but commits nothing for this long while this process is idle; negative disables")
-	f.DurationVar(&cfg.StallThreshold, "stall-threshold", 30*time.Minute, "a source whose watermark is further behind now than this is reported lagging (its absence checks wait)")
-	f.DurationVar(&cfg.HealthInterval, "health-interval", 5*time.Second, "how often source health is written")
-	f.DurationVar(&cfg.Join.HoldSLA, "hold-sla", 24*time.Hour, "how long a payout may stay held for risk review before payout_held")
-	f.Int64Var(&cfg.Join.FeeTolerancePPM, "fee-tolerance-ppm", 500, "how far above the contracted fee rate (parts per million of the amount) a fee may be: fee ≤ ⌈amount × (rate + tolerance) / 1e6⌉ fen; 0..1000000")
-	f.StringVar(&cfg.BankCodesFile, "bank-codes-file", "", "bank return-code catalogue JSON mapping payout failure codes to reasons (default: the bundled schemas/bank/return-codes.json)")
+	pc := pipeline.DefaultConfig()
+	cfg := &pc.Joiner
+	f.StringVar(&pc.Topics.Events, "events-topic", pc.Topics.Events, "repartition topic to join")
+	f.StringVar(&pc.Topics.Profiles, "merchants-topic", pc.Topics.Profiles, "compacted topic of the merchant profiles ingest accepted; the only source of profiles")
+	f.StringVar(&pc.Topics.Sources[event.Merchants], "merchants-source", pc.Topics.Sources[event.Merchants], "the producers' merchant profile topic, which the merchants ingest validates")
+	f.StringVar(&pc.Groups.Ingest[event.Merchants], "merchants-group", pc.Groups.Ingest[event.Merchants], "consumer group of the merchants ingest")
+	f.DurationVar(&cfg.MerchantsWait, "merchants-wait", cfg.MerchantsWait, "at start, wait this long at most for the merchants ingest to validate every profile already in --merchants-source; negative: do not wait")
+	f.StringVar(&pc.Groups.Joiner, "group", pc.Groups.Joiner, "consumer group")
+	f.StringVar(&cfg.Clock, "clock", cfg.Clock, `"live": now is the wall clock; "replay": now is the highest event time seen`)
+	f.DurationVar(&cfg.FlushInterval, "flush-interval", cfg.FlushInterval, "longest a fact waits before it is written")
+	f.IntVar(&cfg.FlushRows, "flush-rows", cfg.FlushRows, "facts per ClickHouse insert")
+	f.DurationVar(&cfg.StuckAfter, "stuck-after", cfg.StuckAfter, "exit (for the supervisor to restart) when the consumer group has unconsumed messages but commits nothing for this long while this process is idle; 0 or negative disables")
+	f.DurationVar(&cfg.StallThreshold, "stall-threshold", cfg.StallThreshold, "a source whose watermark is further behind now than this is reported lagging (its absence checks wait)")
+	f.DurationVar(&cfg.HealthInterval, "health-interval", cfg.HealthInterval, "how often source health is written")
+	f.DurationVar(&cfg.Join.HoldSLA, "hold-sla", cfg.Join.HoldSLA, "how long a payout may stay held for risk review before payout_held")
+	f.Int64Var(&cfg.Join.FeeTolerancePPM, "fee-tolerance-ppm", cfg.Join.FeeTolerancePPM, "how far above the contracted fee rate (parts per million of the amount) a fee may be: fee ≤ ⌈amount × (rate + tolerance) / 1e6⌉ fen; 0..1000000")
+	f.StringVar(&cfg.BankCodesFile, "bank-codes-file", cfg.BankCodesFile, "bank return-code catalogue JSON mapping payout failure codes to reasons (default: the bundled schemas/bank/return-codes.json)")
 	migrate := f.Bool("migrate", false, "apply ClickHouse migrations before starting")
-	ops := telemetry.DefaultConfig(telemetry.JoinerListen)
+	ops := telemetry.DefaultConfigOn(telemetry.JoinerListen)
 	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
 	f.CheckConfigFlag()
 	if err := f.Parse(args); err != nil {
@@ -59,11 +60,12 @@ replay. SIGTERM flushes, commits and exits.`)
 	if err != nil {
 		return service.ExitCode("joiner", service.Usage(err))
 	}
-	if err := service.Invalid(ops.Validate(), k.Validate(), sc.Validate(), cfg.Defaults().Validate(), cc.Schedule.Validate()); err != nil {
+	jc := pc.JoinerConfig()
+	if err := service.Invalid(ops.Validate(), k.Validate(), sc.Validate(), jc.Validate(), cc.Schedule.Validate()); err != nil {
 		return service.ExitCode("joiner", err)
 	}
-	if cfg.BankCodesFile != "" {
-		if _, err := fact.LoadBankCodes(cfg.BankCodesFile); err != nil {
+	if jc.BankCodesFile != "" {
+		if _, err := fact.LoadBankCodes(jc.BankCodesFile); err != nil {
 			return service.ExitCode("joiner", service.Usagef("--bank-codes-file: %w", err))
 		}
 	}
@@ -81,7 +83,7 @@ replay. SIGTERM flushes, commits and exits.`)
 		return service.ExitCode("joiner", err)
 	}
 	defer st.Close()
-	j, err := joiner.New(cfg, joiner.Deps{Kafka: *k, Store: st, Schedule: sched, Logger: log})
+	j, err := joiner.New(jc, joiner.Deps{Kafka: *k, Store: st, Schedule: sched, Logger: log})
 	if err != nil {
 		return service.ExitCode("joiner", err)
 	}

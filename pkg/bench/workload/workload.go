@@ -211,7 +211,7 @@ func Fill(p *join.Partition, n, merchants int, startMs int64) {
 	for i := range ids {
 		ids[i] = merchantID(i)
 	}
-	rec := event.Record{Kind: event.RecordEvent, Source: event.Auth, Topic: "pos.authorizations", Event: event.Event{
+	rec := event.Record{Kind: event.RecordEvent, Source: event.Auth, Topic: event.Auth.DefaultTopic(), Event: event.Event{
 		Type: event.Authorization, ResponseCode: "00", Currency: "CNY", MCC: "5411", CardBIN: "622848", CardLast4: "0427"}}
 	var trace, id [16]byte
 	for i := range n {

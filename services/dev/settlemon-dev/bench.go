@@ -36,10 +36,10 @@ Prints every figure next to its target and by how much it is met or missed.`)
 	f.IntVar(&cfg.BrokerPort, "broker-port", cfg.BrokerPort, "loopback port of the bench's broker")
 	inline := f.Bool("broker-inline", false, "run the broker in this process, as `settlemon-dev run` does (its CPU then counts with the pipeline's)")
 	serve := f.Bool("serve-broker", false, "internal: serve the broker for a bench run until stdin closes")
-	f.IntVar(&cfg.Partitions, "partitions", cfg.Partitions, "partitions of every topic")
+	f.IntVar(&cfg.Pipeline.Partitions, "partitions", cfg.Pipeline.Partitions, "partitions of every topic")
 	applySim := simflags.Register(f, &cfg.Simulator)
-	f.IntVar(&cfg.Ingest.MaxBatch, "ingest-batch", 0, "ingest: messages per durable batch (0: the ingest default)")
-	f.IntVar(&cfg.Joiner.FlushRows, "flush-rows", 0, "joiner: facts per sink batch (0: the joiner default)")
+	f.IntVar(&cfg.Pipeline.Ingest.MaxBatch, "ingest-batch", cfg.Pipeline.Ingest.MaxBatch, "ingest: messages per durable batch")
+	f.IntVar(&cfg.Pipeline.Joiner.FlushRows, "flush-rows", cfg.Pipeline.Joiner.FlushRows, "joiner: facts per sink batch")
 	f.BoolVar(&cfg.SkipBaseline, "skip-baseline", false, "skip the raw kafka-go consume")
 	f.IntVar(&cfg.Live.Traces, "live-traces", cfg.Live.Traces, "payout deadlines measured in the live phase (0 skips it)")
 	f.DurationVar(&cfg.Live.Spread, "live-spread", cfg.Live.Spread, "live phase: authorizations are published over this long")
@@ -61,7 +61,7 @@ Prints every figure next to its target and by how much it is met or missed.`)
 	ctx, stop := service.SignalContext(context.Background())
 	defer stop()
 	if *serve {
-		return bench.ServeBroker(ctx, cfg.BrokerPort, cfg.Partitions, os.Stdin, os.Stdout, log)
+		return bench.ServeBroker(ctx, cfg.BrokerPort, cfg.Pipeline.Partitions, os.Stdin, os.Stdout, log)
 	}
 	if err := applySim(); err != nil {
 		return err
@@ -84,7 +84,7 @@ Prints every figure next to its target and by how much it is met or missed.`)
 			return fmt.Errorf("finding this executable to start the broker process: %w", err)
 		}
 		cfg.BrokerCommand = []string{exe, "bench", "--serve-broker", "--broker-port", strconv.Itoa(cfg.BrokerPort),
-			"--partitions", strconv.Itoa(cfg.Partitions), "--log-level", lc.Level, "--log-format", lc.Format}
+			"--partitions", strconv.Itoa(cfg.Pipeline.Partitions), "--log-level", lc.Level, "--log-format", lc.Format}
 	}
 	sched, err := cc.Load(log) // a measurement: its deadlines are not read by anyone
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"settlemon/pkg/calendar"
 	"settlemon/pkg/console"
 	"settlemon/pkg/service"
-	"settlemon/pkg/simulator"
 	"settlemon/pkg/simulator/simflags"
 	"settlemon/pkg/store"
 )
@@ -36,10 +35,10 @@ status 3 means the reconciliation did not balance.`)
 	sc := service.StoreFlags(f)
 	cc := service.CalendarFlags(f)
 	lc := service.LogFlags(f)
-	cfg := allinone.Config{Simulator: simulator.FullConfig()}
-	f.IntVar(&cfg.BrokerPort, "broker-port", 19092, "loopback port of the embedded broker; -1 uses --kafka-brokers instead")
-	f.StringVar(&cfg.BrokerDataDir, "broker-data-dir", "", "keep the embedded broker's data in this folder (empty: in memory)")
-	f.IntVar(&cfg.Partitions, "partitions", 6, "partitions of every topic")
+	cfg := allinone.DefaultConfig()
+	f.IntVar(&cfg.BrokerPort, "broker-port", cfg.BrokerPort, "loopback port of the embedded broker; -1 uses --kafka-brokers instead")
+	f.StringVar(&cfg.BrokerDataDir, "broker-data-dir", cfg.BrokerDataDir, "keep the embedded broker's data in this folder (empty: in memory)")
+	f.IntVar(&cfg.Pipeline.Partitions, "partitions", cfg.Pipeline.Partitions, "partitions of every topic")
 	f.StringVar(&cfg.TruthFile, "truth-file", ".run/truth.jsonl", "where the simulator writes the ground truth (JSON lines)")
 	keep := f.Bool("keep-database", false, "keep what the database already holds instead of starting from an empty one")
 	serve := f.String("serve-console", "", "after the report, serve the ops console on this loopback host:port (e.g. 127.0.0.1:8080) until interrupted; empty: exit after the report")
@@ -63,11 +62,11 @@ status 3 means the reconciliation did not balance.`)
 	sim.Schedule = cc.Schedule
 	cfg.Store = *sc
 	cfg.FreshDatabase = !*keep
-	if err := service.Invalid(cfg.Defaults().Simulator.Validate(), sc.Validate(), cc.Schedule.Validate()); err != nil {
-		return err
+	if cfg.Pipeline.Partitions <= 0 {
+		return service.Usagef("--partitions %d: want at least 1", cfg.Pipeline.Partitions)
 	}
-	if cfg.Partitions <= 0 {
-		return service.Usagef("--partitions %d: want at least 1", cfg.Partitions)
+	if err := service.Invalid(cfg.Validate(), sc.Validate(), cc.Schedule.Validate()); err != nil {
+		return err
 	}
 	sched, err := cc.Load(log, service.Years(sim.Start.At(time.UTC, 0), sim.Start.AddDays(sim.Days+service.DeadlineHorizonDays).At(time.UTC, 0))...)
 	if err != nil {
