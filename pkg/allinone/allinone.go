@@ -262,10 +262,7 @@ func (s *publication) start(ctx context.Context, sc simulator.Config, cal *calen
 func toKafka(msgs []simulator.Message) []kafka.Message {
 	out := make([]kafka.Message, len(msgs))
 	for i, m := range msgs {
-		out[i] = kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value}
-		if m.Partition >= 0 {
-			out[i].Headers = []kafka.Header{kafkaio.ToPartition(m.Partition)}
-		}
+		out[i] = kafkaio.NewMessage(m.Topic, m.Key, m.Value, m.Partition)
 	}
 	return out
 }

@@ -75,10 +75,7 @@ func baseline(ctx context.Context, k kafkaio.Config, totals map[string]int64, ic
 func toKafka(msgs []simulator.Message) []kafka.Message {
 	out := make([]kafka.Message, len(msgs))
 	for i, m := range msgs {
-		out[i] = kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value}
-		if m.Partition >= 0 {
-			out[i].Headers = []kafka.Header{kafkaio.ToPartition(m.Partition)}
-		}
+		out[i] = kafkaio.NewMessage(m.Topic, m.Key, m.Value, m.Partition)
 	}
 	return out
 }

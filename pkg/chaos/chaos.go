@@ -368,11 +368,7 @@ func (h *Harness) simulate(ctx context.Context, seed int64) (*input, error) {
 	var all []kafka.Message
 	stats, err := sim.Run(ctx, func(msgs []simulator.Message) error {
 		for _, m := range msgs {
-			km := kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value}
-			if m.Partition >= 0 {
-				km.Headers = []kafka.Header{kafkaio.ToPartition(m.Partition)}
-			}
-			all = append(all, km)
+			all = append(all, kafkaio.NewMessage(m.Topic, m.Key, m.Value, m.Partition))
 		}
 		return nil
 	}, nil)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -136,7 +137,7 @@ func (h *Harness) runOne(ctx context.Context, seed int64, sc Scenario, in *input
 	if img != nil {
 		res.FactsFound = img.FactCount()
 		res.Duplicates = img.DuplicateCount()
-		for _, t := range sortedKeys(img.Duplicates) {
+		for _, t := range slices.Sorted(maps.Keys(img.Duplicates)) {
 			if d := img.Duplicates[t]; d != 0 {
 				r.problem("%s read with FINAL holds %d rows more than distinct keys", t, d)
 			}
@@ -530,7 +531,7 @@ func (r *run) kills(ctx, wctx context.Context, t0 time.Time) error {
 		next = time.Now()
 	}
 	var parts []string
-	for _, name := range sortedKeys(byName) {
+	for _, name := range slices.Sorted(maps.Keys(byName)) {
 		parts = append(parts, fmt.Sprintf("%s×%d", name, byName[name]))
 	}
 	r.note("%d SIGKILLs of working processes (%s)", n, strings.Join(parts, " "))

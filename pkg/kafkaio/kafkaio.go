@@ -166,6 +166,16 @@ func ToPartition(p int) kafka.Header {
 	return kafka.Header{Key: PartitionHeader, Value: strconv.AppendInt(nil, int64(p), 10)}
 }
 
+// NewMessage returns a message for topic, pinned to partition when it is not
+// negative, else routed by its key.
+func NewMessage(topic string, key, value []byte, partition int) kafka.Message {
+	m := kafka.Message{Topic: topic, Key: key, Value: value}
+	if partition >= 0 {
+		m.Headers = []kafka.Header{ToPartition(partition)}
+	}
+	return m
+}
+
 // Balancer routes a message to the partition its PartitionHeader names, or by
 // the murmur2 hash of its key, the way Kafka's own clients do, so that every
 // producer of a trace number picks the same partition.

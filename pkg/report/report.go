@@ -10,7 +10,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -172,7 +173,7 @@ func (r Report) WriteText(w io.Writer) {
 		p("  none")
 	}
 	reasons := newTable("reason", "messages>")
-	for _, k := range sortedKeys(r.DeadReasons) {
+	for _, k := range slices.Sorted(maps.Keys(r.DeadReasons)) {
 		reasons.row(esc(k), r.DeadReasons[k])
 	}
 	if len(r.DeadReasons) > 0 {
@@ -255,7 +256,7 @@ func (r Report) WriteText(w io.Writer) {
 	if len(r.Examples) > 0 {
 		p("")
 		p("Ask why a trace has not been paid (one example per anomaly kind):")
-		for _, k := range sortedKeys(r.Examples) {
+		for _, k := range slices.Sorted(maps.Keys(r.Examples)) {
 			p("  bin/settlemon explain %-14s # %s", esc(r.Examples[k]), esc(k))
 		}
 	}
@@ -290,13 +291,4 @@ func yuan(fen int64) string {
 		return "-¥" + s
 	}
 	return "¥" + fact.YuanGrouped(fen)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

@@ -3,9 +3,9 @@ package store
 import (
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -196,7 +196,7 @@ func Compare(want, got Image) ImageDiff {
 	}
 	for _, view := range unionKeys(want.Facts, got.Facts) {
 		w, g := want.Facts[view], got.Facts[view]
-		for _, id := range sortedKeys(w) {
+		for _, id := range slices.Sorted(maps.Keys(w)) {
 			gr, ok := g[id]
 			switch {
 			case !ok:
@@ -207,7 +207,7 @@ func Compare(want, got Image) ImageDiff {
 				note("%s: %s differs\n      reference: %s\n      this run:  %s", view, id, w[id], gr)
 			}
 		}
-		for _, id := range sortedKeys(g) {
+		for _, id := range slices.Sorted(maps.Keys(g)) {
 			if _, ok := w[id]; !ok {
 				d.Extra++
 				note("%s: unexpected %s", view, g[id])
@@ -239,14 +239,5 @@ func unionKeys[V any](a, b map[string]V) []string {
 	for k := range b {
 		seen[k] = true
 	}
-	return sortedKeys(seen)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(seen))
 }
