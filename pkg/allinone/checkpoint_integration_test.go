@@ -17,6 +17,7 @@ import (
 	"settlemon/pkg/event"
 	"settlemon/pkg/ingest"
 	"settlemon/pkg/joiner"
+	"settlemon/pkg/store"
 	"settlemon/pkg/store/storetest"
 )
 
@@ -49,7 +50,7 @@ func TestJoinerRestartsFromCheckpoint(t *testing.T) {
 		g.Go(func() error { return in.Run(gctx) })
 	}
 	jc := h.pipeline.JoinerConfig()
-	jc.CheckpointRecords, jc.FlushInterval = 2000, 200*time.Millisecond
+	jc.CheckpointRecords, jc.FlushInterval = 1000, 200*time.Millisecond
 	newJoiner := func() *joiner.Joiner {
 		jn, err := joiner.New(jc, joiner.Deps{Kafka: h.kafka, Store: st, Schedule: testSchedule(t), Logger: testLogger(t)})
 		if err != nil {
@@ -58,15 +59,20 @@ func TestJoinerRestartsFromCheckpoint(t *testing.T) {
 		return jn
 	}
 
-	// The first joiner runs until it has read about half the input.
+	// The first joiner runs until every partition has written a checkpoint
+	// by record count (not only the one it writes when released): a
+	// partition whose reader started late would otherwise hold a
+	// near-empty state.
 	first := newJoiner()
 	firstCtx, stopFirst := context.WithCancel(gctx)
 	done := make(chan error, 1)
 	go func() { done <- first.Run(firstCtx) }()
-	for first.Stats().Records < 12000 {
+	for !everyPartitionCheckpointed(t, ctx, st, jc.Group, events, h.partitions, jc.CheckpointRecords) {
 		select {
 		case <-ctx.Done():
 			t.Fatal(ctx.Err())
+		case err := <-done:
+			t.Fatalf("the first joiner stopped before every partition checkpointed: %v", err)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -162,4 +168,20 @@ func refusedCounts(tb testing.TB, j *joiner.Joiner) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// everyPartitionCheckpointed reports whether each partition of the
+// topic has a checkpoint at or past offset min.
+func everyPartitionCheckpointed(tb testing.TB, ctx context.Context, st *store.Store, group, topic string, partitions int, min int64) bool {
+	tb.Helper()
+	for p := range partitions {
+		off, _, ok, err := st.LoadCheckpoint(ctx, group, topic, int32(p), math.MaxInt64)
+		if err != nil {
+			tb.Fatalf("reading partition %d's checkpoint: %v", p, err)
+		}
+		if !ok || off < min {
+			return false
+		}
+	}
+	return true
 }
