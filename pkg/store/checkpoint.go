@@ -57,8 +57,8 @@ WHERE consumer_group = ? AND topic = ? AND partition = ? AND offset < ?`, group,
 	if prev > 0 {
 		// ALTER … DELETE takes no bind arguments on 18.16: the values are
 		// quoted here (group and topic are validated identifiers).
-		q := fmt.Sprintf("ALTER TABLE join_checkpoints DELETE WHERE consumer_group = %s AND topic = %s AND partition = %d AND offset < %d",
-			quote(group), quote(topic), partition, prev)
+		q := fmt.Sprintf("ALTER TABLE %s DELETE WHERE consumer_group = %s AND topic = %s AND partition = %d AND offset < %d",
+			s.mutationTarget("join_checkpoints"), quote(group), quote(topic), partition, prev)
 		if err := s.conn.Exec(ctx, q); err != nil {
 			return fmt.Errorf("deleting old join checkpoints: %w", err)
 		}
@@ -112,7 +112,7 @@ func quote(s string) string {
 // measurement's throwaway group, for one).
 func (s *Store) DeleteCheckpoints(ctx context.Context, group string) error {
 	// ALTER … DELETE takes no bind arguments on 18.16: the value is quoted.
-	if err := s.conn.Exec(ctx, "ALTER TABLE join_checkpoints DELETE WHERE consumer_group = "+quote(group)); err != nil {
+	if err := s.conn.Exec(ctx, "ALTER TABLE "+s.mutationTarget("join_checkpoints")+" DELETE WHERE consumer_group = "+quote(group)); err != nil {
 		return fmt.Errorf("deleting the checkpoints of group %s: %w", group, err)
 	}
 	return nil

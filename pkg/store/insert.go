@@ -77,7 +77,7 @@ func tableNames() []string {
 
 // sendBatch prepares a batch, appends the built columns of n rows and sends it.
 func sendBatch[T any](ctx context.Context, s *Store, t *table[T], cols []colData, n int, sc *scratch) error {
-	batch, err := s.conn.PrepareBatch(ctx, t.query)
+	batch, err := s.conn.PrepareBatch(s.insertContext(ctx), t.query)
 	if err != nil {
 		return fmt.Errorf("preparing insert into %s: %w", t.name, err)
 	}

@@ -139,7 +139,7 @@ func splitStatements(src string) ([]string, error) {
 // on ALTER TABLE … ADD COLUMN.
 const codeColumnExists = 44
 
-var addColumn = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+\S+\s+ADD\s+COLUMN\s`)
+var addColumn = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+\S+\s+(?:ON\s+CLUSTER\s+\S+\s+)?ADD\s+COLUMN\s`)
 
 // columnExists reports whether err is an ADD COLUMN statement finding its
 // column already there: a migration interrupted after it, applied again.
@@ -168,8 +168,18 @@ func (s *Store) migrate(ctx context.Context, fsys fs.FS) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrating clickhouse: %w", err)
 	}
-	if err := s.conn.Exec(ctx, migrationsTable); err != nil {
-		return nil, fmt.Errorf("migrating clickhouse: creating schema_migrations: %w", err)
+	migrations, err = renderCluster(migrations, s.cfg)
+	if err != nil {
+		return nil, fmt.Errorf("migrating clickhouse: %w", err)
+	}
+	bookkeeping, err := s.migrationsTableStatements()
+	if err != nil {
+		return nil, fmt.Errorf("migrating clickhouse: %w", err)
+	}
+	for _, stmt := range bookkeeping {
+		if err := s.execDDL(ctx, stmt); err != nil {
+			return nil, fmt.Errorf("migrating clickhouse: creating schema_migrations: %w", err)
+		}
 	}
 	done, err := s.appliedVersions(ctx)
 	if err != nil {
@@ -181,7 +191,7 @@ func (s *Store) migrate(ctx context.Context, fsys fs.FS) ([]string, error) {
 			continue
 		}
 		for i, stmt := range m.statements {
-			if err := s.conn.Exec(ctx, stmt); err != nil && !columnExists(stmt, err) {
+			if err := s.execDDL(ctx, stmt); err != nil && !columnExists(stmt, err) {
 				return applied, fmt.Errorf("migrating clickhouse: %s statement %d: %w", m.name, i+1, err)
 			}
 		}
@@ -192,6 +202,33 @@ func (s *Store) migrate(ctx context.Context, fsys fs.FS) ([]string, error) {
 		applied = append(applied, m.name)
 	}
 	return applied, nil
+}
+
+// migrationsTableStatements creates schema_migrations: the statement
+// itself on a single node; on a cluster, rendered like a migration (the
+// database ON CLUSTER first, then a replicated table and its Distributed
+// table, so every node reads the applied set).
+func (s *Store) migrationsTableStatements() ([]string, error) {
+	if s.cfg.Cluster == "" {
+		return []string{migrationsTable}, nil
+	}
+	ms, err := renderCluster([]migration{{name: "schema_migrations", statements: []string{migrationsTable}}}, s.cfg)
+	if err != nil {
+		return nil, err
+	}
+	create := "CREATE DATABASE IF NOT EXISTS `" + s.cfg.Database + "`" + s.cfg.onCluster()
+	return append([]string{create}, ms[0].statements...), nil
+}
+
+// execDDL runs a migration statement. On a cluster, ON CLUSTER DDL fails
+// while ZooKeeper is away or a host is slow to execute it (codes 999, 159):
+// it is retried like an insert, every statement being idempotent. On a
+// single node it runs once.
+func (s *Store) execDDL(ctx context.Context, stmt string) error {
+	if s.cfg.Cluster == "" {
+		return s.conn.Exec(ctx, stmt)
+	}
+	return s.withRetry(ctx, "running migration DDL", 0, func() error { return s.conn.Exec(ctx, stmt) })
 }
 
 func (s *Store) appliedVersions(ctx context.Context) (map[uint32]bool, error) {
@@ -215,7 +252,7 @@ func (s *Store) appliedVersions(ctx context.Context) (map[uint32]bool, error) {
 }
 
 func (s *Store) recordMigration(ctx context.Context, m migration) error {
-	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO schema_migrations (version, name, applied_at)")
+	batch, err := s.conn.PrepareBatch(s.insertContext(ctx), "INSERT INTO schema_migrations (version, name, applied_at)")
 	if err != nil {
 		return fmt.Errorf("migrating clickhouse: recording %s: %w", m.name, err)
 	}

@@ -17,7 +17,9 @@ import (
 )
 
 // Server error codes that mean "try again later": overload, timeouts, lost
-// connections between servers, replicas temporarily read-only. Every other
+// connections between servers, replicas temporarily read-only (242 while
+// ZooKeeper is away), ZooKeeper errors and distributed-DDL timeouts (999,
+// 159: ON CLUSTER statements are idempotent and retried). Every other
 // server code is a problem with the data or the query and is not retried.
 var retryableCodes = map[int32]string{
 	3:   "UNEXPECTED_END_OF_FILE",
@@ -35,6 +37,7 @@ var retryableCodes = map[int32]string{
 	241: "MEMORY_LIMIT_EXCEEDED",
 	242: "TABLE_IS_READ_ONLY",
 	252: "TOO_MANY_PARTS",
+	279: "ALL_CONNECTION_TRIES_FAILED",
 	285: "TOO_FEW_LIVE_REPLICAS",
 	319: "UNKNOWN_STATUS_OF_INSERT",
 	373: "SESSION_IS_LOCKED",

@@ -45,6 +45,16 @@ type Config struct {
 	// failures are retried with exponential backoff until it is spent or the
 	// context ends. Default 5m.
 	MaxRetryElapsed time.Duration
+
+	// Cluster is the ClickHouse cluster (remote_servers) the database lives
+	// on; empty for a single server. With a cluster, the migrations create
+	// replicated local tables and Distributed tables in front of them, DDL
+	// runs ON CLUSTER and inserts are synchronous (cluster.go).
+	Cluster string
+	// DDLCluster is the cluster, every node a shard of its own, for ALTER of
+	// the Distributed tables (which the replicated Cluster refuses, code
+	// 371). Default: Cluster + "_all". Unused without Cluster.
+	DDLCluster string
 }
 
 // DefaultConfig returns the configuration of the local development server
@@ -85,6 +95,15 @@ func (c Config) Validate() error {
 	}
 	if c.MaxRetryElapsed <= 0 {
 		return fmt.Errorf("clickhouse retry budget %v: must be positive", c.MaxRetryElapsed)
+	}
+	if c.Cluster != "" && !identifier.MatchString(c.Cluster) {
+		return fmt.Errorf("clickhouse cluster %q: want letters, digits and underscores, not starting with a digit", c.Cluster)
+	}
+	if c.DDLCluster != "" && c.Cluster == "" {
+		return errors.New("clickhouse DDL cluster set but no cluster")
+	}
+	if c.DDLCluster != "" && !identifier.MatchString(c.DDLCluster) {
+		return fmt.Errorf("clickhouse DDL cluster %q: want letters, digits and underscores, not starting with a digit", c.DDLCluster)
 	}
 	if c.ConnectWait < 0 {
 		return fmt.Errorf("clickhouse connect wait %v: must not be negative", c.ConnectWait)
@@ -144,7 +163,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = ensureDatabase(ctx, boot, cfg.Database)
+	err = ensureDatabase(ctx, boot, cfg)
 	_ = boot.Close()
 	if err != nil {
 		return nil, err
@@ -222,7 +241,8 @@ func open(ctx context.Context, cfg Config, database string, tlsConfig *tls.Confi
 	return conn, nil
 }
 
-func ensureDatabase(ctx context.Context, conn driver.Conn, name string) error {
+func ensureDatabase(ctx context.Context, conn driver.Conn, cfg Config) error {
+	name := cfg.Database
 	var n uint64
 	if err := conn.QueryRow(ctx, "SELECT count() FROM system.databases WHERE name = ?", name).Scan(&n); err != nil {
 		return fmt.Errorf("looking up clickhouse database %s: %w", name, err)
@@ -230,8 +250,14 @@ func ensureDatabase(ctx context.Context, conn driver.Conn, name string) error {
 	if n > 0 {
 		return nil
 	}
+	return createDatabase(ctx, conn, cfg)
+}
+
+// createDatabase creates cfg.Database, on every node of a cluster.
+func createDatabase(ctx context.Context, conn driver.Conn, cfg Config) error {
+	name := cfg.Database
 	// name is a validated identifier.
-	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+name+"`"); err != nil {
+	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+name+"`"+cfg.onCluster()); err != nil {
 		return fmt.Errorf("creating clickhouse database %s: %w", name, err)
 	}
 	return nil
@@ -259,7 +285,7 @@ func notAnswering(err error) bool {
 // DropDatabase drops the store's database and everything in it: the start
 // of a fresh run. The store is unusable for writes until a new one migrates.
 func (s *Store) DropDatabase(ctx context.Context) error {
-	if err := s.conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+s.Database()+"`"); err != nil {
+	if err := s.conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+s.Database()+"`"+s.cfg.onCluster()); err != nil {
 		return fmt.Errorf("dropping database %s: %w", s.Database(), err)
 	}
 	return nil

@@ -41,7 +41,7 @@ func (s *Store) PayoutFeedProgress(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("reading the payout feed's progress: %w", err)
 	}
 	if err := s.conn.QueryRow(ctx,
-		"SELECT max(occurred_at) FROM control_events WHERE topic = ? OR topic IN (SELECT DISTINCT topic FROM payout_events)",
+		"SELECT max(occurred_at) FROM control_events WHERE topic = ? OR topic "+s.globalIn()+" (SELECT DISTINCT topic FROM payout_events)",
 		event.Payouts.DefaultTopic()).Scan(&b); err != nil {
 		return 0, fmt.Errorf("reading the payout feed's heartbeats: %w", err)
 	}
