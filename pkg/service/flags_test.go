@@ -1,6 +1,8 @@
 package service
 
 import (
+	"settlemon/pkg/store"
+
 	"bytes"
 	"os"
 	"strings"
@@ -137,5 +139,36 @@ func TestReaderStoreFlags(t *testing.T) {
 	f := NewFlags("x", "x")
 	if c := StoreFlags(f); f.Parse(nil) != nil || c.User != "default" {
 		t.Errorf("StoreFlags: user %q, want the writer's default", c.User)
+	}
+}
+
+func TestStoreClusterFlags(t *testing.T) {
+	tests := []struct {
+		name         string
+		env          map[string]string
+		args         []string
+		cluster, ddl string
+	}{
+		{"single server by default", nil, nil, "", ""},
+		{"flag", nil, []string{"--clickhouse-cluster", "settlemon"}, "settlemon", ""},
+		{"environment", map[string]string{"SETTLEMON_CLICKHOUSE_CLUSTER": "settlemon", "SETTLEMON_CLICKHOUSE_DDL_CLUSTER": "every_node"}, nil, "settlemon", "every_node"},
+		{"flag over environment", map[string]string{"SETTLEMON_CLICKHOUSE_CLUSTER": "a"}, []string{"--clickhouse-cluster", "b"}, "b", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, k := range []string{"SETTLEMON_CLICKHOUSE_CLUSTER", "SETTLEMON_CLICKHOUSE_DDL_CLUSTER"} {
+				t.Setenv(k, tc.env[k])
+			}
+			for _, flags := range []func(*Flags) *store.Config{StoreFlags, ReaderStoreFlags} {
+				f := NewFlags("x", "x")
+				c := flags(f)
+				if err := f.Parse(tc.args); err != nil {
+					t.Fatal(err)
+				}
+				if c.Cluster != tc.cluster || c.DDLCluster != tc.ddl {
+					t.Errorf("cluster %q, DDL cluster %q; want %q, %q", c.Cluster, c.DDLCluster, tc.cluster, tc.ddl)
+				}
+			}
+		})
 	}
 }

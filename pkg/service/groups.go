@@ -83,12 +83,16 @@ func ReaderPassword(user, password string) string {
 // services keep the store's longer default, for a stack that starts together.
 const InteractiveConnectWait = "3s"
 
-// storeTLSFlags registers the ClickHouse TLS and retry flags.
+// storeTLSFlags registers the ClickHouse TLS, retry and cluster flags.
 func storeTLSFlags(f *Flags, c *store.Config) {
 	f.BoolVar(&c.TLS, "clickhouse-tls", false, "connect to ClickHouse with TLS")
 	f.StringVar(&c.TLSCAFile, "clickhouse-tls-ca-file", "", "PEM CA bundle for ClickHouse TLS")
 	f.DurationVar(&c.MaxRetryElapsed, "clickhouse-retry-budget", c.MaxRetryElapsed, "how long one insert is retried while ClickHouse is unavailable before the service gives up")
 	f.DurationVar(&c.ConnectWait, "clickhouse-connect-wait", c.ConnectWait, "how long to wait at start for ClickHouse to answer before giving up")
+	f.StringVar(&c.Cluster, "clickhouse-cluster", "", "ClickHouse cluster (remote_servers) the database lives on; empty for a single server. "+
+		"With a cluster, migrations create replicated tables and Distributed ones in front, ON CLUSTER, and inserts are synchronous")
+	f.StringVar(&c.DDLCluster, "clickhouse-ddl-cluster", "", "cluster with every node a shard of its own, for ALTER of the Distributed tables "+
+		"(default: the cluster's name + \"_all\"; used only with --clickhouse-cluster)")
 }
 
 // CalendarConfig is the business-day calendar and the settlement schedule.
