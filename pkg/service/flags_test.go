@@ -1,13 +1,13 @@
 package service
 
 import (
-	"settlemon/pkg/store"
-
 	"bytes"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"settlemon/pkg/store"
 )
 
 func TestEnvName(t *testing.T) {
