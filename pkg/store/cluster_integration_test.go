@@ -220,6 +220,17 @@ func TestClusterMatchesSingleNode(t *testing.T) {
 		}
 		return nil
 	})
+
+	// The database goes from every node.
+	if err := nodes[3].DropDatabase(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range c.Nodes {
+		var left uint64
+		if err := conns[n.Name].QueryRow(ctx, "SELECT count() FROM system.databases WHERE name = ?", db).Scan(&left); err != nil || left != 0 {
+			t.Errorf("%s: database %s still there after DropDatabase (%d, %v)", n.Name, db, left, err)
+		}
+	}
 }
 
 // testLogWriter sends the stores' warnings to the test log.

@@ -4,8 +4,9 @@
 // and every read the console, the alerter, the report and explain make. Each
 // table is a ReplacingMergeTree keyed by a row's identity, so a retried
 // insert never counts twice; only SQL that ClickHouse 18.16 and current
-// releases both accept is used (COMPAT.md). Batching, back-pressure and
-// offset commits are the callers' business.
+// releases both accept is used (COMPAT.md). With Config.Cluster the same
+// migrations are rendered for a sharded, replicated cluster (cluster.go).
+// Batching, back-pressure and offset commits are the callers' business.
 package store
 
 import (
