@@ -23,7 +23,6 @@ import (
 
 // Paths relative to the repository root.
 const (
-	composePath    = "docker-compose.yml"
 	dockerfilePath = "deploy/docker/Dockerfile"
 	topicsPath     = "deploy/docker/create-topics.sh"
 	usersPath      = "deploy/docker/clickhouse-users.xml"
@@ -81,6 +80,9 @@ type composeService struct {
 	NetworkMode string     `yaml:"network_mode"`
 	Restart     string     `yaml:"restart"`
 	Healthcheck *yaml.Node `yaml:"healthcheck"`
+	Deploy      struct {
+		Replicas int `yaml:"replicas"`
+	} `yaml:"deploy"`
 }
 
 // build is the short (context only) or long form of `build:`.
@@ -327,16 +329,76 @@ func readRepoFile(tb testing.TB, rel string) []byte {
 	return b
 }
 
-func loadCompose(tb testing.TB) composeFile {
+// stack is one compose file of the project with the Prometheus configuration
+// it mounts, both relative to the repository root.
+type stack struct {
+	Path       string
+	Prometheus string
+}
+
+// stacks are the compose files every check below runs on: the single-node
+// stack and the cluster.
+var stacks = []stack{
+	{Path: "docker-compose.yml", Prometheus: "deploy/prometheus/prometheus.yml"},
+	{Path: "deploy/cluster/docker-compose.yml", Prometheus: "deploy/cluster/prometheus.yml"},
+}
+
+// forEachStack runs f on every stack's parsed compose file, as a subtest.
+func forEachStack(t *testing.T, f func(t *testing.T, st stack, c composeFile)) {
+	t.Helper()
+	for _, st := range stacks {
+		t.Run(st.Path, func(t *testing.T) { f(t, st, loadCompose(t, st)) })
+	}
+}
+
+// loadCompose parses st's compose file, with the paths of bind mounts and
+// build contexts made relative to the repository root (compose resolves them
+// against the file's folder).
+func loadCompose(tb testing.TB, st stack) composeFile {
 	tb.Helper()
 	var c composeFile
-	if err := yaml.Unmarshal(readRepoFile(tb, composePath), &c); err != nil {
-		tb.Fatalf("parsing %s: %v", composePath, err)
+	if err := yaml.Unmarshal(readRepoFile(tb, st.Path), &c); err != nil {
+		tb.Fatalf("parsing %s: %v", st.Path, err)
 	}
 	if len(c.Services) == 0 {
-		tb.Fatalf("%s defines no services", composePath)
+		tb.Fatalf("%s defines no services", st.Path)
+	}
+	dir := filepath.Dir(st.Path)
+	for name, s := range c.Services {
+		for i, m := range s.Volumes {
+			if m.Type == "bind" && !filepath.IsAbs(m.Source) {
+				s.Volumes[i].Source = filepath.Join(dir, m.Source)
+			}
+		}
+		if s.Build.Context != "" {
+			s.Build.Context = filepath.Join(dir, s.Build.Context)
+		}
+		c.Services[name] = s
 	}
 	return c
+}
+
+// The images of the stacks' servers.
+const (
+	clickhouseImage = "clickhouse/clickhouse-server"
+	kafkaImage      = "apache/kafka"
+)
+
+// brokers are the Kafka brokers of c: the long-running services of the Kafka
+// image (kafka-init runs it once).
+func brokers(c composeFile) []string {
+	return slices.DeleteFunc(servicesOf(c, kafkaImage), func(name string) bool { return c.Services[name].Restart == "no" })
+}
+
+// servicesOf are the services of c running image (any tag), by name.
+func servicesOf(c composeFile, image string) []string {
+	var out []string
+	for _, name := range sortedNames(c.Services) {
+		if strings.HasPrefix(c.Services[name].Image, image+":") {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // appServices are the services running the image built from deploy/docker/Dockerfile
@@ -359,7 +421,7 @@ func appServices(tb testing.TB, c composeFile) map[string]composeService {
 		}
 	}
 	if len(out) == 0 {
-		tb.Fatalf("%s: no service is built from %s", composePath, dockerfilePath)
+		tb.Fatalf("no service is built from %s", dockerfilePath)
 	}
 	return out
 }
@@ -484,77 +546,79 @@ func TestMain(m *testing.M) {
 // --- the checks --------------------------------------------------------------
 
 func TestAppServicesSetOnlyFlagsTheirCommandReads(t *testing.T) {
-	c := loadCompose(t)
-	apps := appServices(t, c)
-	for _, name := range sortedNames(apps) {
-		s := apps[name]
-		t.Run(name, func(t *testing.T) {
-			if len(s.Command) == 0 {
-				t.Fatalf("service %s: no command; the image has no entrypoint, so command must name the binary", name)
-			}
-			if s.Command[0] == "settlemon" && len(s.Command) < 2 {
-				t.Fatalf("service %s: command %q lacks the settlemon subcommand", name, s.Command)
-			}
-			fs := flagsOf(t, s.Command)
-			seen := 0
-			for _, v := range sortedNames(s.Environment) {
-				if slices.Contains(goRuntimeEnv, v) {
-					continue
+	forEachStack(t, func(t *testing.T, st stack, c composeFile) {
+		apps := appServices(t, c)
+		for _, name := range sortedNames(apps) {
+			s := apps[name]
+			t.Run(name, func(t *testing.T) {
+				if len(s.Command) == 0 {
+					t.Fatalf("service %s: no command; the image has no entrypoint, so command must name the binary", name)
 				}
-				if !strings.HasPrefix(v, service.EnvPrefix) {
-					t.Errorf("service %s: environment variable %s is neither a SETTLEMON_* flag variable nor a Go runtime variable", name, v)
-					continue
+				if s.Command[0] == "settlemon" && len(s.Command) < 2 {
+					t.Fatalf("service %s: command %q lacks the settlemon subcommand", name, s.Command)
 				}
-				seen++
-				if _, ok := fs[v]; !ok {
-					t.Errorf("service %s: environment variable %s is not read by %q (no flag in its --help has it)", name, v, commandName(s.Command))
+				fs := flagsOf(t, s.Command)
+				seen := 0
+				for _, v := range sortedNames(s.Environment) {
+					if slices.Contains(goRuntimeEnv, v) {
+						continue
+					}
+					if !strings.HasPrefix(v, service.EnvPrefix) {
+						t.Errorf("service %s: environment variable %s is neither a SETTLEMON_* flag variable nor a Go runtime variable", name, v)
+						continue
+					}
+					seen++
+					if _, ok := fs[v]; !ok {
+						t.Errorf("service %s: environment variable %s is not read by %q (no flag in its --help has it)", name, v, commandName(s.Command))
+					}
 				}
-			}
-			if seen == 0 {
-				t.Errorf("service %s: sets no SETTLEMON_* variable", name)
-			}
-			args := s.Command[1:]
-			if s.Command[0] == "settlemon" {
-				args = s.Command[2:]
-			}
-			for _, a := range args {
-				if !strings.HasPrefix(a, "-") {
-					continue
+				if seen == 0 {
+					t.Errorf("service %s: sets no SETTLEMON_* variable", name)
 				}
-				flagName, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-				if !fs.has(flagName) {
-					t.Errorf("service %s: command argument %s is not a flag of %q", name, a, commandName(s.Command))
+				args := s.Command[1:]
+				if s.Command[0] == "settlemon" {
+					args = s.Command[2:]
 				}
-			}
-		})
-	}
+				for _, a := range args {
+					if !strings.HasPrefix(a, "-") {
+						continue
+					}
+					flagName, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+					if !fs.has(flagName) {
+						t.Errorf("service %s: command argument %s is not a flag of %q", name, a, commandName(s.Command))
+					}
+				}
+			})
+		}
+	})
 }
 
 func TestAppServicesHaveTheirAddresses(t *testing.T) {
-	c := loadCompose(t)
-	apps := appServices(t, c)
-	for _, name := range sortedNames(apps) {
-		s := apps[name]
-		cmd := commandName(s.Command)
-		req, ok := needs[cmd]
-		if !ok {
-			t.Errorf("service %s: command %q has no entry in this test's needs table; add what it must be given", name, cmd)
-			continue
-		}
-		for _, v := range req {
-			if effective(s.Environment[v]) == "" {
-				t.Errorf("service %s (%s): %s is not set", name, cmd, v)
+	forEachStack(t, func(t *testing.T, st stack, c composeFile) {
+		apps := appServices(t, c)
+		for _, name := range sortedNames(apps) {
+			s := apps[name]
+			cmd := commandName(s.Command)
+			req, ok := needs[cmd]
+			if !ok {
+				t.Errorf("service %s: command %q has no entry in this test's needs table; add what it must be given", name, cmd)
+				continue
+			}
+			for _, v := range req {
+				if effective(s.Environment[v]) == "" {
+					t.Errorf("service %s (%s): %s is not set", name, cmd, v)
+				}
+			}
+			if brokers, ok := s.Environment[envBrokers]; ok {
+				for _, b := range strings.Split(effective(brokers), ",") {
+					checkStackAddr(t, c, name, envBrokers, strings.TrimSpace(b))
+				}
+			}
+			if addr, ok := s.Environment[envCHAddr]; ok {
+				checkStackAddr(t, c, name, envCHAddr, effective(addr))
 			}
 		}
-		if brokers, ok := s.Environment[envBrokers]; ok {
-			for _, b := range strings.Split(effective(brokers), ",") {
-				checkStackAddr(t, c, name, envBrokers, strings.TrimSpace(b))
-			}
-		}
-		if addr, ok := s.Environment[envCHAddr]; ok {
-			checkStackAddr(t, c, name, envCHAddr, effective(addr))
-		}
-	}
+	})
 }
 
 // checkStackAddr checks that addr is host:port with host a service of the stack.
@@ -574,47 +638,49 @@ func checkStackAddr(t *testing.T, c composeFile, svc, v, addr string) {
 }
 
 func TestIngestServicesCoverEverySource(t *testing.T) {
-	c := loadCompose(t)
-	apps := appServices(t, c)
-	bySource := map[event.Source]string{}
-	for _, name := range sortedNames(apps) {
-		s := apps[name]
-		if commandName(s.Command) != "ingest" {
-			continue
+	forEachStack(t, func(t *testing.T, st stack, c composeFile) {
+		apps := appServices(t, c)
+		bySource := map[event.Source]string{}
+		for _, name := range sortedNames(apps) {
+			s := apps[name]
+			if commandName(s.Command) != "ingest" {
+				continue
+			}
+			raw := effective(s.Environment[envSource])
+			src, err := event.ParseSource(raw)
+			if err != nil {
+				t.Errorf("service %s: %s=%q is not a source: %v", name, envSource, raw, err)
+				continue
+			}
+			if other, dup := bySource[src]; dup {
+				t.Errorf("service %s: %s=%s is also ingested by service %s", name, envSource, src, other)
+				continue
+			}
+			bySource[src] = name
 		}
-		raw := effective(s.Environment[envSource])
-		src, err := event.ParseSource(raw)
-		if err != nil {
-			t.Errorf("service %s: %s=%q is not a source: %v", name, envSource, raw, err)
-			continue
+		for src := event.Source(0); src < event.NumSources; src++ {
+			if _, ok := bySource[src]; !ok {
+				t.Errorf("no ingest service sets %s=%s", envSource, src)
+			}
 		}
-		if other, dup := bySource[src]; dup {
-			t.Errorf("service %s: %s=%s is also ingested by service %s", name, envSource, src, other)
-			continue
-		}
-		bySource[src] = name
-	}
-	for src := event.Source(0); src < event.NumSources; src++ {
-		if _, ok := bySource[src]; !ok {
-			t.Errorf("no ingest service sets %s=%s", envSource, src)
-		}
-	}
+	})
 }
 
 func TestJoinerClockIsValid(t *testing.T) {
-	c := loadCompose(t)
-	apps := appServices(t, c)
-	for _, name := range sortedNames(apps) {
-		s := apps[name]
-		if commandName(s.Command) != "joiner" {
-			continue
-		}
-		if v, ok := s.Environment[envClock]; ok {
-			if clock := effective(v); clock != "live" && clock != "replay" {
-				t.Errorf("service %s: %s=%q is neither live nor replay", name, envClock, clock)
+	forEachStack(t, func(t *testing.T, st stack, c composeFile) {
+		apps := appServices(t, c)
+		for _, name := range sortedNames(apps) {
+			s := apps[name]
+			if commandName(s.Command) != "joiner" {
+				continue
+			}
+			if v, ok := s.Environment[envClock]; ok {
+				if clock := effective(v); clock != "live" && clock != "replay" {
+					t.Errorf("service %s: %s=%q is neither live nor replay", name, envClock, clock)
+				}
 			}
 		}
-	}
+	})
 }
 
 // topicLine is one create_topic call of create-topics.sh.
@@ -643,158 +709,161 @@ func scriptTopics(tb testing.TB) map[string]topicSpec {
 }
 
 func TestTopicScriptCreatesEveryTopicTheServicesUse(t *testing.T) {
-	c := loadCompose(t)
-	apps := appServices(t, c)
-	topics := scriptTopics(t)
+	forEachStack(t, func(t *testing.T, st stack, c composeFile) {
+		apps := appServices(t, c)
+		topics := scriptTopics(t)
 
-	// topic → who uses it, for the message.
-	want := map[string]string{}
-	for src := event.Source(0); src < event.NumSources; src++ {
-		want[src.DefaultTopic()] = "default topic of source " + src.String()
-	}
-	for _, name := range sortedNames(apps) {
-		s := apps[name]
-		fs := flagsOf(t, s.Command)
-		for v, f := range fs {
-			if !strings.HasSuffix(f.Name, "-topic") {
+		// topic → who uses it, for the message.
+		want := map[string]string{}
+		for src := event.Source(0); src < event.NumSources; src++ {
+			want[src.DefaultTopic()] = "default topic of source " + src.String()
+		}
+		for _, name := range sortedNames(apps) {
+			s := apps[name]
+			fs := flagsOf(t, s.Command)
+			for v, f := range fs {
+				if !strings.HasSuffix(f.Name, "-topic") {
+					continue
+				}
+				topic := f.Default
+				if set, ok := s.Environment[v]; ok {
+					topic = effective(set)
+				}
+				if topic != "" {
+					want[topic] = fmt.Sprintf("service %s (%s)", name, v)
+				}
+			}
+		}
+		for _, topic := range sortedNames(want) {
+			if _, ok := topics[topic]; !ok {
+				t.Errorf("%s does not create topic %s, used by %s", topicsPath, topic, want[topic])
+			}
+		}
+
+		merchants := event.Merchants.DefaultTopic()
+		if spec, ok := topics[merchants]; ok && !strings.Contains(spec.Args, "cleanup.policy=compact") {
+			t.Errorf("%s: topic %s must be created with cleanup.policy=compact", topicsPath, merchants)
+		}
+
+		// The simulator heartbeats every partition 0..N-1 of each source topic.
+		for _, name := range sortedNames(apps) {
+			s := apps[name]
+			if commandName(s.Command) != "simulator" {
 				continue
 			}
-			topic := f.Default
-			if set, ok := s.Environment[v]; ok {
-				topic = effective(set)
+			raw, ok := s.Environment[envSimParts]
+			if !ok {
+				raw = flagsOf(t, s.Command)[envSimParts].Default
 			}
-			if topic != "" {
-				want[topic] = fmt.Sprintf("service %s (%s)", name, v)
+			n, err := strconv.Atoi(effective(raw))
+			if err != nil {
+				t.Errorf("service %s: %s=%q is not a number", name, envSimParts, raw)
+				continue
+			}
+			for src := event.Source(0); src < event.NumSources; src++ {
+				if spec, ok := topics[src.DefaultTopic()]; ok && spec.Partitions != n {
+					t.Errorf("service %s: %s=%d but %s creates %s with %d partitions; heartbeats must reach every partition",
+						name, envSimParts, n, topicsPath, src.DefaultTopic(), spec.Partitions)
+				}
 			}
 		}
-	}
-	for _, topic := range sortedNames(want) {
-		if _, ok := topics[topic]; !ok {
-			t.Errorf("%s does not create topic %s, used by %s", topicsPath, topic, want[topic])
-		}
-	}
 
-	merchants := event.Merchants.DefaultTopic()
-	if spec, ok := topics[merchants]; ok && !strings.Contains(spec.Args, "cleanup.policy=compact") {
-		t.Errorf("%s: topic %s must be created with cleanup.policy=compact", topicsPath, merchants)
-	}
-
-	// The simulator heartbeats every partition 0..N-1 of each source topic.
-	for _, name := range sortedNames(apps) {
-		s := apps[name]
-		if commandName(s.Command) != "simulator" {
-			continue
-		}
-		raw, ok := s.Environment[envSimParts]
-		if !ok {
-			raw = flagsOf(t, s.Command)[envSimParts].Default
-		}
-		n, err := strconv.Atoi(effective(raw))
-		if err != nil {
-			t.Errorf("service %s: %s=%q is not a number", name, envSimParts, raw)
-			continue
-		}
-		for src := event.Source(0); src < event.NumSources; src++ {
-			if spec, ok := topics[src.DefaultTopic()]; ok && spec.Partitions != n {
-				t.Errorf("service %s: %s=%d but %s creates %s with %d partitions; heartbeats must reach every partition",
-					name, envSimParts, n, topicsPath, src.DefaultTopic(), spec.Partitions)
+		mounted := false
+		for _, name := range sortedNames(c.Services) {
+			for _, m := range c.Services[name].Volumes {
+				if filepath.Clean(m.Source) == topicsPath {
+					mounted = true
+				}
 			}
 		}
-	}
-
-	mounted := false
-	for _, name := range sortedNames(c.Services) {
-		for _, m := range c.Services[name].Volumes {
-			if filepath.Clean(m.Source) == topicsPath {
-				mounted = true
-			}
+		if !mounted {
+			t.Errorf("%s: no service mounts %s", st.Path, topicsPath)
 		}
-	}
-	if !mounted {
-		t.Errorf("%s: no service mounts %s", composePath, topicsPath)
-	}
+	})
 }
 
 func TestPublishedPortsAreLoopbackOnly(t *testing.T) {
-	c := loadCompose(t)
-	for _, name := range sortedNames(c.Services) {
-		s := c.Services[name]
-		if s.NetworkMode == "host" {
-			t.Errorf("service %s: network_mode host publishes every port it listens on", name)
-		}
-		for _, p := range s.Ports {
-			switch {
-			case p.Short != "":
-				if !strings.HasPrefix(p.Short, "127.0.0.1:") || strings.Count(p.Short, ":") < 2 {
-					t.Errorf("service %s: port %q is not bound to 127.0.0.1 (write 127.0.0.1:HOST:CONTAINER)", name, p.Short)
+	forEachStack(t, func(t *testing.T, st stack, c composeFile) {
+		for _, name := range sortedNames(c.Services) {
+			s := c.Services[name]
+			if s.NetworkMode == "host" {
+				t.Errorf("service %s: network_mode host publishes every port it listens on", name)
+			}
+			for _, p := range s.Ports {
+				switch {
+				case p.Short != "":
+					if !strings.HasPrefix(p.Short, "127.0.0.1:") || strings.Count(p.Short, ":") < 2 {
+						t.Errorf("service %s: port %q is not bound to 127.0.0.1 (write 127.0.0.1:HOST:CONTAINER)", name, p.Short)
+					}
+				case p.HostIP != "127.0.0.1":
+					t.Errorf("service %s: port %v has host_ip %q, want 127.0.0.1", name, p.Target, p.HostIP)
 				}
-			case p.HostIP != "127.0.0.1":
-				t.Errorf("service %s: port %v has host_ip %q, want 127.0.0.1", name, p.Target, p.HostIP)
 			}
 		}
-	}
+	})
 }
 
 func TestDockerfileBuildsEveryService(t *testing.T) {
-	c := loadCompose(t)
-	for _, name := range sortedNames(appServices(t, c)) {
-		s := c.Services[name]
-		if s.Build.Dockerfile == "" {
-			continue // runs the image another service builds
-		}
-		if ctx := filepath.Clean(s.Build.Context); ctx != "." {
-			t.Errorf("service %s: build context %q, want the repository root \".\"", name, s.Build.Context)
-		}
-	}
-
-	df := string(readRepoFile(t, dockerfilePath))
-	var builds, user bool
-	lastUser := ""
-	for _, line := range dockerfileInstructions(df) {
-		fields := strings.Fields(line)
-		if len(fields) == 0 {
-			continue
-		}
-		switch strings.ToUpper(fields[0]) {
-		case "FROM":
-			lastUser = "" // USER applies per stage
-		case "RUN":
-			if strings.Contains(line, "go build") && strings.Contains(line, "./services/") {
-				builds = true
+	forEachStack(t, func(t *testing.T, st stack, c composeFile) {
+		for _, name := range sortedNames(appServices(t, c)) {
+			s := c.Services[name]
+			if s.Build.Dockerfile == "" {
+				continue // runs the image another service builds
 			}
-		case "USER":
-			if len(fields) > 1 {
-				lastUser = fields[1]
+			if ctx := filepath.Clean(s.Build.Context); ctx != "." {
+				t.Errorf("service %s: build context %q, want the repository root \".\"", name, s.Build.Context)
 			}
 		}
-	}
-	if !builds {
-		t.Errorf("%s: no RUN go build ... ./services/<command>", dockerfilePath)
-	}
-	if !strings.Contains(df, "CGO_ENABLED=0") {
-		t.Errorf("%s: binaries must be static (CGO_ENABLED=0)", dockerfilePath)
-	}
-	if u, _, _ := strings.Cut(lastUser, ":"); u != "" && u != "root" && u != "0" {
-		user = true
-	}
-	if !user {
-		t.Errorf("%s: the final stage must run as a non-root USER (got %q)", dockerfilePath, lastUser)
-	}
 
-	// Every command a service runs is a directory under services/.
-	for _, name := range sortedNames(appServices(t, c)) {
-		cmd := c.Services[name].Command
-		if len(cmd) == 0 {
-			continue
+		df := string(readRepoFile(t, dockerfilePath))
+		var builds, user bool
+		lastUser := ""
+		for _, line := range dockerfileInstructions(df) {
+			fields := strings.Fields(line)
+			if len(fields) == 0 {
+				continue
+			}
+			switch strings.ToUpper(fields[0]) {
+			case "FROM":
+				lastUser = "" // USER applies per stage
+			case "RUN":
+				if strings.Contains(line, "go build") && strings.Contains(line, "./services/") {
+					builds = true
+				}
+			case "USER":
+				if len(fields) > 1 {
+					lastUser = fields[1]
+				}
+			}
 		}
-		if !strings.Contains(strings.ReplaceAll(df, "\\\n", " "), "./services/"+filepath.Base(cmd[0])+" ") &&
-			!strings.Contains(df, "./services/"+filepath.Base(cmd[0])+"\n") {
-			t.Errorf("service %s runs %s, which %s does not build", name, cmd[0], dockerfilePath)
+		if !builds {
+			t.Errorf("%s: no RUN go build ... ./services/<command>", dockerfilePath)
 		}
-		if _, err := os.Stat(filepath.Join(repoRoot(t), "services", filepath.Base(cmd[0]), "main.go")); err != nil {
-			t.Errorf("service %s: command %q is not built by ./services/...: %v", name, cmd[0], err)
+		if !strings.Contains(df, "CGO_ENABLED=0") {
+			t.Errorf("%s: binaries must be static (CGO_ENABLED=0)", dockerfilePath)
 		}
-	}
+		if u, _, _ := strings.Cut(lastUser, ":"); u != "" && u != "root" && u != "0" {
+			user = true
+		}
+		if !user {
+			t.Errorf("%s: the final stage must run as a non-root USER (got %q)", dockerfilePath, lastUser)
+		}
+
+		// Every command a service runs is a directory under services/.
+		for _, name := range sortedNames(appServices(t, c)) {
+			cmd := c.Services[name].Command
+			if len(cmd) == 0 {
+				continue
+			}
+			if !strings.Contains(strings.ReplaceAll(df, "\\\n", " "), "./services/"+filepath.Base(cmd[0])+" ") &&
+				!strings.Contains(df, "./services/"+filepath.Base(cmd[0])+"\n") {
+				t.Errorf("service %s runs %s, which %s does not build", name, cmd[0], dockerfilePath)
+			}
+			if _, err := os.Stat(filepath.Join(repoRoot(t), "services", filepath.Base(cmd[0]), "main.go")); err != nil {
+				t.Errorf("service %s: command %q is not built by ./services/...: %v", name, cmd[0], err)
+			}
+		}
+	})
 }
 
 // dockerfileInstructions joins continuation lines and drops comments.
@@ -838,130 +907,148 @@ type usersXML struct {
 }
 
 func TestClickHouseUsersMatchTheServices(t *testing.T) {
-	c := loadCompose(t)
-	apps := appServices(t, c)
+	forEachStack(t, func(t *testing.T, st stack, c composeFile) {
+		apps := appServices(t, c)
+		servers := servicesOf(c, clickhouseImage)
+		if len(servers) == 0 {
+			t.Fatalf("%s: no ClickHouse server", st.Path)
+		}
 
-	// The services agree on who they log in as.
-	user, pass := "", ""
-	for _, name := range sortedNames(apps) {
-		s := apps[name]
-		if _, ok := s.Environment[envCHAddr]; !ok {
-			continue
-		}
-		if readers[commandName(s.Command)] {
-			if u := effective(s.Environment[envCHUser]); u != "analyst" {
-				t.Errorf("service %s only reads: it must log in as the read-only analyst, not %q", name, u)
-			}
-			continue
-		}
-		u, p := s.Environment[envCHUser], s.Environment[envCHPass]
-		if user == "" && pass == "" {
-			user, pass = u, p
-		}
-		if u != user || p != pass {
-			t.Errorf("service %s: ClickHouse login %s=%q %s=%q differs from the other services' %q %q", name, envCHUser, u, envCHPass, p, user, pass)
-		}
-	}
-	if effective(user) == "" || effective(user) == "default" {
-		t.Fatalf("the services must log in to ClickHouse as the stack's writer user, not %q (set %s)", effective(user), envCHUser)
-	}
-
-	var users usersXML
-	if err := xml.Unmarshal(readRepoFile(t, usersPath), &users); err != nil {
-		t.Fatalf("parsing %s: %v", usersPath, err)
-	}
-	readonly := map[string]bool{}
-	for _, p := range users.Profiles.Items {
-		readonly[p.XMLName.Local] = p.Readonly == "1" || p.Readonly == "2"
-	}
-	found := map[string]bool{}
-	for _, u := range users.Users.Items {
-		found[u.XMLName.Local] = true
-		switch u.XMLName.Local {
-		case effective(user):
-			v := u.Password.FromEnv
-			if v == "" {
-				t.Errorf("%s: user %s must take its password from the environment (from_env)", usersPath, u.XMLName.Local)
+		// The services agree on who they log in as.
+		user, pass := "", ""
+		for _, name := range sortedNames(apps) {
+			s := apps[name]
+			if _, ok := s.Environment[envCHAddr]; !ok {
 				continue
 			}
-			ch, ok := c.Services["clickhouse"]
-			if !ok {
-				t.Fatalf("%s: no clickhouse service", composePath)
+			if readers[commandName(s.Command)] {
+				if u := effective(s.Environment[envCHUser]); u != "analyst" {
+					t.Errorf("service %s only reads: it must log in as the read-only analyst, not %q", name, u)
+				}
+				continue
 			}
-			if got := ch.Environment[v]; got != pass {
-				t.Errorf("service clickhouse: %s=%q, but the services log in with %s=%q", v, got, envCHPass, pass)
+			u, p := s.Environment[envCHUser], s.Environment[envCHPass]
+			if user == "" && pass == "" {
+				user, pass = u, p
 			}
-		case "analyst":
-			if !readonly[u.Profile] {
-				t.Errorf("%s: user analyst has profile %q, which is not defined there as read-only", usersPath, u.Profile)
-			}
-			if u.Password.FromEnv == "" {
-				t.Errorf("%s: user analyst must take its password from the environment (from_env)", usersPath)
-			} else if _, ok := c.Services["clickhouse"].Environment[u.Password.FromEnv]; !ok {
-				t.Errorf("service clickhouse: %s (analyst's password) is not set", u.Password.FromEnv)
+			if u != user || p != pass {
+				t.Errorf("service %s: ClickHouse login %s=%q %s=%q differs from the other services' %q %q", name, envCHUser, u, envCHPass, p, user, pass)
 			}
 		}
-	}
-	for _, u := range []string{effective(user), "analyst"} {
-		if !found[u] {
-			t.Errorf("%s defines no user %s", usersPath, u)
+		if effective(user) == "" || effective(user) == "default" {
+			t.Fatalf("the services must log in to ClickHouse as the stack's writer user, not %q (set %s)", effective(user), envCHUser)
 		}
-	}
 
-	mounted := false
-	for _, m := range c.Services["clickhouse"].Volumes {
-		if filepath.Clean(m.Source) == usersPath && strings.HasPrefix(m.Target, "/etc/clickhouse-server/users.d/") {
-			mounted = true
+		var users usersXML
+		if err := xml.Unmarshal(readRepoFile(t, usersPath), &users); err != nil {
+			t.Fatalf("parsing %s: %v", usersPath, err)
 		}
-	}
-	if !mounted {
-		t.Errorf("service clickhouse: %s is not mounted into /etc/clickhouse-server/users.d/", usersPath)
-	}
+		readonly := map[string]bool{}
+		for _, p := range users.Profiles.Items {
+			readonly[p.XMLName.Local] = p.Readonly == "1" || p.Readonly == "2"
+		}
+		found := map[string]bool{}
+		for _, u := range users.Users.Items {
+			found[u.XMLName.Local] = true
+			switch u.XMLName.Local {
+			case effective(user):
+				v := u.Password.FromEnv
+				if v == "" {
+					t.Errorf("%s: user %s must take its password from the environment (from_env)", usersPath, u.XMLName.Local)
+					continue
+				}
+				for _, ch := range servers {
+					if got := c.Services[ch].Environment[v]; got != pass {
+						t.Errorf("service %s: %s=%q, but the services log in with %s=%q", ch, v, got, envCHPass, pass)
+					}
+				}
+			case "analyst":
+				if !readonly[u.Profile] {
+					t.Errorf("%s: user analyst has profile %q, which is not defined there as read-only", usersPath, u.Profile)
+				}
+				if u.Password.FromEnv == "" {
+					t.Errorf("%s: user analyst must take its password from the environment (from_env)", usersPath)
+				} else {
+					for _, ch := range servers {
+						if _, ok := c.Services[ch].Environment[u.Password.FromEnv]; !ok {
+							t.Errorf("service %s: %s (analyst's password) is not set", ch, u.Password.FromEnv)
+						}
+					}
+				}
+			}
+		}
+		for _, u := range []string{effective(user), "analyst"} {
+			if !found[u] {
+				t.Errorf("%s defines no user %s", usersPath, u)
+			}
+		}
+
+		for _, ch := range servers {
+			mounted := false
+			for _, m := range c.Services[ch].Volumes {
+				if filepath.Clean(m.Source) == usersPath && strings.HasPrefix(m.Target, "/etc/clickhouse-server/users.d/") {
+					mounted = true
+				}
+			}
+			if !mounted {
+				t.Errorf("service %s: %s is not mounted into /etc/clickhouse-server/users.d/", ch, usersPath)
+			}
+		}
+	})
 }
 
 func TestStartOrder(t *testing.T) {
-	c := loadCompose(t)
-	apps := appServices(t, c)
-	for _, name := range sortedNames(apps) {
-		s := apps[name]
-		want := map[string]string{"kafka-init": "service_completed_successfully", "migrate": "service_completed_successfully"}
-		if kafkaFree[commandName(s.Command)] {
-			want = map[string]string{"migrate": "service_completed_successfully"}
-		}
-		if commandName(s.Command) == "settlemon migrate" {
-			want = map[string]string{"clickhouse": "service_healthy"}
-		}
-		for dep, cond := range want {
-			if got, ok := s.DependsOn[dep]; !ok || got != cond {
-				t.Errorf("service %s: depends_on %s should have condition %s (got %q)", name, dep, cond, got)
+	forEachStack(t, func(t *testing.T, st stack, c composeFile) {
+		apps := appServices(t, c)
+		for _, name := range sortedNames(apps) {
+			s := apps[name]
+			want := map[string]string{"kafka-init": "service_completed_successfully", "migrate": "service_completed_successfully"}
+			if kafkaFree[commandName(s.Command)] {
+				want = map[string]string{"migrate": "service_completed_successfully"}
+			}
+			if commandName(s.Command) == "settlemon migrate" {
+				want = map[string]string{}
+				for _, ch := range servicesOf(c, clickhouseImage) {
+					want[ch] = "service_healthy" // on a cluster DDL ON CLUSTER needs every node
+				}
+			}
+			for dep, cond := range want {
+				if got, ok := s.DependsOn[dep]; !ok || got != cond {
+					t.Errorf("service %s: depends_on %s should have condition %s (got %q)", name, dep, cond, got)
+				}
 			}
 		}
-	}
-	for _, dep := range []string{"kafka", "clickhouse"} {
-		if s, ok := c.Services[dep]; !ok || s.Healthcheck == nil {
-			t.Errorf("service %s: missing, or without a healthcheck", dep)
+		servers := append(brokers(c), servicesOf(c, clickhouseImage)...)
+		if len(brokers(c)) == 0 || len(servicesOf(c, clickhouseImage)) == 0 {
+			t.Errorf("the stack has brokers %v and ClickHouse servers %v; it needs both", brokers(c), servicesOf(c, clickhouseImage))
 		}
-	}
+		for _, dep := range servers {
+			if c.Services[dep].Healthcheck == nil {
+				t.Errorf("service %s: without a healthcheck", dep)
+			}
+		}
+	})
 }
 
 func TestBindMountsExist(t *testing.T) {
-	c := loadCompose(t)
-	for _, name := range sortedNames(c.Services) {
-		for _, m := range c.Services[name].Volumes {
-			switch m.Type {
-			case "bind":
-				if filepath.IsAbs(m.Source) {
-					t.Errorf("service %s: bind mount %s uses an absolute host path", name, m.Source)
-					continue
-				}
-				if _, err := os.Stat(filepath.Join(repoRoot(t), m.Source)); err != nil {
-					t.Errorf("service %s: bind mount source %s: %v", name, m.Source, err)
-				}
-			case "volume":
-				if _, ok := c.Volumes[m.Source]; m.Source != "" && !ok {
-					t.Errorf("service %s: named volume %s is not declared under volumes:", name, m.Source)
+	forEachStack(t, func(t *testing.T, st stack, c composeFile) {
+		for _, name := range sortedNames(c.Services) {
+			for _, m := range c.Services[name].Volumes {
+				switch m.Type {
+				case "bind":
+					if filepath.IsAbs(m.Source) {
+						t.Errorf("service %s: bind mount %s uses an absolute host path", name, m.Source)
+						continue
+					}
+					if _, err := os.Stat(filepath.Join(repoRoot(t), m.Source)); err != nil {
+						t.Errorf("service %s: bind mount source %s: %v", name, m.Source, err)
+					}
+				case "volume":
+					if _, ok := c.Volumes[m.Source]; m.Source != "" && !ok {
+						t.Errorf("service %s: named volume %s is not declared under volumes:", name, m.Source)
+					}
 				}
 			}
 		}
-	}
+	})
 }

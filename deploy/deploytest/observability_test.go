@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -27,7 +28,6 @@ import (
 
 // Paths of the observability stack, relative to the repository root.
 const (
-	prometheusPath   = "deploy/prometheus/prometheus.yml"
 	rulesPath        = "deploy/prometheus/rules.yml"
 	alertmanagerPath = "deploy/alertmanager/alertmanager.yml"
 	envOpsListen     = "SETTLEMON_OPS_LISTEN"
@@ -182,6 +182,10 @@ type prometheusConfig struct {
 		JobName       string         `yaml:"job_name"`
 		MetricsPath   string         `yaml:"metrics_path"`
 		StaticConfigs []staticConfig `yaml:"static_configs"`
+		DNSSDConfigs  []struct {
+			Names []string `yaml:"names"`
+			Port  int      `yaml:"port"`
+		} `yaml:"dns_sd_configs"`
 	} `yaml:"scrape_configs"`
 }
 
@@ -189,11 +193,11 @@ type staticConfig struct {
 	Targets []string `yaml:"targets"`
 }
 
-func loadPrometheus(tb testing.TB) prometheusConfig {
+func loadPrometheus(tb testing.TB, st stack) prometheusConfig {
 	tb.Helper()
 	var p prometheusConfig
-	if err := yaml.Unmarshal(readRepoFile(tb, prometheusPath), &p); err != nil {
-		tb.Fatalf("parsing %s: %v", prometheusPath, err)
+	if err := yaml.Unmarshal(readRepoFile(tb, st.Prometheus), &p); err != nil {
+		tb.Fatalf("parsing %s: %v", st.Prometheus, err)
 	}
 	return p
 }
@@ -244,20 +248,28 @@ func longRunning(c composeFile) []string {
 }
 
 func TestPrometheusScrapesEveryService(t *testing.T) {
-	c := loadCompose(t)
-	apps := appServices(t, c)
-	p := loadPrometheus(t)
+	forEachStack(t, func(t *testing.T, st stack, c composeFile) {
+		apps := appServices(t, c)
+		p := loadPrometheus(t, st)
 
-	scraped := map[string]string{} // service → port
-	for _, sc := range p.ScrapeConfigs {
-		if sc.MetricsPath != "" && sc.MetricsPath != "/metrics" {
-			t.Errorf("%s: job %s scrapes %s; the ops endpoint serves /metrics", prometheusPath, sc.JobName, sc.MetricsPath)
-		}
-		for _, st := range sc.StaticConfigs {
-			for _, target := range st.Targets {
+		scraped := map[string]string{} // service → port
+		for _, sc := range p.ScrapeConfigs {
+			if sc.MetricsPath != "" && sc.MetricsPath != "/metrics" {
+				t.Errorf("%s: job %s scrapes %s; the ops endpoint serves /metrics", st.Prometheus, sc.JobName, sc.MetricsPath)
+			}
+			var targets []string
+			for _, static := range sc.StaticConfigs {
+				targets = append(targets, static.Targets...)
+			}
+			for _, dns := range sc.DNSSDConfigs { // a scaled service: one target per replica
+				for _, name := range dns.Names {
+					targets = append(targets, net.JoinHostPort(name, strconv.Itoa(dns.Port)))
+				}
+			}
+			for _, target := range targets {
 				host, port, err := net.SplitHostPort(target)
 				if err != nil {
-					t.Errorf("%s: job %s: target %q is not host:port", prometheusPath, sc.JobName, target)
+					t.Errorf("%s: job %s: target %q is not host:port", st.Prometheus, sc.JobName, target)
 					continue
 				}
 				if host == "localhost" && sc.JobName == "prometheus" {
@@ -265,77 +277,77 @@ func TestPrometheusScrapesEveryService(t *testing.T) {
 				}
 				s, ok := c.Services[host]
 				if !ok {
-					t.Errorf("%s: job %s: target %s names no service of %s", prometheusPath, sc.JobName, target, composePath)
+					t.Errorf("%s: job %s: target %s names no service of %s", st.Prometheus, sc.JobName, target, st.Path)
 					continue
 				}
 				scraped[host] = port
 				if _, app := apps[host]; app {
 					if want := opsPort(t, host, s); want != port {
-						t.Errorf("%s: target %s: service %s serves its ops endpoint on port %q (%s)", prometheusPath, target, host, want, envOpsListen)
+						t.Errorf("%s: target %s: service %s serves its ops endpoint on port %q (%s)", st.Prometheus, target, host, want, envOpsListen)
 					}
 				} else if !slices.Contains(containerPorts(s), port) {
-					t.Errorf("%s: target %s: service %s exposes ports %v", prometheusPath, target, host, containerPorts(s))
+					t.Errorf("%s: target %s: service %s exposes ports %v", st.Prometheus, target, host, containerPorts(s))
 				}
 			}
 		}
-	}
-	for _, name := range longRunning(c) {
-		if _, app := apps[name]; !app {
-			continue
+		for _, name := range longRunning(c) {
+			if _, app := apps[name]; !app {
+				continue
+			}
+			if _, ok := scraped[name]; !ok {
+				t.Errorf("%s: long-running service %s is not scraped", st.Prometheus, name)
+			}
 		}
-		if _, ok := scraped[name]; !ok {
-			t.Errorf("%s: long-running service %s is not scraped", prometheusPath, name)
-		}
-	}
 
-	// The rules and the alertmanager are wired in.
-	prom, ok := c.Services["prometheus"]
-	if !ok {
-		t.Fatalf("%s: no prometheus service", composePath)
-	}
-	mounts := map[string]string{} // target → repository path
-	for _, m := range prom.Volumes {
-		mounts[m.Target] = filepath.Clean(m.Source)
-	}
-	if mounts["/etc/prometheus/prometheus.yml"] != prometheusPath {
-		t.Errorf("service prometheus: %s is not mounted at /etc/prometheus/prometheus.yml", prometheusPath)
-	}
-	if len(p.RuleFiles) == 0 {
-		t.Errorf("%s: no rule_files", prometheusPath)
-	}
-	for _, f := range p.RuleFiles {
-		if !path.IsAbs(f) {
-			f = path.Join("/etc/prometheus", f) // relative to the configuration file
+		// The rules and the alertmanager are wired in.
+		prom, ok := c.Services["prometheus"]
+		if !ok {
+			t.Fatalf("%s: no prometheus service", st.Path)
 		}
-		if mounts[f] != rulesPath {
-			t.Errorf("%s: rule file %s is not %s mounted into the prometheus service", prometheusPath, f, rulesPath)
+		mounts := map[string]string{} // target → repository path
+		for _, m := range prom.Volumes {
+			mounts[m.Target] = filepath.Clean(m.Source)
 		}
-	}
-	am := 0
-	for _, a := range p.Alerting.Alertmanagers {
-		for _, st := range a.StaticConfigs {
-			for _, target := range st.Targets {
-				am++
-				host, port, err := net.SplitHostPort(target)
-				if err != nil {
-					t.Errorf("%s: alertmanager %q is not host:port", prometheusPath, target)
-					continue
-				}
-				s, ok := c.Services[host]
-				if !ok || !slices.Contains(containerPorts(s), port) {
-					t.Errorf("%s: alertmanager %s is not a service of the stack on that port", prometheusPath, target)
+		if mounts["/etc/prometheus/prometheus.yml"] != st.Prometheus {
+			t.Errorf("service prometheus: %s is not mounted at /etc/prometheus/prometheus.yml", st.Prometheus)
+		}
+		if len(p.RuleFiles) == 0 {
+			t.Errorf("%s: no rule_files", st.Prometheus)
+		}
+		for _, f := range p.RuleFiles {
+			if !path.IsAbs(f) {
+				f = path.Join("/etc/prometheus", f) // relative to the configuration file
+			}
+			if mounts[f] != rulesPath {
+				t.Errorf("%s: rule file %s is not %s mounted into the prometheus service", st.Prometheus, f, rulesPath)
+			}
+		}
+		am := 0
+		for _, a := range p.Alerting.Alertmanagers {
+			for _, static := range a.StaticConfigs {
+				for _, target := range static.Targets {
+					am++
+					host, port, err := net.SplitHostPort(target)
+					if err != nil {
+						t.Errorf("%s: alertmanager %q is not host:port", st.Prometheus, target)
+						continue
+					}
+					s, ok := c.Services[host]
+					if !ok || !slices.Contains(containerPorts(s), port) {
+						t.Errorf("%s: alertmanager %s is not a service of the stack on that port", st.Prometheus, target)
+					}
 				}
 			}
 		}
-	}
-	if am == 0 {
-		t.Errorf("%s: alerts go to no alertmanager", prometheusPath)
-	}
+		if am == 0 {
+			t.Errorf("%s: alerts go to no alertmanager", st.Prometheus)
+		}
+	})
 }
 
 // healthchecks are the test commands of the services' healthchecks, by
 // service (nil: none).
-func healthchecks(tb testing.TB) map[string][]string {
+func healthchecks(tb testing.TB, st stack) map[string][]string {
 	tb.Helper()
 	var c struct {
 		Services map[string]struct {
@@ -344,8 +356,8 @@ func healthchecks(tb testing.TB) map[string][]string {
 			} `yaml:"healthcheck"`
 		} `yaml:"services"`
 	}
-	if err := yaml.Unmarshal(readRepoFile(tb, composePath), &c); err != nil {
-		tb.Fatalf("parsing %s: %v", composePath, err)
+	if err := yaml.Unmarshal(readRepoFile(tb, st.Path), &c); err != nil {
+		tb.Fatalf("parsing %s: %v", st.Path, err)
 	}
 	out := map[string][]string{}
 	for name, s := range c.Services {
@@ -357,29 +369,30 @@ func healthchecks(tb testing.TB) map[string][]string {
 }
 
 func TestLongRunningServicesProbeTheirReadiness(t *testing.T) {
-	c := loadCompose(t)
-	apps := appServices(t, c)
-	tests := healthchecks(t)
-	for _, name := range longRunning(c) {
-		s := c.Services[name]
-		test := tests[name]
-		if len(test) == 0 {
-			t.Errorf("service %s: no healthcheck", name)
-			continue
+	forEachStack(t, func(t *testing.T, st stack, c composeFile) {
+		apps := appServices(t, c)
+		tests := healthchecks(t, st)
+		for _, name := range longRunning(c) {
+			s := c.Services[name]
+			test := tests[name]
+			if len(test) == 0 {
+				t.Errorf("service %s: no healthcheck", name)
+				continue
+			}
+			if _, app := apps[name]; !app {
+				continue
+			}
+			want := []string{"CMD", "settlemon", "probe", "http://127.0.0.1:" + opsPort(t, name, s) + "/readyz"}
+			if !slices.Equal(test, want) {
+				t.Errorf("service %s: healthcheck test %q, want %q (its ops endpoint's /readyz)", name, test, want)
+			}
 		}
-		if _, app := apps[name]; !app {
-			continue
+		// The probe is a command of the image's settlemon binary.
+		out, err := exec.Command(filepath.Join(commandsDir(t), "settlemon"), "probe", "--help").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "settlemon probe <url>") {
+			t.Errorf("settlemon probe --help: %v\n%s", err, out)
 		}
-		want := []string{"CMD", "settlemon", "probe", "http://127.0.0.1:" + opsPort(t, name, s) + "/readyz"}
-		if !slices.Equal(test, want) {
-			t.Errorf("service %s: healthcheck test %q, want %q (its ops endpoint's /readyz)", name, test, want)
-		}
-	}
-	// The probe is a command of the image's settlemon binary.
-	out, err := exec.Command(filepath.Join(commandsDir(t), "settlemon"), "probe", "--help").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "settlemon probe <url>") {
-		t.Errorf("settlemon probe --help: %v\n%s", err, out)
-	}
+	})
 }
 
 // --- alertmanager.yml ----------------------------------------------------------
@@ -422,16 +435,17 @@ func TestAlertmanagerRoutesToAWebhook(t *testing.T) {
 			t.Errorf("%s: route to receiver %q, which is not defined with a webhook", alertmanagerPath, r)
 		}
 	}
-	c := loadCompose(t)
-	s, ok := c.Services["alertmanager"]
-	if !ok {
-		t.Fatalf("%s: no alertmanager service", composePath)
-	}
-	mounted := false
-	for _, m := range s.Volumes {
-		mounted = mounted || (filepath.Clean(m.Source) == alertmanagerPath && m.Target == "/etc/alertmanager/alertmanager.yml")
-	}
-	if !mounted {
-		t.Errorf("service alertmanager: %s is not mounted at /etc/alertmanager/alertmanager.yml", alertmanagerPath)
-	}
+	forEachStack(t, func(t *testing.T, st stack, c composeFile) {
+		s, ok := c.Services["alertmanager"]
+		if !ok {
+			t.Fatalf("%s: no alertmanager service", st.Path)
+		}
+		mounted := false
+		for _, m := range s.Volumes {
+			mounted = mounted || (filepath.Clean(m.Source) == alertmanagerPath && m.Target == "/etc/alertmanager/alertmanager.yml")
+		}
+		if !mounted {
+			t.Errorf("service alertmanager: %s is not mounted at /etc/alertmanager/alertmanager.yml", alertmanagerPath)
+		}
+	})
 }

@@ -69,6 +69,11 @@ step "promtool and amtool on the project's configuration"
 if command -v promtool >/dev/null 2>&1; then
   promtool check rules deploy/prometheus/rules.yml
   promtool check config deploy/prometheus/prometheus.yml
+  # The cluster's configuration beside the rules, as the container mounts them.
+  promdir="$(mktemp -d)"
+  cp deploy/cluster/prometheus.yml deploy/prometheus/rules.yml "$promdir/"
+  promtool check config "$promdir/prometheus.yml"
+  rm -rf "$promdir"
 fi
 if command -v amtool >/dev/null 2>&1; then
   amtool check-config deploy/alertmanager/alertmanager.yml
