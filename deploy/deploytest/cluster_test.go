@@ -177,8 +177,16 @@ func TestClusterClickHouse(t *testing.T) {
 		t.Errorf("%s: Keeper ids %v are not distinct", clusterKeeperConfig, ids)
 	}
 
-	if got := c.Services["migrate"].Environment["SETTLEMON_CLICKHOUSE_CLUSTER"]; got != replicated {
-		t.Errorf("service migrate: SETTLEMON_CLICKHOUSE_CLUSTER=%q, want the replicated cluster %q", got, replicated)
+	// Every service of the store names the cluster: the migration creates the
+	// tables ON CLUSTER, the others insert synchronously into them.
+	for _, name := range sortedNames(appServices(t, c)) {
+		s := c.Services[name]
+		if _, ok := s.Environment[envCHAddr]; !ok {
+			continue
+		}
+		if got := s.Environment["SETTLEMON_CLICKHOUSE_CLUSTER"]; got != replicated {
+			t.Errorf("service %s: SETTLEMON_CLICKHOUSE_CLUSTER=%q, want the replicated cluster %q", name, got, replicated)
+		}
 	}
 }
 
