@@ -614,8 +614,10 @@ func TestAppServicesHaveTheirAddresses(t *testing.T) {
 					checkStackAddr(t, c, name, envBrokers, strings.TrimSpace(b))
 				}
 			}
-			if addr, ok := s.Environment[envCHAddr]; ok {
-				checkStackAddr(t, c, name, envCHAddr, effective(addr))
+			if addrs, ok := s.Environment[envCHAddr]; ok {
+				for _, a := range strings.Split(effective(addrs), ",") {
+					checkStackAddr(t, c, name, envCHAddr, strings.TrimSpace(a))
+				}
 			}
 		}
 	})

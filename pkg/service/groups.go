@@ -34,7 +34,7 @@ func KafkaFlags(f *Flags) *kafkaio.Config {
 // commands that write (ingest, joiner, alerter, migrate, run) need it.
 func StoreFlags(f *Flags) *store.Config {
 	c := store.DefaultConfig()
-	f.StringVar(&c.Addr, "clickhouse-addr", c.Addr, "ClickHouse native-protocol address host:port")
+	f.StringVar(&c.Addr, "clickhouse-addr", c.Addr, "ClickHouse native-protocol address host:port; several comma-separated (a cluster's nodes) are tried in order")
 	f.StringVar(&c.Database, "clickhouse-database", c.Database, "ClickHouse database (created if missing)")
 	f.StringVar(&c.User, "clickhouse-user", c.User, "ClickHouse user")
 	f.SecretVar(&c.Password, "clickhouse-password", "ClickHouse password")
@@ -59,7 +59,7 @@ const (
 func ReaderStoreFlags(f *Flags) *store.Config {
 	c := store.DefaultConfig()
 	c.User = AnalystUser
-	f.StringVar(&c.Addr, "clickhouse-addr", c.Addr, "ClickHouse native-protocol address host:port")
+	f.StringVar(&c.Addr, "clickhouse-addr", c.Addr, "ClickHouse native-protocol address host:port; several comma-separated (a cluster's nodes) are tried in order")
 	f.StringVar(&c.Database, "clickhouse-database", c.Database, "ClickHouse database (must exist: settlemon migrate creates it)")
 	f.StringVar(&c.User, "clickhouse-user", c.User, "ClickHouse user; give a read-only one (readonly=1), not the writer")
 	f.SecretVar(&c.Password, "clickhouse-password", "ClickHouse password; empty for the user "+AnalystUser+

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"net"
 	"os"
 	"path"
 	"reflect"
@@ -1038,4 +1039,30 @@ func TestAnalystReadOnly(t *testing.T) {
 	if n, err := s.LagRowCount(ctx); err != nil || n != 3 {
 		t.Errorf("LagRowCount after analyst attempts = %d, %v; want 3", n, err)
 	}
+}
+
+// TestNewTriesTheAddressesInOrder: with a dead address first, the store
+// connects through the next one, and its queries go there.
+func TestNewTriesTheAddressesInOrder(t *testing.T) {
+	ctx := testCtx(t)
+	cfg := storetest.Config(t, storetest.UniqueName(t))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close() // nothing listens there now
+	cfg.Addr = dead + "," + cfg.Addr
+	cfg.ConnectWait = 10 * time.Second
+	s, err := store.New(ctx, cfg, nil)
+	if err != nil {
+		t.Fatalf("store.New with %s: %v", cfg.Addr, err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrating through the second address: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = storetest.Conn(t, s).Exec(context.Background(), "DROP DATABASE IF EXISTS `"+s.Database()+"`")
+	})
 }

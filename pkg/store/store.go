@@ -19,6 +19,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -29,7 +30,10 @@ import (
 
 // Config configures a Store.
 type Config struct {
-	Addr      string // host:port of the native protocol, default "127.0.0.1:19000"
+	// Addr is host:port of the native protocol, default "127.0.0.1:19000";
+	// several comma-separated addresses (the nodes of a cluster) are tried
+	// in order, each new connection going to the first that answers.
+	Addr      string
 	Database  string // default "settle"; created when missing
 	User      string // default "default"
 	Password  string
@@ -79,8 +83,10 @@ func (c Config) Validate() error {
 	if c.Addr == "" {
 		return errors.New("clickhouse address is empty")
 	}
-	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
-		return fmt.Errorf("clickhouse address %q: want host:port", c.Addr)
+	for _, a := range c.addrs() {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			return fmt.Errorf("clickhouse address %q: want host:port, or several comma-separated", a)
+		}
 	}
 	if !identifier.MatchString(c.Database) {
 		return fmt.Errorf("clickhouse database %q: want letters, digits and underscores, not starting with a digit", c.Database)
@@ -178,12 +184,23 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) {
 	return &Store{cfg: cfg, conn: conn, logger: logger}, nil
 }
 
+// addrs are the addresses of Addr, in order.
+func (c Config) addrs() []string {
+	var out []string
+	for _, a := range strings.Split(c.Addr, ",") {
+		out = append(out, strings.TrimSpace(a))
+	}
+	return out
+}
+
 func (c Config) tlsConfig() (*tls.Config, error) {
 	if !c.TLS {
 		return nil, nil
 	}
-	host, _, _ := net.SplitHostPort(c.Addr)
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if addrs := c.addrs(); len(addrs) == 1 {
+		tc.ServerName, _, _ = net.SplitHostPort(addrs[0])
+	} // several: crypto/tls takes each connection's own host
 	if c.TLSCAFile != "" {
 		pem, err := os.ReadFile(c.TLSCAFile)
 		if err != nil {
@@ -203,7 +220,7 @@ func (c Config) tlsConfig() (*tls.Config, error) {
 func open(ctx context.Context, cfg Config, database string, tlsConfig *tls.Config) (driver.Conn, error) {
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Protocol: clickhouse.Native,
-		Addr:     []string{cfg.Addr},
+		Addr:     cfg.addrs(),
 		Auth: clickhouse.Auth{
 			Database: database,
 			Username: cfg.User,
