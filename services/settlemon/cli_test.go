@@ -88,6 +88,8 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"migrate: extra argument", "settlemon", []string{"migrate", "now"}, 2, []string{`settlemon migrate: unexpected argument "now"`, "--help"}, 2},
 		{"explain: no trace number", "settlemon", []string{"explain"}, 2, []string{"settlemon explain: missing the trace number", "--help"}, 2},
 		{"explain: unknown flag", "settlemon", []string{"explain", "--jsn", "627100000205"}, 2, []string{"-jsn", "--help"}, 2},
+		{"explain: a language without a catalogue", "settlemon", []string{"explain", "--lang", "fr", "627100000205"}, 2,
+			[]string{`settlemon explain: --lang: language "fr": want one of en, zh-CN`, "--help"}, 2},
 		{"score: unknown flag", "settlemon-dev", []string{"score", "--truht", "x"}, 2, []string{"settlemon-dev score: flag provided but not defined: -truht", "--help"}, 2},
 		{"probe: not a URL", "settlemon", []string{"probe", "127.0.0.1:9101/readyz"}, 2, []string{"settlemon probe: want an http(s) URL", "--help"}, 2},
 		{"bench: unknown flag", "settlemon-dev", []string{"bench", "--nope"}, 2, []string{"-nope", "--help"}, 2},
