@@ -126,6 +126,15 @@ func (p *Printer) Money(fen int64) string {
 	return "¥" + fact.YuanGrouped(fen)
 }
 
+// MoneyGrouped renders fen with thousands separators: "1,234,567.89" in
+// English (the sentence says "yuan"), "¥1,234,567.89" in Chinese.
+func (p *Printer) MoneyGrouped(fen int64) string {
+	if !p.Chinese() {
+		return fact.YuanGrouped(fen)
+	}
+	return p.Money(fen)
+}
+
 // MoneySigned renders a difference with its sign always: "+0.50",
 // "-¥0.50".
 func (p *Printer) MoneySigned(fen int64) string {
