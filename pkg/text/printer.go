@@ -231,12 +231,31 @@ func (p *Printer) Duration(ms int64) string {
 }
 
 // Span writes an exact duration: Go's "24h0m0s" in English (as the facts'
-// details always had), the coarse Duration in Chinese.
+// details always had); in Chinese its hours, minutes and seconds,
+// "15小时30分钟", "1分钟35秒", "24小时".
 func (p *Printer) Span(d time.Duration) string {
 	if !p.Chinese() {
 		return d.String()
 	}
-	return p.Duration(d.Milliseconds())
+	sign := ""
+	if d < 0 {
+		sign, d = "-", -d
+	}
+	if d > 0 && d < time.Second {
+		return sign + p.S("duration.milliseconds", strconv.FormatInt(d.Milliseconds(), 10))
+	}
+	h, m, sec := d/time.Hour, d%time.Hour/time.Minute, d%time.Minute/time.Second
+	out := ""
+	if h > 0 {
+		out += p.S("duration.hours", strconv.FormatInt(int64(h), 10))
+	}
+	if m > 0 {
+		out += p.S("duration.minutes", strconv.FormatInt(int64(m), 10))
+	}
+	if sec > 0 || out == "" {
+		out += p.S("duration.seconds", strconv.FormatInt(int64(sec), 10))
+	}
+	return sign + out
 }
 
 // Count writes an integer without grouping.

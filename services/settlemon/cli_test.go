@@ -77,6 +77,8 @@ func TestExitCodesAndMessages(t *testing.T) {
 			[]string{"settlemon-dev run: flag provided but not defined: -dayz", `run "settlemon-dev run --help" for the flags`}, 2},
 		{"run: zero days is one error", "settlemon-dev", []string{"run", "--days", "0"}, 2,
 			[]string{"settlemon-dev run: --days 0: want at least 1 simulated day", "--help"}, 2},
+		{"run: a language without a catalogue", "settlemon-dev", []string{"run", "--lang", "ja"}, 2,
+			[]string{`settlemon-dev run: --lang: language "ja": want one of en, zh-CN`, "--help"}, 2},
 		{"run: a value that does not parse", "settlemon-dev", []string{"run", "--seed", "seven"}, 2,
 			[]string{`invalid value "seven" for flag -seed`, "--help"}, 2},
 		{"run: an outage the user puts after the run", "settlemon-dev", []string{"run", "--days", "3", "--payout-outage-day", "5"}, 2,
