@@ -191,6 +191,9 @@ type Due struct {
 	// date: they delay a T1 payout and do not delay a D1 one.
 	Holidays []Period
 	Window   time.Duration // D0 and T0: the window after the sale
+	// AdjustedWorkday: a T1 deadline falls on a weekend day the calendar
+	// declares a working day (调休), which surprises a merchant.
+	AdjustedWorkday bool
 	// MissingYears are the years the calendar lacks between the trade
 	// date and the due date (Deadline.Fallback): weekends alone were used.
 	MissingYears []int
@@ -226,6 +229,11 @@ func (s *Schedule) Due(mode event.Mode, authAtMs int64) Due {
 			}
 			d.Holidays = append(d.Holidays, Period{Name: name, First: first, Last: last})
 			day = last // skip the rest of the period
+		}
+	}
+	if d.Mode == event.T1 {
+		if wd := dl.Date.Weekday(); wd == time.Saturday || wd == time.Sunday {
+			d.AdjustedWorkday, _ = s.cal.IsBusinessDay(dl.Date)
 		}
 	}
 	if dl.Fallback {

@@ -196,11 +196,14 @@ func TestDue(t *testing.T) {
 		holidays string
 		window   time.Duration
 		missing  []int
+		adjusted bool
 	}{
 		{mode: event.T1, auth: "2026-02-15 10:00", want: event.T1, holidays: "Spring Festival 2026-02-15..2026-02-23"},
 		{mode: event.T1, auth: "2026-03-06 10:00", want: event.T1},
+		{mode: event.T1, auth: "2026-02-13 10:00", want: event.T1, adjusted: true}, // Sat 2026-02-14 is a working day
+		{mode: event.D1, auth: "2026-02-13 10:00", want: event.D1},                 // calendar days: no note
 		{mode: event.T1, auth: "2027-01-08 10:00", want: event.T1, missing: []int{2027}},
-		{mode: event.ModeUnknown, auth: "2026-02-13 10:00", want: event.T1, assumed: true},
+		{mode: event.ModeUnknown, auth: "2026-02-13 10:00", want: event.T1, assumed: true, adjusted: true},
 		{mode: event.D1, auth: "2026-02-16 10:00", want: event.D1, holidays: "Spring Festival 2026-02-15..2026-02-23"},
 		{mode: event.D0, auth: "2026-02-13 22:00", want: event.D0, window: 4 * time.Hour},
 		{mode: event.T0, auth: "2026-02-13 10:00", want: event.T0, window: 30 * time.Minute},
@@ -214,9 +217,9 @@ func TestDue(t *testing.T) {
 				hs = append(hs, h.Name+" "+h.First.String()+".."+h.Last.String())
 			}
 			if d.Mode != tt.want || d.Assumed != tt.assumed || strings.Join(hs, ", ") != tt.holidays || d.Window != tt.window ||
-				fmt.Sprint(d.MissingYears) != fmt.Sprint(tt.missing) {
-				t.Errorf("Due = %+v (holidays %q), want mode %v assumed %v holidays %q window %v missing %v",
-					d, hs, tt.want, tt.assumed, tt.holidays, tt.window, tt.missing)
+				fmt.Sprint(d.MissingYears) != fmt.Sprint(tt.missing) || d.AdjustedWorkday != tt.adjusted {
+				t.Errorf("Due = %+v (holidays %q), want mode %v assumed %v holidays %q window %v missing %v adjusted %v",
+					d, hs, tt.want, tt.assumed, tt.holidays, tt.window, tt.missing, tt.adjusted)
 			}
 			if dl := s.PayoutDeadline(tt.mode, auth); d.Deadline != dl {
 				t.Errorf("deadline %+v, want PayoutDeadline's %+v", d.Deadline, dl)

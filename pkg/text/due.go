@@ -24,6 +24,9 @@ func (p *Printer) Due(d calendar.Due) string {
 		if h := p.holidays(d); h != "" {
 			notes = append(notes, p.S("due.note.holidays_t1", h))
 		}
+		if d.AdjustedWorkday {
+			notes = append(notes, p.S("due.note.adjusted_workday"))
+		}
 	case event.D1:
 		if h := p.holidays(d); h != "" {
 			notes = append(notes, p.S("due.note.holidays_d1", h))
