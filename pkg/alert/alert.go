@@ -21,6 +21,7 @@ import (
 
 	"settlemon/pkg/fact"
 	"settlemon/pkg/store"
+	"settlemon/pkg/text"
 )
 
 // Config configures an Alerter.
@@ -62,6 +63,11 @@ type Config struct {
 	// ShutdownTimeout bounds how long Run and Close wait for queued
 	// notifications and the last history write; default 10s.
 	ShutdownTimeout time.Duration
+
+	// Lang is the language of the annotations (summary, description,
+	// action): English (the default, also for "") or Chinese. Labels stay
+	// as they are.
+	Lang text.Lang
 
 	// For is each alert's minimum duration, like Prometheus' `for`: its
 	// condition must be seen at every evaluation for that long before the
@@ -120,6 +126,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.For.validate(); err != nil {
 		return err
+	}
+	if _, err := text.ParseLang(string(c.Lang)); err != nil {
+		return fmt.Errorf("alert annotations: %w", err)
 	}
 	if c.AlertmanagerURL != "" {
 		if err := checkURL("alertmanager URL", c.AlertmanagerURL); err != nil {
@@ -293,34 +302,36 @@ func (c Config) firingFor() time.Duration {
 }
 
 func (a *Alerter) buildRules() []rule {
+	lang, _ := text.ParseLang(string(a.cfg.Lang)) // validated
+	p := text.NewPrinter(lang, time.UTC)
 	return []rule{
 		{names: []string{BatchStalled, BatchIncomplete}, eval: func(ctx context.Context, _ time.Time) ([]Condition, error) {
 			v, err := a.store.AnomalyVersions(ctx, fact.BatchStalled, fact.BatchIncomplete)
 			if err != nil {
 				return nil, err
 			}
-			return BatchConditions(v), nil
+			return batchConditions(p, v), nil
 		}},
 		{names: []string{SourceLagging}, eval: func(ctx context.Context, _ time.Time) ([]Condition, error) {
 			rows, err := a.store.JoinerSourceStatus(ctx)
 			if err != nil {
 				return nil, err
 			}
-			return SourceConditions(rows), nil
+			return sourceConditions(p, rows), nil
 		}},
 		{names: []string{PayoutsOverdue}, eval: func(ctx context.Context, _ time.Time) ([]Condition, error) {
 			n, amount, err := a.store.OpenAnomalyTotal(ctx, fact.PayoutOverdue)
 			if err != nil {
 				return nil, err
 			}
-			return OverdueConditions(n, amount, a.cfg.OverdueCount, a.cfg.OverdueAmount), nil
+			return overdueConditions(p, n, amount, a.cfg.OverdueCount, a.cfg.OverdueAmount), nil
 		}},
 		{names: []string{DeadLetterRate}, eval: func(ctx context.Context, now time.Time) ([]Condition, error) {
 			n, err := a.store.DeadLettersSince(ctx, now.Add(-a.cfg.DeadLetterWindow))
 			if err != nil {
 				return nil, err
 			}
-			return DeadLetterConditions(n, a.cfg.DeadLetterWindow, a.cfg.DeadLetterMax), nil
+			return deadLetterConditions(p, n, a.cfg.DeadLetterWindow, a.cfg.DeadLetterMax), nil
 		}},
 	}
 }

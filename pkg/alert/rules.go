@@ -1,13 +1,16 @@
 package alert
 
 import (
-	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"settlemon/pkg/event"
 	"settlemon/pkg/fact"
 	"settlemon/pkg/store"
+	"settlemon/pkg/text"
 )
 
 // Alert names.
@@ -45,7 +48,9 @@ const Help = `Alerts:
                    wall clock): a producer sends malformed or invalid events.
 
 Every alert carries the annotations summary, description and action (the
-recommended action, from the anomaly taxonomy where there is one).
+recommended action, from the anomaly taxonomy where there is one), in
+English or, with --lang zh-CN, in Simplified Chinese; the labels are the
+same in both.
 
 Each alert has a minimum duration (--for, like Prometheus' for): its
 condition must be seen at every evaluation for that long before it fires;
@@ -59,6 +64,10 @@ ended between two evaluations fires only if it lasted its minimum.`
 // resolved version fired and has cleared, whatever its other versions (they
 // may have been merged away); otherwise it fires.
 func BatchConditions(versions []fact.Anomaly) []Condition {
+	return batchConditions(text.NewPrinter(text.English, time.UTC), versions)
+}
+
+func batchConditions(p *text.Printer, versions []fact.Anomaly) []Condition {
 	type agg struct {
 		first    fact.Anomaly // lowest version
 		last     fact.Anomaly // highest version
@@ -94,7 +103,7 @@ func BatchConditions(versions []fact.Anomaly) []Condition {
 		if g.resolved != nil {
 			shown = *g.resolved
 		}
-		c := batchCondition(shown)
+		c := batchCondition(p, shown)
 		c.StartsAt = msTime(g.first.DetectedAt)
 		if g.resolved != nil {
 			c.Resolved, c.EndsAt = true, msTime(g.resolved.ResolvedAt)
@@ -104,7 +113,7 @@ func BatchConditions(versions []fact.Anomaly) []Condition {
 	return out
 }
 
-func batchCondition(a fact.Anomaly) Condition {
+func batchCondition(p *text.Printer, a fact.Anomaly) Condition {
 	name := BatchStalled
 	if a.Kind == fact.BatchIncomplete {
 		name = BatchIncomplete
@@ -128,26 +137,31 @@ func batchCondition(a fact.Anomaly) Condition {
 	if a.BatchID == "" {
 		delete(labels, LabelBatchID) // an empty label is no label
 	}
-	what := "batch " + a.BatchID
+	what := p.S("alert.batch", a.BatchID)
 	if src != "" {
-		what = src + " " + what
+		what = p.S("alert.batch.source", src, a.BatchID)
 	}
-	summary := what + " stalled"
+	summary := p.S("alert.batch_stalled.summary", what)
 	if a.Kind == fact.BatchIncomplete {
-		summary = what + " closed incomplete"
+		summary = p.S("alert.batch_incomplete.summary", what)
 	}
+	// The stored details are the joiner's English; another language
+	// renders them from the anomaly (the store keeps no Args: briefly).
 	desc := a.Details
-	if desc == "" {
-		desc = tx.Cause
+	switch {
+	case p.Lang() != text.English && a.Args != (fact.Args{}):
+		desc = p.AnomalyDetails(a)
+	case p.Lang() != text.English || desc == "":
+		desc = p.Cause(a.Kind)
 	}
-	desc += fmt.Sprintf(" (anomaly %s, detected %s", a.ID, msTime(a.DetectedAt).Format(time.RFC3339))
+	ids := p.S("alert.batch.detected", a.ID, msTime(a.DetectedAt).Format(time.RFC3339))
 	if a.ResolvedAt > 0 {
-		desc += ", resolved " + msTime(a.ResolvedAt).Format(time.RFC3339)
+		ids = p.S("alert.batch.resolved", ids, msTime(a.ResolvedAt).Format(time.RFC3339))
 	}
-	desc += ")"
+	desc = p.S("alert.batch.description", desc, ids)
 	action := a.Action
-	if action == "" {
-		action = tx.Action
+	if action == "" || p.Lang() != text.English {
+		action = p.Action(a.Kind)
 	}
 	return Condition{Labels: labels, Annotations: map[string]string{
 		AnnotationSummary: summary, AnnotationDescription: desc, AnnotationAction: action,
@@ -173,6 +187,10 @@ func batchSource(a fact.Anomaly) string {
 
 // SourceConditions gives one firing condition per lagging source.
 func SourceConditions(rows []store.SourceStatus) []Condition {
+	return sourceConditions(text.NewPrinter(text.English, time.UTC), rows)
+}
+
+func sourceConditions(p *text.Printer, rows []store.SourceStatus) []Condition {
 	var out []Condition
 	for _, r := range rows {
 		if r.Status != "lagging" {
@@ -183,13 +201,10 @@ func SourceConditions(rows []store.SourceStatus) []Condition {
 		out = append(out, Condition{
 			Labels: map[string]string{LabelAlertName: SourceLagging, LabelSeverity: string(fact.Critical), LabelSource: r.Source},
 			Annotations: map[string]string{
-				AnnotationSummary: fmt.Sprintf("source %s is lagging: its watermark is %s behind", r.Source, lag),
-				AnnotationDescription: fmt.Sprintf("The joiner has seen the %s feed only up to %s, %s behind its now (threshold %s): the feed "+
-					"or its ingest consumer is behind or silent. Absence checks that depend on it (payout_overdue, clearing_missing) "+
-					"wait until it catches up, so merchants are not reported unpaid for a feed problem.",
-					r.Source, msTime(r.Watermark).Format(time.RFC3339), lag, threshold),
-				AnnotationAction: "check the " + r.Source + " feed's producer and its ingest consumer (consumer lag, dead letters, broker); " +
-					"nothing to do per merchant",
+				AnnotationSummary: p.S("alert.source_lagging.summary", r.Source, p.Span(lag)),
+				AnnotationDescription: p.S("alert.source_lagging.description",
+					r.Source, msTime(r.Watermark).Format(time.RFC3339), p.Span(lag), p.Span(threshold)),
+				AnnotationAction: p.S("alert.source_lagging.action", r.Source),
 			},
 		})
 	}
@@ -200,6 +215,10 @@ func SourceConditions(rows []store.SourceStatus) []Condition {
 // count open payout_overdue anomalies for amount fen exceed maxCount or
 // maxAmount fen; otherwise none.
 func OverdueConditions(count uint64, amount int64, maxCount uint64, maxAmount int64) []Condition {
+	return overdueConditions(text.NewPrinter(text.English, time.UTC), count, amount, maxCount, maxAmount)
+}
+
+func overdueConditions(p *text.Printer, count uint64, amount int64, maxCount uint64, maxAmount int64) []Condition {
 	if count <= maxCount && amount <= maxAmount {
 		return nil
 	}
@@ -207,37 +226,42 @@ func OverdueConditions(count uint64, amount int64, maxCount uint64, maxAmount in
 	return []Condition{{
 		Labels: map[string]string{LabelAlertName: PayoutsOverdue, LabelSeverity: string(tx.Severity), LabelKind: string(fact.PayoutOverdue)},
 		Annotations: map[string]string{
-			AnnotationSummary: fmt.Sprintf("%d payouts overdue, %s yuan in total", count, fact.YuanGrouped(amount)),
-			AnnotationDescription: fmt.Sprintf("%d payout_overdue anomalies are open for %s yuan (thresholds: more than %d, or more than %s yuan). "+
-				"%s. The per-trace anomalies are in anomalies_latest; the console explains each trace.",
-				count, fact.YuanGrouped(amount), maxCount, fact.YuanGrouped(maxAmount), upperFirst(tx.Cause)),
-			AnnotationAction: tx.Action,
+			AnnotationSummary: p.S("alert.payouts_overdue.summary", n(count), p.MoneyGrouped(amount)),
+			AnnotationDescription: p.S("alert.payouts_overdue.description",
+				n(count), p.MoneyGrouped(amount), n(maxCount), p.MoneyGrouped(maxAmount), upperFirst(p.Cause(fact.PayoutOverdue))),
+			AnnotationAction: p.Action(fact.PayoutOverdue),
 		},
 	}}
 }
 
 // DeadLetterConditions gives the DeadLetterRate condition when n dead
 // letters in window exceed maxN; otherwise none.
-func DeadLetterConditions(n uint64, window time.Duration, maxN uint64) []Condition {
-	if n <= maxN {
+func DeadLetterConditions(count uint64, window time.Duration, maxN uint64) []Condition {
+	return deadLetterConditions(text.NewPrinter(text.English, time.UTC), count, window, maxN)
+}
+
+func deadLetterConditions(p *text.Printer, count uint64, window time.Duration, maxN uint64) []Condition {
+	if count <= maxN {
 		return nil
 	}
 	return []Condition{{
 		Labels: map[string]string{LabelAlertName: DeadLetterRate, LabelSeverity: string(fact.Warning)},
 		Annotations: map[string]string{
-			AnnotationSummary: fmt.Sprintf("%d messages dead-lettered in the last %s", n, window),
-			AnnotationDescription: fmt.Sprintf("%d messages that could not be decoded or validated reached the dead-letter table in the last %s "+
-				"(threshold %d): a producer sends malformed events, or a schema changed. The messages are kept, masked.", n, window, maxN),
-			AnnotationAction: "count dead_letters by reason and topic for the window; fix the producing feed or the mapping, then re-publish the messages",
+			AnnotationSummary:     p.S("alert.dead_letter_rate.summary", n(count), p.Span(window)),
+			AnnotationDescription: p.S("alert.dead_letter_rate.description", n(count), p.Span(window), n(maxN)),
+			AnnotationAction:      p.S("alert.dead_letter_rate.action"),
 		},
 	}}
 }
+
+func n(v uint64) string { return strconv.FormatUint(v, 10) }
 
 func upperFirst(s string) string {
 	if s == "" {
 		return s
 	}
-	return strings.ToUpper(s[:1]) + s[1:]
+	r, size := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[size:]
 }
 
 // msTime converts Unix ms to a UTC time; zero is the zero time.

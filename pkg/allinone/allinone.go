@@ -159,10 +159,8 @@ func Run(ctx context.Context, cfg Config, deps Deps) (Result, error) {
 	rep.ClickHouse = cfg.Store.Addr
 	elapsed := time.Since(started)
 	stats := sim.stats
-	rep.ExtraSummary = append(rep.ExtraSummary,
-		fmt.Sprintf("Simulated %d days from %s: %d traces (%d approved, %d declined), %d source messages; run took %s",
-			cfg.Simulator.Days, cfg.Simulator.Start, stats.Traces, stats.Approved, stats.Declined, total(stats.Messages), elapsed.Round(time.Millisecond)),
-	)
+	rep.Simulation = &report.Simulation{Days: cfg.Simulator.Days, Start: cfg.Simulator.Start.String(), Traces: stats.Traces,
+		Approved: stats.Approved, Declined: stats.Declined, Messages: total(stats.Messages), Elapsed: elapsed.Round(time.Millisecond)}
 	return Result{Report: rep, Simulated: stats, Elapsed: elapsed}, nil
 }
 

@@ -3,8 +3,6 @@ package calendar
 import (
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"settlemon/pkg/event"
@@ -182,99 +180,77 @@ func (s *Schedule) ClearingDeadline(authAtMs int64) Deadline {
 	return Deadline{At: s.at(d, s.cfg.ClearingCutoff), Date: d}
 }
 
-// Describe explains the payout deadline of a sale in one sentence for support
-// staff, e.g. "T1 payout due Tue 2026-02-24 18:00 (Spring Festival
-// 02-15..02-23)". It names the holidays between the trade date and the due
-// date, and says when the calendar lacked a year and weekends alone were used.
-func (s *Schedule) Describe(mode event.Mode, authAtMs int64) string {
+// Due is what explains the payout deadline of a sale: the mode it was
+// computed for, the deadline, and what moved it. package text renders it
+// as a sentence.
+type Due struct {
+	Mode     event.Mode // T1, D1, D0 or T0: the mode the deadline was computed for
+	Assumed  bool       // the sale's mode was unknown: T1 was assumed
+	Deadline Deadline
+	// Holidays are the holiday periods between the trade date and the due
+	// date: they delay a T1 payout and do not delay a D1 one.
+	Holidays []Period
+	Window   time.Duration // D0 and T0: the window after the sale
+	// AdjustedWorkday: a T1 deadline falls on a weekend day the calendar
+	// declares a working day (调休), which surprises a merchant.
+	AdjustedWorkday bool
+	// MissingYears are the years the calendar lacks between the trade
+	// date and the due date (Deadline.Fallback): weekends alone were used.
+	MissingYears []int
+}
+
+// Period is a named holiday period, e.g. "Spring Festival" 2026-02-15 to
+// 2026-02-23.
+type Period struct {
+	Name        string
+	First, Last Date
+}
+
+// Due returns what explains the payout deadline of a sale authorized at
+// authAtMs under mode (ModeUnknown is treated as T1).
+func (s *Schedule) Due(mode event.Mode, authAtMs int64) Due {
 	dl := s.PayoutDeadline(mode, authAtMs)
 	trade := s.TradeDate(authAtMs)
-	due := time.UnixMilli(dl.At).In(s.loc)
-
-	var b strings.Builder
-	shown := mode
+	d := Due{Mode: mode, Deadline: dl}
 	switch mode {
-	case event.T1, event.D1, event.D0, event.T0:
-	default:
-		shown = event.T1
-	}
-	b.WriteString(shown.String())
-	b.WriteString(" payout due ")
-	layout := "Mon 2006-01-02 15:04"
-	if due.Second() != 0 {
-		layout = "Mon 2006-01-02 15:04:05"
-	}
-	b.WriteString(due.Format(layout))
-
-	var notes []string
-	if shown != mode {
-		notes = append(notes, "settlement mode unknown: assumed T1")
-	}
-	switch shown {
-	case event.T1:
-		if h := s.holidays(trade, dl.Date); h != "" {
-			notes = append(notes, h)
-		}
-	case event.D1:
-		if h := s.holidays(trade, dl.Date); h != "" {
-			notes = append(notes, "calendar day: "+h+" does not delay D1")
-		}
+	case event.T1, event.D1:
 	case event.D0:
-		notes = append(notes, fmtWindow(s.cfg.D0Window)+" after the sale")
+		d.Window = s.cfg.D0Window
 	case event.T0:
-		notes = append(notes, fmtWindow(s.cfg.T0Window)+" after the sale")
+		d.Window = s.cfg.T0Window
+	default:
+		d.Mode, d.Assumed = event.T1, true
+	}
+	if d.Mode == event.T1 || d.Mode == event.D1 {
+		for day := trade; day < dl.Date; day++ {
+			name, first, last, ok := s.cal.Holiday(day)
+			if !ok {
+				continue
+			}
+			d.Holidays = append(d.Holidays, Period{Name: name, First: first, Last: last})
+			day = last // skip the rest of the period
+		}
+	}
+	if d.Mode == event.T1 {
+		if wd := dl.Date.Weekday(); wd == time.Saturday || wd == time.Sunday {
+			d.AdjustedWorkday, _ = s.cal.IsBusinessDay(dl.Date)
+		}
 	}
 	if dl.Fallback {
-		var missing []string
-		for d := trade + 1; d <= dl.Date; d++ {
-			if _, known := s.cal.IsBusinessDay(d); !known {
-				if y := strconv.Itoa(d.Year()); len(missing) == 0 || missing[len(missing)-1] != y {
-					missing = append(missing, y)
-				}
+		d.MissingYears = s.missingYears(trade, dl.Date)
+	}
+	return d
+}
+
+// missingYears lists the years of (trade, due] the calendar lacks.
+func (s *Schedule) missingYears(trade, due Date) []int {
+	var missing []int
+	for d := trade + 1; d <= due; d++ {
+		if _, known := s.cal.IsBusinessDay(d); !known {
+			if y := d.Year(); len(missing) == 0 || missing[len(missing)-1] != y {
+				missing = append(missing, y)
 			}
 		}
-		notes = append(notes, "calendar lacks "+strings.Join(missing, ", ")+": weekends only")
 	}
-	if len(notes) > 0 {
-		b.WriteString(" (")
-		b.WriteString(strings.Join(notes, "; "))
-		b.WriteString(")")
-	}
-	return b.String()
-}
-
-// holidays names the holiday periods that touch [from, to), e.g.
-// "Spring Festival 02-15..02-23", or returns "".
-func (s *Schedule) holidays(from, to Date) string {
-	var parts []string
-	for d := from; d < to; d++ {
-		name, first, last, ok := s.cal.Holiday(d)
-		if !ok {
-			continue
-		}
-		parts = append(parts, name+" "+fmtPeriod(first, last, to))
-		d = last // skip the rest of the period
-	}
-	return strings.Join(parts, ", ")
-}
-
-// fmtPeriod writes a holiday period as "02-15..02-23", with years when it
-// does not lie within the year of ref.
-func fmtPeriod(first, last, ref Date) string {
-	if first.Year() == ref.Year() && last.Year() == ref.Year() {
-		return first.String()[5:] + ".." + last.String()[5:]
-	}
-	return first.String() + ".." + last.String()
-}
-
-// fmtWindow writes a window as "4h" or "30m" rather than "4h0m0s".
-func fmtWindow(w time.Duration) string {
-	s := w.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
+	return missing
 }

@@ -1,6 +1,7 @@
 package calendar
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -184,30 +185,44 @@ func TestScheduleConfig(t *testing.T) {
 	}
 }
 
-func TestDescribe(t *testing.T) {
+// TestDue: what explains a deadline (package text pins the sentences).
+func TestDue(t *testing.T) {
 	s := defaultSchedule(t)
 	tests := []struct {
-		mode event.Mode
-		auth string
-		want string
+		mode     event.Mode
+		auth     string
+		want     event.Mode
+		assumed  bool
+		holidays string
+		window   time.Duration
+		missing  []int
+		adjusted bool
 	}{
-		{event.T1, "2026-02-15 10:00", "T1 payout due Tue 2026-02-24 18:00 (Spring Festival 02-15..02-23)"},
-		{event.T1, "2026-02-13 10:00", "T1 payout due Sat 2026-02-14 18:00"},
-		{event.T1, "2026-03-06 10:00", "T1 payout due Mon 2026-03-09 18:00"},
-		{event.T1, "2026-09-30 10:00", "T1 payout due Thu 2026-10-08 18:00 (National Day 10-01..10-07)"},
-		{event.T1, "2026-09-24 10:00", "T1 payout due Mon 2026-09-28 18:00 (Mid-Autumn 09-25..09-27)"},
-		{event.T1, "2025-12-31 10:00", "T1 payout due Sun 2026-01-04 18:00 (New Year 01-01..01-03)"},
-		{event.T1, "2027-01-08 10:00", "T1 payout due Mon 2027-01-11 18:00 (calendar lacks 2027: weekends only)"},
-		{event.ModeUnknown, "2026-02-13 10:00", "T1 payout due Sat 2026-02-14 18:00 (settlement mode unknown: assumed T1)"},
-		{event.D1, "2026-02-16 10:00", "D1 payout due Tue 2026-02-17 18:00 (calendar day: Spring Festival 02-15..02-23 does not delay D1)"},
-		{event.D1, "2026-03-06 10:00", "D1 payout due Sat 2026-03-07 18:00"},
-		{event.D0, "2026-02-13 22:00", "D0 payout due Sat 2026-02-14 02:00 (4h after the sale)"},
-		{event.T0, "2026-02-13 10:00:07.000", "T0 payout due Fri 2026-02-13 10:30:07 (30m after the sale)"},
+		{mode: event.T1, auth: "2026-02-15 10:00", want: event.T1, holidays: "Spring Festival 2026-02-15..2026-02-23"},
+		{mode: event.T1, auth: "2026-03-06 10:00", want: event.T1},
+		{mode: event.T1, auth: "2026-02-13 10:00", want: event.T1, adjusted: true}, // Sat 2026-02-14 is a working day
+		{mode: event.D1, auth: "2026-02-13 10:00", want: event.D1},                 // calendar days: no note
+		{mode: event.T1, auth: "2027-01-08 10:00", want: event.T1, missing: []int{2027}},
+		{mode: event.ModeUnknown, auth: "2026-02-13 10:00", want: event.T1, assumed: true, adjusted: true},
+		{mode: event.D1, auth: "2026-02-16 10:00", want: event.D1, holidays: "Spring Festival 2026-02-15..2026-02-23"},
+		{mode: event.D0, auth: "2026-02-13 22:00", want: event.D0, window: 4 * time.Hour},
+		{mode: event.T0, auth: "2026-02-13 10:00", want: event.T0, window: 30 * time.Minute},
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode.String()+" "+tt.auth, func(t *testing.T) {
-			if got := s.Describe(tt.mode, localMs(t, tt.auth)); got != tt.want {
-				t.Errorf("Describe =\n  %q\nwant\n  %q", got, tt.want)
+			auth := localMs(t, tt.auth)
+			d := s.Due(tt.mode, auth)
+			var hs []string
+			for _, h := range d.Holidays {
+				hs = append(hs, h.Name+" "+h.First.String()+".."+h.Last.String())
+			}
+			if d.Mode != tt.want || d.Assumed != tt.assumed || strings.Join(hs, ", ") != tt.holidays || d.Window != tt.window ||
+				fmt.Sprint(d.MissingYears) != fmt.Sprint(tt.missing) || d.AdjustedWorkday != tt.adjusted {
+				t.Errorf("Due = %+v (holidays %q), want mode %v assumed %v holidays %q window %v missing %v adjusted %v",
+					d, hs, tt.want, tt.assumed, tt.holidays, tt.window, tt.missing, tt.adjusted)
+			}
+			if dl := s.PayoutDeadline(tt.mode, auth); d.Deadline != dl {
+				t.Errorf("deadline %+v, want PayoutDeadline's %+v", d.Deadline, dl)
 			}
 		})
 	}

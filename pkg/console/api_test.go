@@ -180,6 +180,8 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 		{"/api/v1/alerts?state=all", 200},
 		{"/api/v1/traces/TR1/explain", 200},
 		{"/api/v1/traces/TR1/explain?format=text", 200},
+		{"/api/v1/traces/TR1/explain?lang=zh-CN", 200},
+		{"/api/v1/traces/TR1/explain?lang=en&format=text", 200},
 		{"/api/v1/traces/NOPE/explain", 404},
 		{"/healthz", 200},
 		{"/readyz", 200},
@@ -210,6 +212,7 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 		{"/api/v1/lag/hourly?from=2026-01-01T00:00:00Z&to=2026-09-28T00:00:00Z", "93 days"},
 		{"/api/v1/alerts?state=pending", "firing, resolved or all"},
 		{"/api/v1/overview?x=1", "unknown query parameter"},
+		{"/api/v1/traces/TR1/explain?lang=fr", "want en or zh-CN"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.target, func(t *testing.T) {

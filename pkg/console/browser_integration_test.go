@@ -30,6 +30,7 @@ import (
 	"settlemon/pkg/simulator"
 	"settlemon/pkg/store"
 	"settlemon/pkg/store/storetest"
+	"settlemon/pkg/text"
 )
 
 // Environment of the browser test.
@@ -262,6 +263,30 @@ func TestBrowserAcceptance(t *testing.T) {
 	if err != nil || summary != want.Summary {
 		t.Errorf("trace %s: summary %q, want %q (%v)", trace, summary, want.Summary, err)
 	}
+	reply, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`#explain [data-field="reply"]`)))
+	if err != nil || reply != want.Reply || reply == "" {
+		t.Errorf("trace %s: reply %q, want %q (%v)", trace, reply, want.Reply, err)
+	}
+	// The explain view in Chinese: the sentences the explainer writes in
+	// zh-CN, with the reply ready to copy.
+	wantZh, err := ex.ExplainIn(ctx, trace, time.Time{}, text.Chinese)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eval[bool](t, bctx, `(s => { s.value = "zh-CN"; return s.dispatchEvent(new Event("change")) })(document.querySelector("#explain-lang"))`)
+	waitJS(t, bctx, `(e => e.dataset.state === "ready" && e.dataset.lang === "zh-CN")(document.querySelector('#explain'))`, "the explain view in Chinese")
+	if got := eval[string](t, bctx, `document.querySelector('#explain [data-field="summary"]').textContent`); got != wantZh.Summary {
+		t.Errorf("trace %s: Chinese summary %q, want %q", trace, got, wantZh.Summary)
+	}
+	if got := eval[string](t, bctx, `document.querySelector('#explain [data-field="reply"]').textContent`); got != wantZh.Reply {
+		t.Errorf("trace %s: Chinese reply %q, want %q", trace, got, wantZh.Reply)
+	}
+	run(t, bctx, chromedp.Click(chromedp.CSS("#explain-copy-reply")))
+	waitJS(t, bctx, `document.querySelector('#explain .reply .copied').textContent !== ""`, "the copy button's answer")
+	screenshot(t, bctx, filepath.Join(artifactsDir(t), "console-explain-zh.png"), false)
+	eval[bool](t, bctx, `(s => { s.value = ""; return s.dispatchEvent(new Event("change")) })(document.querySelector("#explain-lang"))`)
+	waitJS(t, bctx, `(e => e.dataset.state === "ready" && e.dataset.lang === "en")(document.querySelector('#explain'))`, "the explain view back in English")
+
 	if hash := eval[string](t, bctx, `location.hash`); hash != "#/trace/"+trace {
 		t.Errorf("the explain view's address is %q", hash)
 	}

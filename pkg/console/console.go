@@ -23,6 +23,7 @@ import (
 
 	"settlemon/pkg/explain"
 	"settlemon/pkg/lifecycle"
+	"settlemon/pkg/text"
 )
 
 // Config configures a Console.
@@ -104,9 +105,10 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Explainer explains one trace; *explain.Explainer implements it.
+// Explainer explains one trace in a language; *explain.Explainer
+// implements it.
 type Explainer interface {
-	Explain(ctx context.Context, traceNo string, asOf time.Time) (explain.Explanation, error)
+	ExplainIn(ctx context.Context, traceNo string, asOf time.Time, lang text.Lang) (explain.Explanation, error)
 }
 
 // Pinger checks that the database answers; store.Store implements it.
@@ -416,7 +418,20 @@ func (c *Console) explainTrace(w http.ResponseWriter, r *http.Request) {
 		}
 		asOf = t
 	}
-	x, err := c.deps.Explainer.Explain(r.Context(), traceNo, asOf)
+	// ?lang= decides; without it the browser's Accept-Language, else
+	// English.
+	lang := text.MatchAcceptLanguage(r.Header.Get("Accept-Language"))
+	if s := q.Get("lang"); s != "" {
+		l, err := text.ParseLang(s)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "lang "+quote(s)+": want en or zh-CN")
+			return
+		}
+		lang = l
+	}
+	w.Header().Set("Content-Language", lang.String())
+	w.Header().Add("Vary", "Accept-Language")
+	x, err := c.deps.Explainer.ExplainIn(r.Context(), traceNo, asOf, lang)
 	switch {
 	case errors.Is(err, explain.ErrInvalidTraceNo):
 		writeError(w, http.StatusBadRequest, err.Error())

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"settlemon/pkg/explain"
+	"settlemon/pkg/text"
 )
 
 // fakeExplainer answers from a fixed map and records the last as-of.
@@ -20,10 +21,11 @@ type fakeExplainer struct {
 	traces   map[string]explain.Explanation
 	err      error
 	lastAsOf time.Time
+	lastLang text.Lang
 }
 
-func (f *fakeExplainer) Explain(_ context.Context, traceNo string, asOf time.Time) (explain.Explanation, error) {
-	f.lastAsOf = asOf
+func (f *fakeExplainer) ExplainIn(_ context.Context, traceNo string, asOf time.Time, lang text.Lang) (explain.Explanation, error) {
+	f.lastAsOf, f.lastLang = asOf, lang
 	if f.err != nil {
 		return explain.Explanation{}, f.err
 	}
@@ -42,6 +44,8 @@ func pendingExplanation() explain.Explanation {
 	return explain.Explanation{
 		TraceNo: "TR1", MerchantID: "M001", Mode: "T1", Status: explain.StatusPending,
 		Summary:          "T1 payout due Tue 2026-02-24 18:00 (Spring Festival 02-15..02-23); not overdue yet",
+		Reply:            "This sale settles T1: the money is expected by Tue 2026-02-24 18:00 (postponed for the Spring Festival holiday) and is not overdue; thank you for your patience.",
+		Lang:             "en",
 		ExpectedPayoutAt: &due, CalendarVersion: "cn-mainland-2026.1",
 		Timeline:  []explain.Stage{{Stage: "authorization", At: due.Add(-260 * time.Hour), Amount: "1288.00", Source: "pos.authorizations"}},
 		Anomalies: []explain.Anomaly{},

@@ -10,6 +10,7 @@ import (
 	"settlemon/pkg/calendar"
 	"settlemon/pkg/event"
 	"settlemon/pkg/fact"
+	"settlemon/pkg/text"
 )
 
 // archived is one event read from a raw archive, with the topic it came from.
@@ -159,26 +160,35 @@ func dedupe(in []archived) []archived {
 	return out
 }
 
-// decide builds the explanation of a trace from what is archived about it,
-// as of asOf (how far the payout feed has delivered; zero when unknown).
+// decide builds the explanation of a trace in English.
 func decide(f facts, sched *calendar.Schedule, asOf time.Time) Explanation {
+	return decideIn(f, sched, asOf, text.English)
+}
+
+// decideIn builds the explanation of a trace from what is archived about
+// it, as of asOf (how far the payout feed has delivered; zero when
+// unknown), with its sentences in lang.
+func decideIn(f facts, sched *calendar.Schedule, asOf time.Time, lang text.Lang) Explanation {
 	loc := sched.Calendar().Location()
+	p := text.NewPrinter(lang, loc)
 	evs := dedupe(f.events)
 	x := Explanation{
 		TraceNo:   f.traceNo,
-		Timeline:  stages(evs, f.merchant, loc),
-		Anomalies: anomalies(f.anomalies, loc),
+		Lang:      p.Lang().String(),
+		Timeline:  stages(evs, f.merchant, p),
+		Anomalies: anomalies(f.anomalies, p),
 	}
 	if !asOf.IsZero() {
 		x.AsOf = asOf.In(loc)
 	}
 	if len(evs) == 0 && f.lag == nil && len(f.anomalies) == 0 {
 		x.Status = StatusNotFound
-		x.Summary = "nothing archived for trace " + f.traceNo + ": the trace number is unknown, or its events have not arrived yet"
+		x.Summary = p.S("explain.end", p.S("explain.not_found", f.traceNo))
+		x.Reply = p.S("reply.not_found", f.traceNo)
 		return x
 	}
 	x.MerchantID = f.merchantID()
-	s := subject{f: f, tr: scan(evs), sched: sched, loc: loc, asOf: asOf, mode: f.mode()}
+	s := subject{f: f, tr: scan(evs), sched: sched, p: p, asOf: asOf, mode: f.mode()}
 	s.authAt = s.tr.authAt
 	if f.lag != nil && f.lag.AuthorizedAt > 0 {
 		s.authAt = f.lag.AuthorizedAt
@@ -188,7 +198,8 @@ func decide(f facts, sched *calendar.Schedule, asOf time.Time) Explanation {
 
 	var statusKind fact.Kind // the anomaly the status already speaks for
 	x.Status, x.Summary, statusKind = s.status()
-	x.Summary += otherOpen(f.anomalies, statusKind)
+	x.Summary = p.S("explain.end", x.Summary+s.otherOpen(statusKind))
+	x.Reply = s.reply(x.Status, statusKind)
 	return x
 }
 
@@ -210,13 +221,14 @@ type subject struct {
 	f     facts
 	tr    trail
 	sched *calendar.Schedule
-	loc   *time.Location
+	p     *text.Printer
 	asOf  time.Time
 	mode  event.Mode
 
 	authAt   int64  // authorization, 0 when unknown
 	expected int64  // expected payout, 0 when unknown
 	due      string // the sentence that explains the expected payout
+	dueInfo  *calendar.Due
 }
 
 // expect sets the calendar and the expected payout of x, and keeps the
@@ -226,9 +238,9 @@ func (s *subject) expect(x *Explanation) {
 	if s.authAt <= 0 {
 		return
 	}
-	dl := s.sched.PayoutDeadline(s.mode, s.authAt)
-	s.expected, x.CalendarFallback = dl.At, dl.Fallback
-	s.due = s.sched.Describe(s.mode, s.authAt)
+	d := s.sched.Due(s.mode, s.authAt)
+	s.expected, x.CalendarFallback = d.Deadline.At, d.Deadline.Fallback
+	s.due, s.dueInfo = s.p.Due(d), &d
 	if l := s.f.lag; l != nil && l.ExpectedPayoutAt > 0 {
 		if l.CalendarVersion != "" {
 			x.CalendarVersion = l.CalendarVersion
@@ -237,10 +249,10 @@ func (s *subject) expect(x *Explanation) {
 		if l.ExpectedPayoutAt != s.expected {
 			// Computed with another calendar or schedule: the fact wins.
 			s.expected = l.ExpectedPayoutAt
-			s.due = shownMode(s.mode) + " payout due " + fmtTime(s.expected, s.loc)
+			s.due, s.dueInfo = s.p.DueAt(shownMode(s.mode), s.expected), nil
 		}
 	}
-	t := time.UnixMilli(s.expected).In(s.loc)
+	t := time.UnixMilli(s.expected).In(s.p.Location())
 	x.ExpectedPayoutAt = &t
 }
 
@@ -254,14 +266,16 @@ func (s *subject) open(k fact.Kind) *fact.Anomaly {
 	return nil
 }
 
-// action is what to do about an anomaly of kind k: the open anomaly's own
-// words, else the taxonomy's.
+// action is what to do about an anomaly of kind k: in English the open
+// anomaly's own words (what the joiner stored), else the taxonomy's; in
+// another language the catalogue's.
 func (s *subject) action(k fact.Kind) string {
-	if a := s.open(k); a != nil && a.Action != "" {
-		return a.Action
+	if s.p.Lang() == text.English {
+		if a := s.open(k); a != nil && a.Action != "" {
+			return a.Action
+		}
 	}
-	t, _ := fact.Describe(k)
-	return t.Action
+	return s.p.Action(k)
 }
 
 // lagStages is what the archives, the lag row and the open anomalies say
@@ -290,20 +304,19 @@ func (s *subject) lagStages() fact.Stages {
 // risk hold and a reversal. kind is the anomaly the status already speaks
 // for.
 func (s *subject) status() (status, summary string, kind fact.Kind) {
-	tr := &s.tr
+	tr, p := &s.tr, s.p
 	hasAuth := tr.auths > 0 || (s.f.lag != nil && s.f.lag.AuthorizedAt > 0)
 	switch {
 	case !hasAuth && (tr.cleared != nil || tr.payout != nil || s.open(fact.OrphanClearing) != nil || s.open(fact.OrphanPayout) != nil):
 		summary, kind = s.orphanSummary()
 		return StatusOrphan, summary, kind
 	case tr.auths > 0 && !tr.approved && tr.cleared == nil && tr.payout == nil:
-		return StatusDeclined, fmt.Sprintf("authorization declined (response %s) %s: a declined sale is never settled",
-			tr.declined.ResponseCode, fmtTime(tr.declined.OccurredAt, s.loc)), ""
+		return StatusDeclined, p.S("explain.declined", tr.declined.ResponseCode, p.Time(tr.declined.OccurredAt)), ""
 	}
 	lag, _ := s.lagStages().Status()
 	switch {
 	case lag == fact.StatusFailed:
-		return StatusFailed, failedSummary(tr.failed, s.open(fact.PayoutFailed)), fact.PayoutFailed
+		return StatusFailed, s.failedSummary(), fact.PayoutFailed
 	case lag == fact.StatusPaid:
 		return StatusPaid, s.paidSummary(), ""
 	case tr.held != nil && tr.held.OccurredAt > tr.releasedAt:
@@ -316,10 +329,11 @@ func (s *subject) status() (status, summary string, kind fact.Kind) {
 	case lag == fact.StatusClearingMissing:
 		return StatusClearingMissing, s.clearingSummary(), fact.ClearingMissing
 	}
-	return StatusPending, pendingSummary(s.due, s.expected, s.asOf, s.tr, s.loc), ""
+	return StatusPending, s.pendingSummary(), ""
 }
 
-func (s *subject) paidSummary() string {
+// paidAt is when the trace was paid, 0 when unknown.
+func (s *subject) paidAt() int64 {
 	paidAt := int64(0)
 	if s.tr.paid != nil {
 		paidAt = s.tr.paid.OccurredAt
@@ -327,80 +341,86 @@ func (s *subject) paidSummary() string {
 	if l := s.f.lag; l != nil && l.Status == fact.StatusPaid && l.PaidAt > 0 {
 		paidAt = l.PaidAt
 	}
-	out := "paid " + fmtTime(paidAt, s.loc)
+	return paidAt
+}
+
+func (s *subject) paidSummary() string {
+	p, paidAt := s.p, s.paidAt()
+	out := p.S("explain.paid", p.Time(paidAt))
 	if s.authAt > 0 && paidAt >= s.authAt {
-		out += ", " + fmtDuration(paidAt-s.authAt) + " after authorization"
+		out = p.S("explain.paid.after_auth", out, p.Duration(paidAt-s.authAt))
 	}
 	if s.expected > 0 && paidAt > s.expected {
-		out += "; " + fmtDuration(paidAt-s.expected) + " past the " + shownMode(s.mode) + " due time " + fmtTime(s.expected, s.loc)
+		out = p.S("explain.paid.late", out, p.Duration(paidAt-s.expected), shownMode(s.mode).String(), p.Time(s.expected))
 	}
 	return out
 }
 
 func (s *subject) heldSummary() string {
-	held := s.tr.held
-	out := "payout held for risk review since " + fmtTime(held.OccurredAt, s.loc)
-	if r := joinNonEmpty(": ", held.ReasonCode, held.Reason); r != "" {
-		out += " (" + r + ")"
+	p, held := s.p, s.tr.held
+	out := p.S("explain.held", p.Time(held.OccurredAt))
+	if r := joinNonEmpty(p.S("stage.reason.sep"), held.ReasonCode, held.Reason); r != "" {
+		out = p.S("explain.held.reason", out, r)
 	}
 	if s.open(fact.PayoutHeld) != nil {
-		return out + ", beyond the review SLA — " + s.action(fact.PayoutHeld)
+		return p.S("explain.held.beyond_sla", out, s.action(fact.PayoutHeld))
 	}
-	return out + "; awaiting the risk review"
+	return p.S("explain.held.awaiting", out)
 }
 
 func (s *subject) reversedSummary() (string, fact.Kind) {
-	at := fmtTime(s.tr.reversal.OccurredAt, s.loc)
+	at := s.p.Time(s.tr.reversal.OccurredAt)
 	if s.tr.cleared != nil {
-		return "reversed " + at + " but still cleared — " + s.action(fact.ReversedButSettled), fact.ReversedButSettled
+		return s.p.S("explain.reversed.cleared", at, s.action(fact.ReversedButSettled)), fact.ReversedButSettled
 	}
-	return "reversed " + at + ": a reversed sale is not paid out", ""
+	return s.p.S("explain.reversed", at), ""
 }
 
 func (s *subject) overdueSummary() string {
-	out := s.due + "; overdue"
+	p := s.p
+	by := ""
 	if s.expected > 0 && !s.asOf.IsZero() && s.asOf.UnixMilli() > s.expected {
-		out += " by " + fmtDuration(s.asOf.UnixMilli()-s.expected)
+		by = p.S("explain.overdue.by", p.Duration(s.asOf.UnixMilli()-s.expected))
 	}
-	return out + " with nothing paid — " + s.action(fact.PayoutOverdue)
+	return p.S("explain.overdue", s.due, by, s.action(fact.PayoutOverdue))
 }
 
 func (s *subject) clearingSummary() string {
-	out := "not cleared"
+	p := s.p
 	if s.authAt > 0 {
-		out += ": clearing was due " + fmtTime(s.sched.ClearingDeadline(s.authAt).At, s.loc)
+		return p.S("explain.clearing_missing.due", p.Time(s.sched.ClearingDeadline(s.authAt).At), s.action(fact.ClearingMissing))
 	}
-	return out + " — " + s.action(fact.ClearingMissing)
+	return p.S("explain.clearing_missing", s.action(fact.ClearingMissing))
 }
 
 func (s *subject) orphanSummary() (string, fact.Kind) {
-	tr, loc := &s.tr, s.loc
+	tr, p := &s.tr, s.p
 	switch {
 	case tr.paid != nil:
-		return "paid " + fmtTime(tr.paid.OccurredAt, loc) + " with no authorization on record — " + s.action(fact.OrphanPayout), fact.OrphanPayout
+		return p.S("explain.orphan.paid", p.Time(tr.paid.OccurredAt), s.action(fact.OrphanPayout)), fact.OrphanPayout
 	case tr.payout != nil:
-		return tr.payout.Type.String() + " " + fmtTime(tr.payout.OccurredAt, loc) + " with no authorization on record — " + s.action(fact.OrphanPayout), fact.OrphanPayout
+		return p.S("explain.orphan.payout", tr.payout.Type.String(), p.Time(tr.payout.OccurredAt), s.action(fact.OrphanPayout)), fact.OrphanPayout
 	case tr.cleared != nil:
-		return "cleared " + fmtTime(tr.cleared.OccurredAt, loc) + " with no authorization on record — " + s.action(fact.OrphanClearing), fact.OrphanClearing
+		return p.S("explain.orphan.cleared", p.Time(tr.cleared.OccurredAt), s.action(fact.OrphanClearing)), fact.OrphanClearing
 	}
 	// Only the anomaly is archived.
 	k := fact.OrphanClearing
 	if s.open(fact.OrphanPayout) != nil {
 		k = fact.OrphanPayout
 	}
-	return "no authorization on record — " + s.action(k), k
+	return p.S("explain.orphan", s.action(k)), k
 }
 
-// failedSummary names the mapped failure reason in plain words and the
-// action, e.g. "payout returned: account name mismatch — correct the
-// settlement account".
+// failure is the mapped failure of a failed trace, with the bank code and
+// whether the return-code catalogue lacked it.
 //
 // The reason is the joiner's, from the anomaly, when there is one: it was
 // mapped with the return-code catalogue the joiner runs with, which may be an
 // operator's file. Without it, the bank code of the event is mapped with the
 // bundled catalogue. A code the catalogue lacks is named as such.
-func failedSummary(ev *event.Event, a *fact.Anomaly) string {
-	r, code, unknown, catalogue := fact.OtherFailure, "", false, ""
+func (s *subject) failure() (r fact.PayoutFailure, code string, unknown bool, catalogue string) {
+	ev, a := s.tr.failed, s.open(fact.PayoutFailed)
+	r = fact.OtherFailure
 	if ev != nil {
 		code = ev.ReasonCode
 		var known bool
@@ -416,43 +436,55 @@ func failedSummary(ev *event.Event, a *fact.Anomaly) string {
 			code = a.BankCode
 		}
 	}
-	act := r.Action()
-	rest, other := strings.CutPrefix(act, "payout returned — ")
-	switch {
-	case !other:
-		return "payout returned: " + act
-	case code != "" && unknown:
-		return "payout returned (bank code " + code + ", not in the return-code catalogue " + catalogue + "): " + rest
-	case code != "":
-		return "payout returned (bank code " + code + "): " + rest
-	}
-	return "payout returned: " + rest
+	return r, code, unknown, catalogue
 }
 
-func pendingSummary(due string, expected int64, asOf time.Time, tr trail, loc *time.Location) string {
-	var s string
-	if tr.held != nil {
-		s = "released from risk hold " + fmtTime(tr.releasedAt, loc) + "; "
+// failedSummary names the mapped failure reason in plain words and the
+// action, e.g. "payout returned: account name mismatch — correct the
+// settlement account".
+func (s *subject) failedSummary() string {
+	p := s.p
+	r, code, unknown, catalogue := s.failure()
+	if r != fact.OtherFailure && p.Has("failure."+string(r)) {
+		return p.S("explain.failed", p.FailureAction(r))
 	}
+	rest := p.S("failure.other.action")
 	switch {
-	case due == "":
-		return s + "no payout on record yet"
-	case asOf.IsZero():
-		return s + due + "; the payout feed has delivered nothing yet"
-	case asOf.UnixMilli() < expected:
-		return s + due + "; not overdue yet"
+	case code != "" && unknown:
+		return p.S("explain.failed.code_unknown", code, catalogue, rest)
+	case code != "":
+		return p.S("explain.failed.code", code, rest)
 	}
-	return s + due + "; past due with no payout on record, not reported overdue yet (the payout feed has delivered up to " +
-		fmtTime(asOf.UnixMilli(), loc) + ")"
+	return p.S("explain.failed", rest)
+}
+
+func (s *subject) pendingSummary() string {
+	p, tr := s.p, &s.tr
+	var out string
+	switch {
+	case s.due == "":
+		out = p.S("explain.pending.no_payout")
+	case s.asOf.IsZero():
+		out = p.S("explain.pending.no_feed", s.due)
+	case s.asOf.UnixMilli() < s.expected:
+		out = p.S("explain.pending.not_overdue", s.due)
+	default:
+		out = p.S("explain.pending.past_due", s.due, p.Time(s.asOf.UnixMilli()))
+	}
+	if tr.held != nil {
+		out = p.S("explain.pending.released", p.Time(tr.releasedAt), out)
+	}
+	return out
 }
 
 // otherOpen names the most pressing open anomaly the status does not already
-// speak for, e.g. "; open: amount_mismatch — reconcile ...".
-func otherOpen(as []fact.Anomaly, skip fact.Kind) string {
+// speak for, e.g. "; open anomaly: amount_mismatch — reconcile ...".
+func (s *subject) otherOpen(skip fact.Kind) string {
+	p := s.p
 	var first *fact.Anomaly
 	n := 0
-	for i := range as {
-		a := &as[i]
+	for i := range s.f.anomalies {
+		a := &s.f.anomalies[i]
 		if a.Status != fact.Open || a.Kind == skip {
 			continue
 		}
@@ -465,14 +497,18 @@ func otherOpen(as []fact.Anomaly, skip fact.Kind) string {
 	if first == nil {
 		return ""
 	}
-	s := "; open anomaly: " + string(first.Kind)
-	if first.Action != "" {
-		s += " — " + first.Action
+	act := first.Action
+	if p.Lang() != text.English {
+		act = p.Action(first.Kind)
+	}
+	out := p.S("explain.open", p.KindName(first.Kind))
+	if act != "" {
+		out = p.S("explain.open.action", out, act)
 	}
 	if n > 1 {
-		s += " (+" + strconv.Itoa(n-1) + " more)"
+		out = p.S("explain.open.more", out, strconv.Itoa(n-1))
 	}
-	return s
+	return out
 }
 
 func severityRank(s fact.Severity) int {
@@ -487,19 +523,19 @@ func severityRank(s fact.Severity) int {
 	return 3
 }
 
-func shownMode(m event.Mode) string {
+func shownMode(m event.Mode) event.Mode {
 	switch m {
 	case event.T1, event.D1, event.D0, event.T0:
-		return m.String()
+		return m
 	}
-	return event.T1.String()
+	return event.T1
 }
 
-func stages(evs []archived, p *profile, loc *time.Location) []Stage {
+func stages(evs []archived, pr *profile, p *text.Printer) []Stage {
 	out := make([]Stage, 0, len(evs))
 	for _, a := range evs {
 		e := &a.ev
-		s := Stage{Stage: e.Type.String(), At: time.UnixMilli(e.OccurredAt).In(loc), Batch: e.BatchID, Source: a.topic}
+		s := Stage{Stage: e.Type.String(), At: time.UnixMilli(e.OccurredAt).In(p.Location()), Batch: e.BatchID, Source: a.topic}
 		if e.Amount != 0 {
 			s.Amount = fmtFen(e.Amount)
 		}
@@ -507,45 +543,52 @@ func stages(evs []archived, p *profile, loc *time.Location) []Stage {
 		switch e.Type {
 		case event.Authorization:
 			if e.Approved() {
-				parts = append(parts, "approved")
+				parts = append(parts, p.S("stage.approved"))
 			} else {
-				parts = append(parts, "declined (response "+e.ResponseCode+")")
+				parts = append(parts, p.S("stage.declined", e.ResponseCode))
 			}
 			if e.TerminalID != "" {
-				parts = append(parts, "terminal "+e.TerminalID)
+				parts = append(parts, p.S("stage.terminal", e.TerminalID))
 			}
 			if e.MCC != "" {
-				parts = append(parts, "MCC "+e.MCC)
+				parts = append(parts, p.S("stage.mcc", e.MCC))
 			}
 			if e.CardBIN != "" || e.CardLast4 != "" {
-				parts = append(parts, "card "+e.CardBIN+"…"+e.CardLast4)
+				parts = append(parts, p.S("stage.card", e.CardBIN, e.CardLast4))
 			}
 		case event.Reversal:
-			parts = append(parts, "sale reversed")
+			parts = append(parts, p.S("stage.reversed"))
 		case event.Cleared:
-			parts = append(parts, "fee "+fmtFen(e.Fee))
+			parts = append(parts, p.S("stage.fee", p.Money(e.Fee)))
 			if e.MCC != "" {
-				m := "MCC " + e.MCC
-				if p != nil && p.registeredMCC != "" && p.registeredMCC != e.MCC {
-					m += " (registered " + p.registeredMCC + ")"
+				m := p.S("stage.mcc", e.MCC)
+				if pr != nil && pr.registeredMCC != "" && pr.registeredMCC != e.MCC {
+					m = p.S("stage.mcc.registered", m, pr.registeredMCC)
 				}
 				parts = append(parts, m)
 			}
 		case event.PayoutFailed:
-			r := joinNonEmpty(" ", e.ReasonCode, string(fact.MapPayoutFailure(e.ReasonCode)))
-			parts = append(parts, joinNonEmpty(": ", r, e.Reason))
+			reason := fact.MapPayoutFailure(e.ReasonCode)
+			r := joinNonEmpty(" ", e.ReasonCode, p.FailureReason(reason))
+			parts = append(parts, joinNonEmpty(p.S("stage.reason.sep"), r, e.Reason))
 		case event.PayoutHeld, event.PayoutReleased:
-			if r := joinNonEmpty(": ", e.ReasonCode, e.Reason); r != "" {
+			if r := joinNonEmpty(p.S("stage.reason.sep"), e.ReasonCode, e.Reason); r != "" {
 				parts = append(parts, r)
 			}
 		}
-		s.Detail = strings.Join(parts, ", ")
+		s.Detail = strings.Join(parts, p.S("clause.sep"))
 		out = append(out, s)
 	}
 	return out
 }
 
-func anomalies(in []fact.Anomaly, loc *time.Location) []Anomaly {
+// anomalies lists the anomalies of the trace, open first. In English their
+// cause, action and details are what the joiner stored; in another
+// language they are rendered from the kind and the structured fields —
+// the details from Args when the anomaly has them (the store does not keep
+// Args yet: an anomaly read back from ClickHouse gets a brief sentence from
+// its kind, amount and times unless its details need no Args).
+func anomalies(in []fact.Anomaly, p *text.Printer) []Anomaly {
 	as := append([]fact.Anomaly(nil), in...)
 	sort.SliceStable(as, func(i, j int) bool {
 		a, b := &as[i], &as[j]
@@ -560,12 +603,25 @@ func anomalies(in []fact.Anomaly, loc *time.Location) []Anomaly {
 		}
 		return a.ID < b.ID
 	})
+	loc := p.Location()
 	out := make([]Anomaly, 0, len(as))
 	for _, a := range as {
 		o := Anomaly{
 			Kind: string(a.Kind), Severity: string(a.Severity), Status: string(a.Status),
 			Reason: a.Reason, Cause: a.Cause, Action: a.Action, Details: a.Details,
 			DetectedAt: time.UnixMilli(a.DetectedAt).In(loc),
+		}
+		if p.Lang() != text.English {
+			o.Cause, o.Action = p.Cause(a.Kind), p.Action(a.Kind)
+			if a.Kind == fact.PayoutFailed && a.Reason != "" {
+				o.Action = p.FailureAction(fact.PayoutFailure(a.Reason))
+			}
+			switch {
+			case a.Args != (fact.Args{}) || !text.NeedsArgs(a.Kind):
+				o.Details = p.AnomalyDetails(a)
+			case a.Details != "":
+				o.Details = p.Brief(a)
+			}
 		}
 		if a.ResolvedAt > 0 {
 			t := time.UnixMilli(a.ResolvedAt).In(loc)
@@ -584,39 +640,6 @@ func joinNonEmpty(sep string, parts ...string) string {
 		}
 	}
 	return strings.Join(out, sep)
-}
-
-// fmtTime writes an instant as support reads it: "Tue 2026-02-24 18:00", in
-// the calendar's time zone, with seconds only when there are any.
-func fmtTime(ms int64, loc *time.Location) string {
-	t := time.UnixMilli(ms).In(loc)
-	if t.Second() != 0 {
-		return t.Format("Mon 2006-01-02 15:04:05")
-	}
-	return t.Format("Mon 2006-01-02 15:04")
-}
-
-// fmtDuration writes a lag coarsely: "2d 3h", "15h", "1h 5m", "45m", "30s".
-func fmtDuration(ms int64) string {
-	d := time.Duration(ms) * time.Millisecond
-	days := d / (24 * time.Hour)
-	d -= days * 24 * time.Hour
-	h := d / time.Hour
-	d -= h * time.Hour
-	m := d / time.Minute
-	switch {
-	case days > 0 && h > 0:
-		return fmt.Sprintf("%dd %dh", days, h)
-	case days > 0:
-		return fmt.Sprintf("%dd", days)
-	case h > 0 && m > 0:
-		return fmt.Sprintf("%dh %dm", h, m)
-	case h > 0:
-		return fmt.Sprintf("%dh", h)
-	case m > 0:
-		return fmt.Sprintf("%dm", m)
-	}
-	return fmt.Sprintf("%ds", d/time.Second)
 }
 
 // fmtFen writes fen as a decimal string with two fractional digits: "1288.00".

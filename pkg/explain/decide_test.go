@@ -11,6 +11,7 @@ import (
 	"settlemon/pkg/calendar"
 	"settlemon/pkg/event"
 	"settlemon/pkg/fact"
+	"settlemon/pkg/text"
 )
 
 func testSchedule(tb testing.TB) *calendar.Schedule {
@@ -75,19 +76,22 @@ func openAnomaly(tb testing.TB, k fact.Kind, at string) fact.Anomaly {
 		MerchantID: "M001", DetectedAt: local(tb, at), Cause: t.Cause, Action: t.Action}
 }
 
-func TestDecide(t *testing.T) {
-	sched := testSchedule(t)
+// decideCase is one trace of TestDecide; TestDecideChinese explains the
+// same traces in Chinese.
+type decideCase struct {
+	name         string
+	facts        facts
+	asOf         time.Time
+	wantStatus   string
+	wantSummary  string
+	wantExpected string // local "2006-01-02 15:04", "" for none
+}
+
+func decideCases(t testing.TB) []decideCase {
 	t1 := &profile{mode: event.T1, registeredMCC: "5812"}
 	asOf := func(s string) time.Time { return time.UnixMilli(local(t, s)) }
 
-	tests := []struct {
-		name         string
-		facts        facts
-		asOf         time.Time
-		wantStatus   string
-		wantSummary  string
-		wantExpected string // local "2006-01-02 15:04", "" for none
-	}{
+	return []decideCase{
 		{
 			name:        "nothing archived",
 			facts:       facts{},
@@ -389,6 +393,11 @@ func TestDecide(t *testing.T) {
 			wantExpected: "2026-03-03 18:00",
 		},
 	}
+}
+
+func TestDecide(t *testing.T) {
+	sched := testSchedule(t)
+	tests := decideCases(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.facts.traceNo = "TR1"
@@ -547,8 +556,8 @@ func TestFormatting(t *testing.T) {
 		30_000: "30s", 45 * 60_000: "45m", 15 * 3_600_000: "15h", 65 * 60_000: "1h 5m",
 		51 * 3_600_000: "2d 3h", 48 * 3_600_000: "2d", 48*3_600_000 + 59*60_000: "2d",
 	} {
-		if got := fmtDuration(ms); got != want {
-			t.Errorf("fmtDuration(%d) = %q, want %q", ms, got, want)
+		if got := text.NewPrinter(text.English, nil).Duration(ms); got != want {
+			t.Errorf("Duration(%d) = %q, want %q", ms, got, want)
 		}
 	}
 	for fen, want := range map[int64]string{0: "0.00", 5: "0.05", 128800: "1288.00", -1234: "-12.34"} {

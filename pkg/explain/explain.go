@@ -3,8 +3,9 @@
 // settlement_lag row, the raw authorization, clearing and payout archives, the
 // anomalies and the merchant's latest profile — and turns it into a status, a
 // one-line summary in plain words, the calendar-aware expected payout time, a
-// timeline of every stage and the anomalies with their cause and recommended
-// action.
+// timeline of every stage, the anomalies with their cause and recommended
+// action, and a reply the agent can send the merchant — in English or
+// Simplified Chinese (the sentences come from package text).
 //
 // It only reads; it never writes facts and does not re-run the join. The
 // decision itself (decide) is a pure function of the gathered rows, the
@@ -20,6 +21,7 @@ import (
 	"settlemon/pkg/event"
 	"settlemon/pkg/fact"
 	"settlemon/pkg/store"
+	"settlemon/pkg/text"
 )
 
 // Status values of an Explanation.
@@ -69,6 +71,12 @@ type Explanation struct {
 	Status string `json:"status"`
 	// Summary is the one line support reads.
 	Summary string `json:"summary"`
+	// Reply is one or two sentences the support agent can send the
+	// merchant: what happened, and when the money is expected or what the
+	// merchant must do.
+	Reply string `json:"reply"`
+	// Lang is the language of the sentences: "en" or "zh-CN".
+	Lang string `json:"lang"`
 
 	ExpectedPayoutAt *time.Time `json:"expected_payout_at,omitempty"`
 	CalendarVersion  string     `json:"calendar_version,omitempty"`
@@ -115,6 +123,11 @@ func New(st Reader, sched *calendar.Schedule) (*Explainer, error) {
 // and heartbeats alike. A trace with nothing archived gives status not_found
 // and no error.
 func (x *Explainer) Explain(ctx context.Context, traceNo string, asOf time.Time) (Explanation, error) {
+	return x.ExplainIn(ctx, traceNo, asOf, text.English)
+}
+
+// ExplainIn is Explain with the sentences in lang.
+func (x *Explainer) ExplainIn(ctx context.Context, traceNo string, asOf time.Time, lang text.Lang) (Explanation, error) {
 	if !ValidTraceNo(traceNo) {
 		return Explanation{}, ErrInvalidTraceNo
 	}
@@ -139,7 +152,7 @@ func (x *Explainer) Explain(ctx context.Context, traceNo string, asOf time.Time)
 			return Explanation{}, err
 		}
 	}
-	return decide(f, x.sched, asOf), nil
+	return decideIn(f, x.sched, asOf, lang), nil
 }
 
 // Reader is what explain reads from the store (store.Store implements it).

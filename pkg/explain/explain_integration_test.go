@@ -4,9 +4,12 @@ package explain_test
 
 import (
 	"context"
+	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"settlemon/pkg/calendar"
 	"settlemon/pkg/event"
@@ -14,6 +17,7 @@ import (
 	"settlemon/pkg/fact"
 	"settlemon/pkg/store"
 	"settlemon/pkg/store/storetest"
+	"settlemon/pkg/text"
 )
 
 // fixture archives events and facts in a fresh database.
@@ -161,6 +165,27 @@ func seed(tb testing.TB, st *store.Store) *fixture {
 	return fx
 }
 
+// englishRun finds two English words in a row: an untranslated sentence.
+var englishRun = regexp.MustCompile(`(?i)\b[a-z]{2,}\b[ ,;:]+\b[a-z]{2,}\b`)
+
+func hasHan(s string) bool {
+	for _, r := range s {
+		if unicode.Is(unicode.Han, r) {
+			return true
+		}
+	}
+	return false
+}
+
+func mustJSON(tb testing.TB, v any) string {
+	tb.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}
+
 func TestExplainIntegration(t *testing.T) {
 	st := storetest.New(t)
 	fx := seed(t, st)
@@ -232,6 +257,32 @@ func TestExplainIntegration(t *testing.T) {
 			}
 			if got.Found() && got.Mode != "T1" {
 				t.Errorf("mode = %q, want T1 (the merchant's latest profile)", got.Mode)
+			}
+
+			// --lang en is today's English; zh-CN the same facts in Chinese,
+			// the anomalies' sentences rendered from what the store keeps.
+			en, err := x.ExplainIn(ctx, tt.trace, tt.asOf, text.English)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a, b := mustJSON(t, en), mustJSON(t, got); a != b {
+				t.Errorf("ExplainIn(en) differs from Explain:\n%s\n%s", a, b)
+			}
+			zh, err := x.ExplainIn(ctx, tt.trace, tt.asOf, text.Chinese)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if zh.Status != got.Status || zh.Lang != "zh-CN" {
+				t.Errorf("zh-CN: status %q lang %q, want %q zh-CN", zh.Status, zh.Lang, got.Status)
+			}
+			sentences := []string{zh.Summary, zh.Reply}
+			for _, a := range zh.Anomalies {
+				sentences = append(sentences, a.Cause, a.Action, a.Details)
+			}
+			for _, s := range sentences {
+				if s != "" && (!hasHan(s) || englishRun.MatchString(s)) {
+					t.Errorf("zh-CN sentence not Chinese: %q", s)
+				}
 			}
 		})
 	}

@@ -6,15 +6,13 @@ import (
 	"text/tabwriter"
 
 	"settlemon/pkg/event"
+	"settlemon/pkg/text"
 )
 
-// textLayout shows an instant with its offset; the explanation's times are
-// already in the calendar's time zone.
-const textLayout = "Mon 2006-01-02 15:04:05 -07:00"
-
-// WriteText writes the explanation for a person: the summary first, then the
-// expected payout, the timeline and the anomalies. Times are shown in the
-// calendar's time zone.
+// WriteText writes the explanation for a person, in its language: the
+// summary and the reply to the merchant first, then the expected payout,
+// the timeline and the anomalies. Times are shown in the calendar's time
+// zone.
 //
 // Every string is printed through event.EscapeText, whatever the store
 // holds: a control character, an ANSI escape or a bidi override in an id or
@@ -22,60 +20,69 @@ const textLayout = "Mon 2006-01-02 15:04:05 -07:00"
 // the page showing ?format=text). The JSON form carries the text exactly.
 func (e Explanation) WriteText(w io.Writer) {
 	esc := event.EscapeText
-	fmt.Fprintf(w, "trace %s", esc(e.TraceNo))
+	lang, _ := text.ParseLang(e.Lang)
+	p := text.NewPrinter(lang, nil)
+	fmt.Fprint(w, p.S("text.trace", esc(e.TraceNo)))
 	if e.MerchantID != "" {
-		fmt.Fprintf(w, "  merchant %s", esc(e.MerchantID))
+		fmt.Fprint(w, p.S("text.merchant", esc(e.MerchantID)))
 	}
 	if e.Mode != "" {
-		fmt.Fprintf(w, "  mode %s", esc(e.Mode))
+		fmt.Fprint(w, p.S("text.mode", esc(e.Mode)))
 	}
-	fmt.Fprintf(w, "\nstatus:   %s\nsummary:  %s\n", esc(e.Status), esc(e.Summary))
+	status := esc(e.Status)
+	if id := "status." + e.Status; p.Has(id) {
+		status = p.S(id, status)
+	}
+	fmt.Fprint(w, "\n", p.S("text.status", status), "\n", p.S("text.summary", esc(e.Summary)), "\n")
+	if e.Reply != "" {
+		fmt.Fprint(w, p.S("text.reply", esc(e.Reply)), "\n")
+	}
 	if e.ExpectedPayoutAt != nil {
-		fmt.Fprintf(w, "expected: %s", e.ExpectedPayoutAt.Format(textLayout))
+		fmt.Fprint(w, p.S("text.expected", p.Stamp(*e.ExpectedPayoutAt)))
 		if e.CalendarVersion != "" {
-			fmt.Fprintf(w, "  (calendar %s", esc(e.CalendarVersion))
 			if e.CalendarFallback {
-				fmt.Fprint(w, ", year missing: weekends only")
+				fmt.Fprint(w, p.S("text.calendar.fallback", esc(e.CalendarVersion)))
+			} else {
+				fmt.Fprint(w, p.S("text.calendar", esc(e.CalendarVersion)))
 			}
-			fmt.Fprint(w, ")")
 		}
 		fmt.Fprintln(w)
 	}
 	if !e.AsOf.IsZero() {
-		fmt.Fprintf(w, "as of:    %s (payout feed delivered up to)\n", e.AsOf.Format(textLayout))
+		fmt.Fprint(w, p.S("text.as_of", p.Stamp(e.AsOf)), "\n")
 	}
 	if !e.Found() {
 		return
 	}
 
-	fmt.Fprintln(w, "\ntimeline:")
+	fmt.Fprint(w, "\n", p.S("text.timeline"), "\n")
 	if len(e.Timeline) == 0 {
-		fmt.Fprintln(w, "  (no archived events)")
+		fmt.Fprint(w, "  ", p.S("text.timeline.empty"), "\n")
 	} else {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, s := range e.Timeline {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", s.At.Format(textLayout), esc(s.Stage), esc(s.Amount), esc(s.Batch), esc(s.Detail), esc(s.Source))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", p.Stamp(s.At), esc(s.Stage), esc(s.Amount), esc(s.Batch), esc(s.Detail), esc(s.Source))
 		}
 		_ = tw.Flush()
 	}
 
-	fmt.Fprintln(w, "\nanomalies:")
+	fmt.Fprint(w, "\n", p.S("text.anomalies"), "\n")
 	if len(e.Anomalies) == 0 {
-		fmt.Fprintln(w, "  none")
+		fmt.Fprint(w, "  ", p.S("text.anomalies.none"), "\n")
 	}
 	for _, a := range e.Anomalies {
 		fmt.Fprintf(w, "  %s %s %s", esc(a.Status), esc(a.Severity), esc(a.Kind))
 		if a.Reason != "" {
 			fmt.Fprintf(w, " (%s)", esc(a.Reason))
 		}
-		fmt.Fprintf(w, ", detected %s", a.DetectedAt.Format(textLayout))
+		fmt.Fprint(w, p.S("text.detected", p.Stamp(a.DetectedAt)))
 		if a.ResolvedAt != nil {
-			fmt.Fprintf(w, ", resolved %s", a.ResolvedAt.Format(textLayout))
+			fmt.Fprint(w, p.S("text.resolved", p.Stamp(*a.ResolvedAt)))
 		}
 		fmt.Fprintln(w)
-		for _, l := range []struct{ k, v string }{{"details", a.Details}, {"cause", a.Cause}, {"action", a.Action}} {
+		for _, l := range []struct{ k, v string }{{"text.details", a.Details}, {"text.cause", a.Cause}, {"text.action", a.Action}} {
 			if l.v != "" {
-				fmt.Fprintf(w, "      %s: %s\n", l.k, esc(l.v))
+				fmt.Fprint(w, "      ", p.S(l.k, esc(l.v)), "\n")
 			}
 		}
 	}

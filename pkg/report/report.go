@@ -19,6 +19,7 @@ import (
 	"settlemon/pkg/fact"
 	"settlemon/pkg/kafkaio"
 	"settlemon/pkg/store"
+	"settlemon/pkg/text"
 )
 
 // TopicLine reconciles one source topic.
@@ -55,7 +56,16 @@ type Report struct {
 	UnknownCodePayouts uint64
 	Database           string
 	ClickHouse         string
-	ExtraSummary       []string // lines the caller adds (timings, throughput)
+	Simulation         *Simulation // what a simulated run published, nil for none
+	ExtraSummary       []string    // lines the caller adds (timings, throughput)
+}
+
+// Simulation is what a simulated run published and how long it took.
+type Simulation struct {
+	Days                                 int
+	Start                                string // the first simulated date
+	Traces, Approved, Declined, Messages int
+	Elapsed                              time.Duration
 }
 
 // Balanced reports whether every message of every topic is accounted for.
@@ -140,17 +150,38 @@ func Build(ctx context.Context, k kafkaio.Config, st Facts, topics []string) (Re
 // event.EscapeText, so a control or bidi character in a row shows escaped.
 // Every table is laid out by table, so its columns line up whatever the
 // figures' widths; every time column names its clock.
-func (r Report) WriteText(w io.Writer) {
+func (r Report) WriteText(w io.Writer) { r.WriteTextIn(w, text.English) }
+
+// WriteTextIn is WriteText with the report's sentences and headings in
+// lang; identifiers (topics, reasons, kinds, statuses) stay as they are.
+func (r Report) WriteTextIn(w io.Writer, lang text.Lang) {
 	esc := event.EscapeText
-	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
-	p("")
-	p("== settlement run report ==")
-	for _, l := range r.ExtraSummary {
-		p("%s", l)
+	tp := text.NewPrinter(lang, time.UTC)
+	line := func(id string, a ...string) { fmt.Fprintln(w, tp.S(id, a...)) }
+	blank := func() { fmt.Fprintln(w) }
+	head := func(ids ...string) *table {
+		hs := make([]string, len(ids))
+		for i, id := range ids {
+			right := strings.HasSuffix(id, ">")
+			hs[i] = tp.S(strings.TrimSuffix(id, ">"))
+			if right {
+				hs[i] += ">"
+			}
+		}
+		return newTable(hs...)
 	}
-	p("")
-	p("Events read per source topic")
-	topics := newTable("topic", "messages>", "archived>", "heartbeat>", "dead>", "unaccounted>")
+	n := func(v any) string { return fmt.Sprint(v) }
+	blank()
+	line("report.title")
+	if s := r.Simulation; s != nil {
+		line("report.simulation", n(s.Days), s.Start, n(s.Traces), n(s.Approved), n(s.Declined), n(s.Messages), tp.Span(s.Elapsed))
+	}
+	for _, l := range r.ExtraSummary {
+		fmt.Fprintln(w, l)
+	}
+	blank()
+	line("report.topics")
+	topics := head("report.col.topic", "report.col.messages>", "report.col.archived>", "report.col.heartbeat>", "report.col.dead>", "report.col.unaccounted>")
 	var total, arch, ctl, dead int64
 	for _, t := range r.Topics {
 		topics.row(esc(t.Topic), t.Messages, t.Archived, t.Control, t.DeadLetters, t.Unaccounted())
@@ -160,62 +191,61 @@ func (r Report) WriteText(w io.Writer) {
 		dead += int64(t.DeadLetters)
 	}
 	topics.write(w)
-	verdict := "BALANCED: every source message is archived, dead-lettered or recorded as a heartbeat"
+	verdict := tp.S("report.balanced")
 	if !r.Balanced() {
-		verdict = "NOT BALANCED: some messages have no recorded fate — check the ingest logs before trusting these figures"
+		verdict = tp.S("report.not_balanced")
 	}
-	p("Reconciliation: %d messages = %d archived + %d heartbeats (control, skipped from the join) + %d dead letters  → %s",
-		total, arch, ctl, dead, verdict)
-	p("  of the archived: %d declined authorizations (archived, deliberately not joined)", r.Declined)
-	p("")
-	p("Dead letters by reason")
+	line("report.reconciliation", n(total), n(arch), n(ctl), n(dead), verdict)
+	line("report.declined", n(r.Declined))
+	blank()
+	line("report.dead_letters")
 	if len(r.DeadReasons) == 0 {
-		p("  none")
+		line("report.none")
 	}
-	reasons := newTable("reason", "messages>")
+	reasons := head("report.col.reason", "report.col.messages>")
 	for _, k := range slices.Sorted(maps.Keys(r.DeadReasons)) {
 		reasons.row(esc(k), r.DeadReasons[k])
 	}
 	if len(r.DeadReasons) > 0 {
 		reasons.write(w)
 	}
-	p("")
+	blank()
 	all := r.AllAnomalies
-	p("Facts written (latest versions): %d settlement_lag rows, %d anomalies (%d open, %d resolved)",
-		r.LagRows, all.Rows(), all.OpenRows, all.ResolvedRows)
-	p("")
-	p("Settlement lag of paid traces, authorization → payout paid (event time)")
-	lag := newTable("mode", "paid>", "p50>", "p95>", "p99>")
+	line("report.facts", n(r.LagRows), n(all.Rows()), n(all.OpenRows), n(all.ResolvedRows))
+	blank()
+	line("report.lag")
+	lag := head("report.col.mode", "report.col.paid>", "report.col.p50>", "report.col.p95>", "report.col.p99>")
 	for _, m := range r.LagByMode {
-		lag.row(esc(m.Mode), m.Paid, lagCell(m.P50), lagCell(m.P95), lagCell(m.P99))
+		lag.row(esc(m.Mode), m.Paid, lagCell(tp, m.P50), lagCell(tp, m.P95), lagCell(tp, m.P99))
 	}
 	if len(r.LagByMode) == 0 {
-		p("  no paid trace")
+		line("report.lag.none")
 	} else {
 		lag.write(w)
 	}
-	p("")
-	p("Anomalies by kind (latest version of each: open now, or resolved since)")
+	blank()
+	line("report.anomalies")
 	if len(r.Anomalies) == 0 {
-		p("  none")
+		line("report.none")
 	} else {
-		kinds := newTable("kind", "open rows>", "open traces>", "resolved rows>", "resolved traces>")
+		kinds := head("report.col.kind", "report.col.open_rows>", "report.col.open_traces>", "report.col.resolved_rows>", "report.col.resolved_traces>")
 		for _, c := range r.Anomalies {
 			kinds.row(esc(c.Kind), c.OpenRows, c.OpenTraces, c.ResolvedRows, c.ResolvedTraces)
 		}
-		kinds.row("all kinds", all.OpenRows, all.OpenTraces, all.ResolvedRows, all.ResolvedTraces)
+		kinds.row(tp.S("report.all_kinds"), all.OpenRows, all.OpenTraces, all.ResolvedRows, all.ResolvedTraces)
 		kinds.write(w)
-		p("  A trace can carry several rows of one kind (reversed_but_settled: one for the clearing, one for the payout);")
-		p("  the batch kinds count batches as traces. The console's cards count open anomalies only.")
+		line("report.anomalies.note1")
+		line("report.anomalies.note2")
 	}
-	p("")
-	r.writeUnknownCodes(p)
-	p("")
-	p("Batches (clearing and payout files, as judged against what they declared): stalled, incomplete, open, closed")
+	blank()
+	r.writeUnknownCodes(w, tp)
+	blank()
+	line("report.batches")
 	if len(r.Batches) == 0 {
-		p("  none seen")
+		line("report.batches.none")
 	} else {
-		batches := newTable("status", "source", "batches>", "records seen>", "declared>", "amount seen>", "declared amount>", "stall episodes>")
+		batches := head("report.col.status", "report.col.source", "report.col.batches>", "report.col.records_seen>", "report.col.declared>",
+			"report.col.amount_seen>", "report.col.declared_amount>", "report.col.stall_episodes>")
 		for _, b := range r.Batches {
 			declared, declaredAmount := fmt.Sprint(b.Declared), yuan(b.DeclaredTotal)
 			if b.Declared == 0 && b.DeclaredTotal == 0 {
@@ -225,25 +255,26 @@ func (r Report) WriteText(w io.Writer) {
 		}
 		batches.write(w)
 	}
-	p("")
-	p("Source health (as the joiner saw the feeds; absences wait while a source lags)")
+	blank()
+	line("report.sources")
 	if len(r.Sources) == 0 {
-		p("  no observations yet")
+		line("report.sources.none")
 	} else {
-		sources := newTable("source", "watermark (event time, UTC)", "behind>", "status", "lagging obs.>", "max behind>", "max withheld>", "msgs lag>")
+		sources := head("report.col.source", "report.col.watermark", "report.col.behind>", "report.col.status", "report.col.lagging_obs>",
+			"report.col.max_behind>", "report.col.max_withheld>", "report.col.msgs_lag>")
 		for _, s := range r.Sources {
 			lag := "?"
 			if s.ConsumerLag >= 0 {
 				lag = fmt.Sprint(s.ConsumerLag)
 			}
 			sources.row(esc(s.Source), time.UnixMilli(s.Watermark).UTC().Format("2006-01-02 15:04:05"),
-				time.Duration(s.WatermarkLagS)*time.Second, esc(s.Status), s.LaggingReports, time.Duration(s.MaxLagS)*time.Second, s.MaxWithheld, lag)
+				tp.Span(time.Duration(s.WatermarkLagS)*time.Second), esc(s.Status), s.LaggingReports, tp.Span(time.Duration(s.MaxLagS)*time.Second), s.MaxWithheld, lag)
 		}
 		sources.write(w)
-		p("  behind: the joiner's clock minus the watermark (the joiner's clock is event time on replay, the wall clock live)")
+		line("report.sources.note")
 	}
-	p("")
-	p("Query the facts yourself:")
+	blank()
+	line("report.queries")
 	addr := r.ClickHouse
 	host, port := "127.0.0.1", "19000"
 	if i := strings.LastIndex(addr, ":"); i > 0 {
@@ -251,38 +282,40 @@ func (r Report) WriteText(w io.Writer) {
 	}
 	cli := fmt.Sprintf("clickhouse-client --host %s --port %s --database %s", host, port, r.Database)
 	for _, q := range store.AnalystQueries {
-		p("  %s -q \"%s\"", cli, q)
+		fmt.Fprintf(w, "  %s -q \"%s\"\n", cli, q)
 	}
 	if len(r.Examples) > 0 {
-		p("")
-		p("Ask why a trace has not been paid (one example per anomaly kind):")
+		blank()
+		line("report.examples")
 		for _, k := range slices.Sorted(maps.Keys(r.Examples)) {
-			p("  bin/settlemon explain %-14s # %s", esc(r.Examples[k]), esc(k))
+			fmt.Fprintf(w, "  bin/settlemon explain %-14s # %s\n", esc(r.Examples[k]), esc(k))
 		}
 	}
 }
 
 // writeUnknownCodes says how many failed payouts carried a bank return code
 // the catalogue lacks, and which codes, so that ops can extend the file.
-func (r Report) writeUnknownCodes(p func(string, ...any)) {
+func (r Report) writeUnknownCodes(w io.Writer, tp *text.Printer) {
 	if r.UnknownCodePayouts == 0 {
-		p("Bank return codes: every failed payout's code is in the return-code catalogue")
+		fmt.Fprintln(w, tp.S("report.codes.known"))
 		return
 	}
-	p("Bank return codes not in the return-code catalogue: %d failed payouts mapped to other — add the codes to the catalogue (--bank-codes-file) with their reason", r.UnknownCodePayouts)
+	fmt.Fprintln(w, tp.S("report.codes.unknown", fmt.Sprint(r.UnknownCodePayouts)))
 	shown := uint64(0)
 	for _, u := range r.UnknownCodes {
-		p("  %-28s %6d  (catalogue %s, latest failure %s, event time)", event.EscapeText(u.Code), u.Payouts, event.EscapeText(u.CatalogVersion), time.Unix(u.LatestFailedAtS, 0).UTC().Format("2006-01-02 15:04 UTC"))
+		fmt.Fprintln(w, tp.S("report.codes.line", fmt.Sprintf("%-28s %6d", event.EscapeText(u.Code), u.Payouts), event.EscapeText(u.CatalogVersion),
+			time.Unix(u.LatestFailedAtS, 0).UTC().Format("2006-01-02 15:04 UTC")))
 		shown += u.Payouts
 	}
 	if rest := r.UnknownCodePayouts - shown; rest > 0 {
-		p("  … and %d more failed payouts with other codes", rest)
+		fmt.Fprintln(w, tp.S("report.codes.more", fmt.Sprint(rest)))
 	}
 }
 
-// lagCell is a lag in seconds and in hours: "86400 s (24.0 h)".
-func lagCell(sec float64) string {
-	return fmt.Sprintf("%.0f s (%.1f h)", sec, sec/3600)
+// lagCell is a lag in seconds and in hours: "86400 s (24.0 h)",
+// "86400 秒（24.0 小时）".
+func lagCell(tp *text.Printer, sec float64) string {
+	return tp.S("report.lag.cell", fmt.Sprintf("%.0f", sec), fmt.Sprintf("%.1f", sec/3600))
 }
 
 // yuan formats fen as yuan with thousands separators: "¥2,370,000.00".

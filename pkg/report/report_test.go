@@ -7,9 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"settlemon/pkg/store"
+	"settlemon/pkg/text"
 )
 
 func TestReconciliation(t *testing.T) {
@@ -102,6 +104,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden from the curr
 func issueRun() Report {
 	return Report{
 		Database: "settle", ClickHouse: "127.0.0.1:19000",
+		Simulation: &Simulation{Days: 7, Start: "2026-09-21", Traces: 300000, Approved: 294000, Declined: 6000, Messages: 480933, Elapsed: 95*time.Second + 120*time.Millisecond},
 		Topics: []TopicLine{
 			{Topic: "acq.clearing", Messages: 180_412, Archived: 180_000, Control: 412},
 			{Topic: "pos.authorizations", Messages: 300_521, Archived: 300_000, Control: 421, DeadLetters: 100},
@@ -135,9 +138,20 @@ func issueRun() Report {
 // TestWriteTextGolden compares the whole report with testdata/report.golden
 // (go test ./pkg/report -update rewrites it).
 func TestWriteTextGolden(t *testing.T) {
+	for _, l := range text.Langs() {
+		t.Run(l.String(), func(t *testing.T) { checkGolden(t, l) })
+	}
+}
+
+// checkGolden compares the report in lang with its golden file: English is
+// testdata/report.golden, Chinese testdata/report.zh-CN.golden.
+func checkGolden(t *testing.T, lang text.Lang) {
 	var b bytes.Buffer
-	issueRun().WriteText(&b)
+	issueRun().WriteTextIn(&b, lang)
 	path := filepath.Join("testdata", "report.golden")
+	if lang != text.English {
+		path = filepath.Join("testdata", "report."+lang.String()+".golden")
+	}
 	if *update {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
 			t.Fatal(err)

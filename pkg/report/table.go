@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unicode/utf8"
+	"unicode"
 )
 
 // table lays out the report's tables: each column as wide as its widest
@@ -45,13 +45,13 @@ func (t *table) write(w io.Writer) {
 	width := make([]int, len(t.head))
 	for _, r := range append([][]string{t.head}, t.rows...) {
 		for i, c := range r {
-			width[i] = max(width[i], utf8.RuneCountInString(c))
+			width[i] = max(width[i], displayWidth(c))
 		}
 	}
 	for _, r := range append([][]string{t.head}, t.rows...) {
 		cells := make([]string, len(r))
 		for i, c := range r {
-			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+			pad := strings.Repeat(" ", width[i]-displayWidth(c))
 			if t.right[i] {
 				cells[i] = pad + c
 			} else {
@@ -60,4 +60,19 @@ func (t *table) write(w io.Writer) {
 		}
 		fmt.Fprintln(w, strings.TrimRight("  "+strings.Join(cells, "  "), " "))
 	}
+}
+
+// displayWidth is how many terminal columns s takes: a Chinese character or
+// a full-width punctuation mark takes two, everything else one.
+func displayWidth(s string) int {
+	n := 0
+	for _, r := range s {
+		switch {
+		case unicode.Is(unicode.Han, r), r >= 0x3000 && r <= 0x303F, r >= 0xFF00 && r <= 0xFF60, r >= 0xFFE0 && r <= 0xFFE6:
+			n += 2
+		default:
+			n++
+		}
+	}
+	return n
 }

@@ -1,72 +1,101 @@
-// Package text renders the sentences a person reads from structured facts:
-// an anomaly's Details from its kind, reason, status, amounts, times and
-// Args. English only today.
+// Package text renders every sentence a person reads — an anomaly's
+// details, its cause and recommended action, a payout failure, a due time,
+// the explanation of a trace and the reply to its merchant — from
+// structured facts, in English or Simplified Chinese. The sentences live in
+// message catalogues (locales/*.json, embedded) keyed by message id and are
+// rendered with golang.org/x/text/message.
 //
-// It is pure: no I/O and no clock. Times are shown in the location the
-// caller passes (the calendar's time zone), money with fact.Yuan.
+// It is pure: no I/O besides the embedded catalogues and no clock. Times
+// are shown in the location the caller passes (the calendar's time zone),
+// money with fact.Yuan.
 package text
 
 import (
-	"fmt"
 	"strconv"
 	"time"
 
 	"settlemon/pkg/fact"
 )
 
-// AnomalyDetails renders the Details sentence of a, with its times in loc.
-// An anomaly of a kind or reason it does not know gets a sentence naming
-// them.
+// AnomalyDetails renders the Details sentence of a in English, with its
+// times in loc: the sentence the joiner stores.
 func AnomalyDetails(a fact.Anomaly, loc *time.Location) string {
+	return NewPrinter(English, loc).AnomalyDetails(a)
+}
+
+// AnomalyDetails renders the Details sentence of a. An anomaly of a kind
+// or reason it does not know gets a sentence naming them.
+func (p *Printer) AnomalyDetails(a fact.Anomaly) string {
 	switch a.Kind {
 	case fact.AmountMismatch:
-		return amountMismatch(&a)
+		return p.amountMismatch(&a)
 	case fact.FeeRateDeviation:
-		return feeRateDeviation(&a)
+		return p.feeRateDeviation(&a)
 	case fact.MCCMismatch:
-		return fmt.Sprintf("cleared under MCC %s; the merchant is registered as %s", a.Args.MCC, a.Args.RegisteredMCC)
+		return p.S("details.mcc_mismatch", a.Args.MCC, a.Args.RegisteredMCC)
 	case fact.ReversedButSettled:
-		return reversedButSettled(&a, loc)
+		return p.reversedButSettled(&a)
 	case fact.DuplicateTrace:
-		return fmt.Sprintf("a second %s (event %s) for the same trace number", a.Args.EventType, a.Args.EventID)
+		return p.S("details.duplicate_trace", a.Args.EventType.String(), a.Args.EventID)
 	case fact.LateEvent:
-		return fmt.Sprintf("%s (event %s, occurred %s) was delivered after its feed had moved past it, or after the trace was closed",
-			a.Args.EventType, a.Args.EventID, at(loc, a.DetectedAt))
+		return p.S("details.late_event", a.Args.EventType.String(), a.Args.EventID, p.Instant(a.DetectedAt))
 	case fact.ClearingMissing:
-		return clearingMissing(&a, loc)
+		return p.clearingMissing(&a)
 	case fact.PayoutOverdue:
-		return payoutOverdue(&a, loc)
+		return p.payoutOverdue(&a)
 	case fact.OrphanClearing:
-		return orphan(&a, loc, "clearing")
+		return p.S("details.orphan_clearing", p.Instant(a.DetectedAt))
 	case fact.OrphanPayout:
-		return orphan(&a, loc, "payout")
+		return p.S("details.orphan_payout", p.Instant(a.DetectedAt))
 	case fact.PayoutFailed:
-		return payoutFailed(&a, loc)
+		return p.payoutFailed(&a)
 	case fact.PayoutHeld:
-		return payoutHeld(&a, loc)
+		return p.payoutHeld(&a)
 	case fact.BatchStalled:
-		return batchStalled(&a, loc)
+		return p.batchStalled(&a)
 	case fact.BatchIncomplete:
-		return batchIncomplete(&a, loc)
+		return p.batchIncomplete(&a)
 	}
-	return unknown(&a)
+	return p.unknown(&a)
 }
 
-// The renderers take the anomaly by pointer and the location apart: a
-// struct holding both would make the anomaly escape with the location.
-
-// at renders an instant as support reads it.
-func at(loc *time.Location, ms int64) string {
-	return time.UnixMilli(ms).In(loc).Format("Mon 2006-01-02 15:04 -07:00")
+// NeedsArgs reports whether the details of a kind are rendered from Args,
+// which the store does not keep: an anomaly read back from ClickHouse has
+// zero Args, and only its stored (English) Details say them.
+func NeedsArgs(k fact.Kind) bool {
+	switch k {
+	case fact.OrphanClearing, fact.OrphanPayout, fact.PayoutFailed:
+		return false
+	}
+	return true
 }
+
+// Brief renders what an anomaly without its Args still says: its kind,
+// amount and when it was detected (and resolved).
+func (p *Printer) Brief(a fact.Anomaly) string {
+	s := p.S("details.brief", p.KindName(a.Kind), p.Money(a.Amount), p.Instant(a.DetectedAt))
+	if resolved(&a) {
+		s = p.S("details.brief_resolved", s, p.Instant(a.ResolvedAt))
+	}
+	return s
+}
+
+// KindName is the kind in plain words ("到账逾期"); the kind itself in
+// English, where it is the identifier support knows.
+func (p *Printer) KindName(k fact.Kind) string {
+	if id := "kind." + string(k); p.Has(id) {
+		return p.S(id)
+	}
+	return string(k)
+}
+
+// The renderers take the anomaly by pointer: it is large.
 
 func resolved(a *fact.Anomaly) bool { return a.Status == fact.Resolved }
 
-func unknown(a *fact.Anomaly) string {
-	return fmt.Sprintf("%s (%s) of %s", a.Kind, a.Reason, yuan(a.Amount))
+func (p *Printer) unknown(a *fact.Anomaly) string {
+	return p.S("details.unknown", string(a.Kind), a.Reason, p.Money(a.Amount))
 }
-
-func yuan(fen int64) string { return fact.Yuan(fen) }
 
 // ppm renders parts per million as a percentage with two decimals, cut
 // not rounded: 6000 is "0.60%", 3840 "0.38%".
@@ -74,112 +103,130 @@ func ppm(v int64) string {
 	return strconv.FormatInt(v/10000, 10) + "." + strconv.FormatInt(v%10000/1000, 10) + strconv.FormatInt(v%1000/100, 10) + "%"
 }
 
-func duration(ms int64) string { return (time.Duration(ms) * time.Millisecond).String() }
-
-func amountMismatch(a *fact.Anomaly) string {
+func (p *Printer) amountMismatch(a *fact.Anomaly) string {
+	net := a.Args.ClearedAmount - a.Args.Fee
 	switch a.Reason {
 	case "cleared_currency_differs":
-		return fmt.Sprintf("cleared %s %s for an authorization of %s %s: the currency changed between authorization and clearing",
-			a.Args.Currency, yuan(a.Amount), a.Args.ExpectedCurrency, yuan(a.ExpectedAmount))
+		return p.S("details.amount_mismatch.cleared_currency_differs",
+			a.Args.Currency, fact.Yuan(a.Amount), a.Args.ExpectedCurrency, fact.Yuan(a.ExpectedAmount))
 	case "cleared_differs":
-		return fmt.Sprintf("cleared %s but authorized %s (difference %s)", yuan(a.Amount), yuan(a.ExpectedAmount), fact.YuanSigned(a.Amount-a.ExpectedAmount))
+		return p.S("details.amount_mismatch.cleared_differs", p.Money(a.Amount), p.Money(a.ExpectedAmount), p.MoneySigned(a.Amount-a.ExpectedAmount))
 	case "paid_currency_differs":
-		return fmt.Sprintf("paid %s %s against a clearing in %s (cleared %s minus fee %s is %s): the currency changed between clearing and payout",
-			a.Args.Currency, yuan(a.Amount), a.Args.ExpectedCurrency, yuan(a.Args.ClearedAmount), yuan(a.Args.Fee), yuan(a.Args.ClearedAmount-a.Args.Fee))
+		return p.S("details.amount_mismatch.paid_currency_differs",
+			a.Args.Currency, fact.Yuan(a.Amount), a.Args.ExpectedCurrency, fact.Yuan(a.Args.ClearedAmount), fact.Yuan(a.Args.Fee), fact.Yuan(net))
 	case "net_differs":
-		return fmt.Sprintf("paid %s but cleared %s minus fee %s is %s", yuan(a.Amount), yuan(a.Args.ClearedAmount), yuan(a.Args.Fee), yuan(a.Args.ClearedAmount-a.Args.Fee))
+		return p.S("details.amount_mismatch.net_differs", p.Money(a.Amount), p.Money(a.Args.ClearedAmount), p.Money(a.Args.Fee), p.Money(net))
 	}
-	return unknown(a)
+	return p.unknown(a)
 }
 
-func feeRateDeviation(a *fact.Anomaly) string {
+func (p *Printer) feeRateDeviation(a *fact.Anomaly) string {
 	switch a.Reason {
 	case "fee_exceeds_amount":
-		return fmt.Sprintf("fee %s is larger than the cleared amount %s: the net payout would be %s", yuan(a.Amount), yuan(a.Args.ClearedAmount), yuan(a.Args.ClearedAmount-a.Amount))
+		return p.S("details.fee_rate_deviation.fee_exceeds_amount", p.Money(a.Amount), p.Money(a.Args.ClearedAmount), p.Money(a.Args.ClearedAmount-a.Amount))
 	case "fee_above_contract":
-		return fmt.Sprintf("fee %s on %s is %s; the contracted %s would be %s", yuan(a.Amount), yuan(a.Args.ClearedAmount), ppm(a.Args.FeeRatePPM), ppm(a.Args.ContractRatePPM), yuan(a.ExpectedAmount))
+		return p.S("details.fee_rate_deviation.fee_above_contract", p.Money(a.Amount), p.Money(a.Args.ClearedAmount),
+			ppm(a.Args.FeeRatePPM), ppm(a.Args.ContractRatePPM), p.Money(a.ExpectedAmount))
 	}
-	return unknown(a)
+	return p.unknown(a)
 }
 
-func reversedButSettled(a *fact.Anomaly, loc *time.Location) string {
+func (p *Printer) reversedButSettled(a *fact.Anomaly) string {
 	switch a.Reason {
 	case "cleared_after_reversal":
-		return fmt.Sprintf("reversed %s but cleared %s for %s", at(loc, a.Args.ReversedAt), at(loc, a.Args.SettledAt), yuan(a.Amount))
+		return p.S("details.reversed_but_settled.cleared_after_reversal", p.Instant(a.Args.ReversedAt), p.Instant(a.Args.SettledAt), p.Money(a.Amount))
 	case "paid_after_reversal":
-		return fmt.Sprintf("reversed %s but paid %s: %s", at(loc, a.Args.ReversedAt), at(loc, a.Args.SettledAt), yuan(a.Amount))
+		return p.S("details.reversed_but_settled.paid_after_reversal", p.Instant(a.Args.ReversedAt), p.Instant(a.Args.SettledAt), p.Money(a.Amount))
 	}
-	return unknown(a)
+	return p.unknown(a)
 }
 
 // clearingMissing: DetectedAt is the clearing deadline, ResolvedAt the late
 // clearing.
-func clearingMissing(a *fact.Anomaly, loc *time.Location) string {
-	s := fmt.Sprintf("approved %s for %s, not cleared by %s", at(loc, a.Args.AuthorizedAt), yuan(a.Amount), at(loc, a.DetectedAt))
+func (p *Printer) clearingMissing(a *fact.Anomaly) string {
+	s := p.S("details.clearing_missing", p.Instant(a.Args.AuthorizedAt), p.Money(a.Amount), p.Instant(a.DetectedAt))
 	if resolved(a) {
-		s += "; cleared late on " + at(loc, a.ResolvedAt)
+		s = p.S("details.clearing_missing.resolved", s, p.Instant(a.ResolvedAt))
 	}
 	return s
 }
 
 // payoutOverdue: DetectedAt is the payout deadline, ResolvedAt the late
 // payment.
-func payoutOverdue(a *fact.Anomaly, loc *time.Location) string {
+func (p *Printer) payoutOverdue(a *fact.Anomaly) string {
 	if resolved(a) {
-		return fmt.Sprintf("paid %s after the %s deadline %s (%s late)", at(loc, a.ResolvedAt), a.Args.Mode, at(loc, a.DetectedAt), duration(a.ResolvedAt-a.DetectedAt))
+		return p.S("details.payout_overdue.resolved", p.Instant(a.ResolvedAt), a.Args.Mode.String(), p.Instant(a.DetectedAt),
+			p.Span(time.Duration(a.ResolvedAt-a.DetectedAt)*time.Millisecond))
 	}
-	return fmt.Sprintf("%s payout was due by %s and the payout feed has delivered past it with no payout", a.Args.Mode, at(loc, a.DetectedAt))
-}
-
-// orphan: DetectedAt is the time of the clearing or first payout event.
-func orphan(a *fact.Anomaly, loc *time.Location, what string) string {
-	return fmt.Sprintf("%s on %s with no authorization, although the authorization feed has delivered past it", what, at(loc, a.DetectedAt))
+	return p.S("details.payout_overdue", a.Args.Mode.String(), p.Instant(a.DetectedAt))
 }
 
 // payoutFailed: Reason is the mapped failure, DetectedAt the failure,
 // ResolvedAt the payment that followed it.
-func payoutFailed(a *fact.Anomaly, loc *time.Location) string {
-	s := fmt.Sprintf("payout of %s returned by the bank on %s: %s", yuan(a.Amount), at(loc, a.DetectedAt), a.Reason)
+func (p *Printer) payoutFailed(a *fact.Anomaly) string {
+	reason := a.Reason
+	if p.Chinese() {
+		r := fact.PayoutFailure(a.Reason)
+		if r == "" {
+			r = fact.OtherFailure
+		}
+		reason = p.FailureReason(r)
+	}
+	s := p.S("details.payout_failed", p.Money(a.Amount), p.Instant(a.DetectedAt), reason)
 	switch {
 	case a.BankCode != "" && a.BankCodeUnknown:
-		s += fmt.Sprintf(" (bank code %s is not in the return-code catalogue %s)", a.BankCode, a.BankCodesVersion)
+		s = p.S("details.payout_failed.code_unknown", s, a.BankCode, a.BankCodesVersion)
 	case a.BankCode != "":
-		s += fmt.Sprintf(" (bank code %s)", a.BankCode)
+		s = p.S("details.payout_failed.code", s, a.BankCode)
 	}
 	if resolved(a) {
-		s += "; paid after all on " + at(loc, a.ResolvedAt)
+		s = p.S("details.payout_failed.resolved", s, p.Instant(a.ResolvedAt))
 	}
 	return s
 }
 
+// FailureReason names a payout failure reason in plain words: the reason
+// itself in English, where it is the identifier ("name_mismatch"), "户名不符"
+// in Chinese.
+func (p *Printer) FailureReason(r fact.PayoutFailure) string {
+	if id := "failure_reason." + string(r); p.Has(id) {
+		return p.S(id)
+	}
+	return string(r)
+}
+
 // payoutHeld: ResolvedAt is the release or payment that ended the hold.
-func payoutHeld(a *fact.Anomaly, loc *time.Location) string {
-	s := fmt.Sprintf("payout held for risk review since %s, beyond the %s review SLA", at(loc, a.Args.HeldAt), a.Args.Window)
+func (p *Printer) payoutHeld(a *fact.Anomaly) string {
+	s := p.S("details.payout_held", p.Instant(a.Args.HeldAt), p.Span(a.Args.Window))
 	if resolved(a) {
-		s += "; released " + at(loc, a.ResolvedAt)
+		s = p.S("details.payout_held.resolved", s, p.Instant(a.ResolvedAt))
 	}
 	return s
 }
 
 // batchStalled: ResolvedAt is the progress that ended the stall.
-func batchStalled(a *fact.Anomaly, loc *time.Location) string {
+func (p *Printer) batchStalled(a *fact.Anomaly) string {
 	if resolved(a) {
-		return fmt.Sprintf("%s batch %s stopped progressing at %s after %d records and resumed at %s (%s without progress)",
-			a.Args.Source, a.BatchID, at(loc, a.Args.LastProgressAt), a.Args.Count, at(loc, a.ResolvedAt), duration(a.ResolvedAt-a.Args.LastProgressAt))
+		return p.S("details.batch_stalled.resolved", a.Args.Source.String(), a.BatchID, p.Instant(a.Args.LastProgressAt), Count(a.Args.Count),
+			p.Instant(a.ResolvedAt), p.Span(time.Duration(a.ResolvedAt-a.Args.LastProgressAt)*time.Millisecond))
 	}
-	return fmt.Sprintf("%s batch %s stopped progressing at %s after %d records; nothing for %s while its feed delivered past it",
-		a.Args.Source, a.BatchID, at(loc, a.Args.LastProgressAt), a.Args.Count, a.Args.Window)
+	return p.S("details.batch_stalled", a.Args.Source.String(), a.BatchID, p.Instant(a.Args.LastProgressAt), Count(a.Args.Count), p.Span(a.Args.Window))
 }
 
 // batchIncomplete: Amount is the records' total, ExpectedAmount the declared
 // total.
-func batchIncomplete(a *fact.Anomaly, loc *time.Location) string {
-	total, diff := yuan(a.Amount), fact.YuanSigned(a.Amount-a.ExpectedAmount)
+func (p *Printer) batchIncomplete(a *fact.Anomaly) string {
+	total, diff := p.Money(a.Amount), p.MoneySigned(a.Amount-a.ExpectedAmount)
 	if a.Args.TotalBeyond {
 		// The total passed the largest amount, which Amount holds: the
 		// difference is at least one fen beyond it.
-		total, diff = "more than "+total, "more than "+fact.YuanSigned(a.Amount+1-a.ExpectedAmount)
+		total, diff = p.S("details.more_than", total), p.S("details.more_than", p.MoneySigned(a.Amount+1-a.ExpectedAmount))
 	}
-	return fmt.Sprintf("%s batch %s closed declaring %d records for %s; %d arrived for %s (%+d records, %s)",
-		a.Args.Source, a.BatchID, a.Args.DeclaredCount, yuan(a.ExpectedAmount), a.Args.Count, total, a.Args.Count-a.Args.DeclaredCount, diff)
+	d := a.Args.Count - a.Args.DeclaredCount
+	sign := "+"
+	if d < 0 {
+		sign = ""
+	}
+	return p.S("details.batch_incomplete", a.Args.Source.String(), a.BatchID, Count(a.Args.DeclaredCount), p.Money(a.ExpectedAmount),
+		Count(a.Args.Count), total, sign+Count(d), diff)
 }

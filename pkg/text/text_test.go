@@ -129,6 +129,13 @@ func TestAnomalyDetails(t *testing.T) {
 			if got := AnomalyDetails(tt.a, shanghai); got != tt.want {
 				t.Errorf("AnomalyDetails =\n  %q\nwant\n  %q", got, tt.want)
 			}
+			zh := NewPrinter(Chinese, shanghai).AnomalyDetails(tt.a)
+			if !hasHan(zh) {
+				t.Errorf("zh-CN details have no Chinese: %q", zh)
+			}
+			if w := englishWords(zh); w != "" {
+				t.Errorf("zh-CN details %q keep English %q", zh, w)
+			}
 		})
 		covered[tt.a.Kind] = true
 	}

@@ -12,6 +12,7 @@ import (
 	"settlemon/pkg/explain"
 	"settlemon/pkg/service"
 	"settlemon/pkg/store"
+	"settlemon/pkg/text"
 )
 
 // exitNotFound is explain's status when nothing is archived for the trace.
@@ -27,7 +28,9 @@ merchant's settlement mode — and prints its status (paid, failed, overdue,
 held, reversed, clearing_missing, orphan, declined, pending or not_found), a
 one-line summary for support, the calendar-aware expected payout time, the
 timeline of every stage and the anomalies with cause and recommended action.
-Times are shown in the calendar's time zone.
+Times are shown in the calendar's time zone. --lang zh-CN writes the
+sentences in Simplified Chinese (the JSON keys, statuses, kinds and ids stay
+as they are); the reply is what the agent can send the merchant.
 
 "Not overdue yet" is judged against how far the payout feed has delivered
 (the latest payout event or heartbeat archived), or against --as-of.
@@ -35,6 +38,7 @@ Times are shown in the calendar's time zone.
 Example:
   settlemon explain 260213000123
   settlemon explain 260213000123 --json --as-of 2026-02-20T10:00:00+08:00
+  settlemon explain 260213000123 --lang zh-CN
 
 Exit status: 0 explained, 1 nothing archived for the trace (or an error),
 2 bad usage.`)
@@ -43,6 +47,7 @@ Exit status: 0 explained, 1 nothing archived for the trace (or an error),
 	lc := service.LogFlags(f)
 	asJSON := f.Bool("json", false, "print JSON (the console API's shape) instead of text")
 	asOfFlag := f.String("as-of", "", "judge due times as of this RFC 3339 time instead of the payout feed's progress")
+	langFlag := f.String("lang", string(text.English), "language of the sentences: en or zh-CN (zh)")
 
 	f.SetDefault("clickhouse-connect-wait", service.InteractiveConnectWait)
 	f.AllowArgs()
@@ -60,7 +65,12 @@ Exit status: 0 explained, 1 nothing archived for the trace (or an error),
 		}
 	}
 
-	x, err := runExplain(sc, cc, lc, traceNo, asOf)
+	lang, err := text.ParseLang(*langFlag)
+	if err != nil {
+		return service.ExitCode("settlemon explain", service.Usagef("--lang: %w", err))
+	}
+
+	x, err := runExplain(sc, cc, lc, traceNo, asOf, lang)
 	if err != nil {
 		return service.ExitCode("settlemon explain", err)
 	}
@@ -80,7 +90,7 @@ Exit status: 0 explained, 1 nothing archived for the trace (or an error),
 	return 0
 }
 
-func runExplain(sc *store.Config, cc *service.CalendarConfig, lc *service.LogConfig, traceNo string, asOf time.Time) (explain.Explanation, error) {
+func runExplain(sc *store.Config, cc *service.CalendarConfig, lc *service.LogConfig, traceNo string, asOf time.Time, lang text.Lang) (explain.Explanation, error) {
 	log, err := lc.Logger()
 	if err != nil {
 		return explain.Explanation{}, service.Usage(err)
@@ -100,7 +110,7 @@ func runExplain(sc *store.Config, cc *service.CalendarConfig, lc *service.LogCon
 	if err != nil {
 		return explain.Explanation{}, err
 	}
-	return ex.Explain(ctx, traceNo, asOf)
+	return ex.ExplainIn(ctx, traceNo, asOf, lang)
 }
 
 // parseWithArg parses flags around exactly one positional argument, which may

@@ -483,6 +483,10 @@
 
   // --- the trace explain view ---------------------------------------------------
   const overlay = $('#explain');
+  const LANG_KEY = 'settlemon.console.explain-lang';
+  const langSelect = $('#explain-lang');
+  langSelect.value = sessionStorage.getItem(LANG_KEY) || '';
+  const replyBox = overlay.querySelector('.reply');
 
   function traceFromHash() {
     const m = /^#\/trace\/([^/]+)$/.exec(window.location.hash);
@@ -500,9 +504,14 @@
     status.className = 'status';
     overlay.querySelector('.timeline tbody').replaceChildren();
     overlay.querySelector('.x-anomalies').replaceChildren();
+    replyBox.hidden = true;
+    setField(overlay, 'reply', '');
+    replyBox.querySelector('.copied').textContent = '';
     let x;
     try {
-      x = await api('/api/v1/traces/' + encodeURIComponent(traceNo) + '/explain');
+      // Without a choice the browser's Accept-Language decides.
+      const lang = langSelect.value ? '?lang=' + encodeURIComponent(langSelect.value) : '';
+      x = await api('/api/v1/traces/' + encodeURIComponent(traceNo) + '/explain' + lang);
     } catch (err) {
       if (traceFromHash() !== traceNo) return;
       setField(overlay, 'status', err.status === 404 ? 'not_found' : 'error');
@@ -515,6 +524,9 @@
     status.className = 'status ' + x.status;
     setField(overlay, 'status', x.status);
     setField(overlay, 'summary', x.summary);
+    setField(overlay, 'reply', x.reply || '');
+    replyBox.hidden = !x.reply;
+    overlay.dataset.lang = x.lang || '';
     setField(overlay, 'merchant_id', x.merchant_id || '–');
     setField(overlay, 'mode', x.mode || '–');
     setField(overlay, 'expected_payout_at', when(x.expected_payout_at));
@@ -555,6 +567,34 @@
     history.pushState(history.state, '', window.location.pathname + window.location.search);
     closeExplain();
   }
+
+  // The reply goes to the clipboard as it is: the agent pastes it to the
+  // merchant.
+  async function copyReply() {
+    const text = overlay.querySelector('[data-field="reply"]').textContent;
+    const note = replyBox.querySelector('.copied');
+    try {
+      await navigator.clipboard.writeText(text);
+      note.textContent = 'Copied.';
+    } catch (_) {
+      // No clipboard permission (plain http beyond loopback): select the
+      // text so that Ctrl+C copies it.
+      const r = document.createRange();
+      r.selectNodeContents(overlay.querySelector('[data-field="reply"]'));
+      const sel = window.getSelection();
+      sel.removeAllRanges();
+      sel.addRange(r);
+      note.textContent = 'Selected: press Ctrl+C to copy.';
+    }
+  }
+
+  $('#explain-copy-reply').addEventListener('click', copyReply);
+  langSelect.addEventListener('change', () => {
+    if (langSelect.value) sessionStorage.setItem(LANG_KEY, langSelect.value);
+    else sessionStorage.removeItem(LANG_KEY);
+    const t = traceFromHash();
+    if (t) openExplain(t);
+  });
 
   window.addEventListener('hashchange', route);
   $('#explain-close').addEventListener('click', leaveExplain);

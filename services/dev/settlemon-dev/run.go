@@ -15,6 +15,7 @@ import (
 	"settlemon/pkg/service"
 	"settlemon/pkg/simulator/simflags"
 	"settlemon/pkg/store"
+	"settlemon/pkg/text"
 )
 
 var errUnbalanced = errors.New("the reconciliation does not balance: some source messages have no recorded fate")
@@ -46,6 +47,7 @@ status 3 means the reconciliation did not balance.`)
 	f.StringVar(&reader.user, "console-clickhouse-user", reader.user, "the ClickHouse user --serve-console reads as: a read-only one, not the writer of --clickhouse-user")
 	f.SecretVar(&reader.password, "console-clickhouse-password", "password of --console-clickhouse-user; empty for the user "+service.AnalystUser+
 		" means its local default")
+	langFlag := f.String("lang", string(text.English), "language of the report's sentences and headings: en or zh-CN")
 	applySim := simflags.Register(f, &cfg.Simulator)
 	sim := &cfg.Simulator
 	f.SetDefault("clickhouse-connect-wait", service.InteractiveConnectWait)
@@ -58,6 +60,10 @@ status 3 means the reconciliation did not balance.`)
 	}
 	if err := applySim(); err != nil {
 		return err
+	}
+	lang, err := text.ParseLang(*langFlag)
+	if err != nil {
+		return service.Usagef("--lang: %w", err)
 	}
 	sim.Schedule = cc.Schedule
 	cfg.Store = *sc
@@ -78,7 +84,7 @@ status 3 means the reconciliation did not balance.`)
 	if err != nil {
 		return service.StoreError(err)
 	}
-	res.Report.WriteText(os.Stdout)
+	res.Report.WriteTextIn(os.Stdout, lang)
 	if cfg.TruthFile != "" {
 		fmt.Printf("\nGround truth of the simulation: %s\n", cfg.TruthFile)
 	}

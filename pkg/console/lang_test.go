@@ -1,0 +1,99 @@
+package console
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"settlemon/pkg/calendar"
+	"settlemon/pkg/event"
+	"settlemon/pkg/explain"
+	"settlemon/pkg/fact"
+	"settlemon/pkg/store"
+)
+
+// traceReader is an explain.Reader holding one pending trace across the
+// Spring Festival.
+type traceReader struct{}
+
+func (traceReader) PayoutFeedProgress(context.Context) (int64, error) {
+	return time.Date(2026, 2, 20, 10, 0, 0, 0, cst).UnixMilli(), nil
+}
+func (traceReader) TraceLag(context.Context, string) (*fact.Lag, error) { return nil, nil }
+func (traceReader) TraceEvents(_ context.Context, traceNo string) ([]store.ArchivedEvent, error) {
+	if traceNo != "TR1" {
+		return nil, nil
+	}
+	return []store.ArchivedEvent{{Source: event.Auth, Topic: event.Auth.DefaultTopic(), Event: event.Event{
+		ID: "a1", Type: event.Authorization, TraceNo: "TR1", MerchantID: "M001", Amount: 128800, ResponseCode: "00",
+		OccurredAt: time.Date(2026, 2, 13, 23, 30, 0, 0, cst).UnixMilli(),
+	}}}, nil
+}
+func (traceReader) TraceAnomalies(context.Context, string) ([]fact.Anomaly, error) { return nil, nil }
+func (traceReader) LatestProfile(context.Context, string) (*store.MerchantProfile, error) {
+	return &store.MerchantProfile{Mode: event.T1}, nil
+}
+
+var cst = time.FixedZone("CST", 8*3600)
+
+// TestExplainLanguage: ?lang= decides the language of the sentences, else
+// Accept-Language, else English — today's English, unchanged.
+func TestExplainLanguage(t *testing.T) {
+	sched, err := calendar.DefaultSchedule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := explain.New(traceReader{}, sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newConsole(t, DefaultConfig(), ex, fakeDB{}).Handler()
+	const (
+		zhSummary = `"summary": "T1 结算：预计 2026年2月24日（周二）18:00 前到账（春节假期 2月15日至2月23日顺延），目前未逾期。"`
+		enSummary = `"summary": "T1 payout due Tue 2026-02-24 18:00 (Spring Festival 02-15..02-23); not overdue yet"`
+	)
+	tests := []struct {
+		name, target, accept string
+		status               int
+		lang                 string
+		want                 []string
+	}{
+		{"default English", "/api/v1/traces/TR1/explain", "", 200, "en", []string{enSummary, `"lang": "en"`, `"reply": "This sale settles T1`}},
+		{"?lang=en", "/api/v1/traces/TR1/explain?lang=en", "zh-CN", 200, "en", []string{enSummary}},
+		{"?lang=zh-CN", "/api/v1/traces/TR1/explain?lang=zh-CN", "", 200, "zh-CN",
+			[]string{zhSummary, `"lang": "zh-CN"`, `"reply": "该笔交易按 T1 结算，预计 2026年2月24日（周二）18:00 前到账（春节假期顺延）`, `"status": "pending"`}},
+		{"?lang=zh", "/api/v1/traces/TR1/explain?lang=zh", "", 200, "zh-CN", []string{zhSummary}},
+		{"Accept-Language", "/api/v1/traces/TR1/explain", "zh-CN,zh;q=0.9,en;q=0.8", 200, "zh-CN", []string{zhSummary}},
+		{"Accept-Language, text", "/api/v1/traces/TR1/explain?format=text", "zh", 200, "zh-CN",
+			[]string{"状态：    pending（结算中）\n", "回复商户：该笔交易按 T1 结算"}},
+		{"Accept-Language without Chinese", "/api/v1/traces/TR1/explain", "fr-FR,de;q=0.5", 200, "en", []string{enSummary}},
+		{"not found in Chinese", "/api/v1/traces/NOPE/explain?lang=zh-CN", "", 404, "zh-CN", []string{`"error": "未查到流水号 NOPE 的任何记录`}},
+		{"bad lang", "/api/v1/traces/TR1/explain?lang=fr", "", 400, "", []string{`"error": "lang \"fr\": want en or zh-CN"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, tt.target, nil)
+			req.Host = "127.0.0.1:8080"
+			if tt.accept != "" {
+				req.Header.Set("Accept-Language", tt.accept)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			body := rec.Body.String()
+			if rec.Code != tt.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.status, body)
+			}
+			if tt.lang != "" && rec.Header().Get("Content-Language") != tt.lang {
+				t.Errorf("Content-Language = %q, want %q", rec.Header().Get("Content-Language"), tt.lang)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("body lacks %s:\n%s", w, body)
+				}
+			}
+		})
+	}
+}
