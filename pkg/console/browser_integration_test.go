@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -210,6 +211,7 @@ func TestBrowserAcceptance(t *testing.T) {
 		}
 	}
 
+	checkIncidents(t, bctx, base, token)
 	checkSeriesDistinct(t, bctx)
 	checkBatchOrder(t, bctx, batches)
 	checkAlertClocks(t, bctx, alerts)
@@ -681,4 +683,32 @@ type tbWriter struct{ tb testing.TB }
 func (w tbWriter) Write(p []byte) (int, error) {
 	w.tb.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// checkIncidents: the incidents come first on the page, as the API lists
+// them, and clicking one shows its traces below it.
+func checkIncidents(t *testing.T, bctx context.Context, base, token string) {
+	t.Helper()
+	inc := apiGet[incidentsResponse](t, base, "/api/v1/incidents", token)
+	if len(inc.Incidents) == 0 {
+		t.Fatal("the small run has no open incident")
+	}
+	apiGet[incidentTracesResponse](t, base, "/api/v1/incidents/traces?key="+url.QueryEscape(inc.Incidents[0].Key), token)
+	apiGet[incidentsResponse](t, base, "/api/v1/incidents?status=all&limit=3", token)
+	waitJS(t, bctx, `document.querySelector('#incidents').dataset.state === "ready"`, "the incidents table")
+	first := eval[string](t, bctx, `document.querySelector('main > section.panel').id`)
+	if first != "incidents-panel" {
+		t.Errorf("the first panel is %q, want the incidents", first)
+	}
+	keys := eval[[]string](t, bctx, `[...document.querySelectorAll('#incidents tbody tr.incident')].map(r => r.dataset.key)`)
+	if len(keys) != len(inc.Incidents) || keys[0] != inc.Incidents[0].Key {
+		t.Fatalf("the page lists %d incidents (first %v), the API %d (first %s)", len(keys), keys[:min(1, len(keys))], len(inc.Incidents), inc.Incidents[0].Key)
+	}
+	want := inc.Incidents[0]
+	run(t, bctx, chromedp.Click(chromedp.CSS(`#incidents tbody tr.incident`)))
+	waitJS(t, bctx, `(r => r && !r.hidden && r.dataset.state === "ready")(document.querySelector('#incidents tr.incident-traces'))`, "the traces of the first incident")
+	n := eval[int](t, bctx, `document.querySelectorAll('#incidents tr.incident-traces:not([hidden]) table.inner tbody tr').length`)
+	if n == 0 || uint64(n) > want.Traces {
+		t.Errorf("the first incident (%s, %d traces) expands to %d rows", want.Key, want.Traces, n)
+	}
 }
