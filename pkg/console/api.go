@@ -30,6 +30,7 @@ type Facts interface {
 	DeadLetterReasons(ctx context.Context) (map[string]uint64, error)
 	Incidents(ctx context.Context, q store.IncidentQuery) ([]incident.Summary, error)
 	IncidentTraces(ctx context.Context, key incident.Key, limit int) ([]store.IncidentTrace, uint64, error)
+	FindTraces(ctx context.Context, q store.TraceQuery) ([]store.TraceMatch, error)
 }
 
 // Limits of the list endpoints.

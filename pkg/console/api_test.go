@@ -42,6 +42,7 @@ type fakeFacts struct {
 	// lastIncident and lastIncidentKey: the latest incident queries.
 	lastIncident    store.IncidentQuery
 	lastIncidentKey incident.Key
+	lastFind        store.TraceQuery
 	lagFrom         time.Time
 	lagTo           time.Time
 	deadlines       int // calls whose context had a deadline
@@ -171,6 +172,16 @@ func (f *fakeFacts) IncidentTraces(ctx context.Context, key incident.Key, limit 
 	}, 256, f.check(ctx)
 }
 
+func (f *fakeFacts) FindTraces(ctx context.Context, q store.TraceQuery) ([]store.TraceMatch, error) {
+	f.lastFind = q
+	return []store.TraceMatch{
+		{TraceNo: "TR1", MerchantID: q.MerchantID, TerminalID: "T1", CardLast4: "0427", Amount: 12800, AuthorizedAt: at("2026-10-01 11:00"),
+			Approved: true, Status: "paid", Mode: "T1", ClearedAmount: 12800, NetPaid: 12723, ExpectedPayoutAt: at("2026-10-08 18:00"),
+			PaidAt: at("2026-10-08 10:00"), AmountMatches: true, Last4Matches: true, Score: 6},
+		{TraceNo: "TR2", MerchantID: q.MerchantID, Amount: 12900, AuthorizedAt: at("2026-10-01 12:00")},
+	}, f.check(ctx)
+}
+
 func newPageConsole(tb testing.TB, cfg Config, facts Facts) *Console {
 	tb.Helper()
 	ex := &fakeExplainer{traces: map[string]explain.Explanation{"TR1": pendingExplanation()}}
@@ -207,6 +218,8 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 		{"/api/v1/incidents", 200},
 		{"/api/v1/incidents?status=all&limit=1", 200},
 		{"/api/v1/incidents/traces?key=payout_run%7CT1%7C2026-10-08&limit=10", 200},
+		{"/api/v1/traces?merchant=M1&day=2026-10-01&amount=128&last4=0427", 200},
+		{"/api/v1/traces?merchant=M1&day=2026-10-01&amount=128.00&terminal=T1&limit=5", 200},
 		{"/api/v1/batches", 200},
 		{"/api/v1/batches?status=stalled&source=payouts&limit=5", 200},
 		{"/api/v1/sources", 200},
@@ -241,6 +254,10 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 		{"/api/v1/incidents?limit=0", "from 1 to 2000"},
 		{"/api/v1/incidents/traces", "want the key of an incident"},
 		{"/api/v1/incidents/traces?key=nope", "not an incident key"},
+		{"/api/v1/traces?day=2026-10-01&amount=1", "merchant"},
+		{"/api/v1/traces?merchant=M1&day=1.10.2026&amount=1", "want YYYY-MM-DD"},
+		{"/api/v1/traces?merchant=M1&day=2026-10-01&amount=1.234", "at most two decimals"},
+		{"/api/v1/traces?merchant=M1&day=2026-10-01&amount=1&last4=12", "last four digits"},
 		{"/api/v1/batches?status=done", "open, stalled, closed or incomplete"},
 		{"/api/v1/batches?source=auth", "clearing or payouts"},
 		{"/api/v1/lag/hourly?from=yesterday", "RFC 3339"},
@@ -317,6 +334,24 @@ func TestIncidents(t *testing.T) {
 	tr := decode[incidentTracesResponse](t, h, "/api/v1/incidents/traces?key="+url.QueryEscape(v.Key))
 	if f.lastIncidentKey.String() != v.Key || tr.Total != 256 || len(tr.Traces) != 2 || tr.Traces[0].TraceNo != "TR1" {
 		t.Errorf("traces of %s: %+v (asked %v)", v.Key, tr, f.lastIncidentKey)
+	}
+}
+
+// TestFindTraces: the merchant's words become the store's query (the day in
+// the console's zone, the amount in fen); declined and pending sales are
+// named so.
+func TestFindTraces(t *testing.T) {
+	f := newFakeFacts()
+	h := newPageConsole(t, DefaultConfig(), f).Handler()
+	res := decode[findResponse](t, h, "/api/v1/traces?merchant=M1&day=2026-10-01&amount=128&terminal=T1&last4=0427")
+	q := f.lastFind
+	if q.MerchantID != "M1" || q.Amount != 12800 || q.TerminalID != "T1" || q.CardLast4 != "0427" || q.Limit != 10 ||
+		q.From.UnixMilli() != at("2026-10-01 00:00") || q.To.UnixMilli() != at("2026-10-02 00:00") {
+		t.Errorf("query %+v", q)
+	}
+	if len(res.Traces) != 2 || res.Traces[0].TraceNo != "TR1" || res.Traces[0].Status != "paid" ||
+		strings.Join(res.Traces[0].Matched, "+") != "amount+last4" || res.Traces[1].Status != "declined" || res.Amount != "128.00" {
+		t.Errorf("answer %+v", res)
 	}
 }
 

@@ -212,6 +212,7 @@ func TestBrowserAcceptance(t *testing.T) {
 	}
 
 	checkIncidents(t, bctx, base, token)
+	checkFind(t, bctx, st, failed, sched.Calendar().Location())
 	checkSeriesDistinct(t, bctx)
 	checkBatchOrder(t, bctx, batches)
 	checkAlertClocks(t, bctx, alerts)
@@ -710,5 +711,39 @@ func checkIncidents(t *testing.T, bctx context.Context, base, token string) {
 	n := eval[int](t, bctx, `document.querySelectorAll('#incidents tr.incident-traces:not([hidden]) table.inner tbody tr').length`)
 	if n == 0 || uint64(n) > want.Traces {
 		t.Errorf("the first incident (%s, %d traces) expands to %d rows", want.Key, want.Traces, n)
+	}
+}
+
+// checkFind: the page's search finds a trace from its merchant, day and
+// amount, and lists it among the best matches.
+func checkFind(t *testing.T, bctx context.Context, st *store.Store, failed anomaliesResponse, loc *time.Location) {
+	t.Helper()
+	if len(failed.Anomalies) == 0 {
+		t.Fatal("no failed payout to look for")
+	}
+	trace := failed.Anomalies[0].TraceNo
+	lag, err := st.TraceLag(context.Background(), trace)
+	if err != nil || lag == nil {
+		t.Fatalf("the settlement-lag fact of %s: %v %v", trace, lag, err)
+	}
+	day := time.UnixMilli(lag.AuthorizedAt).In(loc).Format("2006-01-02")
+	run(t, bctx, chromedp.SetValue(chromedp.CSS("#q-merchant"), lag.MerchantID))
+	run(t, bctx, chromedp.SetValue(chromedp.CSS("#q-day"), day))
+	run(t, bctx, chromedp.SetValue(chromedp.CSS("#q-amount"), fact.Yuan(lag.AuthorizedAmount)))
+	run(t, bctx, chromedp.Click(chromedp.CSS("#find-form button[type=submit]")))
+	waitJS(t, bctx, `document.querySelector('#found').dataset.state === "ready"`, "the search results")
+	type row struct {
+		Trace string `json:"trace"`
+		Score int    `json:"score"`
+	}
+	rows := eval[[]row](t, bctx, `[...document.querySelectorAll('#found tbody tr')].map(r => ({trace: r.dataset.trace, score: Number(r.dataset.score)}))`)
+	hit := -1
+	for i, r := range rows {
+		if r.Trace == trace {
+			hit = i
+		}
+	}
+	if hit < 0 || rows[hit].Score < 3 || rows[0].Score != rows[hit].Score {
+		t.Errorf("searching merchant %s on %s for %s lists %+v; want %s among the best matches", lag.MerchantID, day, fact.Yuan(lag.AuthorizedAmount), rows, trace)
 	}
 }

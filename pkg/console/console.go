@@ -280,6 +280,7 @@ func (c *Console) routes() http.Handler {
 func (c *Console) apiRoutes() map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{
 		"GET /api/v1/traces/{trace_no}/explain": c.explainTrace,
+		"GET /api/v1/traces":                    c.needFacts(c.findTraces),
 		"GET /api/v1/overview":                  c.needFacts(c.overview),
 		"GET /api/v1/incidents":                 c.needFacts(c.incidents),
 		"GET /api/v1/incidents/traces":          c.needFacts(c.incidentTraces),

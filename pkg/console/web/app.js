@@ -526,6 +526,38 @@
   });
   $('#incident-filters').addEventListener('change', () => { loadIncidents().catch(showError); });
 
+  // --- find a trace without its number -----------------------------------------
+  async function findTraces() {
+    const q = new URLSearchParams();
+    for (const name of ['merchant', 'day', 'amount', 'terminal', 'last4']) {
+      const v = $('#q-' + name).value.trim();
+      if (v) q.set(name, v);
+    }
+    const table = $('#found');
+    table.dataset.state = 'loading';
+    const started = performance.now();
+    const res = await api('/api/v1/traces?' + q.toString());
+    const ms = Math.round(performance.now() - started);
+    const tbody = table.tBodies[0];
+    $('#find-count').textContent = res.traces.length
+      ? 'Sales of ' + res.merchant_id + ' on ' + res.day + ', best match first for ¥' + res.amount + ' (' + ms + ' ms).'
+      : 'No sale of ' + res.merchant_id + ' on ' + res.day + ': check the merchant id and the day.';
+    tbody.replaceChildren(...res.traces.map((m) => el('tr', { 'data-trace': m.trace_no, 'data-score': String(m.score) },
+      el('td', {}, traceLink(m.trace_no)),
+      el('td', { class: 'when' }, when(m.authorized_at)),
+      el('td', { class: 'mono' }, m.terminal_id || '–'),
+      el('td', { class: 'mono' }, m.card_last4 || '–'),
+      el('td', { class: 'num' }, money(m.amount)),
+      el('td', {}, badge(m.status, m.status)),
+      el('td', { class: 'when' }, when(m.expected_payout_at)),
+      el('td', { class: 'when' }, when(m.paid_at)),
+      el('td', {}, m.matched.join(' + ') || '–'))));
+    table.hidden = false;
+    table.dataset.rows = String(res.traces.length);
+    table.dataset.state = 'ready';
+  }
+  $('#find-form').addEventListener('submit', (ev) => { ev.preventDefault(); findTraces().catch(showError); });
+
   // --- batches ------------------------------------------------------------------
   function renderBatches(res) {
     const table = $('#batches');
