@@ -317,13 +317,21 @@ func (r Report) writeIncidents(p func(string, ...any)) {
 				span += " … " + at(loc, s.LastAt)
 			}
 			p("  %2d. [%s, %s] %s", n, s.Severity, s.Status, event.EscapeText(text.IncidentTitle(s, loc)))
-			p("      %d traces, %s, %d merchants; %s", s.Traces, yuan(s.Amount), s.Merchants, span)
+			p("      %s, %s, %s; %s", count(s.Traces, "trace"), yuan(s.Amount), count(s.Merchants, "merchant"), span)
 			p("      action: %s", event.EscapeText(text.IncidentAction(s)))
 			p("      key: %s", event.EscapeText(s.Key.String()))
 		}
 	}
 	show(open, reportOpenIncidents, "open")
 	show(resolved, reportResolvedIncidents, "resolved")
+}
+
+// count is "1 trace" or "2 traces".
+func count(n uint64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // at renders an instant for the report, in loc.
