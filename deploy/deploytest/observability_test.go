@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
 
+	"settlemon/pkg/alert"
 	"settlemon/pkg/console"
 	"settlemon/pkg/ingest"
 	"settlemon/pkg/joiner"
@@ -399,7 +400,8 @@ func TestLongRunningServicesProbeTheirReadiness(t *testing.T) {
 
 type alertmanagerConfig struct {
 	Route struct {
-		Receiver string `yaml:"receiver"`
+		Receiver string   `yaml:"receiver"`
+		GroupBy  []string `yaml:"group_by"`
 		Routes   []struct {
 			Receiver string `yaml:"receiver"`
 		} `yaml:"routes"`
@@ -410,6 +412,21 @@ type alertmanagerConfig struct {
 			URL string `yaml:"url"`
 		} `yaml:"webhook_configs"`
 	} `yaml:"receivers"`
+}
+
+// TestAlertmanagerGroupsByIncident: the alerter labels its incident and
+// batch alerts with the incident key, and Alertmanager groups by it, so one
+// incident is one notification.
+func TestAlertmanagerGroupsByIncident(t *testing.T) {
+	var am alertmanagerConfig
+	if err := yaml.Unmarshal(readRepoFile(t, alertmanagerPath), &am); err != nil {
+		t.Fatalf("parsing %s: %v", alertmanagerPath, err)
+	}
+	for _, l := range []string{alert.LabelAlertName, alert.LabelIncident} {
+		if !slices.Contains(am.Route.GroupBy, l) {
+			t.Errorf("%s: group_by %v lacks %q", alertmanagerPath, am.Route.GroupBy, l)
+		}
+	}
 }
 
 func TestAlertmanagerRoutesToAWebhook(t *testing.T) {

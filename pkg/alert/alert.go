@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"settlemon/pkg/fact"
+	"settlemon/pkg/incident"
 	"settlemon/pkg/store"
 	"settlemon/pkg/text"
 )
@@ -43,6 +44,10 @@ type Config struct {
 	// Defaults 100 and 5m.
 	DeadLetterMax    uint64
 	DeadLetterWindow time.Duration
+
+	// IncidentMinTraces is the Incident alert's threshold: an open
+	// critical incident with at least this many traces fires. Default 1.
+	IncidentMinTraces uint64
 
 	// AlertmanagerURL is the base URL of an Alertmanager-compatible
 	// receiver (…/api/v2/alerts is appended); WebhookURL receives one JSON
@@ -84,23 +89,24 @@ type Config struct {
 // that stalled and resumed between two evaluations still fires once), and a
 // dead-letter burst is news at once.
 func DefaultFor() For {
-	return For{SourceLagging: 2 * time.Minute, PayoutsOverdue: time.Minute, BatchStalled: 0, BatchIncomplete: 0, DeadLetterRate: 0}
+	return For{SourceLagging: 2 * time.Minute, PayoutsOverdue: time.Minute, BatchStalled: 0, BatchIncomplete: 0, DeadLetterRate: 0, Incident: 0}
 }
 
 // DefaultConfig returns the defaults, without receivers.
 func DefaultConfig() Config {
 	return Config{
-		Interval:         10 * time.Second,
-		RepeatInterval:   4 * time.Hour,
-		OverdueCount:     100,
-		OverdueAmount:    1_000_000 * 100,
-		DeadLetterMax:    100,
-		DeadLetterWindow: 5 * time.Minute,
-		QueueSize:        1000,
-		SendTimeout:      10 * time.Second,
-		Retry:            RetryPolicy{}.withDefaults(),
-		ShutdownTimeout:  10 * time.Second,
-		For:              DefaultFor(),
+		Interval:          10 * time.Second,
+		RepeatInterval:    4 * time.Hour,
+		OverdueCount:      100,
+		OverdueAmount:     1_000_000 * 100,
+		DeadLetterMax:     100,
+		DeadLetterWindow:  5 * time.Minute,
+		IncidentMinTraces: 1,
+		QueueSize:         1000,
+		SendTimeout:       10 * time.Second,
+		Retry:             RetryPolicy{}.withDefaults(),
+		ShutdownTimeout:   10 * time.Second,
+		For:               DefaultFor(),
 	}
 }
 
@@ -148,6 +154,7 @@ type Store interface {
 	AnomalyVersions(ctx context.Context, kinds ...fact.Kind) ([]fact.Anomaly, error)
 	JoinerSourceStatus(ctx context.Context) ([]store.SourceStatus, error)
 	OpenAnomalyTotal(ctx context.Context, kind fact.Kind) (count uint64, amount int64, err error)
+	Incidents(ctx context.Context, q store.IncidentQuery) ([]incident.Summary, error)
 	DeadLettersSince(ctx context.Context, since time.Time) (uint64, error)
 	LatestAlerts(ctx context.Context) ([]store.AlertRecord, error)
 	InsertAlerts(ctx context.Context, rows []store.AlertRecord) error
@@ -325,6 +332,13 @@ func (a *Alerter) buildRules() []rule {
 				return nil, err
 			}
 			return overdueConditions(p, n, amount, a.cfg.OverdueCount, a.cfg.OverdueAmount), nil
+		}},
+		{names: []string{Incident}, eval: func(ctx context.Context, _ time.Time) ([]Condition, error) {
+			list, err := a.store.Incidents(ctx, store.IncidentQuery{Status: fact.Open, SkipOutages: true})
+			if err != nil {
+				return nil, err
+			}
+			return IncidentConditions(list, a.cfg.IncidentMinTraces), nil
 		}},
 		{names: []string{DeadLetterRate}, eval: func(ctx context.Context, now time.Time) ([]Condition, error) {
 			n, err := a.store.DeadLettersSince(ctx, now.Add(-a.cfg.DeadLetterWindow))
@@ -591,7 +605,7 @@ func (a *Alerter) observe() {
 // alertSeverities is the severity each alert is raised with.
 var alertSeverities = map[string]fact.Severity{
 	BatchStalled: fact.Critical, BatchIncomplete: fact.Critical, SourceLagging: fact.Critical,
-	PayoutsOverdue: fact.Critical, DeadLetterRate: fact.Warning,
+	PayoutsOverdue: fact.Critical, DeadLetterRate: fact.Warning, Incident: fact.Critical,
 }
 
 // apply takes the finished jobs: a delivered notification becomes the

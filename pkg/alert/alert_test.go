@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"settlemon/pkg/fact"
+	"settlemon/pkg/incident"
 	"settlemon/pkg/store"
 )
 
@@ -28,6 +29,22 @@ type fakeStore struct {
 	deadSince  time.Time
 	alerts     []store.AlertRecord
 	failRules  error // returned by the rule queries when set
+	incidents  []incident.Summary
+}
+
+func (f *fakeStore) Incidents(_ context.Context, q store.IncidentQuery) ([]incident.Summary, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failRules != nil {
+		return nil, f.failRules
+	}
+	var out []incident.Summary
+	for _, s := range f.incidents {
+		if q.Status == "" || s.Status == q.Status {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeStore) AnomalyVersions(_ context.Context, kinds ...fact.Kind) ([]fact.Anomaly, error) {
@@ -374,7 +391,7 @@ func TestSlowReceiver(t *testing.T) {
 		if s := a.Stats(); s.Sent != 8 || s.Undelivered != 0 {
 			t.Errorf("stats = %+v: each notification reached a receiver", s)
 		}
-		if got, want := obs.snapshot(), "map[BatchIncomplete/critical:0 BatchStalled/critical:0 DeadLetterRate/warning:0 PayoutsOverdue/critical:0 SourceLagging/critical:8] map[fast ok:8 slow alert receiver queue full:3 slow ok:5]"; got != want {
+		if got, want := obs.snapshot(), "map[BatchIncomplete/critical:0 BatchStalled/critical:0 DeadLetterRate/warning:0 Incident/critical:0 PayoutsOverdue/critical:0 SourceLagging/critical:8] map[fast ok:8 slow alert receiver queue full:3 slow ok:5]"; got != want {
 			t.Errorf("metrics:\n got %s\nwant %s", got, want)
 		}
 	})
@@ -447,8 +464,8 @@ func TestFailedRuleLeavesAlertsAlone(t *testing.T) {
 		if got := sink.log(); !slices.Equal(got, []string{"firing DeadLetterRate", "resolved DeadLetterRate"}) {
 			t.Fatalf("after recovery: %q", got)
 		}
-		if s := a.Stats(); s.RuleErrors != 4 {
-			t.Errorf("rule errors = %d, want 4 (every rule failed once)", s.RuleErrors)
+		if s := a.Stats(); s.RuleErrors != 5 {
+			t.Errorf("rule errors = %d, want 5 (every rule failed once)", s.RuleErrors)
 		}
 		a.Close()
 	})
@@ -563,7 +580,7 @@ func TestMetrics(t *testing.T) {
 		if err := a.EvaluateOnce(ctx); err != nil {
 			t.Fatal(err)
 		}
-		want := "map[BatchIncomplete/critical:0 BatchStalled/critical:0 DeadLetterRate/warning:1 PayoutsOverdue/critical:0 SourceLagging/critical:2] map[bad receiver answered 400 Bad Request:3 ok ok:3]"
+		want := "map[BatchIncomplete/critical:0 BatchStalled/critical:0 DeadLetterRate/warning:1 Incident/critical:0 PayoutsOverdue/critical:0 SourceLagging/critical:2] map[bad receiver answered 400 Bad Request:3 ok ok:3]"
 		if got := obs.snapshot(); got != want {
 			t.Errorf("after firing:\n got %s\nwant %s", got, want)
 		}
@@ -571,9 +588,62 @@ func TestMetrics(t *testing.T) {
 		if err := a.EvaluateOnce(ctx); err != nil {
 			t.Fatal(err)
 		}
-		want = "map[BatchIncomplete/critical:0 BatchStalled/critical:0 DeadLetterRate/warning:0 PayoutsOverdue/critical:0 SourceLagging/critical:1] map[bad receiver answered 400 Bad Request:5 ok ok:5]"
+		want = "map[BatchIncomplete/critical:0 BatchStalled/critical:0 DeadLetterRate/warning:0 Incident/critical:0 PayoutsOverdue/critical:0 SourceLagging/critical:1] map[bad receiver answered 400 Bad Request:5 ok ok:5]"
 		if got := obs.snapshot(); got != want {
 			t.Errorf("after two resolved:\n got %s\nwant %s", got, want)
+		}
+	})
+}
+
+// TestOneNotificationPerIncident: an open critical incident is one alert,
+// however many anomalies it holds and however often it is evaluated; it
+// resolves when the incident does; warnings, batches and feed outages do not
+// raise it.
+func TestOneNotificationPerIncident(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		run := incident.Key{Class: incident.PayoutRun, Mode: "T1", Day: "2026-10-08"}
+		st := &fakeStore{incidents: []incident.Summary{
+			{Key: run, Kinds: []fact.Kind{fact.PayoutOverdue}, Severity: fact.Critical, Status: fact.Open,
+				Anomalies: 256, Open: 256, Traces: 256, Amount: 108_979_15, Merchants: 141, SomeMerchants: []string{"M1", "M2"}},
+			{Key: incident.Key{Class: incident.Merchant, Kind: fact.MCCMismatch, MerchantID: "M3"}, Severity: fact.Warning, Status: fact.Open, Traces: 4},
+			{Key: incident.Key{Class: incident.Batch, Source: "payouts", BatchID: "B1"}, Severity: fact.Critical, Status: fact.Open, Traces: 1},
+			{Key: incident.OutageKey("payouts", 1), Severity: fact.Critical, Status: fact.Open, Traces: 9000},
+		}}
+		sink := &fakeSink{name: "fake"}
+		a := newTestAlerter(t, testConfig(), st, sink)
+		defer a.Close()
+		ctx := context.Background()
+		for range 3 {
+			if err := a.EvaluateOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sink.mu.Lock()
+		var got []Notification
+		for _, n := range sink.got {
+			if n.Name() == Incident {
+				got = append(got, n)
+			}
+		}
+		sink.mu.Unlock()
+		if len(got) != 1 || got[0].Labels[LabelIncident] != run.String() || got[0].Labels[LabelIncidentClass] != "payout_run" {
+			t.Fatalf("incident notifications %+v, want one for %s", got, run)
+		}
+		if s := got[0].Annotations[AnnotationSummary]; !strings.Contains(s, "T1 payouts due on 2026-10-08") || !strings.Contains(s, "256 traces") {
+			t.Errorf("summary %q", s)
+		}
+		if s := got[0].Annotations[AnnotationAction]; !strings.Contains(s, "chase the paying bank") {
+			t.Errorf("action %q", s)
+		}
+		st.set(func(f *fakeStore) { f.incidents[0].Status = fact.Resolved })
+		if err := a.EvaluateOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		sink.mu.Lock()
+		last := sink.got[len(sink.got)-1]
+		sink.mu.Unlock()
+		if last.Name() != Incident || last.Status != Resolved {
+			t.Fatalf("after the incident resolved: %+v, want its resolution", last)
 		}
 	})
 }

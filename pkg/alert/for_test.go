@@ -18,12 +18,12 @@ func TestForFlag(t *testing.T) {
 		wantErr string
 	}{
 		{"SourceLagging=1s,BatchStalled=0s", For{SourceLagging: time.Second, BatchStalled: 0, PayoutsOverdue: time.Minute,
-			BatchIncomplete: 0, DeadLetterRate: 0}, ""},
+			BatchIncomplete: 0, DeadLetterRate: 0, Incident: 0}, ""},
 		{" DeadLetterRate = 30s ,", For{SourceLagging: 2 * time.Minute, PayoutsOverdue: time.Minute, BatchStalled: 0,
-			BatchIncomplete: 0, DeadLetterRate: 30 * time.Second}, ""},
+			BatchIncomplete: 0, DeadLetterRate: 30 * time.Second, Incident: 0}, ""},
 		{"", DefaultFor(), ""},
 		{"SourceLagging", nil, "want Rule=duration"},
-		{"SourceLaging=1m", nil, `unknown alert "SourceLaging"; the alerts are BatchIncomplete, BatchStalled, DeadLetterRate, PayoutsOverdue, SourceLagging`},
+		{"SourceLaging=1m", nil, `unknown alert "SourceLaging"; the alerts are BatchIncomplete, BatchStalled, DeadLetterRate, Incident, PayoutsOverdue, SourceLagging`},
 		{"SourceLagging=2", nil, "not a duration"},
 		{"SourceLagging=-1s", nil, "must not be negative"},
 	}
@@ -48,7 +48,7 @@ func TestForFlag(t *testing.T) {
 			}
 		})
 	}
-	if got, want := DefaultFor().String(), "BatchIncomplete=0s,BatchStalled=0s,DeadLetterRate=0s,PayoutsOverdue=1m0s,SourceLagging=2m0s"; got != want {
+	if got, want := DefaultFor().String(), "BatchIncomplete=0s,BatchStalled=0s,DeadLetterRate=0s,Incident=0s,PayoutsOverdue=1m0s,SourceLagging=2m0s"; got != want {
 		t.Errorf("DefaultFor = %s, want %s", got, want)
 	}
 	cfg := DefaultConfig()

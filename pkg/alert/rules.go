@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"settlemon/pkg/event"
 	"settlemon/pkg/fact"
+	"settlemon/pkg/incident"
 	"settlemon/pkg/store"
 	"settlemon/pkg/text"
 )
@@ -20,6 +22,7 @@ const (
 	SourceLagging   = "SourceLagging"
 	PayoutsOverdue  = "PayoutsOverdue"
 	DeadLetterRate  = "DeadLetterRate"
+	Incident        = "Incident"
 )
 
 // Help explains every alert, for --help and the README.
@@ -43,6 +46,15 @@ const Help = `Alerts:
   PayoutsOverdue   (critical; label kind) ONE aggregate alert while the open
                    payout_overdue anomalies exceed --overdue-count in number or
                    --overdue-amount in yuan; never one per merchant or trace.
+  Incident         (critical; labels incident_key, incident_class, kind) one per
+                   open critical incident with at least --incident-min-traces
+                   traces: the open anomalies that share one cause (a bank
+                   return code on a day, a merchant's settlement account, a
+                   day's clearing file or payout run, ...), one notification
+                   with the count, amount, merchants and the one action.
+                   Resolves when the incident's last anomaly resolves. Batches
+                   alert as BatchStalled / BatchIncomplete (which carry
+                   incident_key too), feeds as SourceLagging.
   DeadLetterRate   (warning) while more than --dead-letter-max messages were
                    dead-lettered in the last --dead-letter-window (Kafka time,
                    wall clock): a producer sends malformed or invalid events.
@@ -136,6 +148,9 @@ func batchCondition(p *text.Printer, a fact.Anomaly) Condition {
 	}
 	if a.BatchID == "" {
 		delete(labels, LabelBatchID) // an empty label is no label
+	}
+	if a.IncidentKey != "" {
+		labels[LabelIncident] = a.IncidentKey
 	}
 	what := p.S("alert.batch", a.BatchID)
 	if src != "" {
@@ -232,6 +247,60 @@ func overdueConditions(p *text.Printer, count uint64, amount int64, maxCount uin
 			AnnotationAction: p.Action(fact.PayoutOverdue),
 		},
 	}}
+}
+
+// IncidentConditions gives one firing condition per open critical incident
+// with at least minTraces traces, except batches and feed outages (their
+// own alerts cover them). Its times start at the incident's first
+// detection (event time).
+func IncidentConditions(list []incident.Summary, minTraces uint64) []Condition {
+	var out []Condition
+	for i := range list {
+		s := &list[i]
+		if s.Status != fact.Open || s.Severity != fact.Critical || s.Traces < minTraces ||
+			s.Key.Class == incident.Batch || s.Key.Class == incident.SourceOutage {
+			continue
+		}
+		labels := map[string]string{
+			LabelAlertName: Incident, LabelSeverity: string(s.Severity),
+			LabelIncident: s.Key.String(), LabelIncidentClass: string(s.Key.Class),
+		}
+		if len(s.Kinds) > 0 {
+			labels[LabelKind] = string(s.Kinds[0])
+		}
+		title := text.IncidentTitle(*s, time.UTC)
+		out = append(out, Condition{
+			Labels: labels,
+			Annotations: map[string]string{
+				AnnotationSummary: fmt.Sprintf("%s: %d traces, %s yuan, %d merchants", title, s.Traces, fact.YuanGrouped(s.Amount), s.Merchants),
+				AnnotationDescription: fmt.Sprintf("%d open of %d anomalies (%s) detected %s .. %s, merchants %s; incident %s. The traces are in anomalies_latest (incident_key) and on the console.",
+					s.Open, s.Anomalies, kindList(s.Kinds), msTime(s.FirstAt).Format(time.RFC3339), msTime(s.LastAt).Format(time.RFC3339),
+					merchantList(s), s.Key),
+				AnnotationAction: text.IncidentAction(*s),
+			},
+			StartsAt: msTime(s.FirstAt),
+		})
+	}
+	return out
+}
+
+func kindList(kinds []fact.Kind) string {
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = string(k)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func merchantList(s *incident.Summary) string {
+	l := strings.Join(s.SomeMerchants, ", ")
+	if more := int(s.Merchants) - len(s.SomeMerchants); more > 0 {
+		l += fmt.Sprintf(" and %d more", more)
+	}
+	if l == "" {
+		return "none"
+	}
+	return l
 }
 
 // DeadLetterConditions gives the DeadLetterRate condition when n dead

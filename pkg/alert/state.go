@@ -25,6 +25,10 @@ const (
 	LabelSource    = "source"
 	LabelKind      = "kind"
 	LabelAnomalyID = "anomaly_id"
+	// LabelIncident is the incident key (package incident) of the anomalies
+	// an alert is about; Alertmanager groups by it.
+	LabelIncident      = "incident_key"
+	LabelIncidentClass = "incident_class"
 )
 
 // Annotation names the rules set.

@@ -156,6 +156,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	rep.Location = deps.Schedule.Calendar().Location()
 	rep.ClickHouse = cfg.Store.Addr
 	elapsed := time.Since(started)
 	stats := sim.stats

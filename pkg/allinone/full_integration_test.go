@@ -5,6 +5,8 @@ package allinone_test
 import (
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +14,10 @@ import (
 	"settlemon/pkg/allinone"
 	"settlemon/pkg/explain"
 	"settlemon/pkg/fact"
+	"settlemon/pkg/incident"
 	"settlemon/pkg/score"
 	"settlemon/pkg/simulator"
+	"settlemon/pkg/store"
 	"settlemon/pkg/store/storetest"
 )
 
@@ -134,6 +138,14 @@ func TestFullScenario(t *testing.T) {
 		}
 	})
 
+	incidents, err := st.Incidents(ctx, store.IncidentQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("incidents", func(t *testing.T) {
+		checkIncidents(t, truth, anomalies, incidents)
+	})
+
 	t.Run("the same input again gives identical anomalies", func(t *testing.T) {
 		again := runConfig(t, st.Database(), filepath.Join(t.TempDir(), "truth.jsonl"), 1)
 		again.Simulator, again.Pipeline.Partitions, again.Progress = simulator.FullConfig(), 6, 2*time.Second
@@ -153,5 +165,78 @@ func TestFullScenario(t *testing.T) {
 				break
 			}
 		}
+		replayed, err := st.Incidents(ctx, store.IncidentQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(replayed, incidents) {
+			t.Errorf("incidents changed after feeding the input again: %d before, %d after", len(incidents), len(replayed))
+		}
 	})
+}
+
+// checkIncidents: the payout-feed outage is one incident covering exactly
+// the traces it delayed; each injected batch fault is one incident of its
+// batch; every anomaly belongs to an incident, and the payout_overdue rows
+// collapse into a few payout runs.
+func checkIncidents(t *testing.T, truth simulator.RunTruth, anomalies []fact.Anomaly, incidents []incident.Summary) {
+	t.Helper()
+	var delayed int
+	for _, tr := range truth.Traces {
+		if tr.OutageDelayed {
+			delayed++
+		}
+	}
+	out := truth.Outages[0]
+	var outages []incident.Summary
+	byKey := map[incident.Key]incident.Summary{}
+	var inIncidents uint64
+	for _, sm := range incidents {
+		byKey[sm.Key] = sm
+		inIncidents += sm.Anomalies
+		if sm.Key.Class == incident.SourceOutage {
+			outages = append(outages, sm)
+		}
+	}
+	if len(outages) != 1 {
+		t.Fatalf("%d source outages, want the one payout-feed outage: %+v", len(outages), outages)
+	}
+	o := outages[0]
+	t.Logf("outage incident: %d traces, %s, %d merchants, %s .. %s", o.Traces, fact.YuanGrouped(o.Amount), o.Merchants,
+		time.UnixMilli(o.FirstAt).UTC(), time.UnixMilli(o.LastAt).UTC())
+	switch {
+	case o.Key.Source != "payouts" || o.Status != fact.Resolved:
+		t.Errorf("outage %+v, want the payouts feed, resolved", o)
+	case o.FirstAt > out.From || o.FirstAt < out.From-(10*time.Minute).Milliseconds() || o.LastAt < out.To || o.LastAt > out.To+(10*time.Minute).Milliseconds():
+		t.Errorf("outage from %d to %d, want the silence around the truth's %d..%d", o.FirstAt, o.LastAt, out.From, out.To)
+	case o.Traces != uint64(delayed) || o.Amount <= 0:
+		t.Errorf("outage covers %d traces (%d fen), want the %d the truth says it delayed", o.Traces, o.Amount, delayed)
+	}
+	for _, b := range truth.Batches {
+		k := incident.Key{Class: incident.Batch, Source: b.Source, BatchID: b.BatchID}
+		sm, ok := byKey[k]
+		if !ok || sm.Anomalies != 1 || sm.Traces != 1 || !slices.Contains(sm.Kinds, b.Kind) {
+			t.Errorf("batch fault %+v: incident %+v (found %v), want one incident of its one anomaly", b, sm, ok)
+		}
+	}
+	if inIncidents != uint64(len(anomalies)) {
+		t.Errorf("%d anomalies in incidents, %d anomalies", inIncidents, len(anomalies))
+	}
+	var overdue, runs uint64
+	for _, a := range anomalies {
+		if a.Kind == fact.PayoutOverdue {
+			overdue++
+		}
+	}
+	var overdueInRuns uint64
+	for _, sm := range incidents {
+		if sm.Key.Class == incident.PayoutRun {
+			runs++
+			overdueInRuns += sm.Anomalies
+		}
+	}
+	t.Logf("%d incidents from %d anomalies; %d payout_overdue in %d payout runs", len(incidents), len(anomalies), overdue, runs)
+	if overdueInRuns != overdue || runs == 0 || runs > 20 {
+		t.Errorf("%d payout_overdue, %d of them in %d payout-run incidents; want all of them in at most 20", overdue, overdueInRuns, runs)
+	}
 }

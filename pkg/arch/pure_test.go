@@ -20,6 +20,7 @@ var pure = []string{
 	"settlemon/pkg/pan",
 	"settlemon/pkg/score",
 	"settlemon/pkg/text",
+	"settlemon/pkg/incident",
 }
 
 // forbidden are the packages a pure package may not depend on, even

@@ -12,6 +12,7 @@ import (
 
 	"settlemon/pkg/event"
 	"settlemon/pkg/fact"
+	"settlemon/pkg/incident"
 	"settlemon/pkg/store"
 )
 
@@ -27,6 +28,9 @@ type Facts interface {
 	LatestSourceHealth(ctx context.Context) ([]store.SourceHealth, error)
 	LatestAlerts(ctx context.Context) ([]store.AlertRecord, error)
 	DeadLetterReasons(ctx context.Context) (map[string]uint64, error)
+	Incidents(ctx context.Context, q store.IncidentQuery) ([]incident.Summary, error)
+	IncidentTraces(ctx context.Context, key incident.Key, limit int) ([]store.IncidentTrace, uint64, error)
+	FindTraces(ctx context.Context, q store.TraceQuery) ([]store.TraceMatch, error)
 }
 
 // Limits of the list endpoints.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"settlemon/pkg/alert"
 	"settlemon/pkg/explain"
 	"settlemon/pkg/fact"
+	"settlemon/pkg/incident"
 	"settlemon/pkg/store"
 )
 
@@ -37,9 +39,13 @@ type fakeFacts struct {
 	alerts      []store.AlertRecord
 	lastAnomaly store.AnomalyQuery
 	lastBatch   store.BatchQuery
-	lagFrom     time.Time
-	lagTo       time.Time
-	deadlines   int // calls whose context had a deadline
+	// lastIncident and lastIncidentKey: the latest incident queries.
+	lastIncident    store.IncidentQuery
+	lastIncidentKey incident.Key
+	lastFind        store.TraceQuery
+	lagFrom         time.Time
+	lagTo           time.Time
+	deadlines       int // calls whose context had a deadline
 }
 
 func newFakeFacts() *fakeFacts {
@@ -140,6 +146,42 @@ func (f *fakeFacts) DeadLetterReasons(ctx context.Context) (map[string]uint64, e
 	return map[string]uint64{"bad_amount": 3, "card_number": 1}, f.check(ctx)
 }
 
+func (f *fakeFacts) Incidents(ctx context.Context, q store.IncidentQuery) ([]incident.Summary, error) {
+	f.lastIncident = q
+	all := []incident.Summary{
+		{Key: incident.Key{Class: incident.PayoutRun, Mode: "T1", Day: "2026-10-08"}, Kinds: []fact.Kind{fact.PayoutOverdue}, Severity: fact.Critical,
+			Status: fact.Open, Anomalies: 256, Open: 256, Traces: 256, Amount: 10897915, Merchants: 141, SomeMerchants: []string{"M1", "M2"},
+			FirstAt: at("2026-10-08 18:00"), LastAt: at("2026-10-08 18:00")},
+		{Key: incident.OutageKey("payouts", at("2026-10-01 08:55")), Severity: fact.Critical, Status: fact.Resolved, Traces: 9489,
+			Amount: 427463272, Merchants: 203, FirstAt: at("2026-10-01 08:55"), LastAt: at("2026-10-01 21:00"), ResolvedAt: at("2026-10-01 21:00")},
+	}
+	var out []incident.Summary
+	for _, s := range all {
+		if q.Status == "" || s.Status == q.Status {
+			out = append(out, s)
+		}
+	}
+	return out, f.check(ctx)
+}
+
+func (f *fakeFacts) IncidentTraces(ctx context.Context, key incident.Key, limit int) ([]store.IncidentTrace, uint64, error) {
+	f.lastIncidentKey = key
+	return []store.IncidentTrace{
+		{TraceNo: "TR1", MerchantID: "M1", Kind: fact.PayoutOverdue, Status: fact.Open, Amount: 12800, At: at("2026-10-08 18:00"), Details: "T1 payout was due"},
+		{TraceNo: "TR2", MerchantID: "M2", Amount: 100, At: at("2026-10-01 09:30")},
+	}, 256, f.check(ctx)
+}
+
+func (f *fakeFacts) FindTraces(ctx context.Context, q store.TraceQuery) ([]store.TraceMatch, error) {
+	f.lastFind = q
+	return []store.TraceMatch{
+		{TraceNo: "TR1", MerchantID: q.MerchantID, TerminalID: "T1", CardLast4: "0427", Amount: 12800, AuthorizedAt: at("2026-10-01 11:00"),
+			Approved: true, Status: "paid", Mode: "T1", ClearedAmount: 12800, NetPaid: 12723, ExpectedPayoutAt: at("2026-10-08 18:00"),
+			PaidAt: at("2026-10-08 10:00"), AmountMatches: true, Last4Matches: true, Score: 6},
+		{TraceNo: "TR2", MerchantID: q.MerchantID, Amount: 12900, AuthorizedAt: at("2026-10-01 12:00")},
+	}, f.check(ctx)
+}
+
 func newPageConsole(tb testing.TB, cfg Config, facts Facts) *Console {
 	tb.Helper()
 	ex := &fakeExplainer{traces: map[string]explain.Explanation{"TR1": pendingExplanation()}}
@@ -173,6 +215,11 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 		{"/api/v1/lag/hourly?mode=T1&from=2026-09-28T00:00:00%2B08:00&to=2026-09-29T00:00:00%2B08:00", 200},
 		{"/api/v1/anomalies", 200},
 		{"/api/v1/anomalies?kind=payout_failed&merchant=M1&date=2026-10-01&status=all&limit=10&offset=20", 200},
+		{"/api/v1/incidents", 200},
+		{"/api/v1/incidents?status=all&limit=1", 200},
+		{"/api/v1/incidents/traces?key=payout_run%7CT1%7C2026-10-08&limit=10", 200},
+		{"/api/v1/traces?merchant=M1&day=2026-10-01&amount=128&last4=0427", 200},
+		{"/api/v1/traces?merchant=M1&day=2026-10-01&amount=128.00&terminal=T1&limit=5", 200},
 		{"/api/v1/batches", 200},
 		{"/api/v1/batches?status=stalled&source=payouts&limit=5", 200},
 		{"/api/v1/sources", 200},
@@ -205,6 +252,14 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 		{"/api/v1/anomalies?merchant=a%20b", "merchant"},
 		{"/api/v1/anomalies?status=closed", "open, resolved or all"},
 		{"/api/v1/anomalies?kinds=payout_failed", "unknown query parameter"},
+		{"/api/v1/incidents?status=closed", "open, resolved or all"},
+		{"/api/v1/incidents?limit=0", "from 1 to 2000"},
+		{"/api/v1/incidents/traces", "want the key of an incident"},
+		{"/api/v1/incidents/traces?key=nope", "not an incident key"},
+		{"/api/v1/traces?day=2026-10-01&amount=1", "merchant"},
+		{"/api/v1/traces?merchant=M1&day=1.10.2026&amount=1", "want YYYY-MM-DD"},
+		{"/api/v1/traces?merchant=M1&day=2026-10-01&amount=1.234", "at most two decimals"},
+		{"/api/v1/traces?merchant=M1&day=2026-10-01&amount=1&last4=12", "last four digits"},
 		{"/api/v1/batches?status=done", "open, stalled, closed or incomplete"},
 		{"/api/v1/batches?source=auth", "clearing or payouts"},
 		{"/api/v1/lag/hourly?from=yesterday", "RFC 3339"},
@@ -236,7 +291,7 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	failing := newFakeFacts()
 	failing.err = errors.New("dial tcp 10.0.0.1:9000: connection refused")
 	hf := newPageConsole(t, DefaultConfig(), failing).Handler()
-	for _, target := range []string{"/api/v1/overview", "/api/v1/lag/hourly", "/api/v1/anomalies", "/api/v1/batches", "/api/v1/sources", "/api/v1/alerts"} {
+	for _, target := range []string{"/api/v1/overview", "/api/v1/incidents", "/api/v1/lag/hourly", "/api/v1/anomalies", "/api/v1/batches", "/api/v1/sources", "/api/v1/alerts"} {
 		res, body := serveAndCheck(t, hf, get(target, ""), true)
 		if res.StatusCode != 500 || strings.Contains(body, "10.0.0.1") {
 			t.Errorf("%s with ClickHouse down: %d %s; want 500 without internals", target, res.StatusCode, body)
@@ -259,6 +314,48 @@ func decode[T any](tb testing.TB, h http.Handler, target string) T {
 		tb.Fatalf("GET %s: %v\n%s", target, err, body)
 	}
 	return v
+}
+
+// TestIncidents: the incident list carries each incident's sentence and
+// action, open first by default; the drill-down takes the key as listed.
+func TestIncidents(t *testing.T) {
+	f := newFakeFacts()
+	h := newPageConsole(t, DefaultConfig(), f).Handler()
+	open := decode[incidentsResponse](t, h, "/api/v1/incidents")
+	if f.lastIncident.Status != fact.Open || open.Total != 1 || len(open.Incidents) != 1 {
+		t.Fatalf("default list: %+v (query %+v), want the open incident only", open, f.lastIncident)
+	}
+	v := open.Incidents[0]
+	if v.Key != "payout_run|T1|2026-10-08" || v.Title != "T1 payouts due on 2026-10-08 not confirmed by the bank" ||
+		!strings.Contains(v.Action, "chase the paying bank") || v.Amount != "108979.15" || v.Traces != 256 || v.Merchants != 141 {
+		t.Errorf("incident %+v", v)
+	}
+	all := decode[incidentsResponse](t, h, "/api/v1/incidents?status=all&limit=1")
+	if all.Total != 2 || len(all.Incidents) != 1 {
+		t.Errorf("status=all limit=1: total %d, %d shown; want 2 and 1", all.Total, len(all.Incidents))
+	}
+	tr := decode[incidentTracesResponse](t, h, "/api/v1/incidents/traces?key="+url.QueryEscape(v.Key))
+	if f.lastIncidentKey.String() != v.Key || tr.Total != 256 || len(tr.Traces) != 2 || tr.Traces[0].TraceNo != "TR1" {
+		t.Errorf("traces of %s: %+v (asked %v)", v.Key, tr, f.lastIncidentKey)
+	}
+}
+
+// TestFindTraces: the merchant's words become the store's query (the day in
+// the console's zone, the amount in fen); declined and pending sales are
+// named so.
+func TestFindTraces(t *testing.T) {
+	f := newFakeFacts()
+	h := newPageConsole(t, DefaultConfig(), f).Handler()
+	res := decode[findResponse](t, h, "/api/v1/traces?merchant=M1&day=2026-10-01&amount=128&terminal=T1&last4=0427")
+	q := f.lastFind
+	if q.MerchantID != "M1" || q.Amount != 12800 || q.TerminalID != "T1" || q.CardLast4 != "0427" || q.Limit != 10 ||
+		q.From.UnixMilli() != at("2026-10-01 00:00") || q.To.UnixMilli() != at("2026-10-02 00:00") {
+		t.Errorf("query %+v", q)
+	}
+	if len(res.Traces) != 2 || res.Traces[0].TraceNo != "TR1" || res.Traces[0].Status != "paid" ||
+		strings.Join(res.Traces[0].Matched, "+") != "amount+last4" || res.Traces[1].Status != "declined" || res.Amount != "128.00" {
+		t.Errorf("answer %+v", res)
+	}
 }
 
 func TestOverview(t *testing.T) {

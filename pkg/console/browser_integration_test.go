@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -211,6 +212,8 @@ func TestBrowserAcceptance(t *testing.T) {
 		}
 	}
 
+	checkIncidents(t, bctx, base, token)
+	checkFind(t, bctx, st, failed, sched.Calendar().Location())
 	checkSeriesDistinct(t, bctx)
 	checkBatchOrder(t, bctx, batches)
 	checkAlertClocks(t, bctx, alerts)
@@ -706,4 +709,66 @@ type tbWriter struct{ tb testing.TB }
 func (w tbWriter) Write(p []byte) (int, error) {
 	w.tb.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// checkIncidents: the incidents come first on the page, as the API lists
+// them, and clicking one shows its traces below it.
+func checkIncidents(t *testing.T, bctx context.Context, base, token string) {
+	t.Helper()
+	inc := apiGet[incidentsResponse](t, base, "/api/v1/incidents", token)
+	if len(inc.Incidents) == 0 {
+		t.Fatal("the small run has no open incident")
+	}
+	apiGet[incidentTracesResponse](t, base, "/api/v1/incidents/traces?key="+url.QueryEscape(inc.Incidents[0].Key), token)
+	apiGet[incidentsResponse](t, base, "/api/v1/incidents?status=all&limit=3", token)
+	waitJS(t, bctx, `document.querySelector('#incidents').dataset.state === "ready"`, "the incidents table")
+	first := eval[string](t, bctx, `document.querySelector('main > section.panel').id`)
+	if first != "incidents-panel" {
+		t.Errorf("the first panel is %q, want the incidents", first)
+	}
+	keys := eval[[]string](t, bctx, `[...document.querySelectorAll('#incidents tbody tr.incident')].map(r => r.dataset.key)`)
+	if len(keys) != len(inc.Incidents) || keys[0] != inc.Incidents[0].Key {
+		t.Fatalf("the page lists %d incidents (first %v), the API %d (first %s)", len(keys), keys[:min(1, len(keys))], len(inc.Incidents), inc.Incidents[0].Key)
+	}
+	want := inc.Incidents[0]
+	run(t, bctx, chromedp.Click(chromedp.CSS(`#incidents tbody tr.incident`)))
+	waitJS(t, bctx, `(r => r && !r.hidden && r.dataset.state === "ready")(document.querySelector('#incidents tr.incident-traces'))`, "the traces of the first incident")
+	n := eval[int](t, bctx, `document.querySelectorAll('#incidents tr.incident-traces:not([hidden]) table.inner tbody tr').length`)
+	if n == 0 || uint64(n) > want.Traces {
+		t.Errorf("the first incident (%s, %d traces) expands to %d rows", want.Key, want.Traces, n)
+	}
+}
+
+// checkFind: the page's search finds a trace from its merchant, day and
+// amount, and lists it among the best matches.
+func checkFind(t *testing.T, bctx context.Context, st *store.Store, failed anomaliesResponse, loc *time.Location) {
+	t.Helper()
+	if len(failed.Anomalies) == 0 {
+		t.Fatal("no failed payout to look for")
+	}
+	trace := failed.Anomalies[0].TraceNo
+	lag, err := st.TraceLag(context.Background(), trace)
+	if err != nil || lag == nil {
+		t.Fatalf("the settlement-lag fact of %s: %v %v", trace, lag, err)
+	}
+	day := time.UnixMilli(lag.AuthorizedAt).In(loc).Format("2006-01-02")
+	run(t, bctx, chromedp.SetValue(chromedp.CSS("#q-merchant"), lag.MerchantID))
+	run(t, bctx, chromedp.SetValue(chromedp.CSS("#q-day"), day))
+	run(t, bctx, chromedp.SetValue(chromedp.CSS("#q-amount"), fact.Yuan(lag.AuthorizedAmount)))
+	run(t, bctx, chromedp.Click(chromedp.CSS("#find-form button[type=submit]")))
+	waitJS(t, bctx, `document.querySelector('#found').dataset.state === "ready"`, "the search results")
+	type row struct {
+		Trace string `json:"trace"`
+		Score int    `json:"score"`
+	}
+	rows := eval[[]row](t, bctx, `[...document.querySelectorAll('#found tbody tr')].map(r => ({trace: r.dataset.trace, score: Number(r.dataset.score)}))`)
+	hit := -1
+	for i, r := range rows {
+		if r.Trace == trace {
+			hit = i
+		}
+	}
+	if hit < 0 || rows[hit].Score < 3 || rows[0].Score != rows[hit].Score {
+		t.Errorf("searching merchant %s on %s for %s lists %+v; want %s among the best matches", lag.MerchantID, day, fact.Yuan(lag.AuthorizedAmount), rows, trace)
+	}
 }

@@ -282,7 +282,10 @@ func (c *Console) routes() http.Handler {
 func (c *Console) apiRoutes() map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{
 		"GET /api/v1/traces/{trace_no}/explain": c.explainTrace,
+		"GET /api/v1/traces":                    c.needFacts(c.findTraces),
 		"GET /api/v1/overview":                  c.needFacts(c.overview),
+		"GET /api/v1/incidents":                 c.needFacts(c.incidents),
+		"GET /api/v1/incidents/traces":          c.needFacts(c.incidentTraces),
 		"GET /api/v1/lag/hourly":                c.needFacts(c.lagHourly),
 		"GET /api/v1/anomalies":                 c.needFacts(c.anomalies),
 		"GET /api/v1/batches":                   c.needFacts(c.batches),

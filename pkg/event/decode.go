@@ -642,6 +642,11 @@ func (c *checker) time(v *wval, name string) int64 {
 	return ms
 }
 
+// ParseYuan parses an amount in yuan as the feeds write it ("128", "128.5",
+// "128.50": at most two decimals, no sign, at most 16 integer digits) into
+// fen; ok is false for anything else.
+func ParseYuan(s string) (fen int64, ok bool) { return parseFen(s) }
+
 // parseFen parses `^(0|[1-9][0-9]{0,15})(\.[0-9]{1,2})?$` into fen. The
 // 16-digit limit is Decimal(18,2)'s: every accepted value is at most MaxFen,
 // far inside int64.

@@ -97,6 +97,11 @@ type Anomaly struct {
 	BankCodesVersion string
 	BankCodeUnknown  bool
 
+	// IncidentKey names the incident the anomaly belongs to: the anomalies
+	// that share one cause share it (package incident computes it from the
+	// fields above; the store groups on it).
+	IncidentKey string
+
 	// Args are the specifics of this occurrence as values, beside the
 	// amounts and times above; Details is rendered from them (package
 	// text). They are not stored yet.

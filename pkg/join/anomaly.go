@@ -2,6 +2,7 @@ package join
 
 import (
 	"settlemon/pkg/fact"
+	"settlemon/pkg/incident"
 	"settlemon/pkg/text"
 )
 
@@ -45,9 +46,11 @@ func (p *Partition) resolve(a fact.Anomaly, at, asOf int64) {
 	p.emit(a)
 }
 
-// emit renders a's Details and appends it to the facts.
+// emit renders a's Details, names its incident and appends it to the facts.
 func (p *Partition) emit(a fact.Anomaly) {
-	a.Details = text.AnomalyDetails(a, p.sched.Calendar().Location())
+	loc := p.sched.Calendar().Location()
+	a.Details = text.AnomalyDetails(a, loc)
+	a.IncidentKey = incident.Of(&a, loc).String()
 	p.anomalies = append(p.anomalies, a)
 	p.stats.AnomalyFacts++
 }

@@ -17,6 +17,7 @@ import (
 
 	"settlemon/pkg/event"
 	"settlemon/pkg/fact"
+	"settlemon/pkg/incident"
 	"settlemon/pkg/kafkaio"
 	"settlemon/pkg/store"
 	"settlemon/pkg/text"
@@ -46,9 +47,14 @@ type Report struct {
 	LagByMode    []store.ModeLag
 	Anomalies    []store.AnomalyCount // by kind, open and resolved, rows and traces
 	AllAnomalies store.AnomalyCount   // every kind together (a trace counts once)
-	Sources      []store.SourceSummary
-	Batches      []store.BatchSummary
-	Examples     map[string]string // anomaly kind → one trace number with it
+	// Incidents are the anomalies grouped by cause, and the source
+	// outages, most urgent first (incident.Less).
+	Incidents []incident.Summary
+	// Location is where the report shows local times (incidents); nil is UTC.
+	Location *time.Location
+	Sources  []store.SourceSummary
+	Batches  []store.BatchSummary
+	Examples map[string]string // anomaly kind → one trace number with it
 	// UnknownCodes are the bank return codes of failed payouts that the
 	// return-code catalogue lacked (mapped to other), most frequent first;
 	// UnknownCodePayouts counts the failures that carried one.
@@ -86,6 +92,7 @@ type Facts interface {
 	LagByMode(ctx context.Context) ([]store.ModeLag, error)
 	DeclinedCount(ctx context.Context) (uint64, error)
 	AnomalyCounts(ctx context.Context) (byKind []store.AnomalyCount, all store.AnomalyCount, err error)
+	Incidents(ctx context.Context, q store.IncidentQuery) ([]incident.Summary, error)
 	BatchSummaries(ctx context.Context) ([]store.BatchSummary, error)
 	SourceSummaries(ctx context.Context) ([]store.SourceSummary, error)
 	DeadLetterReasons(ctx context.Context) (map[string]uint64, error)
@@ -128,6 +135,9 @@ func Build(ctx context.Context, k kafkaio.Config, st Facts, topics []string) (Re
 		return r, fmt.Errorf("report: %w", err)
 	}
 	if r.Anomalies, r.AllAnomalies, err = st.AnomalyCounts(ctx); err != nil {
+		return r, fmt.Errorf("report: %w", err)
+	}
+	if r.Incidents, err = st.Incidents(ctx, store.IncidentQuery{}); err != nil {
 		return r, fmt.Errorf("report: %w", err)
 	}
 	if r.Batches, err = st.BatchSummaries(ctx); err != nil {
@@ -224,6 +234,8 @@ func (r Report) WriteTextIn(w io.Writer, lang text.Lang) {
 		lag.write(w)
 	}
 	blank()
+	r.writeIncidents(func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) })
+	blank()
 	line("report.anomalies")
 	if len(r.Anomalies) == 0 {
 		line("report.none")
@@ -291,6 +303,70 @@ func (r Report) WriteTextIn(w io.Writer, lang text.Lang) {
 			fmt.Fprintf(w, "  bin/settlemon explain %-14s # %s\n", esc(r.Examples[k]), esc(k))
 		}
 	}
+}
+
+// Incidents shown in the report: the most urgent open ones, then the most
+// urgent resolved ones (where a source outage that is over shows).
+const (
+	reportOpenIncidents     = 15
+	reportResolvedIncidents = 5
+)
+
+// writeIncidents lists the incidents, open first, each with its one action.
+func (r Report) writeIncidents(p func(string, ...any)) {
+	loc := r.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	var open, resolved []incident.Summary
+	var anomalies uint64
+	for _, s := range r.Incidents {
+		anomalies += s.Anomalies
+		if s.Status == fact.Open {
+			open = append(open, s)
+		} else {
+			resolved = append(resolved, s)
+		}
+	}
+	p("Incidents: anomalies that share one cause, and feed outages (%d incidents from %d anomalies: %d open, %d resolved)",
+		len(r.Incidents), anomalies, len(open), len(resolved))
+	if len(r.Incidents) == 0 {
+		p("  none")
+		return
+	}
+	n := 0
+	show := func(list []incident.Summary, limit int, what string) {
+		for i, s := range list {
+			if i == limit {
+				p("  … and %d more %s incidents (console, or incidents_latest)", len(list)-limit, what)
+				break
+			}
+			n++
+			span := at(loc, s.FirstAt)
+			if s.LastAt != s.FirstAt {
+				span += " … " + at(loc, s.LastAt)
+			}
+			p("  %2d. [%s, %s] %s", n, s.Severity, s.Status, event.EscapeText(text.IncidentTitle(s, loc)))
+			p("      %s, %s, %s; %s", count(s.Traces, "trace"), yuan(s.Amount), count(s.Merchants, "merchant"), span)
+			p("      action: %s", event.EscapeText(text.IncidentAction(s)))
+			p("      key: %s", event.EscapeText(s.Key.String()))
+		}
+	}
+	show(open, reportOpenIncidents, "open")
+	show(resolved, reportResolvedIncidents, "resolved")
+}
+
+// count is "1 trace" or "2 traces".
+func count(n uint64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// at renders an instant for the report, in loc.
+func at(loc *time.Location, ms int64) string {
+	return time.UnixMilli(ms).In(loc).Format("2006-01-02 15:04 -07:00")
 }
 
 // writeUnknownCodes says how many failed payouts carried a bank return code

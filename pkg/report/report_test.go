@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"settlemon/pkg/fact"
+	"settlemon/pkg/incident"
 	"settlemon/pkg/store"
 	"settlemon/pkg/text"
 )
@@ -132,6 +134,38 @@ func issueRun() Report {
 			{Source: "payouts", Watermark: 1_790_000_000_000, WatermarkLagS: 0, Status: "ok", LaggingReports: 12, MaxLagS: 43_200, MaxWithheld: 5_100, ConsumerLag: 0},
 		},
 		Examples: map[string]string{"payout_failed": "627100000205"},
+		Incidents: []incident.Summary{
+			{Key: incident.Key{Class: incident.BankReturn, Day: "2026-09-21", Code: "R05"}, Kinds: []fact.Kind{fact.PayoutFailed},
+				Severity: fact.Critical, Status: fact.Open, Anomalies: 1_412, Open: 1_412, Traces: 1_412, Amount: 98_765_00, Merchants: 300,
+				FirstAt: 1_789_990_000_000, LastAt: 1_790_000_000_000},
+			{Key: incident.OutageKey("payouts", 1_789_900_000_000), Severity: fact.Critical, Status: fact.Resolved,
+				Traces: 9_000, Amount: 4_000_000_00, Merchants: 450, FirstAt: 1_789_900_000_000, LastAt: 1_789_943_200_000, ResolvedAt: 1_789_943_200_000},
+		},
+		Location: time.FixedZone("CST", 8*3600),
+	}
+}
+
+// TestIncidentsBeforeKinds: ops read incidents first; the anomalies by kind
+// follow.
+func TestIncidentsBeforeKinds(t *testing.T) {
+	var b bytes.Buffer
+	issueRun().WriteText(&b)
+	out := b.String()
+	inc, kinds := strings.Index(out, "\nIncidents:"), strings.Index(out, "\nAnomalies by kind")
+	if inc < 0 || kinds < 0 || inc > kinds {
+		t.Fatalf("incidents at %d, kinds at %d, want incidents first:\n%s", inc, kinds, out)
+	}
+	for _, want := range []string{
+		"2 incidents from 1412 anomalies: 1 open, 1 resolved",
+		"1. [critical, open] payouts returned by the bank with code R05 on 2026-09-21",
+		"1412 traces, ¥98,765.00, 300 merchants",
+		"2. [critical, resolved] the payouts feed sent nothing from",
+		"action: check the payouts feed's producer",
+		"key: source_outage|payouts|1789900000000",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report lacks %q:\n%s", want, out)
+		}
 	}
 }
 

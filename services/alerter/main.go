@@ -43,6 +43,7 @@ Example:
 	f.Uint64Var(&cfg.OverdueCount, "overdue-count", cfg.OverdueCount, "PayoutsOverdue fires when more payout_overdue anomalies than this are open")
 	overdueYuan := f.Int64("overdue-amount", cfg.OverdueAmount/100, "PayoutsOverdue fires when the open payout_overdue anomalies total more than this, in yuan")
 	f.Uint64Var(&cfg.DeadLetterMax, "dead-letter-max", cfg.DeadLetterMax, "DeadLetterRate fires when more messages than this were dead-lettered within --dead-letter-window")
+	f.Uint64Var(&cfg.IncidentMinTraces, "incident-min-traces", cfg.IncidentMinTraces, "Incident fires for each open critical incident with at least this many traces")
 	f.DurationVar(&cfg.DeadLetterWindow, "dead-letter-window", cfg.DeadLetterWindow, "window of Kafka time (wall clock) for DeadLetterRate")
 	f.StringVar(&cfg.AlertmanagerURL, "alertmanager-url", "", "base URL of an Alertmanager-compatible receiver (…/api/v2/alerts is appended)")
 	f.StringVar(&cfg.WebhookURL, "webhook-url", "", "URL receiving one JSON object per notification")

@@ -1,6 +1,7 @@
 // Command settlemon is the operations tool of a deployment: `settlemon
 // migrate` applies the ClickHouse migrations, `settlemon explain` answers why
-// a trace has not been paid, and `settlemon probe` is the container health
+// a trace has not been paid, `settlemon find` finds a trace from what the
+// merchant knows (merchant, day, amount, terminal, card last four), and `settlemon probe` is the container health
 // check. It links no development tooling; the embedded run, bench, chaos,
 // dev broker and scoring are services/dev/settlemon-dev.
 package main
@@ -17,6 +18,7 @@ const usage = `settlemon — real-time settlement monitor for card acquirers: th
 Usage:
   settlemon migrate  [flags]   apply the ClickHouse migrations (re-running is a no-op)
   settlemon explain  <trace_no> [flags]   why hasn't this trace been paid? status, due date, timeline, anomalies
+  settlemon find     --merchant --day --amount [--terminal] [--last4]   the trace of a sale, without its number
   settlemon probe    <url>     GET a URL, exit 0 on 2xx (container health checks)
 
 The development commands (run, score, bench, broker, chaos) are settlemon-dev
@@ -42,6 +44,8 @@ func run(args []string) int {
 		return service.ExitCode("settlemon migrate", migrate(args[1:]))
 	case "explain":
 		return explainCommand(args[1:])
+	case "find":
+		return findCommand(args[1:])
 	case "probe":
 		return probeCommand(args[1:])
 	case "-h", "--help", "help":

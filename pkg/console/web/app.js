@@ -433,6 +433,131 @@
   filters.addEventListener('submit', (ev) => { ev.preventDefault(); loadAnomalies().catch(showError); });
   filters.addEventListener('reset', () => { setTimeout(() => loadAnomalies().catch(showError), 0); });
 
+  // --- incidents ----------------------------------------------------------------
+  // expanded holds the keys of the incidents whose traces are shown; it
+  // survives the refreshes.
+  const expanded = new Set();
+
+  async function loadIncidents() {
+    const status = $('#i-status').value || 'open';
+    const res = await api('/api/v1/incidents?status=' + encodeURIComponent(status));
+    renderIncidents(res);
+    await Promise.all([...expanded].map((k) => loadIncidentTraces(k)));
+  }
+
+  function incidentRowId(key) {
+    return 'inc-' + Array.from(key, (c) => c.charCodeAt(0).toString(16)).join('');
+  }
+
+  function renderIncidents(res) {
+    const table = $('#incidents');
+    const tbody = table.tBodies[0];
+    $('#incident-count').textContent = res.total > res.incidents.length
+      ? 'Showing the ' + num(res.incidents.length) + ' most urgent of ' + num(res.total) + ' incidents.'
+      : num(res.total) + (res.total === 1 ? ' incident.' : ' incidents.');
+    if (!res.incidents.length) {
+      emptyRow(tbody, 8, 'No incident.');
+    } else {
+      const rows = [];
+      for (const i of res.incidents) {
+        const open = expanded.has(i.key);
+        rows.push(el('tr', { class: 'incident', 'data-key': i.key, 'data-class': i.class, 'aria-expanded': open ? 'true' : 'false', tabindex: '0' },
+          el('td', {}, badge(i.severity, i.severity)),
+          el('td', {}, el('strong', {}, i.title), el('br'), el('small', { class: 'action' }, i.action)),
+          el('td', { class: 'num' }, num(i.traces)),
+          el('td', { class: 'num' }, money(i.amount)),
+          el('td', { class: 'num', title: (i.some_merchants || []).join(', ') }, num(i.merchants)),
+          el('td', { class: 'when' }, when(i.first_at)),
+          el('td', { class: 'when' }, when(i.last_at)),
+          el('td', {}, badge(i.status, i.status))));
+        const sub = el('tr', { class: 'incident-traces', id: incidentRowId(i.key), 'data-key': i.key },
+          el('td', { colspan: '8' }, el('p', { class: 'empty' }, 'loading…')));
+        sub.hidden = !open;
+        rows.push(sub);
+      }
+      tbody.replaceChildren(...rows);
+    }
+    table.dataset.rows = String(res.incidents.length);
+    table.dataset.total = String(res.total);
+    table.dataset.state = 'ready';
+  }
+
+  async function loadIncidentTraces(key) {
+    const row = document.getElementById(incidentRowId(key));
+    if (!row) return;
+    const res = await api('/api/v1/incidents/traces?limit=200&key=' + encodeURIComponent(key));
+    const list = el('table', { class: 'inner' },
+      el('thead', {}, el('tr', {}, el('th', {}, 'When'), el('th', {}, 'Trace / batch'), el('th', {}, 'Merchant'), el('th', {}, 'Kind'),
+        el('th', { class: 'num' }, 'Amount'), el('th', {}, 'Details'), el('th', {}, 'Status'))),
+      el('tbody', {}, ...res.traces.map((t) => el('tr', { 'data-trace': t.trace_no || '' },
+        el('td', { class: 'when' }, when(t.at)),
+        el('td', {}, t.trace_no ? traceLink(t.trace_no) : (t.batch_id ? el('span', { class: 'mono' }, 'batch ' + t.batch_id) : '–')),
+        el('td', { class: 'mono' }, t.merchant_id || '–'),
+        el('td', {}, t.kind || 'delivered late'),
+        el('td', { class: 'num' }, money(t.amount)),
+        el('td', {}, el('span', { class: 'detail' }, t.details || '')),
+        el('td', {}, t.status ? badge(t.status, t.status) : '–')))));
+    const note = res.total > res.traces.length
+      ? 'The first ' + num(res.traces.length) + ' of ' + num(res.total) + ' traces.'
+      : num(res.total) + (res.total === 1 ? ' trace.' : ' traces.');
+    row.firstChild.replaceChildren(el('p', { class: 'count' }, note), list);
+    row.dataset.state = 'ready';
+  }
+
+  $('#incidents').addEventListener('click', (ev) => {
+    if (ev.target.closest('a')) return; // a trace link opens explain
+    const tr = ev.target.closest('tr.incident');
+    if (!tr) return;
+    const key = tr.dataset.key;
+    const sub = document.getElementById(incidentRowId(key));
+    if (expanded.has(key)) {
+      expanded.delete(key);
+      tr.setAttribute('aria-expanded', 'false');
+      if (sub) sub.hidden = true;
+      return;
+    }
+    expanded.add(key);
+    tr.setAttribute('aria-expanded', 'true');
+    if (sub) sub.hidden = false;
+    loadIncidentTraces(key).catch(showError);
+  });
+  $('#incidents').addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && ev.target.matches('tr.incident')) ev.target.click();
+  });
+  $('#incident-filters').addEventListener('change', () => { loadIncidents().catch(showError); });
+
+  // --- find a trace without its number -----------------------------------------
+  async function findTraces() {
+    const q = new URLSearchParams();
+    for (const name of ['merchant', 'day', 'amount', 'terminal', 'last4']) {
+      const v = $('#q-' + name).value.trim();
+      if (v) q.set(name, v);
+    }
+    const table = $('#found');
+    table.dataset.state = 'loading';
+    const started = performance.now();
+    const res = await api('/api/v1/traces?' + q.toString());
+    const ms = Math.round(performance.now() - started);
+    const tbody = table.tBodies[0];
+    $('#find-count').textContent = res.traces.length
+      ? 'Sales of ' + res.merchant_id + ' on ' + res.day + ', best match first for ¥' + res.amount + ' (' + ms + ' ms).'
+      : 'No sale of ' + res.merchant_id + ' on ' + res.day + ': check the merchant id and the day.';
+    tbody.replaceChildren(...res.traces.map((m) => el('tr', { 'data-trace': m.trace_no, 'data-score': String(m.score) },
+      el('td', {}, traceLink(m.trace_no)),
+      el('td', { class: 'when' }, when(m.authorized_at)),
+      el('td', { class: 'mono' }, m.terminal_id || '–'),
+      el('td', { class: 'mono' }, m.card_last4 || '–'),
+      el('td', { class: 'num' }, money(m.amount)),
+      el('td', {}, badge(m.status, m.status)),
+      el('td', { class: 'when' }, when(m.expected_payout_at)),
+      el('td', { class: 'when' }, when(m.paid_at)),
+      el('td', {}, m.matched.join(' + ') || '–'))));
+    table.hidden = false;
+    table.dataset.rows = String(res.traces.length);
+    table.dataset.state = 'ready';
+  }
+  $('#find-form').addEventListener('submit', (ev) => { ev.preventDefault(); findTraces().catch(showError); });
+
   // --- batches ------------------------------------------------------------------
   function renderBatches(res) {
     const table = $('#batches');
@@ -610,6 +735,7 @@
     refreshing = true;
     const jobs = [
       api('/api/v1/overview').then(renderOverview),
+      loadIncidents(),
       api('/api/v1/lag/hourly').then(renderLag),
       api('/api/v1/alerts').then(renderAlerts),
       loadAnomalies(),
