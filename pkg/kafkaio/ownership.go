@@ -1,0 +1,69 @@
+package kafkaio
+
+import (
+	"slices"
+	"sync"
+)
+
+// Ownership is what one consumer-group member owns: the partitions of its
+// current generation, with the generation id and the member id the
+// coordinator gave it. Set is called on every assignment, Revoke when the
+// generation ends; both say what changed, for the log. It is safe for
+// concurrent use (the metrics read it on every scrape).
+type Ownership struct {
+	mu         sync.Mutex
+	generation int32
+	member     string
+	parts      []int // sorted
+}
+
+// Owned is a copy of what an Ownership holds.
+type Owned struct {
+	Generation int32
+	Member     string
+	Partitions []int // sorted
+}
+
+// Set records the assignment of generation gen to member and returns the
+// partitions gained and lost against the previous assignment.
+func (o *Ownership) Set(gen int32, member string, parts []int) (gained, lost []int) {
+	next := slices.Clone(parts)
+	slices.Sort(next)
+	next = slices.Compact(next)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	gained, lost = diff(o.parts, next), diff(next, o.parts)
+	o.generation, o.member, o.parts = gen, member, next
+	return gained, lost
+}
+
+// Revoke records the end of generation gen and returns the partitions it
+// released; nothing when a later generation was set already.
+func (o *Ownership) Revoke(gen int32) []int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if gen != o.generation {
+		return nil
+	}
+	lost := o.parts
+	o.parts = nil
+	return lost
+}
+
+// Get returns what is owned now.
+func (o *Ownership) Get() Owned {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return Owned{Generation: o.generation, Member: o.member, Partitions: slices.Clone(o.parts)}
+}
+
+// diff returns the elements of b (sorted) missing from a (sorted).
+func diff(a, b []int) []int {
+	var out []int
+	for _, v := range b {
+		if _, found := slices.BinarySearch(a, v); !found {
+			out = append(out, v)
+		}
+	}
+	return out
+}
