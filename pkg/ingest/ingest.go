@@ -335,7 +335,8 @@ func (in *Ingest) open(ctx context.Context) error {
 		ID: in.cfg.Group, Brokers: k.Brokers, Dialer: dialer, Topics: []string{in.cfg.Topic},
 		StartOffset: kafka.FirstOffset, HeartbeatInterval: time.Second, SessionTimeout: 10 * time.Second,
 		RebalanceTimeout: 10 * time.Second, JoinGroupBackoff: time.Second,
-		ErrorLogger: kafkaio.ErrorLogger(in.log, "kafka group"),
+		GroupBalancers: []kafka.GroupBalancer{kafkaio.SortedRange{}}, // the same split for the same members
+		ErrorLogger:    kafkaio.ErrorLogger(in.log, "kafka group"),
 	}, kafka.ReaderConfig{
 		Brokers:       k.Brokers,
 		Topic:         in.cfg.Topic,

@@ -298,7 +298,8 @@ func (j *Joiner) Run(ctx context.Context) error {
 		ID: j.cfg.Group, Brokers: k.Brokers, Dialer: dialer, Topics: []string{j.cfg.Topic},
 		StartOffset: kafka.FirstOffset, HeartbeatInterval: time.Second, SessionTimeout: j.cfg.SessionTimeout,
 		RebalanceTimeout: 10 * time.Second, JoinGroupBackoff: time.Second,
-		ErrorLogger: kafkaio.ErrorLogger(j.log, "kafka group"),
+		GroupBalancers: []kafka.GroupBalancer{kafkaio.SortedRange{}}, // the same split for the same members
+		ErrorLogger:    kafkaio.ErrorLogger(j.log, "kafka group"),
 	})
 	if err != nil {
 		return fmt.Errorf("joiner: joining group %s: %w", j.cfg.Group, err)

@@ -2,7 +2,10 @@ package kafkaio
 
 import (
 	"slices"
+	"strings"
 	"sync"
+
+	"github.com/segmentio/kafka-go"
 )
 
 // Ownership is what one consumer-group member owns: the partitions of its
@@ -66,4 +69,32 @@ func diff(a, b []int) []int {
 		}
 	}
 	return out
+}
+
+// SortedRange is kafka-go's range assignor over the partitions in id
+// order. kafka-go's RangeGroupBalancer cuts the partitions in the order the
+// broker's metadata lists them, which need not be sorted (and differs
+// between calls on some brokers), so one membership can get a different
+// split in every generation, and each such rebalance moves partitions (and
+// their join state) for nothing. Sorted, the split depends only on the
+// members: sorted by member id, the first gets the lowest ids. It speaks
+// the "range" protocol, so it mixes with members using kafka-go's own.
+type SortedRange struct{}
+
+// ProtocolName implements kafka.GroupBalancer.
+func (SortedRange) ProtocolName() string { return kafka.RangeGroupBalancer{}.ProtocolName() }
+
+// UserData implements kafka.GroupBalancer.
+func (SortedRange) UserData() ([]byte, error) { return kafka.RangeGroupBalancer{}.UserData() }
+
+// AssignGroups implements kafka.GroupBalancer.
+func (SortedRange) AssignGroups(members []kafka.GroupMember, partitions []kafka.Partition) kafka.GroupMemberAssignments {
+	sorted := slices.Clone(partitions)
+	slices.SortFunc(sorted, func(a, b kafka.Partition) int {
+		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+			return c
+		}
+		return a.ID - b.ID
+	})
+	return kafka.RangeGroupBalancer{}.AssignGroups(members, sorted)
 }

@@ -3,6 +3,8 @@ package kafkaio
 import (
 	"slices"
 	"testing"
+
+	"github.com/segmentio/kafka-go"
 )
 
 func TestOwnership(t *testing.T) {
@@ -54,5 +56,23 @@ func TestOwnership(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestSortedRangeIgnoresMetadataOrder(t *testing.T) {
+	members := []kafka.GroupMember{{ID: "joiner-b-2", Topics: []string{"e"}}, {ID: "joiner-a-1", Topics: []string{"e"}}}
+	orders := [][]int{{0, 1, 2, 3}, {3, 1, 0, 2}, {2, 3, 1, 0}}
+	for _, order := range orders {
+		var parts []kafka.Partition
+		for _, id := range order {
+			parts = append(parts, kafka.Partition{Topic: "e", ID: id})
+		}
+		got := SortedRange{}.AssignGroups(members, parts)
+		if a, b := got["joiner-a-1"]["e"], got["joiner-b-2"]["e"]; !slices.Equal(a, []int{0, 1}) || !slices.Equal(b, []int{2, 3}) {
+			t.Errorf("metadata order %v: a %v, b %v; want [0 1] and [2 3]", order, a, b)
+		}
+	}
+	if (SortedRange{}).ProtocolName() != "range" {
+		t.Error("not the range protocol")
 	}
 }
