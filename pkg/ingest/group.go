@@ -49,6 +49,9 @@ type groupReader struct {
 // what it handed out; under the group's rebalance timeout.
 const drainWait = 5 * time.Second
 
+// partitionQueue bounds each partition reader's own queue.
+const partitionQueue = 1000
+
 // delivery is a message with the claim that read it.
 type delivery struct {
 	m kafka.Message
@@ -122,6 +125,9 @@ func (g *groupReader) readPartition(ctx context.Context, gen *kafka.Generation, 
 	c := &claim{gen: gen, ctx: ctx, handed: -1, committed: -1}
 	rc := g.rc
 	rc.Partition = id
+	// The shared queue holds the read-ahead; each partition's own stays
+	// small, so that memory does not grow with the partitions owned.
+	rc.QueueCapacity = min(rc.QueueCapacity, partitionQueue)
 	r := kafka.NewReader(rc)
 	defer r.Close()
 	if offset < 0 {
@@ -134,6 +140,11 @@ func (g *groupReader) readPartition(ctx context.Context, gen *kafka.Generation, 
 	for {
 		m, err := r.FetchMessage(ctx)
 		if err != nil {
+			if ctx.Err() == nil {
+				// Ending this function ends the generation: the group
+				// rebalances and the partition is read again.
+				g.log.Warn("ingest: reading the partition failed; rejoining the group", "partition", id, "err", err)
+			}
 			break // the generation ended (or the group closed)
 		}
 		select {

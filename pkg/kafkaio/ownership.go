@@ -10,14 +10,16 @@ import (
 
 // Ownership is what one consumer-group member owns: the partitions of its
 // current generation, with the generation id and the member id the
-// coordinator gave it. Set is called on every assignment, Revoke when the
-// generation ends; both say what changed, for the log. It is safe for
+// coordinator gave it. Set is called on every assignment and says what
+// changed against the previous assignment (a revocation in between
+// notwithstanding), Revoke when the generation ends. It is safe for
 // concurrent use (the metrics read it on every scrape).
 type Ownership struct {
 	mu         sync.Mutex
 	generation int32
 	member     string
-	parts      []int // sorted
+	parts      []int // sorted; nil once revoked
+	last       []int // the last assignment, kept across a revocation
 }
 
 // Owned is a copy of what an Ownership holds.
@@ -28,15 +30,15 @@ type Owned struct {
 }
 
 // Set records the assignment of generation gen to member and returns the
-// partitions gained and lost against the previous assignment.
+// partitions gained and lost against the previous generation's assignment.
 func (o *Ownership) Set(gen int32, member string, parts []int) (gained, lost []int) {
 	next := slices.Clone(parts)
 	slices.Sort(next)
 	next = slices.Compact(next)
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	gained, lost = diff(o.parts, next), diff(next, o.parts)
-	o.generation, o.member, o.parts = gen, member, next
+	gained, lost = diff(o.last, next), diff(next, o.last)
+	o.generation, o.member, o.parts, o.last = gen, member, next, next
 	return gained, lost
 }
 

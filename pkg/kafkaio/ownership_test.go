@@ -28,7 +28,7 @@ func TestOwnership(t *testing.T) {
 		{"revoke releases the generation's partitions", []step{
 			{gen: 4, parts: []int{3, 1}, gained: []int{1, 3}, owned: []int{1, 3}},
 			{revoke: true, gen: 4, lost: []int{1, 3}},
-			{gen: 5, parts: []int{1}, gained: []int{1}, owned: []int{1}},
+			{gen: 5, parts: []int{1}, lost: []int{3}, owned: []int{1}}, // against generation 4, not the revocation
 		}},
 		{"a stale revoke changes nothing", []step{
 			{gen: 6, parts: []int{0}, gained: []int{0}, owned: []int{0}},
