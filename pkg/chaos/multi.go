@@ -475,14 +475,15 @@ func ownedFrom(mfs map[string]*dto.MetricFamily) owned {
 		}
 	}
 	slices.Sort(o.parts)
-	value := func(name string) float64 {
-		for _, m := range mfs[name].GetMetric() {
-			if m.Gauge != nil {
-				return m.GetGauge().GetValue()
-			}
-			return m.GetCounter().GetValue()
+	value := func(name string) float64 { // of an unlabelled gauge or counter
+		ms := mfs[name].GetMetric()
+		if len(ms) == 0 {
+			return 0
 		}
-		return 0
+		if ms[0].Gauge != nil {
+			return ms[0].GetGauge().GetValue()
+		}
+		return ms[0].GetCounter().GetValue()
 	}
 	o.generation = max(value("settlemon_joiner_group_generation"), value("settlemon_ingest_group_generation"))
 	o.checkpoints = value("settlemon_joiner_checkpoints_total")
