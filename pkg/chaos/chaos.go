@@ -42,7 +42,16 @@ const (
 	BrokerRestart    Scenario = "broker-restart"
 	KafkaFaults      Scenario = "kafka-faults"
 	InsertReplyDrop  Scenario = "insert-reply-drop"
+	// MultiInstance runs a three-node broker, two ingest instances per
+	// source and two joiner instances, shuffles partition leaders and
+	// coordinators while the input is published, SIGKILLs one joiner and
+	// starts a third in its place (multi.go). It is not among Scenarios():
+	// name it to run it.
+	MultiInstance Scenario = "multi-instance"
 )
+
+// knownScenarios are those Scenarios() runs and those run only on request.
+func knownScenarios() []Scenario { return append(Scenarios(), MultiInstance) }
 
 // Scenarios returns every disturbing scenario, in the order they run.
 func Scenarios() []Scenario {
@@ -50,7 +59,8 @@ func Scenarios() []Scenario {
 }
 
 // ParseScenarios reads a comma-separated list of scenario names; "all" (or
-// nothing) is every scenario.
+// nothing) is every scenario of Scenarios(); MultiInstance runs only when
+// named.
 func ParseScenarios(s string) ([]Scenario, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || s == "all" {
@@ -59,8 +69,8 @@ func ParseScenarios(s string) ([]Scenario, error) {
 	var out []Scenario
 	for _, name := range strings.Split(s, ",") {
 		sc := Scenario(strings.TrimSpace(name))
-		if !slices.Contains(Scenarios(), sc) {
-			return nil, fmt.Errorf("unknown scenario %q (want all or some of %v)", name, Scenarios())
+		if !slices.Contains(knownScenarios(), sc) {
+			return nil, fmt.Errorf("unknown scenario %q (want all or some of %v)", name, knownScenarios())
 		}
 		if !slices.Contains(out, sc) {
 			out = append(out, sc)
@@ -182,7 +192,7 @@ func (c Config) Validate() error {
 		add("no seeds")
 	}
 	for _, sc := range c.Scenarios {
-		if !slices.Contains(Scenarios(), sc) {
+		if !slices.Contains(knownScenarios(), sc) {
 			add("unknown scenario %q", sc)
 		}
 	}

@@ -34,6 +34,10 @@ type Result struct {
 	Disturbance string // what was done, in words
 	Elapsed     time.Duration
 
+	// Ownership is what the multi-instance scenario saw of the instances'
+	// partitions; nil for the other scenarios.
+	Ownership *Ownership
+
 	Problems []string // why the run failed; empty: passed
 	Details  []string // the first differing rows and unplanned exits
 }

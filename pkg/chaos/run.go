@@ -45,8 +45,10 @@ type run struct {
 	controlAddr string
 	broker      *child
 	ingests     []*child
-	joiner      *child
+	ingestSrc   []event.Source // the source of each of ingests
+	joiners     []*child       // started ones; multi-instance adds more mid-run
 	proxy       *Proxy
+	multi       *multiRun // the multi-instance scenario's state (multi.go)
 
 	pubMu sync.Mutex // held while publishing, and across a broker restart
 	pub   *kafkaio.Publisher
@@ -56,14 +58,20 @@ type run struct {
 
 	mu          sync.Mutex
 	recoveries  []time.Duration
+	recoveredBy map[string]time.Duration // the recovery after each disturbance, by what it was
 	unrecovered int
 	peakLag     int64
 	disturbance []string
 	problems    []string
+	ownership   *Ownership // multi-instance only
 	watchers    sync.WaitGroup
 }
 
-func (r *run) pipeline() []*child { return append(slices.Clone(r.ingests), r.joiner) }
+func (r *run) pipeline() []*child {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append(slices.Clone(r.ingests), r.joiners...)
+}
 
 func (r *run) problem(format string, a ...any) {
 	r.mu.Lock()
@@ -106,6 +114,10 @@ func (h *Harness) runOne(ctx context.Context, seed int64, sc Scenario, in *input
 		r.problem("%d disturbances were never recovered from", r.unrecovered)
 	}
 	res.PeakLag = r.peakLag
+	res.Ownership = r.ownership
+	if o := res.Ownership; o != nil {
+		o.KillRecovery = r.recoveredBy["kill of "+o.Killed]
+	}
 	if r.broker != nil {
 		res.BrokerRSS = r.broker.stats().PeakRSS
 	}
@@ -216,7 +228,7 @@ func (r *run) execute(ctx context.Context) (*store.Image, *report.Report, error)
 	r.controlAddr = "127.0.0.1:" + strconv.Itoa(controlPort)
 	r.broker = newChild("broker", filepath.Join(r.h.bin, "settlemon-dev"), []string{"broker",
 		"--port", strconv.Itoa(brokerPort), "--data-dir", filepath.Join(r.dir, "broker"), "--sync-writes",
-		"--partitions", strconv.Itoa(cfg.Partitions), "--control-listen", r.controlAddr,
+		"--partitions", strconv.Itoa(cfg.Partitions), "--control-listen", r.controlAddr, "--brokers", strconv.Itoa(r.brokers()),
 		"--fault-produce-topics", r.topo.Topics.Events + "," + r.topo.Topics.DLQ, "--fault-seed", strconv.FormatInt(r.seed, 10),
 	}, childEnv(), filepath.Join(logs, "broker.log"), false, r.log)
 	if err := r.broker.start(); err != nil {
@@ -257,7 +269,10 @@ func (r *run) execute(ctx context.Context) (*store.Image, *report.Report, error)
 		stopped = true
 		// Stage by stage in the pipeline's drain order, the children of a
 		// stage together.
-		for _, stage := range pipeline.Stages(r.ingests, r.joiner) {
+		r.mu.Lock()
+		stages := pipeline.Stages(r.ingests, r.joiners...)
+		r.mu.Unlock()
+		for _, stage := range stages {
 			var wg sync.WaitGroup
 			for _, c := range stage {
 				wg.Go(func() {
@@ -347,14 +362,18 @@ func (r *run) startPipeline(logs string) error {
 		// kafkaio.Watchdog) exits and is restarted well within its wait.
 		"--stuck-after", "45s"}
 	env := childEnv("GOMEMLIMIT=" + cfg.MemoryLimit)
+	if r.sc == MultiInstance {
+		return r.startMulti(logs, common, env)
+	}
 	for s := event.Auth; s < event.NumSources; s++ {
 		name := "ingest-" + s.String()
 		args := append(r.topo.IngestArgs(s), common...)
 		r.ingests = append(r.ingests, newChild(name, filepath.Join(r.h.bin, "ingest"), args, env, filepath.Join(logs, name+".log"), true, r.log))
+		r.ingestSrc = append(r.ingestSrc, s)
 	}
 	args := append(r.topo.JoinerArgs(), common...)
-	r.joiner = newChild("joiner", filepath.Join(r.h.bin, "joiner"), args, env, filepath.Join(logs, "joiner.log"), true, r.log)
-	for _, stage := range pipeline.Stages(r.ingests, r.joiner) {
+	r.joiners = []*child{newChild("joiner", filepath.Join(r.h.bin, "joiner"), args, env, filepath.Join(logs, "joiner.log"), true, r.log)}
+	for _, stage := range pipeline.Stages(r.ingests, r.joiners...) {
 		for _, c := range stage {
 			if err := c.start(); err != nil {
 				return err
@@ -391,6 +410,8 @@ func (r *run) disturb(ctx, wctx context.Context, t0 time.Time) error {
 		return nil
 	case Kill:
 		return r.kills(ctx, wctx, t0)
+	case MultiInstance:
+		return r.multiInstance(ctx, wctx, t0)
 	case ClickHouseOutage:
 		if !sleepUntil(ctx, t0.Add(po/4)) {
 			return ctx.Err()
@@ -486,7 +507,7 @@ func (r *run) kills(ctx, wctx context.Context, t0 time.Time) error {
 	targets := make([]*child, n)
 	for i := range targets {
 		if i < (n+1)/2 {
-			targets[i] = r.joiner
+			targets[i] = r.joiners[0]
 		} else {
 			targets[i] = r.ingests[rng.IntN(len(r.ingests))]
 		}
@@ -540,13 +561,14 @@ func (r *run) kills(ctx, wctx context.Context, t0 time.Time) error {
 
 // groupOf is the consumer group a pipeline child belongs to.
 func (r *run) groupOf(c *child) groupTopic {
-	if c == r.joiner {
-		return groupTopic{r.topo.Groups.Joiner, r.topo.Topics.Events}
-	}
-	for s, in := range r.ingests {
+	for i, in := range r.ingests {
 		if in == c {
+			s := r.ingestSrc[i]
 			return groupTopic{r.topo.Groups.Ingest[s], r.topo.Topics.Sources[s]}
 		}
+	}
+	if slices.Contains(r.pipeline(), c) {
+		return groupTopic{r.topo.Groups.Joiner, r.topo.Topics.Events}
 	}
 	return groupTopic{}
 }
@@ -786,6 +808,10 @@ func (r *run) watch(ctx context.Context, what string, since time.Time) {
 			return
 		}
 		r.recoveries = append(r.recoveries, d)
+		if r.recoveredBy == nil {
+			r.recoveredBy = map[string]time.Duration{}
+		}
+		r.recoveredBy[what] = max(r.recoveredBy[what], d)
 	}()
 }
 

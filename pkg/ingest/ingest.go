@@ -136,6 +136,10 @@ type Stats struct {
 	ConsumedBytes     uint64            // key and value bytes consumed
 	DeadLetterReasons map[string]uint64 // DeadLettered by reason
 	PartitionLag      map[int]int64     // per source partition: messages behind its end at the last read
+
+	// Owned is the consumer-group assignment held now: generation, member
+	// id and partitions of the source topic.
+	Owned kafkaio.Owned
 }
 
 // Ingest is one running consumer.
@@ -143,7 +147,8 @@ type Ingest struct {
 	cfg    Config
 	deps   Deps
 	log    *slog.Logger
-	reader *kafka.Reader
+	reader *groupReader      // the source topic, as a member of the group (group.go)
+	owned  kafkaio.Ownership // what reader owns now
 	out    *kafka.Writer
 	dlq    *kafka.Writer
 
@@ -190,6 +195,7 @@ func (in *Ingest) Stats() Stats {
 	s := Stats{Consumed: in.consumed.Load(), Archived: in.archived.Load(), Forwarded: in.forwarded.Load(),
 		Declined: in.declined.Load(), Control: in.control.Load(), DeadLettered: in.dead.Load(), Batches: in.batches.Load()}
 	in.progress.fill(&s)
+	s.Owned = in.owned.Get()
 	return s
 }
 
@@ -325,23 +331,25 @@ func (in *Ingest) open(ctx context.Context) error {
 	if in.dlq, err = kafkaio.NewWriter(k, in.cfg.DLQTopic, kafkaio.WriterConfig{}); err != nil {
 		return err
 	}
-	logErr := kafkaio.ErrorLogger(in.log, "kafka reader")
-	in.reader = kafka.NewReader(kafka.ReaderConfig{
-		Brokers:           k.Brokers,
-		GroupID:           in.cfg.Group,
-		Topic:             in.cfg.Topic,
-		Dialer:            dialer,
-		StartOffset:       kafka.FirstOffset,
-		MinBytes:          1,
-		MaxBytes:          16 << 20,
-		MaxWait:           kafkaio.LongPoll,             // the batch window is in.cfg.MaxWait (fetch)
-		QueueCapacity:     min(in.cfg.MaxBatch, 20_000), // read-ahead, from which batches are gathered
-		CommitInterval:    0,                            // synchronous commits, only after durability
-		HeartbeatInterval: time.Second,
-		SessionTimeout:    10 * time.Second,
-		RebalanceTimeout:  10 * time.Second,
-		ErrorLogger:       logErr,
-	})
+	in.reader, err = newGroupReader(kafka.ConsumerGroupConfig{
+		ID: in.cfg.Group, Brokers: k.Brokers, Dialer: dialer, Topics: []string{in.cfg.Topic},
+		StartOffset: kafka.FirstOffset, HeartbeatInterval: time.Second, SessionTimeout: 10 * time.Second,
+		RebalanceTimeout: 10 * time.Second, JoinGroupBackoff: time.Second,
+		GroupBalancers: []kafka.GroupBalancer{kafkaio.SortedRange{}}, // the same split for the same members
+		ErrorLogger:    kafkaio.ErrorLogger(in.log, "kafka group"),
+	}, kafka.ReaderConfig{
+		Brokers:       k.Brokers,
+		Topic:         in.cfg.Topic,
+		Dialer:        dialer,
+		MinBytes:      1,
+		MaxBytes:      16 << 20,
+		MaxWait:       kafkaio.LongPoll,             // the batch window is in.cfg.MaxWait (fetch)
+		QueueCapacity: min(in.cfg.MaxBatch, 20_000), // read-ahead, from which batches are gathered
+		ErrorLogger:   kafkaio.ErrorLogger(in.log, "kafka reader"),
+	}, &in.owned, in.log, in.progress.forget)
+	if err != nil {
+		return fmt.Errorf("ingest %s: %w", in.cfg.Source, err)
+	}
 	return nil
 }
 
@@ -458,7 +466,6 @@ func (in *Ingest) persist(ctx context.Context, b *batch) error {
 func (in *Ingest) reportHealth(ctx context.Context) {
 	host, _ := os.Hostname()
 	instance := fmt.Sprintf("%s/%d", host, os.Getpid())
-	reader := in.reader // Close clears the field; the reader itself stays safe to ask
 	t := time.NewTicker(in.cfg.HealthInterval)
 	defer t.Stop()
 	for {
@@ -469,7 +476,7 @@ func (in *Ingest) reportHealth(ctx context.Context) {
 		}
 		now := time.Now()
 		row := store.SourceHealth{Source: in.cfg.Source.String(), Reporter: "ingest", Instance: instance, ObservedAt: now.UnixMilli(),
-			ConsumerLag: reader.Stats().Lag, IdleS: -1, WatermarkLagS: -1, Status: "ok", ThresholdS: -1}
+			ConsumerLag: in.progress.totalLag(), IdleS: -1, WatermarkLagS: -1, Status: "ok", ThresholdS: -1}
 		if last := in.lastRead.Load(); last > 0 {
 			row.IdleS = (now.UnixMilli() - last) / 1000
 		}

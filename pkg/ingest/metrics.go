@@ -37,6 +37,26 @@ func (p *progress) read(m *kafka.Message) {
 	p.mu.Unlock()
 }
 
+// forget drops the lag of partitions this instance no longer owns.
+func (p *progress) forget(parts []int) {
+	p.mu.Lock()
+	for _, id := range parts {
+		delete(p.lag, id)
+	}
+	p.mu.Unlock()
+}
+
+// totalLag is the lag summed over the partitions read.
+func (p *progress) totalLag() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var sum int64
+	for _, l := range p.lag {
+		sum += l
+	}
+	return sum
+}
+
 // deadLettered records one dead letter.
 func (p *progress) deadLettered(reason string) {
 	p.mu.Lock()
@@ -80,6 +100,9 @@ var (
 	descDead       = prometheus.NewDesc("settlemon_dead_letters_total", "Messages sent to the dead-letter topic and table, by reason.", append(ingestLabels, "reason"), nil)
 	descLastBatch  = prometheus.NewDesc("settlemon_ingest_last_batch_timestamp_seconds", "Wall-clock time the last batch was committed (Unix seconds).", ingestLabels, nil)
 	descIngestWM   = prometheus.NewDesc("settlemon_ingest_watermark_timestamp_seconds", "Lowest watermark over the source partitions read so far (event time, Unix seconds).", ingestLabels, nil)
+	descOwnedN     = prometheus.NewDesc("settlemon_ingest_partitions_owned", "Partitions of the source topic this instance owns in its current consumer-group generation.", ingestLabels, nil)
+	descOwned      = prometheus.NewDesc("settlemon_ingest_partition_owned", "1 for each partition of the source topic this instance owns now (absent when not owned).", []string{"source", "group", "topic", "partition"}, nil)
+	descGeneration = prometheus.NewDesc("settlemon_ingest_group_generation", "The consumer-group generation of the partitions this instance owns now (0 before the first).", ingestLabels, nil)
 	descConsumerLg = prometheus.NewDesc("settlemon_consumer_lag_messages", "Messages between the last one read and the end of the partition, per consumer (ingest or joiner), group and partition.", []string{"group", "topic", "partition"}, prometheus.Labels{"consumer": "ingest"})
 )
 
@@ -95,7 +118,7 @@ func NewCollector(ins ...*Ingest) *Collector { return &Collector{ingests: ins} }
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConsumed, descBytes, descArchived, descForwarded, descDeclined, descControl,
-		descBatches, descDead, descLastBatch, descIngestWM, descConsumerLg} {
+		descBatches, descDead, descLastBatch, descIngestWM, descOwnedN, descOwned, descGeneration, descConsumerLg} {
 		ch <- d
 	}
 }
@@ -130,6 +153,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		if wm := in.minWM.Load(); wm > 0 {
 			ch <- prometheus.MustNewConstMetric(descIngestWM, prometheus.GaugeValue, float64(wm)/1000, src, topic)
+		}
+		ch <- prometheus.MustNewConstMetric(descOwnedN, prometheus.GaugeValue, float64(len(s.Owned.Partitions)), src, topic)
+		ch <- prometheus.MustNewConstMetric(descGeneration, prometheus.GaugeValue, float64(s.Owned.Generation), src, topic)
+		for _, p := range s.Owned.Partitions {
+			ch <- prometheus.MustNewConstMetric(descOwned, prometheus.GaugeValue, 1, src, in.cfg.Group, topic, strconv.Itoa(p))
 		}
 		for p, lag := range s.PartitionLag {
 			ch <- prometheus.MustNewConstMetric(descConsumerLg, prometheus.GaugeValue, float64(lag), in.cfg.Group, topic, strconv.Itoa(p))

@@ -54,6 +54,10 @@ type Config struct {
 	MerchantsWait   time.Duration
 	Group           string // the joiner's consumer group
 	Clock           string // live or replay
+	// SessionTimeout is how long the group coordinator waits for a silent
+	// member (a killed process) before it hands that member's partitions
+	// to the others; a clean stop leaves the group at once.
+	SessionTimeout time.Duration
 
 	FlushRows     int           // facts per sink batch
 	FlushInterval time.Duration // longest a fact waits for the sink
@@ -92,7 +96,7 @@ type Config struct {
 
 // DefaultConfig returns a production joiner: the pipeline's topics and
 // groups, waiting up to 2m for the merchants ingest, the live clock, 20,000
-// facts per insert flushed at least every second, 5,000 records per fetch,
+// facts per insert flushed at least every second, a 10s group session, 5,000 records per fetch,
 // a checkpoint every minute or 2,000,000 records, stuck after 2m, health
 // every 5s, a source lagging past 30m, and join.DefaultConfig. An embedded
 // or replayed run sets ClockReplay.
@@ -105,6 +109,7 @@ func DefaultConfig() Config {
 		MerchantsWait:      2 * time.Minute,
 		Group:              event.JoinerGroup,
 		Clock:              ClockLive,
+		SessionTimeout:     10 * time.Second,
 		FlushRows:          20000,
 		FlushInterval:      time.Second,
 		FetchBatch:         5000,
@@ -127,6 +132,9 @@ func (c Config) Validate() error {
 	}
 	if c.FlushRows <= 0 || c.FlushInterval <= 0 || c.FetchBatch <= 0 || c.HealthInterval <= 0 || c.StallThreshold <= 0 {
 		return errors.New("joiner: flush rows, flush interval, fetch batch, health interval and stall threshold must be positive")
+	}
+	if c.SessionTimeout < time.Second {
+		return fmt.Errorf("joiner: session timeout %s is under a second (the heartbeat interval)", c.SessionTimeout)
 	}
 	if c.CheckpointRecords > 0 && c.CheckpointInterval <= 0 {
 		return errors.New("joiner: checkpoint interval must be positive when checkpoints are on")
@@ -182,6 +190,10 @@ type Stats struct {
 	Commits     uint64
 	Generations uint64
 
+	// Owned is the consumer-group assignment held now: generation, member
+	// id and partitions of the topic.
+	Owned kafkaio.Owned
+
 	// UnknownCodes counts the payout failures written whose bank return
 	// code the catalogue lacks (mapped to other).
 	UnknownCodes uint64
@@ -214,6 +226,7 @@ type Joiner struct {
 	partLag sync.Map                   // partition → records behind its end (metrics.go)
 	refused [numRefusals]atomic.Uint64 // checkpoints refused on restore, by reason (checkpoint.go)
 	sink    *sink                      // every partition's facts, one insert per table at a time
+	owned   kafkaio.Ownership          // the partitions of the current generation
 }
 
 // New builds a joiner; it connects on Run.
@@ -245,7 +258,8 @@ func New(cfg Config, deps Deps) (*Joiner, error) {
 func (j *Joiner) Stats() Stats {
 	s := Stats{Records: j.records.Load(), Restored: j.restored.Load(), LagFacts: j.lagFacts.Load(), Anomalies: j.anomalies.Load(), BatchRows: j.batchRows.Load(),
 		Checkpoints: j.checkpoints.Load(), Restores: j.checkpointsRestored.Load(),
-		Corrupt: j.corrupt.Load(), Commits: j.commits.Load(), Generations: j.generations.Load(), UnknownCodes: j.unknownCodes.Load()}
+		Corrupt: j.corrupt.Load(), Commits: j.commits.Load(), Generations: j.generations.Load(), UnknownCodes: j.unknownCodes.Load(),
+		Owned: j.owned.Get()}
 	j.open.Range(func(_, v any) bool { s.OpenTraces += v.(int64); return true })
 	j.stateBytes.Range(func(_, v any) bool { s.StateBytes += v.(int64); return true })
 	s.PartitionLag = j.partitionLag()
@@ -282,9 +296,10 @@ func (j *Joiner) Run(ctx context.Context) error {
 	}
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID: j.cfg.Group, Brokers: k.Brokers, Dialer: dialer, Topics: []string{j.cfg.Topic},
-		StartOffset: kafka.FirstOffset, HeartbeatInterval: time.Second, SessionTimeout: 10 * time.Second,
+		StartOffset: kafka.FirstOffset, HeartbeatInterval: time.Second, SessionTimeout: j.cfg.SessionTimeout,
 		RebalanceTimeout: 10 * time.Second, JoinGroupBackoff: time.Second,
-		ErrorLogger: kafkaio.ErrorLogger(j.log, "kafka group"),
+		GroupBalancers: []kafka.GroupBalancer{kafkaio.SortedRange{}}, // the same split for the same members
+		ErrorLogger:    kafkaio.ErrorLogger(j.log, "kafka group"),
 	})
 	if err != nil {
 		return fmt.Errorf("joiner: joining group %s: %w", j.cfg.Group, err)
@@ -336,7 +351,20 @@ func (j *Joiner) Run(ctx context.Context) error {
 		}
 		j.generations.Add(1)
 		assigned := gen.Assignments[j.cfg.Topic]
-		j.log.Info("partitions assigned", "generation", gen.ID, "partitions", len(assigned))
+		ids := make([]int, len(assigned))
+		for i, pa := range assigned {
+			ids[i] = pa.ID
+		}
+		gained, lost := j.owned.Set(gen.ID, gen.MemberID, ids)
+		j.log.Info("partitions assigned", "generation", gen.ID, "member_id", gen.MemberID, "topic", j.cfg.Topic,
+			"partitions", j.owned.Get().Partitions, "gained", gained, "lost", lost)
+		gen.Start(func(gctx context.Context) {
+			// The generation ends on a rebalance or on shutdown.
+			<-gctx.Done()
+			if released := j.owned.Revoke(gen.ID); len(released) > 0 {
+				j.log.Info("partitions revoked", "generation", gen.ID, "member_id", gen.MemberID, "topic", j.cfg.Topic, "partitions", released)
+			}
+		})
 		for _, pa := range assigned {
 			pa := pa
 			gen.Start(func(gctx context.Context) {

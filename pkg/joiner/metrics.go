@@ -22,6 +22,11 @@ var (
 	descGenerations = prometheus.NewDesc("settlemon_joiner_generations_total", "Consumer group generations (rebalances) this instance joined.", nil, nil)
 	descRefused     = prometheus.NewDesc("settlemon_joiner_checkpoints_refused_total", "Join checkpoints refused on restore, the partition replayed from its first offset instead, by reason: corrupt (checksum mismatch), truncated, layout (another build), unreadable.", []string{"reason"}, nil)
 	descUnknownCode = prometheus.NewDesc("settlemon_joiner_unknown_bank_codes_total", "Payout failures written whose bank return code the return-code catalogue lacks (mapped to other): add the codes to the catalogue (--bank-codes-file). The codes are logged and listed in the run report.", nil, nil)
+	descCheckpoints = prometheus.NewDesc("settlemon_joiner_checkpoints_total", "Partition checkpoints of the join state written.", nil, nil)
+	descRestores    = prometheus.NewDesc("settlemon_joiner_checkpoint_restores_total", "Partitions this instance restored from a checkpoint on assignment (then replayed only the records after it).", nil, nil)
+	descOwnedN      = prometheus.NewDesc("settlemon_joiner_partitions_owned", "Partitions of the events topic this instance owns in its current consumer-group generation.", nil, nil)
+	descOwned       = prometheus.NewDesc("settlemon_joiner_partition_owned", "1 for each partition of the events topic this instance owns now (absent when not owned).", []string{"group", "topic", "partition"}, nil)
+	descGeneration  = prometheus.NewDesc("settlemon_joiner_group_generation", "The consumer-group generation of the partitions this instance owns now (0 before the first).", nil, nil)
 	descOpen        = prometheus.NewDesc("settlemon_joiner_open_traces", "Traces held open in the join state over the owned partitions.", nil, nil)
 	descStateBytes  = prometheus.NewDesc("settlemon_joiner_state_bytes", "Estimated bytes of join state over the owned partitions.", nil, nil)
 	descLag         = prometheus.NewDesc("settlemon_consumer_lag_messages", "Messages between the last one read and the end of the partition, per consumer (ingest or joiner), group and partition.", []string{"group", "topic", "partition"}, prometheus.Labels{"consumer": "joiner"})
@@ -42,7 +47,7 @@ func NewCollector(j *Joiner) *Collector { return &Collector{j: j} }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRecords, descRestored, descCorrupt, descCommits, descGenerations, descRefused, descUnknownCode, descOpen, descStateBytes,
+	for _, d := range []*prometheus.Desc{descRecords, descRestored, descCorrupt, descCommits, descGenerations, descRefused, descUnknownCode, descCheckpoints, descRestores, descOwnedN, descOwned, descGeneration, descOpen, descStateBytes,
 		descLag, descWatermark, descWMLag, descLagging, descWithheld} {
 		ch <- d
 	}
@@ -61,6 +66,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descCommits, s.Commits)
 	counter(descGenerations, s.Generations)
 	counter(descUnknownCode, s.UnknownCodes)
+	counter(descCheckpoints, s.Checkpoints)
+	counter(descRestores, s.Restores)
+	ch <- prometheus.MustNewConstMetric(descOwnedN, prometheus.GaugeValue, float64(len(s.Owned.Partitions)))
+	ch <- prometheus.MustNewConstMetric(descGeneration, prometheus.GaugeValue, float64(s.Owned.Generation))
+	for _, p := range s.Owned.Partitions {
+		ch <- prometheus.MustNewConstMetric(descOwned, prometheus.GaugeValue, 1, j.cfg.Group, j.cfg.Topic, strconv.Itoa(p))
+	}
 	for reason, n := range s.Refused {
 		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(n), reason)
 	}

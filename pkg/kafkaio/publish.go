@@ -26,8 +26,10 @@ func NewPublisher(c Config) *Publisher {
 }
 
 // Publish writes msgs, each to its Topic, synchronously. A message pinned to
-// a partition carries the ToPartition header. Failed writes are retried whole,
-// so a message can be stored twice: consumers de-duplicate by event id.
+// a partition carries the ToPartition header. A write that fails for some
+// messages only (a partition whose leader moved) is retried for those; one
+// that fails whole is retried whole. A message can still be stored twice (an
+// ambiguous ack): consumers de-duplicate by event id.
 func (p *Publisher) Publish(ctx context.Context, msgs []kafka.Message) error {
 	var order []string
 	byTopic := map[string][]kafka.Message{}
@@ -47,14 +49,36 @@ func (p *Publisher) Publish(ctx context.Context, msgs []kafka.Message) error {
 		if err != nil {
 			return err
 		}
-		batch := byTopic[t]
+		pending := byTopic[t]
 		bo := backoff.NewExponentialBackOff()
 		bo.MaxElapsedTime = p.MaxElapsed
-		if err := backoff.Retry(func() error { return w.WriteMessages(ctx, batch...) }, backoff.WithContext(bo, ctx)); err != nil {
-			return fmt.Errorf("publishing %d messages to %s: %w", len(batch), t, err)
+		write := func() error {
+			err := w.WriteMessages(ctx, pending...)
+			pending = unwritten(pending, err)
+			return err
+		}
+		if err := backoff.Retry(write, backoff.WithContext(bo, ctx)); err != nil {
+			return fmt.Errorf("publishing %d of %d messages to %s: %w", len(pending), len(byTopic[t]), t, err)
 		}
 	}
 	return nil
+}
+
+// unwritten returns the messages of msgs that err says were not written:
+// those with an error of their own when err is a kafka.WriteErrors for
+// msgs, else all of them.
+func unwritten(msgs []kafka.Message, err error) []kafka.Message {
+	var werrs kafka.WriteErrors
+	if err == nil || !errors.As(err, &werrs) || len(werrs) != len(msgs) {
+		return msgs
+	}
+	var out []kafka.Message
+	for i, e := range werrs {
+		if e != nil {
+			out = append(out, msgs[i])
+		}
+	}
+	return out
 }
 
 func (p *Publisher) writer(topic string) (*kafka.Writer, error) {

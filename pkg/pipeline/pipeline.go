@@ -157,9 +157,10 @@ func (c Config) Consumers() []Consumer {
 }
 
 // Stages orders a pipeline's components, whatever runs them, for start and
-// for drain: the ingest consumers together first, then the joiner. Draining
-// ingest first lets the joiner commit what ingest forwarded last.
-func Stages[T any](ingests []T, joiner T) [][]T { return [][]T{ingests, {joiner}} }
+// for drain: the ingest consumers together first, then the joiner instances
+// together. Draining ingest first lets the joiner commit what ingest
+// forwarded last.
+func Stages[T any](ingests []T, joiners ...T) [][]T { return [][]T{ingests, joiners} }
 
 // IngestArgs are the flags that place a services/ingest process in this
 // topology as the source's consumer.

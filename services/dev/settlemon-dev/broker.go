@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"settlemon/pkg/chaos"
@@ -25,14 +26,18 @@ writing them (an ambiguous ack: the producer retries and stores the batch
 twice) and fail fetch requests, each at a rate; --control-listen serves
 GET /faults (rates and how many requests were faulted) and PUT /faults
 {"produce_ambiguous_rate":0.1,"fetch_error_rate":0.05} to change the rates
-while it runs. A development broker: one node, no replication; production
-runs a real Kafka.`)
+while it runs. With --brokers N it runs N nodes (the first on --port, the
+others on free ports) and the control endpoint also serves GET /leaders and
+POST /leaders/shuffle, which draws a new leader for every partition and
+rehashes the group coordinators. A development broker: no replication;
+production runs a real Kafka.`)
 	lc := service.LogFlags(f)
 	var cfg devbroker.Config
 	var faults chaos.FaultConfig
 	f.IntVar(&cfg.Port, "port", 19092, "loopback port to listen on")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "keep topics, records and committed offsets in this folder (empty: in memory, lost on exit)")
 	f.BoolVar(&cfg.SyncWrites, "sync-writes", false, "fsync every write, so that data survives kill -9 (needs --data-dir)")
+	f.IntVar(&cfg.Brokers, "brokers", 1, "nodes of the cluster: the first on --port, the others on free loopback ports")
 	f.IntVar(&cfg.Partitions, "partitions", 6, "partitions of the topics it creates")
 	f.ListVar(&cfg.Topics, "topics", nil, "topics to create at start, comma-separated")
 	f.Float64Var(&faults.ProduceAmbiguousRate, "fault-produce-ambiguous-rate", 0, "share of produced partitions answered REQUEST_TIMED_OUT after the append")
@@ -70,6 +75,7 @@ runs a real Kafka.`)
 	if err != nil {
 		return err
 	}
+	leaders := chaos.NewLeaderShuffle(b.Cluster(), cfg.Topics)
 	ctx, stop := service.SignalContext(context.Background())
 	defer stop()
 	if *control != "" {
@@ -77,12 +83,17 @@ runs a real Kafka.`)
 		if err != nil {
 			return fmt.Errorf("fault control: %w", err)
 		}
-		srv := &http.Server{Handler: inj.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		mux := http.NewServeMux()
+		mux.Handle("/faults", inj.Handler())
+		mux.Handle("/healthz", inj.Handler())
+		mux.Handle("/leaders", leaders.Handler())
+		mux.Handle("/leaders/", leaders.Handler())
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 		defer srv.Close()
 		log.Info("fault control listening", "addr", ln.Addr().String())
 	}
-	fmt.Printf("broker listening on %s\n", b.Addr())
+	fmt.Printf("broker listening on %s\n", strings.Join(b.Addrs(), ","))
 	<-ctx.Done()
 	st := inj.State()
 	log.Info("broker stopping", "produce_ambiguous", st.ProduceAmbiguous, "fetch_errors", st.FetchErrors)

@@ -50,7 +50,7 @@ Exit status 0 only if every scenario passed for every seed; 4 if one failed.`)
 	lc := service.LogFlags(f)
 	cfg := def
 	seeds := f.String("seeds", "1,2,3", "comma-separated simulation seeds")
-	scenarios := f.String("scenarios", "all", "comma-separated scenarios, or all: kill, clickhouse-outage, broker-restart, kafka-faults, insert-reply-drop")
+	scenarios := f.String("scenarios", "all", "comma-separated scenarios, or all: kill, clickhouse-outage, broker-restart, kafka-faults, insert-reply-drop; multi-instance (3 broker nodes, 2 ingest per source, 2 joiners, one SIGKILLed and replaced) runs only when named")
 	f.StringVar(&cfg.WorkDir, "work-dir", ".run/chaos", "folder for binaries, broker data, logs and ClickHouse's run folder")
 	f.StringVar(&cfg.BinDir, "bin-dir", "", "use prebuilt settlemon-dev, ingest and joiner binaries from this folder (empty: build them)")
 	f.IntVar(&cfg.Simulator.Days, "days", cfg.Simulator.Days, "simulated traffic days per seed")
