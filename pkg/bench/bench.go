@@ -66,6 +66,9 @@ type Config struct {
 	ClickHousePIDFile string
 
 	SkipBaseline bool
+	// SkipStripped skips the stripped pipeline (stripped.go), the same-run
+	// reference the product's rate is divided by.
+	SkipStripped bool
 	Live         LiveConfig
 	// JoinWorkload is the simulated run the join is measured on alone, on
 	// one goroutine; Days 0 skips it.
@@ -237,12 +240,15 @@ type Result struct {
 	// figure rather than left out.
 	CHAfter, CHSettle time.Duration
 	Baseline          *Phase // nil: skipped
-	Pipeline          Pipeline
-	Live              *LiveResult
-	Join              *JoinCore
-	State             []StateSize
-	Restore           *joiner.RestoreMeasurement // checkpointed recovery
-	Total             time.Duration
+	// Stripped is the stripped pipeline on the same input (stripped.go);
+	// nil: skipped.
+	Stripped *Phase
+	Pipeline Pipeline
+	Live     *LiveResult
+	Join     *JoinCore
+	State    []StateSize
+	Restore  *joiner.RestoreMeasurement // checkpointed recovery
+	Total    time.Duration
 }
 
 // Run executes the bench.
@@ -365,6 +371,17 @@ func measureStream(ctx context.Context, cfg Config, deps Deps, k kafkaio.Config,
 	if m.chOK {
 		fmt.Fprintln(deps.Out, "bench: waiting for ClickHouse to finish merging what the phase wrote ...")
 		res.CHAfter, res.CHSettle = settleClickHouse(ctx, m)
+	}
+	if !cfg.SkipStripped {
+		fmt.Fprintln(deps.Out, "bench: stripped pipeline — decode → re-key by trace → minimal join → settlement_lag, no archive, no rules ...")
+		ph, err := stripped(ctx, cfg, deps, k, totals, m)
+		if err != nil {
+			return err
+		}
+		res.Stripped = &ph
+		if m.chOK {
+			settleClickHouse(ctx, m)
+		}
 	}
 	if cfg.Live.Traces > 0 {
 		fmt.Fprintf(deps.Out, "bench: live latency — %d payout deadlines over %s ...\n", cfg.Live.Traces, cfg.Live.Spread)

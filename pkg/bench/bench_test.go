@@ -147,3 +147,33 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestReportShowsProductOverStripped(t *testing.T) {
+	tests := []struct {
+		name     string
+		stripped *Phase
+		want     []string
+		not      []string
+	}{
+		{"measured", &Phase{Messages: 1000, Elapsed: time.Second, CPU: Usage{Pipeline: 5 * time.Millisecond}},
+			[]string{"stripped pipeline, source events/s", "1,000/s", "product ÷ stripped, same run", "0.50", "MISSED by 33%", "stripped pipeline  "}, nil},
+		{"skipped", nil, nil, []string{"stripped"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Result{Pipeline: Pipeline{Phase: Phase{Messages: 1000, Elapsed: 2 * time.Second}}, Stripped: tt.stripped}
+			var b strings.Builder
+			r.WriteText(&b)
+			for _, w := range tt.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("the report lacks %q:\n%s", w, b.String())
+				}
+			}
+			for _, w := range tt.not {
+				if strings.Contains(b.String(), w) {
+					t.Errorf("the report has %q:\n%s", w, b.String())
+				}
+			}
+		})
+	}
+}

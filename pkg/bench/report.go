@@ -19,6 +19,9 @@ const (
 	TargetBytesPerTrace = 250       // bytes per open trace at 10M open traces
 	TargetStateTraces   = 10_000_000
 	TargetLiveP99       = 5 * time.Second
+	// TargetStrippedRatio is the product's end-to-end rate over the
+	// stripped pipeline's, measured in the same run.
+	TargetStrippedRatio = 0.75
 )
 
 // atLeast says how a measured value compares with a floor target.
@@ -101,6 +104,12 @@ func (r *Result) WriteText(w io.Writer) {
 		fmt.Fprintf(tw, "raw kafka-go consume of the same topics, messages/s (no decoding)\t%s\t\t\n", perSec(r.Baseline.Rate()))
 		fmt.Fprintf(tw, "pipeline ÷ raw consume\t%.2f\t\t\n", p.Rate()/r.Baseline.Rate())
 	}
+	if st := r.Stripped; st != nil && st.Rate() > 0 {
+		fmt.Fprintf(tw, "stripped pipeline, source events/s (decode → re-key by trace → minimal join → settlement_lag, %s)\t%s\t\t\n",
+			st.Elapsed.Round(time.Millisecond), perSec(st.Rate()))
+		ratio := p.Rate() / st.Rate()
+		fmt.Fprintf(tw, "product ÷ stripped, same run\t%.2f\t≥ %.2f\t%s\n", ratio, TargetStrippedRatio, atLeast(ratio, TargetStrippedRatio))
+	}
 	if j := r.Join; j != nil {
 		wall := float64(j.Records) / j.Elapsed.Seconds()
 		cpu := float64(j.Records) / j.CPU.Seconds()
@@ -178,6 +187,9 @@ func (r *Result) WriteText(w io.Writer) {
 	}
 	if r.Baseline != nil {
 		row("raw consume", *r.Baseline)
+	}
+	if r.Stripped != nil {
+		row("stripped pipeline", *r.Stripped)
 	}
 	tw.Flush()
 	elapsedCPU := p.CPU.Pipeline + p.CPU.Broker + p.CPU.ClickHouse
