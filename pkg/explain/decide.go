@@ -489,8 +489,8 @@ func (s *subject) otherOpen(skip fact.Kind) string {
 			continue
 		}
 		n++
-		if first == nil || severityRank(a.Severity) < severityRank(first.Severity) ||
-			severityRank(a.Severity) == severityRank(first.Severity) && a.DetectedAt < first.DetectedAt {
+		if first == nil || a.Severity.Rank() < first.Severity.Rank() ||
+			a.Severity.Rank() == first.Severity.Rank() && a.DetectedAt < first.DetectedAt {
 			first = a
 		}
 	}
@@ -509,18 +509,6 @@ func (s *subject) otherOpen(skip fact.Kind) string {
 		out = p.S("explain.open.more", out, strconv.Itoa(n-1))
 	}
 	return out
-}
-
-func severityRank(s fact.Severity) int {
-	switch s {
-	case fact.Critical:
-		return 0
-	case fact.Warning:
-		return 1
-	case fact.Info:
-		return 2
-	}
-	return 3
 }
 
 func shownMode(m event.Mode) event.Mode {
@@ -595,7 +583,7 @@ func anomalies(in []fact.Anomaly, p *text.Printer) []Anomaly {
 		if (a.Status == fact.Open) != (b.Status == fact.Open) {
 			return a.Status == fact.Open
 		}
-		if ra, rb := severityRank(a.Severity), severityRank(b.Severity); ra != rb {
+		if ra, rb := a.Severity.Rank(), b.Severity.Rank(); ra != rb {
 			return ra < rb
 		}
 		if a.DetectedAt != b.DetectedAt {

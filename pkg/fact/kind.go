@@ -31,6 +31,20 @@ const (
 	Info     Severity = "info"
 )
 
+// Rank orders severities, the worst first: 1 critical, 2 warning, 3 info
+// (the store's severity_rank), 4 anything else.
+func (s Severity) Rank() int {
+	switch s {
+	case Critical:
+		return 1
+	case Warning:
+		return 2
+	case Info:
+		return 3
+	}
+	return 4
+}
+
 // Taxonomy is what the product says about a kind: how bad it is, what usually
 // causes it and what to do about it (DESIGN §1, right column).
 type Taxonomy struct {

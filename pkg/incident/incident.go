@@ -223,7 +223,7 @@ func Less(a, b *Summary) bool {
 	if (a.Status == fact.Open) != (b.Status == fact.Open) {
 		return a.Status == fact.Open
 	}
-	if ra, rb := severityRank(a.Severity), severityRank(b.Severity); ra != rb {
+	if ra, rb := a.Severity.Rank(), b.Severity.Rank(); ra != rb {
 		return ra < rb
 	}
 	if a.Traces != b.Traces {
@@ -236,16 +236,6 @@ func Less(a, b *Summary) bool {
 		return a.FirstAt < b.FirstAt
 	}
 	return a.Key.String() < b.Key.String()
-}
-
-func severityRank(s fact.Severity) int {
-	switch s {
-	case fact.Critical:
-		return 1
-	case fact.Warning:
-		return 2
-	}
-	return 3
 }
 
 // SeverityOfRank is the severity of the store's severity_rank (1 critical,
