@@ -19,6 +19,7 @@ import (
 	"settlemon/pkg/fact"
 	"settlemon/pkg/incident"
 	"settlemon/pkg/store"
+	"settlemon/pkg/text"
 )
 
 var shanghai = time.FixedZone("CST", 8*3600)
@@ -218,6 +219,7 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 		{"/api/v1/incidents", 200},
 		{"/api/v1/incidents?status=all&limit=1", 200},
 		{"/api/v1/incidents?lang=zh-CN", 200},
+		{"/api/v1/anomalies?lang=zh-CN&status=all", 200},
 		{"/api/v1/incidents/traces?key=payout_run%7CT1%7C2026-10-08&limit=10", 200},
 		{"/api/v1/traces?merchant=M1&day=2026-10-01&amount=128&last4=0427", 200},
 		{"/api/v1/traces?merchant=M1&day=2026-10-01&amount=128.00&terminal=T1&limit=5", 200},
@@ -256,6 +258,7 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 		{"/api/v1/incidents?status=closed", "open, resolved or all"},
 		{"/api/v1/incidents?limit=0", "from 1 to 2000"},
 		{"/api/v1/incidents?lang=fr", "want en or zh-CN"},
+		{"/api/v1/anomalies?lang=fr", "want en or zh-CN"},
 		{"/api/v1/incidents/traces", "want the key of an incident"},
 		{"/api/v1/incidents/traces?key=nope", "not an incident key"},
 		{"/api/v1/traces?day=2026-10-01&amount=1", "merchant"},
@@ -443,6 +446,18 @@ func TestAnomalyFilters(t *testing.T) {
 	decode[anomaliesResponse](t, h, "/api/v1/anomalies?status=all")
 	if f.lastAnomaly.Status != "" || f.lastAnomaly.Limit != defaultAnomalyLimit {
 		t.Errorf("status=all asked %+v", f.lastAnomaly)
+	}
+	// In Chinese the cause, action and details come from the catalogues;
+	// the kind, reason and status stay.
+	zh := decode[anomaliesResponse](t, h, "/api/v1/anomalies?lang=zh-CN")
+	p := text.NewPrinter(text.Chinese, shanghai)
+	if len(zh.Anomalies) != 2 || zh.Anomalies[0].Cause != p.Cause(fact.PayoutFailed) ||
+		zh.Anomalies[0].Action != p.FailureAction(fact.NameMismatch) || zh.Anomalies[0].Reason != "name_mismatch" ||
+		zh.Anomalies[1].Action != p.Action(fact.BatchStalled) || zh.Anomalies[1].Status != "resolved" || zh.Anomalies[1].Details == "no progress for 45m" {
+		t.Errorf("anomalies in Chinese: %+v", zh.Anomalies)
+	}
+	if tx, _ := fact.Describe(fact.PayoutFailed); a.Cause != tx.Cause || a.Action != tx.Action || b.Details != "no progress for 45m" {
+		t.Errorf("English keeps the stored sentences: %+v", res.Anomalies)
 	}
 }
 

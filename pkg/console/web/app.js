@@ -427,7 +427,7 @@
       $('#anomaly-count').textContent = t('page.js.merchant_invalid');
       return;
     }
-    const q = new URLSearchParams({ status: f.status, limit: '200' });
+    const q = new URLSearchParams({ status: f.status, limit: '200', lang: LANG });
     if (f.kind) q.set('kind', f.kind);
     if (f.merchant) q.set('merchant', f.merchant);
     if (f.date) q.set('date', f.date);
