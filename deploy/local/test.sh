@@ -60,6 +60,7 @@ install_missing() {
 
 step "Chromium, Prometheus, Alertmanager, docker-compose, ZooKeeper"
 install_missing chromium chromium "the console's browser test"
+install_missing /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc fonts-noto-cjk "Chinese glyphs in the browser test's screenshots"
 install_missing prometheus prometheus "the real-Prometheus stack test and promtool checks"
 install_missing prometheus-alertmanager prometheus-alertmanager "the real-Alertmanager stack test and amtool checks"
 install_missing docker-compose docker-compose "docker-compose config checks"

@@ -338,7 +338,7 @@ func (a *Alerter) buildRules() []rule {
 			if err != nil {
 				return nil, err
 			}
-			return IncidentConditions(list, a.cfg.IncidentMinTraces), nil
+			return incidentConditions(p, list, a.cfg.IncidentMinTraces), nil
 		}},
 		{names: []string{DeadLetterRate}, eval: func(ctx context.Context, now time.Time) ([]Condition, error) {
 			n, err := a.store.DeadLettersSince(ctx, now.Add(-a.cfg.DeadLetterWindow))

@@ -9,6 +9,7 @@ import (
 
 	"settlemon/pkg/event"
 	"settlemon/pkg/fact"
+	"settlemon/pkg/incident"
 	"settlemon/pkg/store"
 	"settlemon/pkg/text"
 )
@@ -47,11 +48,14 @@ func TestAnnotationsInChinese(t *testing.T) {
 		cs = append(cs, sourceConditions(p, rows)...)
 		cs = append(cs, overdueConditions(p, 150, 123_456_789, 100, 1_000_000_00)...)
 		cs = append(cs, deadLetterConditions(p, 101, 5*time.Minute, 100)...)
+		cs = append(cs, incidentConditions(p, []incident.Summary{{Key: incident.Key{Class: incident.PayoutRun, Mode: "T1", Day: "2025-10-01"},
+			Kinds: []fact.Kind{fact.PayoutOverdue}, Severity: fact.Critical, Status: fact.Open, Anomalies: 256, Open: 256, Traces: 256,
+			Amount: 128_800, Merchants: 141, SomeMerchants: []string{"M1", "M2"}, FirstAt: t0.UnixMilli(), LastAt: t0.Add(time.Hour).UnixMilli()}}, 10)...)
 		return cs
 	}
 	zhs, ens := build(zh), build(en)
-	if len(zhs) != 5 || len(ens) != 5 {
-		t.Fatalf("%d and %d conditions, want 5", len(zhs), len(ens))
+	if len(zhs) != 6 || len(ens) != 6 {
+		t.Fatalf("%d and %d conditions, want 6", len(zhs), len(ens))
 	}
 	for i, c := range zhs {
 		if !maps.Equal(c.Labels, ens[i].Labels) || c.Fingerprint() != ens[i].Fingerprint() {
@@ -69,6 +73,12 @@ func TestAnnotationsInChinese(t *testing.T) {
 	}
 	if s := zhs[4].Annotations[AnnotationSummary]; s != "最近 5分钟 内有 101 条消息进入死信" {
 		t.Errorf("DeadLetterRate summary = %q", s)
+	}
+	if s := zhs[5].Annotations[AnnotationSummary]; s != "应于2025年10月1日（周三）到账的 T1 出款未获银行确认：256 笔交易，合计 ¥1,288.00，涉及 141 户商户" {
+		t.Errorf("Incident summary = %q", s)
+	}
+	if s := ens[5].Annotations[AnnotationSummary]; s != "T1 payouts due on 2025-10-01 not confirmed by the bank: 256 traces, 1,288.00 yuan, 141 merchants" {
+		t.Errorf("Incident summary in English = %q", s)
 	}
 	if s := zhs[1].Annotations[AnnotationDescription]; s != "clearing 批次 CB-7 关闭时声明 100 条记录、合计 ¥10,000.00；实际到达 99 条、合计 ¥9,900.00（记录数 -1，金额 -¥100.00）（异常 batch_incomplete:clearing:CB-7，发现于 2025-10-01T02:00:00Z）" {
 		t.Errorf("BatchIncomplete description = %q", s)

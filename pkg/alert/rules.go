@@ -1,7 +1,6 @@
 package alert
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -254,6 +253,10 @@ func overdueConditions(p *text.Printer, count uint64, amount int64, maxCount uin
 // own alerts cover them). Its times start at the incident's first
 // detection (event time).
 func IncidentConditions(list []incident.Summary, minTraces uint64) []Condition {
+	return incidentConditions(text.NewPrinter(text.English, time.UTC), list, minTraces)
+}
+
+func incidentConditions(p *text.Printer, list []incident.Summary, minTraces uint64) []Condition {
 	var out []Condition
 	for i := range list {
 		s := &list[i]
@@ -268,15 +271,14 @@ func IncidentConditions(list []incident.Summary, minTraces uint64) []Condition {
 		if len(s.Kinds) > 0 {
 			labels[LabelKind] = string(s.Kinds[0])
 		}
-		title := text.IncidentTitle(*s, time.UTC)
+		n := func(v uint64) string { return strconv.FormatUint(v, 10) }
 		out = append(out, Condition{
 			Labels: labels,
 			Annotations: map[string]string{
-				AnnotationSummary: fmt.Sprintf("%s: %d traces, %s yuan, %d merchants", title, s.Traces, fact.YuanGrouped(s.Amount), s.Merchants),
-				AnnotationDescription: fmt.Sprintf("%d open of %d anomalies (%s) detected %s .. %s, merchants %s; incident %s. The traces are in anomalies_latest (incident_key) and on the console.",
-					s.Open, s.Anomalies, kindList(s.Kinds), msTime(s.FirstAt).Format(time.RFC3339), msTime(s.LastAt).Format(time.RFC3339),
-					merchantList(s), s.Key),
-				AnnotationAction: text.IncidentAction(*s),
+				AnnotationSummary: p.S("alert.incident.summary", p.IncidentTitle(*s), n(s.Traces), p.MoneyGrouped(s.Amount), n(s.Merchants)),
+				AnnotationDescription: p.S("alert.incident.description", n(s.Open), n(s.Anomalies), kindList(p, s.Kinds),
+					incidentTime(p, s.FirstAt), incidentTime(p, s.LastAt), merchantList(p, s), s.Key.String()),
+				AnnotationAction: p.IncidentAction(*s),
 			},
 			StartsAt: msTime(s.FirstAt),
 		})
@@ -284,21 +286,34 @@ func IncidentConditions(list []incident.Summary, minTraces uint64) []Condition {
 	return out
 }
 
-func kindList(kinds []fact.Kind) string {
-	parts := make([]string, len(kinds))
-	for i, k := range kinds {
-		parts[i] = string(k)
+// incidentTime is an incident's detection time in an annotation: RFC 3339
+// in English, "2026年2月24日（周二）18:00:00 +00:00" in Chinese.
+func incidentTime(p *text.Printer, ms int64) string {
+	if p.Chinese() {
+		return p.Stamp(msTime(ms))
 	}
-	return strings.Join(parts, ", ")
+	return msTime(ms).Format(time.RFC3339)
 }
 
-func merchantList(s *incident.Summary) string {
+func kindList(p *text.Printer, kinds []fact.Kind) string {
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = p.KindName(k)
+	}
+	sep := ", "
+	if p.Chinese() {
+		sep = "、"
+	}
+	return strings.Join(parts, sep)
+}
+
+func merchantList(p *text.Printer, s *incident.Summary) string {
 	l := strings.Join(s.SomeMerchants, ", ")
 	if more := int(s.Merchants) - len(s.SomeMerchants); more > 0 {
-		l += fmt.Sprintf(" and %d more", more)
+		l = p.S("alert.incident.more_merchants", l, strconv.Itoa(more))
 	}
 	if l == "" {
-		return "none"
+		return p.S("alert.incident.no_merchants")
 	}
 	return l
 }

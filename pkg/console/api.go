@@ -14,6 +14,7 @@ import (
 	"settlemon/pkg/fact"
 	"settlemon/pkg/incident"
 	"settlemon/pkg/store"
+	"settlemon/pkg/text"
 )
 
 // Facts reads what the page shows; *store.Store implements it. The console
@@ -377,16 +378,22 @@ func (c *Console) buildLag(ctx context.Context, q url.Values) (lagResponse, erro
 }
 
 func (c *Console) anomalies(w http.ResponseWriter, r *http.Request) {
-	if !c.onlyParams(w, r, "kind", "merchant", "trace", "date", "status", "limit", "offset") {
+	if !c.onlyParams(w, r, "kind", "merchant", "trace", "date", "status", "limit", "offset", "lang") {
+		return
+	}
+	lang, ok := requestLang(w, r)
+	if !ok {
 		return
 	}
 	ctx, done := c.queryCtx(r)
 	defer done()
-	v, err := c.buildAnomalies(ctx, r.URL.Query())
+	v, err := c.buildAnomalies(ctx, r.URL.Query(), text.NewPrinter(lang, c.loc))
 	c.answer(w, r, v, err)
 }
 
-func (c *Console) buildAnomalies(ctx context.Context, q url.Values) (anomaliesResponse, error) {
+// buildAnomalies lists the anomalies, their cause, action and details
+// written by p (as stored in English).
+func (c *Console) buildAnomalies(ctx context.Context, q url.Values, p *text.Printer) (anomaliesResponse, error) {
 	res := anomaliesResponse{Anomalies: []anomalyView{}}
 	var aq store.AnomalyQuery
 	if k := q.Get("kind"); k != "" {
@@ -436,12 +443,13 @@ func (c *Console) buildAnomalies(ctx context.Context, q url.Values) (anomaliesRe
 	}
 	res.Total, res.Limit, res.Offset = page.Total, aq.Limit, aq.Offset
 	for _, a := range page.Anomalies {
+		cause, action, details := p.Stored(a)
 		res.Anomalies = append(res.Anomalies, anomalyView{
 			ID: a.ID, Kind: string(a.Kind), Severity: string(a.Severity), Status: string(a.Status),
 			TraceNo: a.TraceNo, BatchID: a.BatchID, MerchantID: a.MerchantID,
 			Amount: yuan(a.Amount), ExpectedAmount: yuan(a.ExpectedAmount),
 			DetectedAt: time.UnixMilli(a.DetectedAt).In(c.loc), ResolvedAt: c.optTime(a.ResolvedAt),
-			Reason: a.Reason, Cause: a.Cause, Action: a.Action, Details: a.Details,
+			Reason: a.Reason, Cause: cause, Action: action, Details: details,
 		})
 	}
 	return res, nil

@@ -19,6 +19,7 @@ import (
 	"settlemon/pkg/fact"
 	"settlemon/pkg/incident"
 	"settlemon/pkg/store"
+	"settlemon/pkg/text"
 )
 
 var shanghai = time.FixedZone("CST", 8*3600)
@@ -217,6 +218,8 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 		{"/api/v1/anomalies?kind=payout_failed&merchant=M1&date=2026-10-01&status=all&limit=10&offset=20", 200},
 		{"/api/v1/incidents", 200},
 		{"/api/v1/incidents?status=all&limit=1", 200},
+		{"/api/v1/incidents?lang=zh-CN", 200},
+		{"/api/v1/anomalies?lang=zh-CN&status=all", 200},
 		{"/api/v1/incidents/traces?key=payout_run%7CT1%7C2026-10-08&limit=10", 200},
 		{"/api/v1/traces?merchant=M1&day=2026-10-01&amount=128&last4=0427", 200},
 		{"/api/v1/traces?merchant=M1&day=2026-10-01&amount=128.00&terminal=T1&limit=5", 200},
@@ -254,6 +257,8 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 		{"/api/v1/anomalies?kinds=payout_failed", "unknown query parameter"},
 		{"/api/v1/incidents?status=closed", "open, resolved or all"},
 		{"/api/v1/incidents?limit=0", "from 1 to 2000"},
+		{"/api/v1/incidents?lang=fr", "want en or zh-CN"},
+		{"/api/v1/anomalies?lang=fr", "want en or zh-CN"},
 		{"/api/v1/incidents/traces", "want the key of an incident"},
 		{"/api/v1/incidents/traces?key=nope", "not an incident key"},
 		{"/api/v1/traces?day=2026-10-01&amount=1", "merchant"},
@@ -333,6 +338,11 @@ func TestIncidents(t *testing.T) {
 	all := decode[incidentsResponse](t, h, "/api/v1/incidents?status=all&limit=1")
 	if all.Total != 2 || len(all.Incidents) != 1 {
 		t.Errorf("status=all limit=1: total %d, %d shown; want 2 and 1", all.Total, len(all.Incidents))
+	}
+	zh := decode[incidentsResponse](t, h, "/api/v1/incidents?lang=zh-CN")
+	if len(zh.Incidents) != 1 || zh.Incidents[0].Title != "应于2026年10月8日（周四）到账的 T1 出款未获银行确认" ||
+		!strings.Contains(zh.Incidents[0].Action, "向出款银行催办") || zh.Incidents[0].Key != v.Key || zh.Incidents[0].Status != "open" {
+		t.Errorf("incident in Chinese %+v", zh.Incidents)
 	}
 	tr := decode[incidentTracesResponse](t, h, "/api/v1/incidents/traces?key="+url.QueryEscape(v.Key))
 	if f.lastIncidentKey.String() != v.Key || tr.Total != 256 || len(tr.Traces) != 2 || tr.Traces[0].TraceNo != "TR1" {
@@ -436,6 +446,18 @@ func TestAnomalyFilters(t *testing.T) {
 	decode[anomaliesResponse](t, h, "/api/v1/anomalies?status=all")
 	if f.lastAnomaly.Status != "" || f.lastAnomaly.Limit != defaultAnomalyLimit {
 		t.Errorf("status=all asked %+v", f.lastAnomaly)
+	}
+	// In Chinese the cause, action and details come from the catalogues;
+	// the kind, reason and status stay.
+	zh := decode[anomaliesResponse](t, h, "/api/v1/anomalies?lang=zh-CN")
+	p := text.NewPrinter(text.Chinese, shanghai)
+	if len(zh.Anomalies) != 2 || zh.Anomalies[0].Cause != p.Cause(fact.PayoutFailed) ||
+		zh.Anomalies[0].Action != p.FailureAction(fact.NameMismatch) || zh.Anomalies[0].Reason != "name_mismatch" ||
+		zh.Anomalies[1].Action != p.Action(fact.BatchStalled) || zh.Anomalies[1].Status != "resolved" || zh.Anomalies[1].Details == "no progress for 45m" {
+		t.Errorf("anomalies in Chinese: %+v", zh.Anomalies)
+	}
+	if tx, _ := fact.Describe(fact.PayoutFailed); a.Cause != tx.Cause || a.Action != tx.Action || b.Details != "no progress for 45m" {
+		t.Errorf("English keeps the stored sentences: %+v", res.Anomalies)
 	}
 }
 

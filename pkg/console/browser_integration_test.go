@@ -18,8 +18,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -308,6 +311,116 @@ func TestBrowserAcceptance(t *testing.T) {
 	waitJS(t, bctx, `Number(document.body.dataset.refreshes) >= 2`, "an automatic refresh")
 	for _, p := range problems() {
 		t.Errorf("browser console: %s", p)
+	}
+
+	checkChinese(t, ctx, chromium, base, token, st, failed, sched.Calendar().Location(), ex)
+}
+
+// checkChinese: a browser that asks for zh-CN gets the page in Chinese —
+// every heading, column, label and button, the incidents first with their
+// Chinese titles, one expanding to its traces, the search finding a trace
+// by merchant, day and amount, and that trace's explanation with its
+// Chinese reply to copy. The page's switch turns it to English, and the
+// choice is kept for the next visit. Screenshots are saved as artifacts.
+func checkChinese(t *testing.T, ctx context.Context, chromium, base, token string, st *store.Store, failed anomaliesResponse,
+	loc *time.Location, ex *explain.Explainer) {
+	t.Helper()
+	bctx, problems := startBrowser(t, ctx, chromium)
+	run(t, bctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{
+			Headers: network.Headers{"Accept-Language": "zh-CN,zh;q=0.9"}})
+		return err
+	}))
+	run(t, bctx, chromedp.Navigate(base+"/?token="+token))
+	waitJS(t, bctx, `document.body.dataset.state === "ready"`, "the Chinese page to load its data")
+	if lang := eval[string](t, bctx, `document.documentElement.lang`); lang != "zh-CN" {
+		t.Fatalf("with Accept-Language zh-CN the page is in %q", lang)
+	}
+	// Every heading, column, label and button reads in Chinese; the
+	// identifiers (kinds in the filter, p95, T1) stay as they are.
+	english := eval[[]string](t, bctx, `[...document.querySelectorAll('h1 span, h2, h3, th, label, button, .card .sub[data-field="sub"], #refreshed, #as-of, #incident-count')]
+		.map(e => e.textContent.trim()).filter(s => s !== "" && s !== "×" && !/\p{Script=Han}/u.test(s))`)
+	if len(english) > 0 {
+		t.Errorf("labels not in Chinese: %q", english)
+	}
+	for sel, want := range map[string]string{
+		"#incidents-panel h2":     "事件",
+		"#find-form button":       "查找",
+		"#card-overdue h2":        "逾期出款",
+		"#explain .reply h3":      "回复商户",
+		"#explain-copy-reply":     "复制",
+		"#lag-panel h2":           "结算时长",
+		"#anomalies-panel h2":     "异常",
+		"#page-lang":              "English",
+		"#sources-panel h2":       "数据源健康",
+		"#batches-panel h2 small": "停滞",
+	} {
+		if got := eval[string](t, bctx, `document.querySelector(`+jsString(sel)+`).textContent`); !strings.Contains(got, want) {
+			t.Errorf("%s reads %q, want %q in it", sel, got, want)
+		}
+	}
+
+	// The incidents come first, titled in Chinese, and expand to their traces.
+	checkIncidents(t, bctx, base, token)
+	titles := eval[[]string](t, bctx, `[...document.querySelectorAll('#incidents tbody tr.incident strong')].map(e => e.textContent)`)
+	for _, title := range titles {
+		if !strings.ContainsFunc(title, func(r rune) bool { return unicode.Is(unicode.Han, r) }) {
+			t.Errorf("incident title not in Chinese: %q", title)
+		}
+	}
+	if h := eval[string](t, bctx, `document.querySelector('#incidents tr.incident-traces:not([hidden]) table.inner th').textContent`); h != "时间" {
+		t.Errorf("the incident's traces are headed %q, want 时间", h)
+	}
+	screenshot(t, bctx, filepath.Join(artifactsDir(t), "console-zh.png"), true)
+
+	// The search by merchant, day and amount finds the trace; its
+	// explanation is in Chinese, with the reply to the merchant.
+	checkFind(t, bctx, st, failed, loc)
+	if c := eval[string](t, bctx, `document.querySelector('#find-count').textContent`); !strings.Contains(c, "最匹配") {
+		t.Errorf("the search's note reads %q", c)
+	}
+	trace := failed.Anomalies[0].TraceNo
+	want, err := ex.ExplainIn(ctx, trace, time.Time{}, text.Chinese)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, bctx, chromedp.Click(chromedp.CSS(`#found tbody tr[data-trace=`+jsString(trace)+`] a.trace`)))
+	waitJS(t, bctx, `(e => !e.hidden && e.dataset.state === "ready" && e.dataset.trace === `+jsString(trace)+` && e.dataset.lang === "zh-CN")(document.querySelector('#explain'))`,
+		"the Chinese explain view of "+trace)
+	if got := eval[string](t, bctx, `document.querySelector('#explain [data-field="reply"]').textContent`); got != want.Reply || got == "" {
+		t.Errorf("trace %s: the reply reads %q, want %q", trace, got, want.Reply)
+	}
+	if got := eval[string](t, bctx, `document.querySelector('#explain [data-field="summary"]').textContent`); got != want.Summary {
+		t.Errorf("trace %s: the summary reads %q, want %q", trace, got, want.Summary)
+	}
+	run(t, bctx, chromedp.Click(chromedp.CSS("#explain-copy-reply")))
+	waitJS(t, bctx, `document.querySelector('#explain .reply .copied').textContent !== ""`, "the copy button's answer")
+	if c := eval[string](t, bctx, `document.querySelector('#explain .reply .copied').textContent`); !strings.HasPrefix(c, "已") {
+		t.Errorf("the copy button answers %q, want 已复制 or 已选中", c)
+	}
+	screenshot(t, bctx, filepath.Join(artifactsDir(t), "console-zh-explain.png"), false)
+	run(t, bctx, chromedp.Click(chromedp.CSS("#explain-close")))
+	waitJS(t, bctx, `document.querySelector('#explain').hidden`, "the explain view to close")
+
+	// The switch turns the page to English, and the choice is kept: the
+	// next visit without ?lang= is in English despite the browser's zh-CN.
+	eval[bool](t, bctx, `(s => { s.value = "en"; return s.dispatchEvent(new Event("change")) })(document.querySelector("#page-lang"))`)
+	waitJS(t, bctx, `document.documentElement.lang === "en" && document.body.dataset.state === "ready"`, "the page in English")
+	run(t, bctx, chromedp.Navigate(base+"/"))
+	waitJS(t, bctx, `document.documentElement.lang === "en" && document.body.dataset.state === "ready"`, "the page kept in English")
+	if h := eval[string](t, bctx, `document.querySelector('#incidents-panel h2').textContent`); !strings.HasPrefix(h, "Incidents") {
+		t.Errorf("after switching to English the incidents are headed %q", h)
+	}
+	if got := eval[string](t, bctx, `document.querySelector('#incidents tbody tr.incident strong').textContent`); len(titles) > 0 &&
+		strings.ContainsFunc(got, func(r rune) bool { return unicode.Is(unicode.Han, r) }) {
+		t.Errorf("the English page titles an incident %q", got)
+	}
+	screenshot(t, bctx, filepath.Join(artifactsDir(t), "console-en-switched.png"), false)
+	for _, p := range problems() {
+		t.Errorf("browser console (zh-CN): %s", p)
 	}
 }
 

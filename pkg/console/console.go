@@ -421,19 +421,10 @@ func (c *Console) explainTrace(w http.ResponseWriter, r *http.Request) {
 		}
 		asOf = t
 	}
-	// ?lang= decides; without it the browser's Accept-Language, else
-	// English.
-	lang := text.MatchAcceptLanguage(r.Header.Get("Accept-Language"))
-	if s := q.Get("lang"); s != "" {
-		l, err := text.ParseLang(s)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "lang "+quote(s)+": want en or zh-CN")
-			return
-		}
-		lang = l
+	lang, ok := requestLang(w, r)
+	if !ok {
+		return
 	}
-	w.Header().Set("Content-Language", lang.String())
-	w.Header().Add("Vary", "Accept-Language")
 	x, err := c.deps.Explainer.ExplainIn(r.Context(), traceNo, asOf, lang)
 	switch {
 	case errors.Is(err, explain.ErrInvalidTraceNo):
@@ -483,4 +474,22 @@ func quote(s string) string {
 		s = s[:40] + "…"
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// requestLang is the language a request asks for: ?lang= decides; without
+// it the browser's Accept-Language, else English. It names the language in
+// Content-Language; a ?lang= the catalogues lack is a 400 (false).
+func requestLang(w http.ResponseWriter, r *http.Request) (text.Lang, bool) {
+	lang := text.MatchAcceptLanguage(r.Header.Get("Accept-Language"))
+	if s := r.URL.Query().Get("lang"); s != "" {
+		l, err := text.ParseLang(s)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "lang "+quote(s)+": want en or zh-CN")
+			return lang, false
+		}
+		lang = l
+	}
+	w.Header().Set("Content-Language", lang.String())
+	w.Header().Add("Vary", "Accept-Language")
+	return lang, true
 }

@@ -62,16 +62,21 @@ type incidentTracesResponse struct {
 }
 
 func (c *Console) incidents(w http.ResponseWriter, r *http.Request) {
-	if !c.onlyParams(w, r, "status", "limit") {
+	if !c.onlyParams(w, r, "status", "limit", "lang") {
+		return
+	}
+	lang, ok := requestLang(w, r)
+	if !ok {
 		return
 	}
 	ctx, done := c.queryCtx(r)
 	defer done()
-	v, err := c.buildIncidents(ctx, r.URL.Query())
+	v, err := c.buildIncidents(ctx, r.URL.Query(), text.NewPrinter(lang, c.loc))
 	c.answer(w, r, v, err)
 }
 
-func (c *Console) buildIncidents(ctx context.Context, q url.Values) (incidentsResponse, error) {
+// buildIncidents lists the incidents, their titles and actions written by p.
+func (c *Console) buildIncidents(ctx context.Context, q url.Values, p *text.Printer) (incidentsResponse, error) {
 	res := incidentsResponse{Incidents: []incidentView{}}
 	var iq store.IncidentQuery
 	switch s := q.Get("status"); s {
@@ -94,7 +99,7 @@ func (c *Console) buildIncidents(ctx context.Context, q url.Values) (incidentsRe
 	res.Total = len(list)
 	for _, s := range list[:min(limit, len(list))] {
 		v := incidentView{
-			Key: s.Key.String(), Class: string(s.Key.Class), Title: text.IncidentTitle(s, c.loc), Action: text.IncidentAction(s),
+			Key: s.Key.String(), Class: string(s.Key.Class), Title: p.IncidentTitle(s), Action: p.IncidentAction(s),
 			Severity: string(s.Severity), Status: string(s.Status), Kinds: []string{},
 			Anomalies: s.Anomalies, Open: s.Open, Traces: s.Traces, Amount: yuan(s.Amount),
 			Merchants: s.Merchants, SomeMerchants: s.SomeMerchants,

@@ -2,6 +2,8 @@ package console
 
 import (
 	"context"
+	"encoding/json"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"settlemon/pkg/explain"
 	"settlemon/pkg/fact"
 	"settlemon/pkg/store"
+	"settlemon/pkg/text"
 )
 
 // traceReader is an explain.Reader holding one pending trace across the
@@ -92,6 +95,69 @@ func TestExplainLanguage(t *testing.T) {
 			for _, w := range tt.want {
 				if !strings.Contains(body, w) {
 					t.Errorf("body lacks %s:\n%s", w, body)
+				}
+			}
+		})
+	}
+}
+
+// TestPageLanguage: the page is rendered in the language asked for (?lang=,
+// else Accept-Language, else English), every label from the catalogues,
+// and carries the script's messages in that language.
+func TestPageLanguage(t *testing.T) {
+	h := newPageConsole(t, DefaultConfig(), newFakeFacts()).Handler()
+	tests := []struct {
+		name, target, accept string
+		want                 text.Lang
+		heading              string
+	}{
+		{"default", "/", "", text.English, "<h2>Incidents <small>"},
+		{"browser asks Chinese", "/", "zh-CN,zh;q=0.9,en;q=0.8", text.Chinese, "<h2>事件 <small>"},
+		{"switch to English", "/?lang=en", "zh-CN", text.English, "<h2>Incidents <small>"},
+		{"switch to Chinese", "/?lang=zh-CN", "en-US", text.Chinese, "<h2>事件 <small>"},
+		{"unknown language: the browser's", "/?lang=fr", "zh", text.Chinese, "<h2>事件 <small>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := get(tt.target, "")
+			if tt.accept != "" {
+				req.Header.Set("Accept-Language", tt.accept)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			body := rec.Body.String()
+			if rec.Code != http.StatusOK || rec.Header().Get("Content-Language") != tt.want.String() {
+				t.Fatalf("status %d, Content-Language %q; want 200 and %s", rec.Code, rec.Header().Get("Content-Language"), tt.want)
+			}
+			if !strings.Contains(body, `<html lang="`+tt.want.String()+`">`) || !strings.Contains(body, tt.heading) {
+				t.Errorf("the page in %s lacks its lang or the heading %q", tt.want, tt.heading)
+			}
+			i := strings.Index(body, `data-messages="`)
+			j := strings.Index(body[i+15:], `"`)
+			if i < 0 || j < 0 {
+				t.Fatal("no data-messages on the body")
+			}
+			raw := html.UnescapeString(body[i+15 : i+15+j])
+			var msgs map[string]string
+			if err := json.Unmarshal([]byte(raw), &msgs); err != nil {
+				t.Fatalf("data-messages: %v", err)
+			}
+			if msgs["page.js.loading"] != text.Messages(tt.want)["page.js.loading"] {
+				t.Errorf("the script's messages are not the %s catalogue's: %q", tt.want, msgs["page.js.loading"])
+			}
+			// Every label resolved: no message id left in the page, no
+			// template action, no format error.
+			rest := body[:i] + body[i+15+j:]
+			for _, bad := range []string{"page.", "{{", "%!"} {
+				if strings.Contains(rest, bad) {
+					t.Errorf("the page holds %q", bad)
+				}
+			}
+			if tt.want == text.Chinese {
+				for _, label := range []string{"查找交易", "回复商户", "复制", "结算时长", "正在触发的告警"} {
+					if !strings.Contains(body, label) {
+						t.Errorf("the Chinese page lacks %q", label)
+					}
 				}
 			}
 		})

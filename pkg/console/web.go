@@ -1,9 +1,15 @@
 package console
 
 import (
+	"bytes"
 	"embed"
+	"encoding/json"
+	"html/template"
 	"io/fs"
 	"net/http"
+	"strings"
+
+	"settlemon/pkg/text"
 )
 
 // web holds the page: one HTML file, its script, style sheet and icon,
@@ -23,16 +29,52 @@ func pageHeaders(h http.Header) {
 	h.Set("X-Frame-Options", "DENY")
 }
 
-// page serves index.html at "/".
+// pageMessages is the prefix of the page's messages in the catalogues:
+// index.html names them ({{t "page.…"}}), the script gets them all.
+const pageMessages = "page."
+
+// page serves index.html at "/", rendered in the language asked for:
+// ?lang=, else Accept-Language, else English. The labels come from the
+// catalogues (package text); the script's own messages ride along in the
+// body's data-messages, so the page holds no second dictionary.
 func (c *Console) page() http.Handler {
-	index, err := web.ReadFile("web/index.html")
+	src, err := web.ReadFile("web/index.html")
 	if err != nil {
 		panic("console: the embedded page lacks index.html: " + err.Error()) // a build defect
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	pages := make(map[text.Lang][]byte)
+	for _, l := range text.Langs() {
+		p := text.NewPrinter(l, c.loc)
+		tmpl, err := template.New("index").Funcs(template.FuncMap{"t": func(id string) string { return p.S(id) }}).Parse(string(src))
+		if err != nil {
+			panic("console: index.html: " + err.Error()) // a build defect
+		}
+		msgs := make(map[string]string)
+		for k, v := range text.Messages(l) {
+			if strings.HasPrefix(k, pageMessages) {
+				msgs[k] = v
+			}
+		}
+		js, err := json.Marshal(msgs)
+		if err != nil {
+			panic("console: the page's messages: " + err.Error())
+		}
+		var b bytes.Buffer
+		if err := tmpl.Execute(&b, struct{ Lang, Messages string }{l.String(), string(js)}); err != nil {
+			panic("console: index.html: " + err.Error())
+		}
+		pages[l] = b.Bytes()
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lang := text.MatchAcceptLanguage(r.Header.Get("Accept-Language"))
+		if l, err := text.ParseLang(r.URL.Query().Get("lang")); err == nil && r.URL.Query().Has("lang") {
+			lang = l // a language the page lacks falls back to the header
+		}
 		pageHeaders(w.Header())
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write(index)
+		w.Header().Set("Content-Language", lang.String())
+		w.Header().Add("Vary", "Accept-Language")
+		_, _ = w.Write(pages[lang])
 	})
 }
 

@@ -599,18 +599,7 @@ func anomalies(in []fact.Anomaly, p *text.Printer) []Anomaly {
 			Reason: a.Reason, Cause: a.Cause, Action: a.Action, Details: a.Details,
 			DetectedAt: time.UnixMilli(a.DetectedAt).In(loc),
 		}
-		if p.Lang() != text.English {
-			o.Cause, o.Action = p.Cause(a.Kind), p.Action(a.Kind)
-			if a.Kind == fact.PayoutFailed && a.Reason != "" {
-				o.Action = p.FailureAction(fact.PayoutFailure(a.Reason))
-			}
-			switch {
-			case a.Args != (fact.Args{}) || !text.NeedsArgs(a.Kind):
-				o.Details = p.AnomalyDetails(a)
-			case a.Details != "":
-				o.Details = p.Brief(a)
-			}
-		}
+		o.Cause, o.Action, o.Details = p.Stored(a)
 		if a.ResolvedAt > 0 {
 			t := time.UnixMilli(a.ResolvedAt).In(loc)
 			o.ResolvedAt = &t

@@ -234,7 +234,7 @@ func (r Report) WriteTextIn(w io.Writer, lang text.Lang) {
 		lag.write(w)
 	}
 	blank()
-	r.writeIncidents(func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) })
+	r.writeIncidents(w, tp)
 	blank()
 	line("report.anomalies")
 	if len(r.Anomalies) == 0 {
@@ -312,12 +312,15 @@ const (
 	reportResolvedIncidents = 5
 )
 
-// writeIncidents lists the incidents, open first, each with its one action.
-func (r Report) writeIncidents(p func(string, ...any)) {
+// writeIncidents lists the incidents, open first, each with its one action,
+// in tp's language with local times in r.Location.
+func (r Report) writeIncidents(w io.Writer, tp *text.Printer) {
 	loc := r.Location
 	if loc == nil {
 		loc = time.UTC
 	}
+	lp := text.NewPrinter(tp.Lang(), loc)
+	line := func(id string, a ...string) { fmt.Fprintln(w, lp.S(id, a...)) }
 	var open, resolved []incident.Summary
 	var anomalies uint64
 	for _, s := range r.Incidents {
@@ -328,45 +331,51 @@ func (r Report) writeIncidents(p func(string, ...any)) {
 			resolved = append(resolved, s)
 		}
 	}
-	p("Incidents: anomalies that share one cause, and feed outages (%d incidents from %d anomalies: %d open, %d resolved)",
-		len(r.Incidents), anomalies, len(open), len(resolved))
+	line("report.incidents", fmt.Sprint(len(r.Incidents)), fmt.Sprint(anomalies), fmt.Sprint(len(open)), fmt.Sprint(len(resolved)))
 	if len(r.Incidents) == 0 {
-		p("  none")
+		line("report.none")
 		return
 	}
 	n := 0
-	show := func(list []incident.Summary, limit int, what string) {
+	show := func(list []incident.Summary, limit int, more string) {
 		for i, s := range list {
 			if i == limit {
-				p("  … and %d more %s incidents (console, or incidents_latest)", len(list)-limit, what)
+				line(more, fmt.Sprint(len(list)-limit))
 				break
 			}
 			n++
-			span := at(loc, s.FirstAt)
+			span := at(lp, s.FirstAt)
 			if s.LastAt != s.FirstAt {
-				span += " … " + at(loc, s.LastAt)
+				span = lp.S("report.incidents.span", span, at(lp, s.LastAt))
 			}
-			p("  %2d. [%s, %s] %s", n, s.Severity, s.Status, event.EscapeText(text.IncidentTitle(s, loc)))
-			p("      %s, %s, %s; %s", count(s.Traces, "trace"), yuan(s.Amount), count(s.Merchants, "merchant"), span)
-			p("      action: %s", event.EscapeText(text.IncidentAction(s)))
-			p("      key: %s", event.EscapeText(s.Key.String()))
+			line("report.incidents.line", fmt.Sprintf("%2d", n), lp.SeverityName(s.Severity), lp.IncidentStatus(s.Status),
+				event.EscapeText(lp.IncidentTitle(s)))
+			line("report.incidents.counts", count(lp, s.Traces, "report.incidents.trace", "report.incidents.traces"), yuan(s.Amount),
+				count(lp, s.Merchants, "report.incidents.merchant", "report.incidents.merchants"), span)
+			line("report.incidents.action", event.EscapeText(lp.IncidentAction(s)))
+			line("report.incidents.key", event.EscapeText(s.Key.String()))
 		}
 	}
-	show(open, reportOpenIncidents, "open")
-	show(resolved, reportResolvedIncidents, "resolved")
+	show(open, reportOpenIncidents, "report.incidents.more_open")
+	show(resolved, reportResolvedIncidents, "report.incidents.more_resolved")
 }
 
-// count is "1 trace" or "2 traces".
-func count(n uint64, noun string) string {
+// count is "1 trace" or "2 traces" ("2 笔交易"), from the singular's and
+// the plural's message ids.
+func count(p *text.Printer, n uint64, one, many string) string {
 	if n == 1 {
-		return "1 " + noun
+		return p.S(one, "1")
 	}
-	return fmt.Sprintf("%d %ss", n, noun)
+	return p.S(many, fmt.Sprint(n))
 }
 
-// at renders an instant for the report, in loc.
-func at(loc *time.Location, ms int64) string {
-	return time.UnixMilli(ms).In(loc).Format("2006-01-02 15:04 -07:00")
+// at renders an instant of an incident, in p's location: "2026-09-21 19:26
+// +08:00", "2026年9月21日（周一）19:26".
+func at(p *text.Printer, ms int64) string {
+	if p.Chinese() {
+		return p.Instant(ms)
+	}
+	return time.UnixMilli(ms).In(p.Location()).Format("2006-01-02 15:04 -07:00")
 }
 
 // writeUnknownCodes says how many failed payouts carried a bank return code

@@ -230,3 +230,26 @@ func (p *Printer) batchIncomplete(a *fact.Anomaly) string {
 	return p.S("details.batch_incomplete", a.Args.Source.String(), a.BatchID, Count(a.Args.DeclaredCount), p.Money(a.ExpectedAmount),
 		Count(a.Args.Count), total, sign+Count(d), diff)
 }
+
+// Stored renders the cause, action and details of an anomaly read back
+// from the store: in English the joiner's stored sentences; in another
+// language the catalogue's cause and action (the failure's for a failed
+// payout) and the details rendered from the stored fields, in full when
+// they suffice and briefly (Brief) when the details needed Args the store
+// does not keep.
+func (p *Printer) Stored(a fact.Anomaly) (cause, action, details string) {
+	if p.lang == English {
+		return a.Cause, a.Action, a.Details
+	}
+	cause, action, details = p.Cause(a.Kind), p.Action(a.Kind), a.Details
+	if a.Kind == fact.PayoutFailed && a.Reason != "" {
+		action = p.FailureAction(fact.PayoutFailure(a.Reason))
+	}
+	switch {
+	case a.Args != (fact.Args{}) || !NeedsArgs(a.Kind):
+		details = p.AnomalyDetails(a)
+	case a.Details != "":
+		details = p.Brief(a)
+	}
+	return cause, action, details
+}

@@ -8,8 +8,30 @@
   const TOKEN_KEY = 'settlemon.console.token';
   const SVG = 'http://www.w3.org/2000/svg';
   const PCTS = ['p50', 'p95', 'p99'];
+  const LANG_KEY_PAGE = 'settlemon.console.lang';
+
+  // --- the page's language and messages ---------------------------------------
+  // The server renders the page in one language (?lang=, else the browser's
+  // Accept-Language) and hands the script that language's messages from the
+  // catalogues (package text) in data-messages: no second dictionary here.
+  const LANG = document.body.dataset.lang || 'en';
+  const MESSAGES = JSON.parse(document.body.dataset.messages || '{}');
+
+  // t renders message id with its arguments, as Go's fmt does for the
+  // catalogues' verbs: %s, %[n]s and %%.
+  function t(id, ...args) {
+    const f = MESSAGES[id];
+    if (f === undefined) return id;
+    let i = 0;
+    return f.replace(/%%|%(?:\[(\d+)\])?s/g, (m, n) => {
+      if (m === '%%') return '%';
+      if (n) { i = Number(n); return String(args[i - 1]); }
+      return String(args[i++]);
+    });
+  }
+
   // How each percentile reads, in the legend, the tooltip and the line ends.
-  const PCT_NAMES = { p50: 'p50 (median)', p95: 'p95', p99: 'p99' };
+  const PCT_NAMES = { p50: t('page.js.p50'), p95: 'p95', p99: 'p99' };
 
   // --- the token: taken once from ?token=, kept in this tab only ----------
   (function takeToken() {
@@ -20,6 +42,23 @@
     u.searchParams.delete('token');
     history.replaceState(history.state, '', u.pathname + u.search + u.hash);
   })();
+
+  // The language chosen on the page is kept (localStorage) and asked for
+  // with ?lang= on the next visit; without a choice the browser's decides.
+  const stored = localStorage.getItem(LANG_KEY_PAGE);
+  if (stored && stored !== LANG && !new URL(window.location.href).searchParams.has('lang')) {
+    const u = new URL(window.location.href);
+    u.searchParams.set('lang', stored);
+    window.location.replace(u.toString());
+    return;
+  }
+  document.getElementById('page-lang').addEventListener('change', (ev) => {
+    const l = ev.target.value;
+    localStorage.setItem(LANG_KEY_PAGE, l);
+    const u = new URL(window.location.href);
+    u.searchParams.set('lang', l);
+    window.location.assign(u.toString());
+  });
 
   class APIError extends Error {
     constructor(status, message) { super(message); this.status = status; }
@@ -90,10 +129,10 @@
   function dur(sec) {
     if (sec === undefined || sec === null) return '–';
     const a = Math.abs(sec);
-    if (a < 120) return Math.round(sec) + ' s';
-    if (a < 7200) return Math.round(sec / 60) + ' min';
-    if (a < 48 * 3600) return (sec / 3600).toFixed(a < 36000 ? 1 : 0) + ' h';
-    return (sec / 86400).toFixed(1) + ' d';
+    if (a < 120) return t('page.js.dur.s', Math.round(sec));
+    if (a < 7200) return t('page.js.dur.min', Math.round(sec / 60));
+    if (a < 48 * 3600) return t('page.js.dur.h', (sec / 3600).toFixed(a < 36000 ? 1 : 0));
+    return t('page.js.dur.d', (sec / 86400).toFixed(1));
   }
 
   function offsetMs(s) {
@@ -118,10 +157,10 @@
   function showError(err) {
     const banner = $('#banner');
     if (err instanceof APIError && err.status === 401) {
-      banner.textContent = 'This console needs its bearer token: paste it below, or open the page once with ?token=….';
+      banner.textContent = t('page.js.need_token');
       $('#token-form').hidden = false;
     } else {
-      banner.textContent = 'Could not refresh: ' + (err && err.message ? err.message : String(err));
+      banner.textContent = t('page.js.refresh_failed', err && err.message ? err.message : String(err));
     }
     banner.hidden = false;
   }
@@ -144,7 +183,7 @@
   const kindCounts = {};
 
   function renderOverview(o) {
-    $('#as-of').textContent = 'pipeline clock ' + when(o.as_of);
+    $('#as-of').textContent = t('page.js.pipeline_clock', when(o.as_of));
     const pay = [['#card-overdue', o.payouts.overdue], ['#card-failed', o.payouts.failed], ['#card-held', o.payouts.held]];
     for (const [id, t] of pay) {
       const card = $(id);
@@ -176,9 +215,8 @@
 
   // "3 open" or, when a trace carries several of the kind, "4 open on 2 traces".
   function openCount(k) {
-    const rows = num(k.count) + ' open';
-    if (k.traces === k.count) return rows;
-    return rows + ' on ' + num(k.traces) + (k.traces === 1 ? ' trace' : ' traces');
+    if (k.traces === k.count) return t('page.js.open_rows', num(k.count));
+    return t(k.traces === 1 ? 'page.js.open_on_trace' : 'page.js.open_on_traces', num(k.count), num(k.traces));
   }
 
   // --- the lag chart: one small SVG per settlement mode -----------------------
@@ -196,7 +234,7 @@
     }
     const modes = [...byMode.keys()].sort();
     if (!res.points.length) {
-      box.replaceChildren(el('p', { class: 'empty' }, 'No paid trace in this window yet.'));
+      box.replaceChildren(el('p', { class: 'empty' }, t('page.js.lag.empty')));
       box.dataset.state = 'empty';
       box.dataset.points = '0';
       return;
@@ -223,13 +261,13 @@
     let ymax = 0;
     for (const { p } of pts) ymax = Math.max(ymax, p.p99_s);
     const unit = ymax < 7200 ? 60 : (ymax < 4 * 86400 ? 3600 : 86400);
-    const uname = unit === 60 ? 'min' : (unit === 3600 ? 'h' : 'd');
+    const uname = t(unit === 60 ? 'page.js.unit.min' : (unit === 3600 ? 'page.js.unit.h' : 'page.js.unit.d'));
     const step = niceStep(ymax / unit / 4) * unit;
     const top = Math.max(step, Math.ceil(ymax / step) * step);
     const x = (t) => m.l + (W - m.l - m.r) * (t - from) / Math.max(1, to - from);
     const y = (v) => H - m.b - (H - m.t - m.b) * v / top;
 
-    const s = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'settlement lag percentiles for mode ' + mode, 'data-mode': mode });
+    const s = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': t('page.js.lag.aria', mode), 'data-mode': mode });
     const grid = svg('g', { class: 'grid' });
     const axis = svg('g', { class: 'axis' });
     for (let v = 0; v <= top + 1e-9; v += step) {
@@ -266,7 +304,7 @@
       }
       const path = svg('path', { class: 'series ' + pct, d: d.trim(), 'data-points': String(pts.length), 'data-series': pct });
       const title = svg('title');
-      title.textContent = PCT_NAMES[pct] + ', mode ' + mode;
+      title.textContent = t('page.js.lag.series', PCT_NAMES[pct], mode);
       path.append(title);
       s.append(path);
       pts.forEach((q, i) => {
@@ -294,9 +332,9 @@
     hit.addEventListener('mousemove', (ev) => {
       const r = s.getBoundingClientRect();
       const px = (ev.clientX - r.left) * W / r.width;
-      const t = from + (px - m.l) / (W - m.l - m.r) * (to - from);
+      const at = from + (px - m.l) / (W - m.l - m.r) * (to - from);
       let best = null;
-      for (const q of pts) if (best === null || Math.abs(q.t - t) < Math.abs(best.t - t)) best = q;
+      for (const q of pts) if (best === null || Math.abs(q.t - at) < Math.abs(best.t - at)) best = q;
       if (!best) return;
       cursor.setAttribute('x1', x(best.t));
       cursor.setAttribute('x2', x(best.t));
@@ -311,7 +349,7 @@
         span.textContent = '● ' + pct + ' ' + dur(best.p[pct + '_s']) + ' ';
         readout.append(span);
       }
-      readout.append(document.createTextNode(num(best.p.paid) + ' paid'));
+      readout.append(document.createTextNode(t('page.js.paid_n', num(best.p.paid))));
       readout.dataset.hour = best.p.hour;
     });
     hit.addEventListener('mouseleave', () => {
@@ -324,8 +362,8 @@
     s.append(cursor, ...markers, readout, hit);
 
     const sum = data.summary;
-    const head = el('h3', {}, 'Mode ' + mode,
-      el('small', {}, sum ? 'all time: p50 ' + dur(sum.p50_s) + ' · p95 ' + dur(sum.p95_s) + ' · p99 ' + dur(sum.p99_s) + ' · ' + num(sum.paid) + ' paid' : ''));
+    const head = el('h3', {}, t('page.js.lag.mode', mode),
+      el('small', {}, sum ? t('page.js.lag.all_time', dur(sum.p50_s), dur(sum.p95_s), dur(sum.p99_s), num(sum.paid)) : ''));
     return el('div', { class: 'chart', 'data-mode': mode }, head, s);
   }
 
@@ -345,7 +383,7 @@
     const table = $('#alerts');
     const tbody = table.tBodies[0];
     if (!res.alerts.length) {
-      emptyRow(tbody, 7, 'No alert firing.');
+      emptyRow(tbody, 7, t('page.js.alerts.empty'));
     } else {
       tbody.replaceChildren(...res.alerts.map((a) => {
         const labels = Object.entries(a.labels).filter(([k]) => k !== 'alertname')
@@ -386,10 +424,10 @@
     const f = anomalyFilters();
     const table = $('#anomalies');
     if (f.merchant === null) {
-      $('#anomaly-count').textContent = 'A merchant id is 1 to 64 letters, digits, _ or -.';
+      $('#anomaly-count').textContent = t('page.js.merchant_invalid');
       return;
     }
-    const q = new URLSearchParams({ status: f.status, limit: '200' });
+    const q = new URLSearchParams({ status: f.status, limit: '200', lang: LANG });
     if (f.kind) q.set('kind', f.kind);
     if (f.merchant) q.set('merchant', f.merchant);
     if (f.date) q.set('date', f.date);
@@ -403,13 +441,13 @@
     const table = $('#anomalies');
     const tbody = table.tBodies[0];
     $('#anomaly-count').textContent = res.total > res.anomalies.length
-      ? 'Showing the newest ' + num(res.anomalies.length) + ' of ' + num(res.total) + ' matching anomalies.'
-      : num(res.total) + ' matching ' + (res.total === 1 ? 'anomaly.' : 'anomalies.');
+      ? t('page.js.anomalies.newest', num(res.anomalies.length), num(res.total))
+      : t(res.total === 1 ? 'page.js.anomalies.one' : 'page.js.anomalies.many', num(res.total));
     if (!res.anomalies.length) {
-      emptyRow(tbody, 7, 'No anomaly matches these filters.');
+      emptyRow(tbody, 7, t('page.js.anomalies.empty'));
     } else {
       tbody.replaceChildren(...res.anomalies.map((a) => {
-        const what = a.trace_no ? traceLink(a.trace_no) : (a.batch_id ? el('span', { class: 'mono' }, 'batch ' + a.batch_id) : '–');
+        const what = a.trace_no ? traceLink(a.trace_no) : (a.batch_id ? el('span', { class: 'mono' }, t('page.js.batch', a.batch_id)) : '–');
         const detail = [a.reason, a.details].filter(Boolean).join(' — ');
         return el('tr', { 'data-kind': a.kind, 'data-id': a.id },
           el('td', { class: 'when' }, when(a.detected_at)),
@@ -440,7 +478,7 @@
 
   async function loadIncidents() {
     const status = $('#i-status').value || 'open';
-    const res = await api('/api/v1/incidents?status=' + encodeURIComponent(status));
+    const res = await api('/api/v1/incidents?status=' + encodeURIComponent(status) + '&lang=' + encodeURIComponent(LANG));
     renderIncidents(res);
     await Promise.all([...expanded].map((k) => loadIncidentTraces(k)));
   }
@@ -453,10 +491,10 @@
     const table = $('#incidents');
     const tbody = table.tBodies[0];
     $('#incident-count').textContent = res.total > res.incidents.length
-      ? 'Showing the ' + num(res.incidents.length) + ' most urgent of ' + num(res.total) + ' incidents.'
-      : num(res.total) + (res.total === 1 ? ' incident.' : ' incidents.');
+      ? t('page.js.incidents.most_urgent', num(res.incidents.length), num(res.total))
+      : t(res.total === 1 ? 'page.js.incidents.one' : 'page.js.incidents.many', num(res.total));
     if (!res.incidents.length) {
-      emptyRow(tbody, 8, 'No incident.');
+      emptyRow(tbody, 8, t('page.js.incidents.empty'));
     } else {
       const rows = [];
       for (const i of res.incidents) {
@@ -471,7 +509,7 @@
           el('td', { class: 'when' }, when(i.last_at)),
           el('td', {}, badge(i.status, i.status))));
         const sub = el('tr', { class: 'incident-traces', id: incidentRowId(i.key), 'data-key': i.key },
-          el('td', { colspan: '8' }, el('p', { class: 'empty' }, 'loading…')));
+          el('td', { colspan: '8' }, el('p', { class: 'empty' }, t('page.js.loading'))));
         sub.hidden = !open;
         rows.push(sub);
       }
@@ -487,19 +525,19 @@
     if (!row) return;
     const res = await api('/api/v1/incidents/traces?limit=200&key=' + encodeURIComponent(key));
     const list = el('table', { class: 'inner' },
-      el('thead', {}, el('tr', {}, el('th', {}, 'When'), el('th', {}, 'Trace / batch'), el('th', {}, 'Merchant'), el('th', {}, 'Kind'),
-        el('th', { class: 'num' }, 'Amount'), el('th', {}, 'Details'), el('th', {}, 'Status'))),
-      el('tbody', {}, ...res.traces.map((t) => el('tr', { 'data-trace': t.trace_no || '' },
-        el('td', { class: 'when' }, when(t.at)),
-        el('td', {}, t.trace_no ? traceLink(t.trace_no) : (t.batch_id ? el('span', { class: 'mono' }, 'batch ' + t.batch_id) : '–')),
-        el('td', { class: 'mono' }, t.merchant_id || '–'),
-        el('td', {}, t.kind || 'delivered late'),
-        el('td', { class: 'num' }, money(t.amount)),
-        el('td', {}, el('span', { class: 'detail' }, t.details || '')),
-        el('td', {}, t.status ? badge(t.status, t.status) : '–')))));
+      el('thead', {}, el('tr', {}, el('th', {}, t('page.col.when')), el('th', {}, t('page.col.trace_batch')), el('th', {}, t('page.col.merchant')),
+        el('th', {}, t('page.col.kind')), el('th', { class: 'num' }, t('page.col.amount')), el('th', {}, t('page.col.details')), el('th', {}, t('page.col.status')))),
+      el('tbody', {}, ...res.traces.map((x) => el('tr', { 'data-trace': x.trace_no || '' },
+        el('td', { class: 'when' }, when(x.at)),
+        el('td', {}, x.trace_no ? traceLink(x.trace_no) : (x.batch_id ? el('span', { class: 'mono' }, t('page.js.batch', x.batch_id)) : '–')),
+        el('td', { class: 'mono' }, x.merchant_id || '–'),
+        el('td', {}, x.kind || t('page.js.delivered_late')),
+        el('td', { class: 'num' }, money(x.amount)),
+        el('td', {}, el('span', { class: 'detail' }, x.details || '')),
+        el('td', {}, x.status ? badge(x.status, x.status) : '–')))));
     const note = res.total > res.traces.length
-      ? 'The first ' + num(res.traces.length) + ' of ' + num(res.total) + ' traces.'
-      : num(res.total) + (res.total === 1 ? ' trace.' : ' traces.');
+      ? t('page.js.traces.first', num(res.traces.length), num(res.total))
+      : t(res.total === 1 ? 'page.js.traces.one' : 'page.js.traces.many', num(res.total));
     row.firstChild.replaceChildren(el('p', { class: 'count' }, note), list);
     row.dataset.state = 'ready';
   }
@@ -540,8 +578,8 @@
     const ms = Math.round(performance.now() - started);
     const tbody = table.tBodies[0];
     $('#find-count').textContent = res.traces.length
-      ? 'Sales of ' + res.merchant_id + ' on ' + res.day + ', best match first for ¥' + res.amount + ' (' + ms + ' ms).'
-      : 'No sale of ' + res.merchant_id + ' on ' + res.day + ': check the merchant id and the day.';
+      ? t('page.js.find.found', res.merchant_id, res.day, res.amount, ms)
+      : t('page.js.find.none', res.merchant_id, res.day);
     tbody.replaceChildren(...res.traces.map((m) => el('tr', { 'data-trace': m.trace_no, 'data-score': String(m.score) },
       el('td', {}, traceLink(m.trace_no)),
       el('td', { class: 'when' }, when(m.authorized_at)),
@@ -563,7 +601,7 @@
     const table = $('#batches');
     const tbody = table.tBodies[0];
     if (!res.batches.length) {
-      emptyRow(tbody, 6, 'No batch seen yet.');
+      emptyRow(tbody, 6, t('page.js.batches.empty'));
     } else {
       tbody.replaceChildren(...res.batches.map((b) => {
         let progress;
@@ -572,7 +610,7 @@
           bar.firstChild.style.width = Math.min(100, Math.round(b.progress * 100)) + '%';
           progress = [bar, el('small', {}, num(b.seen_count) + ' / ' + num(b.declared_count))];
         } else {
-          progress = [el('small', {}, num(b.seen_count) + ' seen, none declared yet')];
+          progress = [el('small', {}, t('page.js.batches.seen', num(b.seen_count)))];
         }
         return el('tr', { class: b.status, 'data-batch': b.batch_id, 'data-status': b.status },
           el('td', {}, el('span', { class: 'mono' }, b.batch_id), el('br'), el('small', {}, b.source)),
@@ -591,13 +629,13 @@
     const table = $('#sources');
     const tbody = table.tBodies[0];
     if (!res.sources.length) {
-      emptyRow(tbody, 7, 'No source has reported yet.');
+      emptyRow(tbody, 7, t('page.js.sources.empty'));
     } else {
       tbody.replaceChildren(...res.sources.map((s) => el('tr', { class: s.status, 'data-source': s.source },
         el('td', {}, el('strong', {}, s.source)),
         el('td', {}, badge(s.status, s.status)),
         el('td', { class: 'when' }, when(s.watermark)),
-        el('td', { class: 'num', title: s.threshold_s !== undefined ? 'lagging beyond ' + dur(s.threshold_s) : '' },
+        el('td', { class: 'num', title: s.threshold_s !== undefined ? t('page.js.sources.lagging_beyond', dur(s.threshold_s)) : '' },
           dur(s.watermark_lag_s), s.threshold_s !== undefined ? el('small', {}, ' / ' + dur(s.threshold_s)) : ''),
         el('td', { class: 'num' }, num(s.withheld)),
         el('td', { class: 'num' }, s.consumer_lag !== undefined ? num(s.consumer_lag) : '–'),
@@ -624,7 +662,7 @@
     overlay.dataset.trace = traceNo;
     setField(overlay, 'trace_no', traceNo);
     setField(overlay, 'status', '…');
-    setField(overlay, 'summary', 'loading');
+    setField(overlay, 'summary', t('page.js.loading'));
     const status = overlay.querySelector('[data-field="status"]');
     status.className = 'status';
     overlay.querySelector('.timeline tbody').replaceChildren();
@@ -634,8 +672,8 @@
     replyBox.querySelector('.copied').textContent = '';
     let x;
     try {
-      // Without a choice the browser's Accept-Language decides.
-      const lang = langSelect.value ? '?lang=' + encodeURIComponent(langSelect.value) : '';
+      // Without a choice, the page's language.
+      const lang = '?lang=' + encodeURIComponent(langSelect.value || LANG);
       x = await api('/api/v1/traces/' + encodeURIComponent(traceNo) + '/explain' + lang);
     } catch (err) {
       if (traceFromHash() !== traceNo) return;
@@ -656,9 +694,10 @@
     setField(overlay, 'mode', x.mode || '–');
     setField(overlay, 'expected_payout_at', when(x.expected_payout_at));
     setField(overlay, 'as_of', when(x.as_of));
-    setField(overlay, 'calendar', (x.calendar_version || '–') + (x.calendar_fallback ? ' (weekends only: the calendar lacks the year)' : ''));
+    const cal = x.calendar_version || '–';
+    setField(overlay, 'calendar', x.calendar_fallback ? t('page.js.calendar_fallback', cal) : cal);
     const tl = overlay.querySelector('.timeline tbody');
-    if (!x.timeline.length) emptyRow(tl, 6, 'Nothing archived.');
+    if (!x.timeline.length) emptyRow(tl, 6, t('page.js.timeline.empty'));
     else tl.replaceChildren(...x.timeline.map((s) => el('tr', {},
       el('td', { class: 'when' }, when(s.at)),
       el('td', {}, s.stage),
@@ -667,11 +706,11 @@
       el('td', {}, s.detail || ''),
       el('td', { class: 'mono' }, s.source))));
     const ul = overlay.querySelector('.x-anomalies');
-    if (!x.anomalies.length) ul.replaceChildren(el('li', { class: 'empty' }, 'None.'));
+    if (!x.anomalies.length) ul.replaceChildren(el('li', { class: 'empty' }, t('page.js.none')));
     else ul.replaceChildren(...x.anomalies.map((a) => el('li', { 'data-kind': a.kind },
       badge(a.kind, a.severity), ' ', badge(a.status, a.status), ' ',
-      a.reason ? el('strong', {}, a.reason + ': ') : '', a.cause, '. ',
-      el('em', {}, 'Action: ' + a.action), a.details ? el('div', { class: 'detail' }, a.details) : '')));
+      a.reason ? el('strong', {}, t('page.js.reason', a.reason)) : '', t('page.js.cause', a.cause),
+      el('em', {}, t('page.js.action', a.action)), a.details ? el('div', { class: 'detail' }, a.details) : '')));
     overlay.dataset.state = 'ready';
   }
 
@@ -700,7 +739,7 @@
     const note = replyBox.querySelector('.copied');
     try {
       await navigator.clipboard.writeText(text);
-      note.textContent = 'Copied.';
+      note.textContent = t('page.js.copied');
     } catch (_) {
       // No clipboard permission (plain http beyond loopback): select the
       // text so that Ctrl+C copies it.
@@ -709,7 +748,7 @@
       const sel = window.getSelection();
       sel.removeAllRanges();
       sel.addRange(r);
-      note.textContent = 'Selected: press Ctrl+C to copy.';
+      note.textContent = t('page.js.selected');
     }
   }
 
@@ -754,7 +793,7 @@
     refreshes++;
     document.body.dataset.refreshes = String(refreshes);
     document.body.dataset.state = 'ready';
-    $('#refreshed').textContent = 'page refreshed ' + new Date().toLocaleTimeString('en-GB') + ' (wall clock, this browser)';
+    $('#refreshed').textContent = t('page.js.refreshed', new Date().toLocaleTimeString('en-GB'));
   }
 
   let timer = null;
