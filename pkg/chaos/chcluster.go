@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,9 +28,11 @@ type ClusterFigures struct {
 	// ReadOnlyRetries counts the children's "clickhouse write failed,
 	// retrying" lines that name code 242 (TABLE_IS_READ_ONLY).
 	ReadOnlyRetries int
-	// Settled is how long the replicas took to agree once the pipeline
-	// had stopped.
-	Settled time.Duration
+	// ReplicaSync: from the restart of the first replicas until their
+	// replication queues were empty (they had fetched what the second
+	// replicas took meanwhile). Settled: how long the replicas took to agree
+	// once the pipeline had stopped.
+	ReplicaSync, Settled time.Duration
 }
 
 // chCluster is the cluster scenario's ClickHouse: deploy/clickhouse/cluster.sh
@@ -136,38 +139,44 @@ func (r *run) storeConfig() store.Config {
 	return sc
 }
 
-// settle waits until no node has a read-only replicated table or a
-// replication queue entry of the run's database, twice in a row, so that
-// the image read through the Distributed tables sees every acknowledged
+// settle waits until none of the nodes (all: none named) has a read-only
+// replicated table or a replication queue entry of the run's database,
+// twice in a row, and returns how long that took. After the run, it makes
+// the image read through the Distributed tables see every acknowledged
 // insert.
-func (r *run) settle(ctx context.Context, limit time.Duration) error {
+func (r *run) settle(ctx context.Context, limit time.Duration, names ...string) (time.Duration, error) {
 	started := time.Now()
+	if len(names) == 0 {
+		names = r.chc.nodes
+	}
 	quiet := slog.New(minLevel{r.log.Handler(), slog.LevelWarn})
-	nodes := make([]*store.Store, len(r.chc.addrs))
+	nodes := make([]*store.Store, 0, len(names))
 	defer func() {
 		for _, s := range nodes {
-			if s != nil {
-				_ = s.Close()
-			}
+			_ = s.Close()
 		}
 	}()
-	for i, addr := range r.chc.addrs {
+	for _, name := range names {
+		i := slices.Index(r.chc.nodes, name)
+		if i < 0 {
+			return 0, fmt.Errorf("no ClickHouse node %s", name)
+		}
 		sc := r.storeConfig()
-		sc.Addr = addr
+		sc.Addr = r.chc.addrs[i]
 		s, err := store.New(ctx, sc, quiet)
 		if err != nil {
-			return fmt.Errorf("%s: %w", r.chc.nodes[i], err)
+			return 0, fmt.Errorf("%s: %w", name, err)
 		}
-		nodes[i] = s
+		nodes = append(nodes, s)
 	}
 	calm := 0
 	var last error
 	for calm < 2 {
 		if time.Since(started) > limit {
-			return fmt.Errorf("the replicas did not settle within %s: %w", limit, last)
+			return 0, fmt.Errorf("the replicas did not settle within %s: %w", limit, last)
 		}
-		if !sleepUntil(ctx, time.Now().Add(time.Second)) {
-			return ctx.Err()
+		if !sleepUntil(ctx, time.Now().Add(500*time.Millisecond)) {
+			return 0, ctx.Err()
 		}
 		last = nil
 		for i, s := range nodes {
@@ -176,7 +185,7 @@ func (r *run) settle(ctx context.Context, limit time.Duration) error {
 				err = fmt.Errorf("%d tables read-only or replicating", n)
 			}
 			if err != nil {
-				last = fmt.Errorf("%s: %w", r.chc.nodes[i], err)
+				last = fmt.Errorf("%s: %w", names[i], err)
 				break
 			}
 		}
@@ -186,14 +195,12 @@ func (r *run) settle(ctx context.Context, limit time.Duration) error {
 		}
 		calm++
 	}
-	r.mu.Lock()
-	if r.cluster != nil {
-		r.cluster.Settled = time.Since(started)
-	}
-	r.mu.Unlock()
-	r.progress("replicas settled after %s", time.Since(started).Round(100*time.Millisecond))
-	return nil
+	return time.Since(started), nil
 }
+
+// clusterRecoveryLimit bounds the wait for each recovery of the cluster
+// scenario before the next disturbance.
+const clusterRecoveryLimit = 3 * time.Minute
 
 // clusterScenario is the multi-instance shape on the ClickHouse cluster,
 // disturbed one thing after another while the input flows: the second
@@ -203,7 +210,7 @@ func (r *run) settle(ctx context.Context, limit time.Duration) error {
 // (inserts go on through the second), and ZooKeeper stops for
 // ZooKeeperOutage and starts again (inserts fail with 242 and are retried
 // until it is back).
-func (r *run) clusterScenario(ctx, wctx context.Context) error {
+func (r *run) clusterScenario(ctx, wctx context.Context, t0 time.Time) error {
 	m, parts := r.multi, r.cfg.Partitions
 	own := &m.owned
 	fig := &ClusterFigures{Nodes: r.chc.nodes}
@@ -235,7 +242,6 @@ func (r *run) clusterScenario(ctx, wctx context.Context) error {
 		return errors.New("joiner-b did not exit after SIGKILL")
 	}
 	r.progress("SIGKILL %s (owned %v); starting joiner-c", b.name, victim.parts)
-	r.watch(wctx, "kill of "+b.name, killedAt)
 	c, err := m.child(r, "joiner-c", "joiner", m.joinerArgs(r), false)
 	if err != nil {
 		return err
@@ -264,11 +270,16 @@ func (r *run) clusterScenario(ctx, wctx context.Context) error {
 	own.Restores = after[c.name].restores
 	r.progress("%s took over after %s (%v partitions restored from checkpoints): %s", c.name,
 		own.Takeover.Round(100*time.Millisecond), own.Restores, ownedLine(after))
+	// Each recovery is measured before the next disturbance, so that none
+	// includes another's.
+	if d, ok := r.measure(wctx, "kill of "+b.name, killedAt, clusterRecoveryLimit); ok {
+		r.progress("recovered %s after the SIGKILL", d.Round(100*time.Millisecond))
+	}
 
 	if err := r.shuffleLeaders(ctx, own); err != nil {
 		return err
 	}
-	r.watch(wctx, "leader shuffle", time.Now())
+	r.measure(wctx, "leader shuffle", time.Now(), clusterRecoveryLimit)
 
 	first := []string{r.chc.nodes[0], r.chc.nodes[2]} // s1r1, s2r1
 	r.progress("stopping ClickHouse %v for %s", first, r.cfg.ReplicaOutage)
@@ -284,7 +295,16 @@ func (r *run) clusterScenario(ctx, wctx context.Context) error {
 	}
 	replicasBack := time.Since(down)
 	r.progress("ClickHouse %v back after %s", first, replicasBack.Round(time.Second))
-	r.watch(wctx, "replica restart", time.Now())
+	restarted := time.Now()
+	if d, ok := r.measure(wctx, "replica restart", restarted, clusterRecoveryLimit); ok {
+		r.progress("the consumer groups caught up %s after the replicas' restart", d.Round(100*time.Millisecond))
+	}
+	if _, err := r.settle(ctx, clusterRecoveryLimit, first...); err != nil {
+		r.problem("%v after their restart", err)
+	} else {
+		fig.ReplicaSync = time.Since(restarted)
+		r.progress("%v replicated what they missed %s after their restart", first, fig.ReplicaSync.Round(100*time.Millisecond))
+	}
 
 	r.progress("stopping ZooKeeper for %s", r.cfg.ZooKeeperOutage)
 	before, _, _ := r.groupProgress(ctx, a)
@@ -300,6 +320,9 @@ func (r *run) clusterScenario(ctx, wctx context.Context) error {
 		return err
 	}
 	zkBack := time.Since(zkDown)
+	if over := time.Since(t0) - r.cfg.PublishOver; over > 0 {
+		r.progress("the input was all published %s before ZooKeeper's restart: raise PublishOver so that it flows throughout", over.Round(time.Second))
+	}
 	r.progress("ZooKeeper back after %s (joiner group committed %d messages while it was down)", zkBack.Round(time.Second), atRestart-before)
 	r.watch(wctx, "ZooKeeper restart", time.Now())
 	if r.waitWorking(ctx, a, atRestart, 3*time.Minute) {

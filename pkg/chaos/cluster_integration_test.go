@@ -55,7 +55,7 @@ func TestClusterScenario(t *testing.T) {
 	cfg.Partitions = 4
 	// Shorter than the defaults (60 s and 30 s) to keep the run in
 	// minutes; the input flows for all of the disturbances.
-	cfg.PublishOver = 100 * time.Second
+	cfg.PublishOver = 140 * time.Second
 	cfg.ReplicaOutage = 30 * time.Second
 	cfg.ZooKeeperOutage = 20 * time.Second
 	cfg.CatchUpTimeout = 4 * time.Minute
@@ -95,8 +95,8 @@ func TestClusterScenario(t *testing.T) {
 	if f == nil || own == nil {
 		t.Fatal("no cluster figures or ownership recorded")
 	}
-	t.Logf("nodes %v; %s took over from %s in %s (%v restores); recovery after the kill %s, catch-up after the replica restart %s, joiner paused %s by the ZooKeeper stop (%d retried 242 writes), caught up %s after its restart; replicas settled in %s; longest recovery %s",
-		f.Nodes, own.Successor, own.Killed, own.Takeover, own.Restores, f.KillRecovery, f.ReplicaCatchUp, f.ZooKeeperPause, f.ReadOnlyRetries, f.ZooKeeperRecovery, f.Settled, r.Recovery)
+	t.Logf("nodes %v; %s took over from %s in %s (%v restores); recovery after the kill %s, catch-up after the replica restart %s (replication %s), joiner paused %s by the ZooKeeper stop (%d retried 242 writes), caught up %s after its restart; replicas settled in %s; longest recovery %s",
+		f.Nodes, own.Successor, own.Killed, own.Takeover, own.Restores, f.KillRecovery, f.ReplicaCatchUp, f.ReplicaSync, f.ZooKeeperPause, f.ReadOnlyRetries, f.ZooKeeperRecovery, f.Settled, r.Recovery)
 	if own.Restores < 1 {
 		t.Errorf("%s restored %v partitions from checkpoints, want at least 1", own.Successor, own.Restores)
 	}
@@ -104,7 +104,7 @@ func TestClusterScenario(t *testing.T) {
 		t.Errorf("%d leader shuffles, want 1", own.Shuffles)
 	}
 	for what, d := range map[string]time.Duration{"the joiner kill": f.KillRecovery, "the replica restart": f.ReplicaCatchUp,
-		"the ZooKeeper restart": f.ZooKeeperRecovery, "the ZooKeeper pause": f.ZooKeeperPause} {
+		"the ZooKeeper restart": f.ZooKeeperRecovery, "the ZooKeeper pause": f.ZooKeeperPause, "the replicas' replication": f.ReplicaSync} {
 		if d <= 0 {
 			t.Errorf("no recovery measured after %s", what)
 		}

@@ -331,9 +331,16 @@ func (r *run) execute(ctx context.Context) (*store.Image, *report.Report, error)
 	stopPipeline()
 
 	if r.chc != nil {
-		if err := r.settle(ctx, 3*time.Minute); err != nil {
+		d, err := r.settle(ctx, 3*time.Minute)
+		if err != nil {
 			return nil, nil, err
 		}
+		r.mu.Lock()
+		if r.cluster != nil {
+			r.cluster.Settled = d
+		}
+		r.mu.Unlock()
+		r.progress("replicas settled after %s", d.Round(100*time.Millisecond))
 	}
 	rep, err := report.Build(ctx, r.k, st, r.h.sourceTopics())
 	if err != nil {
@@ -438,7 +445,7 @@ func (r *run) disturb(ctx, wctx context.Context, t0 time.Time) error {
 	case MultiInstance:
 		return r.multiInstance(ctx, wctx, t0)
 	case Cluster:
-		return r.clusterScenario(ctx, wctx)
+		return r.clusterScenario(ctx, wctx, t0)
 	case ClickHouseOutage:
 		if !sleepUntil(ctx, t0.Add(po/4)) {
 			return ctx.Err()
@@ -827,19 +834,32 @@ func (r *run) watch(ctx context.Context, what string, since time.Time) {
 	go func() {
 		defer r.watchers.Done()
 		d, ok := r.recover(ctx, since)
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if !ok {
-			r.unrecovered++
-			r.log.Warn("no recovery measured", "after", what)
-			return
-		}
-		r.recoveries = append(r.recoveries, d)
-		if r.recoveredBy == nil {
-			r.recoveredBy = map[string]time.Duration{}
-		}
-		r.recoveredBy[what] = max(r.recoveredBy[what], d)
+		r.recorded(what, d, ok)
 	}()
+}
+
+// measure is watch waiting for the recovery, at most limit.
+func (r *run) measure(ctx context.Context, what string, since time.Time, limit time.Duration) (time.Duration, bool) {
+	mctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	d, ok := r.recover(mctx, since)
+	r.recorded(what, d, ok)
+	return d, ok
+}
+
+func (r *run) recorded(what string, d time.Duration, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !ok {
+		r.unrecovered++
+		r.log.Warn("no recovery measured", "after", what)
+		return
+	}
+	r.recoveries = append(r.recoveries, d)
+	if r.recoveredBy == nil {
+		r.recoveredBy = map[string]time.Duration{}
+	}
+	r.recoveredBy[what] = max(r.recoveredBy[what], d)
 }
 
 func (r *run) recover(ctx context.Context, since time.Time) (time.Duration, bool) {
