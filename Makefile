@@ -1,5 +1,5 @@
 # settlemon — the two commands that matter are `make run` and `make test`.
-.PHONY: run test unit integration lint build bench clickhouse-start clickhouse-stop cluster-start cluster-stop cluster-status fuzz clean
+.PHONY: run test unit integration lint build bench clickhouse-start clickhouse-stop cluster-start cluster-stop cluster-status cluster-test fuzz clean
 
 GO ?= go
 
@@ -48,6 +48,10 @@ cluster-stop:
 
 cluster-status:
 	bash deploy/clickhouse/cluster.sh status
+
+## cluster-test: the end-to-end cluster run — the chaos harness's cluster scenario against its own ClickHouse cluster and ZooKeeper (several minutes; not part of `make test`)
+cluster-test:
+	SETTLEMON_CLUSTER_CHAOS=1 $(GO) test -race -tags integration -run '^TestClusterScenario$$' -timeout 30m -v ./pkg/chaos/
 
 clean:
 	rm -rf bin

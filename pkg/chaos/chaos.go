@@ -48,10 +48,17 @@ const (
 	// starts a third in its place (multi.go). It is not among Scenarios():
 	// name it to run it.
 	MultiInstance Scenario = "multi-instance"
+	// Cluster is the multi-instance shape writing into a ClickHouse
+	// cluster (deploy/clickhouse/cluster.sh: ZooKeeper, 2 shards × 2
+	// replicas) that the run starts itself: a joiner SIGKILLed and
+	// replaced, the leaders shuffled, the first replica of each shard
+	// stopped for ReplicaOutage, ZooKeeper for ZooKeeperOutage
+	// (chcluster.go). Not among Scenarios(): name it to run it.
+	Cluster Scenario = "cluster"
 )
 
 // knownScenarios are those Scenarios() runs and those run only on request.
-func knownScenarios() []Scenario { return append(Scenarios(), MultiInstance) }
+func knownScenarios() []Scenario { return append(Scenarios(), MultiInstance, Cluster) }
 
 // Scenarios returns every disturbing scenario, in the order they run.
 func Scenarios() []Scenario {
@@ -59,8 +66,8 @@ func Scenarios() []Scenario {
 }
 
 // ParseScenarios reads a comma-separated list of scenario names; "all" (or
-// nothing) is every scenario of Scenarios(); MultiInstance runs only when
-// named.
+// nothing) is every scenario of Scenarios(); MultiInstance and Cluster run
+// only when named.
 func ParseScenarios(s string) ([]Scenario, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || s == "all" {
@@ -113,6 +120,11 @@ type Config struct {
 	ClickHouseOutage time.Duration // default 60s
 	BrokerRestarts   int           // default 2
 	BrokerDown       time.Duration // how long the broker stays dead, default 2s
+	// ReplicaOutage is how long the cluster scenario keeps the first
+	// replica of each shard down, default 60s; ZooKeeperOutage how long
+	// ZooKeeper, default 30s.
+	ReplicaOutage   time.Duration
+	ZooKeeperOutage time.Duration
 	// ProduceAmbiguousRate and FetchErrorRate are the kafka-faults rates,
 	// default 0.1 and 0.05; ReplyDropRate the insert-reply-drop rate,
 	// default 0.3.
@@ -169,6 +181,8 @@ func DefaultConfig() Config {
 		ClickHouseOutage:     60 * time.Second,
 		BrokerRestarts:       2,
 		BrokerDown:           2 * time.Second,
+		ReplicaOutage:        60 * time.Second,
+		ZooKeeperOutage:      30 * time.Second,
 		ProduceAmbiguousRate: 0.1,
 		FetchErrorRate:       0.05,
 		ReplyDropRate:        0.3,
@@ -199,7 +213,8 @@ func (c Config) Validate() error {
 	if c.Partitions <= 0 {
 		add("partitions must be positive")
 	}
-	if c.PublishOver <= 0 || c.CatchUpTimeout <= 0 || c.BrokerDown < 0 || c.ClickHouseOutage < 0 {
+	if c.PublishOver <= 0 || c.CatchUpTimeout <= 0 || c.BrokerDown < 0 || c.ClickHouseOutage < 0 ||
+		c.ReplicaOutage < 0 || c.ZooKeeperOutage < 0 {
 		add("publish-over and catch-up timeout must be positive, outage and broker down time not negative")
 	}
 	if c.Kills < 0 || c.BrokerRestarts < 0 {

@@ -24,6 +24,7 @@ func TestParseScenarios(t *testing.T) {
 		{" kill , insert-reply-drop,kill", []Scenario{Kill, InsertReplyDrop}, false},
 		{"reference", nil, true},
 		{"kill,meteor", nil, true},
+		{"cluster,multi-instance", []Scenario{Cluster, MultiInstance}, false},
 	}
 	for _, tt := range tests {
 		got, err := ParseScenarios(tt.in)
@@ -52,6 +53,7 @@ func TestConfigValidate(t *testing.T) {
 		{"negative port", func(c *Config) { c.ClickHousePort = -1 }, "ports"},
 		{"rate above 1", func(c *Config) { c.ReplyDropRate = 2 }, "reply drop rate"},
 		{"negative kills", func(c *Config) { c.Kills = -1 }, "kills"},
+		{"negative ZooKeeper outage", func(c *Config) { c.ZooKeeperOutage = -time.Second }, "outage"},
 		{"bad simulation", func(c *Config) { c.Simulator.Days = 0 }, "simulator"},
 	}
 	for _, tt := range tests {

@@ -24,17 +24,27 @@ type clickhouse struct {
 func (c *clickhouse) addr() string { return "127.0.0.1:" + strconv.Itoa(c.port) }
 
 func (c *clickhouse) do(ctx context.Context, action string) error {
-	out, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	env := childEnv("RUN_DIR="+c.runDir, "SETTLEMON_CH_PORT="+strconv.Itoa(c.port), "SETTLEMON_CH_HTTP_PORT="+strconv.Itoa(c.httpPort))
+	if err := runScript(ctx, c.script, c.logPath, env, action); err != nil {
+		return fmt.Errorf("clickhouse %s (local.sh, port %d): %w", action, c.port, err)
+	}
+	return nil
+}
+
+// runScript runs a deploy script with env, appending its output to logPath;
+// the error carries the output's last lines.
+func runScript(ctx context.Context, script, logPath string, env []string, args ...string) error {
+	out, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
 	defer out.Close()
-	cmd := exec.CommandContext(ctx, "bash", c.script, action)
-	cmd.Env = childEnv("RUN_DIR="+c.runDir, "SETTLEMON_CH_PORT="+strconv.Itoa(c.port), "SETTLEMON_CH_HTTP_PORT="+strconv.Itoa(c.httpPort))
+	cmd := exec.CommandContext(ctx, "bash", append([]string{script}, args...)...)
+	cmd.Env = env
 	var tail strings.Builder
 	cmd.Stdout, cmd.Stderr = out, &tailWriter{w: out, tail: &tail}
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("clickhouse %s (local.sh, port %d): %w: %s", action, c.port, err, strings.TrimSpace(lastLines(tail.String(), 5)))
+		return fmt.Errorf("%w: %s", err, strings.TrimSpace(lastLines(tail.String(), 5)))
 	}
 	return nil
 }

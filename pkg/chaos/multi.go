@@ -76,7 +76,7 @@ type multiRun struct {
 
 // brokers is the number of broker nodes the scenario runs.
 func (r *run) brokers() int {
-	if r.sc == MultiInstance {
+	if r.sc == MultiInstance || r.sc == Cluster {
 		return multiBrokers
 	}
 	return 1

@@ -37,6 +37,8 @@ type Result struct {
 	// Ownership is what the multi-instance scenario saw of the instances'
 	// partitions; nil for the other scenarios.
 	Ownership *Ownership
+	// Cluster is what the cluster scenario measured; nil for the others.
+	Cluster *ClusterFigures
 
 	Problems []string // why the run failed; empty: passed
 	Details  []string // the first differing rows and unplanned exits

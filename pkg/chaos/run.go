@@ -48,7 +48,8 @@ type run struct {
 	ingestSrc   []event.Source // the source of each of ingests
 	joiners     []*child       // started ones; multi-instance adds more mid-run
 	proxy       *Proxy
-	multi       *multiRun // the multi-instance scenario's state (multi.go)
+	multi       *multiRun  // the multi-instance scenario's state (multi.go)
+	chc         *chCluster // the cluster scenario's ClickHouse (chcluster.go)
 
 	pubMu sync.Mutex // held while publishing, and across a broker restart
 	pub   *kafkaio.Publisher
@@ -64,6 +65,7 @@ type run struct {
 	disturbance []string
 	problems    []string
 	ownership   *Ownership // multi-instance only
+	cluster     *ClusterFigures
 	watchers    sync.WaitGroup
 }
 
@@ -117,6 +119,13 @@ func (h *Harness) runOne(ctx context.Context, seed int64, sc Scenario, in *input
 	res.Ownership = r.ownership
 	if o := res.Ownership; o != nil {
 		o.KillRecovery = r.recoveredBy["kill of "+o.Killed]
+	}
+	if f := r.cluster; f != nil {
+		res.Cluster = f
+		f.KillRecovery = r.recoveredBy["kill of joiner-b"]
+		f.ReplicaCatchUp = r.recoveredBy["replica restart"]
+		f.ZooKeeperRecovery = r.recoveredBy["ZooKeeper restart"]
+		f.ReadOnlyRetries = readOnlyRetries(filepath.Join(r.dir, "logs"))
 	}
 	if r.broker != nil {
 		res.BrokerRSS = r.broker.stats().PeakRSS
@@ -205,6 +214,12 @@ func (r *run) execute(ctx context.Context) (*store.Image, *report.Report, error)
 	logs := filepath.Join(r.dir, "logs")
 	if err := os.MkdirAll(logs, 0o755); err != nil {
 		return nil, nil, err
+	}
+	if r.sc == Cluster {
+		defer r.stopCluster(ctx)
+		if err := r.startCluster(ctx); err != nil {
+			return nil, nil, err
+		}
 	}
 	st, err := r.freshDatabase(ctx)
 	if err != nil {
@@ -315,6 +330,18 @@ func (r *run) execute(ctx context.Context) (*store.Image, *report.Report, error)
 	stopSampling()
 	stopPipeline()
 
+	if r.chc != nil {
+		d, err := r.settle(ctx, 3*time.Minute)
+		if err != nil {
+			return nil, nil, err
+		}
+		r.mu.Lock()
+		if r.cluster != nil {
+			r.cluster.Settled = d
+		}
+		r.mu.Unlock()
+		r.progress("replicas settled after %s", d.Round(100*time.Millisecond))
+	}
 	rep, err := report.Build(ctx, r.k, st, r.h.sourceTopics())
 	if err != nil {
 		return nil, nil, fmt.Errorf("building the reconciliation: %w", err)
@@ -327,12 +354,10 @@ func (r *run) execute(ctx context.Context) (*store.Image, *report.Report, error)
 }
 
 // freshDatabase drops and recreates the run's database, migrated, on the
-// harness's ClickHouse (directly, not through the proxy).
+// harness's ClickHouse (directly, not through the proxy) or, in the cluster
+// scenario, on every node of the cluster.
 func (r *run) freshDatabase(ctx context.Context) (*store.Store, error) {
-	sc := store.DefaultConfig()
-	sc.Addr = r.h.ch.addr()
-	sc.Database = r.db
-	sc.MaxRetryElapsed = 2 * time.Minute
+	sc := r.storeConfig()
 	quiet := slog.New(minLevel{r.log.Handler(), slog.LevelWarn}) // not every migration applied
 	st, err := store.New(ctx, sc, quiet)
 	if err != nil {
@@ -356,13 +381,20 @@ func (r *run) freshDatabase(ctx context.Context) (*store.Store, error) {
 func (r *run) startPipeline(logs string) error {
 	cfg := r.cfg
 	budget := max(5*time.Minute, 3*cfg.ClickHouseOutage).String()
-	common := []string{"--kafka-brokers", r.k.Brokers[0], "--clickhouse-addr", r.proxy.Addr(), "--clickhouse-database", r.db,
+	chAddr := r.proxy.Addr()
+	if r.chc != nil { // every node, directly
+		chAddr = strings.Join(r.chc.addrs, ",")
+	}
+	common := []string{"--kafka-brokers", r.k.Brokers[0], "--clickhouse-addr", chAddr, "--clickhouse-database", r.db,
 		"--clickhouse-retry-budget", budget, "--ops-listen", "127.0.0.1:0",
 		// The harness is the supervisor: a stuck consumer group (see
 		// kafkaio.Watchdog) exits and is restarted well within its wait.
 		"--stuck-after", "45s"}
+	if r.chc != nil {
+		common = append(common, "--clickhouse-cluster", r.chc.name)
+	}
 	env := childEnv("GOMEMLIMIT=" + cfg.MemoryLimit)
-	if r.sc == MultiInstance {
+	if r.sc == MultiInstance || r.sc == Cluster {
 		return r.startMulti(logs, common, env)
 	}
 	for s := event.Auth; s < event.NumSources; s++ {
@@ -412,6 +444,8 @@ func (r *run) disturb(ctx, wctx context.Context, t0 time.Time) error {
 		return r.kills(ctx, wctx, t0)
 	case MultiInstance:
 		return r.multiInstance(ctx, wctx, t0)
+	case Cluster:
+		return r.clusterScenario(ctx, wctx, t0)
 	case ClickHouseOutage:
 		if !sleepUntil(ctx, t0.Add(po/4)) {
 			return ctx.Err()
@@ -800,19 +834,32 @@ func (r *run) watch(ctx context.Context, what string, since time.Time) {
 	go func() {
 		defer r.watchers.Done()
 		d, ok := r.recover(ctx, since)
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if !ok {
-			r.unrecovered++
-			r.log.Warn("no recovery measured", "after", what)
-			return
-		}
-		r.recoveries = append(r.recoveries, d)
-		if r.recoveredBy == nil {
-			r.recoveredBy = map[string]time.Duration{}
-		}
-		r.recoveredBy[what] = max(r.recoveredBy[what], d)
+		r.recorded(what, d, ok)
 	}()
+}
+
+// measure is watch waiting for the recovery, at most limit.
+func (r *run) measure(ctx context.Context, what string, since time.Time, limit time.Duration) (time.Duration, bool) {
+	mctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	d, ok := r.recover(mctx, since)
+	r.recorded(what, d, ok)
+	return d, ok
+}
+
+func (r *run) recorded(what string, d time.Duration, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !ok {
+		r.unrecovered++
+		r.log.Warn("no recovery measured", "after", what)
+		return
+	}
+	r.recoveries = append(r.recoveries, d)
+	if r.recoveredBy == nil {
+		r.recoveredBy = map[string]time.Duration{}
+	}
+	r.recoveredBy[what] = max(r.recoveredBy[what], d)
 }
 
 func (r *run) recover(ctx context.Context, since time.Time) (time.Duration, bool) {

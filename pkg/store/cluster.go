@@ -205,3 +205,20 @@ func (r clusterRenderer) qualify(body string) string {
 	b.WriteString(body[last:])
 	return b.String()
 }
+
+// ReplicationBacklog counts the replicated tables of the database on the
+// node the store is connected to (the first answering address) that are
+// read-only (no ZooKeeper session) or still have entries in their
+// replication queue; 0 on a single node. Once it is 0 on every node, a read
+// through any node sees every acknowledged insert.
+func (s *Store) ReplicationBacklog(ctx context.Context) (int, error) {
+	if s.cfg.Cluster == "" {
+		return 0, nil
+	}
+	var busy uint64
+	if err := s.conn.QueryRow(ctx, `SELECT count() FROM system.replicas
+WHERE database = ? AND (is_readonly OR queue_size > 0 OR inserts_in_queue > 0)`, s.cfg.Database).Scan(&busy); err != nil {
+		return 0, fmt.Errorf("reading the replication queues of %s: %w", s.cfg.Database, err)
+	}
+	return int(busy), nil
+}
