@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -67,7 +68,6 @@ type Ownership struct {
 
 // multiRun is the multi-instance scenario's state.
 type multiRun struct {
-	ops    map[*child]string // metrics address of each child
 	logs   string
 	env    []string
 	common []string
@@ -83,13 +83,13 @@ func (r *run) brokers() int {
 }
 
 // startMulti starts the multi-instance pipeline: each child with its own
-// metrics port and a client id naming it. The joiners are not restarted
+// ops endpoint and a client id naming it. The joiners are not restarted
 // when killed (the scenario starts a successor instead); their client ids,
 // which prefix their member ids, sort in start order, so the range assignor
 // over sorted partitions (kafkaio.SortedRange) gives the successor of the
 // second exactly the partitions the second had.
 func (r *run) startMulti(logs string, common, env []string) error {
-	m := &multiRun{ops: map[*child]string{}, logs: logs, env: env, common: common}
+	m := &multiRun{logs: logs, env: env, common: common}
 	r.multi = m
 	for s := event.Auth; s < event.NumSources; s++ {
 		for i := 1; i <= multiIngests; i++ {
@@ -123,18 +123,32 @@ func (m *multiRun) joinerArgs(r *run) []string {
 		"--checkpoint-interval", multiCheckpointGap.String())
 }
 
-// child builds a child whose metrics listen on a free loopback port (the
-// later --ops-listen wins over the one in common).
+// child builds a child named name. Its ops endpoint listens on a port the
+// system picks at each start (--ops-listen 127.0.0.1:0 in common), found in
+// its log by opsAddr: a port picked here and passed on could be taken by
+// another process before the child binds it.
 func (m *multiRun) child(r *run, name, bin string, args []string, restart bool) (*child, error) {
-	port, err := freePort()
+	args = append(slices.Clone(args), "--kafka-client-id", name)
+	return newChild(name, filepath.Join(r.h.bin, bin), args, m.env, filepath.Join(m.logs, name+".log"), restart, r.log), nil
+}
+
+// opsLine finds the address in the "ops endpoint listening" line a service
+// logs (text format) once its ops endpoint is bound.
+var opsLine = regexp.MustCompile(`msg="ops endpoint listening"[^\n]*? addr=(\S+)`)
+
+// opsAddr is the ops endpoint of c's current process: the address of the
+// last "ops endpoint listening" line of its log, which every start appends
+// to.
+func opsAddr(c *child) (string, error) {
+	b, err := os.ReadFile(c.logPath)
 	if err != nil {
-		return nil, err
+		return "", fmt.Errorf("reading its log for its ops address: %w", err)
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	args = append(slices.Clone(args), "--ops-listen", addr, "--kafka-client-id", name)
-	c := newChild(name, filepath.Join(r.h.bin, bin), args, m.env, filepath.Join(m.logs, name+".log"), restart, r.log)
-	m.ops[c] = addr
-	return c, nil
+	all := opsLine.FindAllSubmatch(b, -1)
+	if len(all) == 0 {
+		return "", errors.New("its ops endpoint is not listening yet")
+	}
+	return string(all[len(all)-1][1]), nil
 }
 
 // multiInstance is the scenario: the two joiners and each source's two
@@ -411,7 +425,11 @@ func (r *run) waitOwned(ctx context.Context, limit time.Duration, cs []*child, o
 		var err error
 		for _, c := range cs {
 			var got owned
-			if got, err = scrapeOwned(ctx, r.multi.ops[c]); err != nil {
+			var addr string
+			if addr, err = opsAddr(c); err == nil {
+				got, err = scrapeOwned(ctx, addr)
+			}
+			if err != nil {
 				err = fmt.Errorf("%s: %w", c.name, err)
 				break
 			}

@@ -120,3 +120,33 @@ time=2026-12-03T12:00:07Z level=INFO msg="partitions assigned" component=joiner 
 		})
 	}
 }
+
+func TestOpsAddrIsTheLastStartsAddress(t *testing.T) {
+	tests := []struct {
+		name, log, want, wantErr string
+	}{
+		{"not started", "", "", "not listening yet"},
+		{"one start", `time=2026-12-03T10:00:00Z level=INFO msg="ops endpoint listening" component=joiner addr=127.0.0.1:40001 checks=2` + "\n", "127.0.0.1:40001", ""},
+		{"restarted", `time=t level=INFO msg="ops endpoint listening" addr=127.0.0.1:40001 checks=2` + "\n" +
+			`time=t level=WARN msg="partition released"` + "\n" +
+			`time=t level=INFO msg="ops endpoint listening" addr=127.0.0.1:40002 checks=2` + "\n", "127.0.0.1:40002", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &child{name: "joiner-a", logPath: filepath.Join(t.TempDir(), "joiner-a.log")}
+			if err := os.WriteFile(c.logPath, []byte(tt.log), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, err := opsAddr(c)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("opsAddr = %q, %v; want an error containing %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("opsAddr = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
