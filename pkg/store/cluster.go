@@ -32,7 +32,6 @@ import (
 //     table from any node);
 //   - inserts are synchronous (insert_distributed_sync = 1): an acknowledged
 //     insert is on a replica of its shard before the caller commits offsets;
-//   - mutations (ALTER … DELETE) target x_local ON CLUSTER c;
 //   - an IN subquery over a table is GLOBAL IN (a distributed subquery inside
 //     a distributed query is refused, code 288).
 //
@@ -49,15 +48,6 @@ func (s *Store) insertContext(ctx context.Context) context.Context {
 		return ctx
 	}
 	return clickhouse.Context(ctx, clickhouse.WithSettings(clusterSettings))
-}
-
-// mutationTarget is what an ALTER … DELETE of table names: the table on a
-// single node, its replicated local tables ON CLUSTER on a cluster.
-func (s *Store) mutationTarget(table string) string {
-	if s.cfg.Cluster == "" {
-		return table
-	}
-	return fmt.Sprintf("%s.%s_local ON CLUSTER %s", s.cfg.Database, table, s.cfg.Cluster)
 }
 
 // globalIn is the IN of a subquery over a table: GLOBAL IN on a cluster.

@@ -117,14 +117,12 @@ func TestClusterMatchesSingleNode(t *testing.T) {
 	for i, rows := range d.alerts {
 		write(i+1, "alerts", func(s *store.Store) error { return s.InsertAlerts(ctx, rows) })
 	}
-	for i, off := range []int64{10, 20, 30} {
+	// A partition's checkpoints are saved through one node, as its joiner
+	// saves them through its one Store.
+	for _, off := range []int64{10, 20, 30} {
 		data := []byte(fmt.Sprintf("state as of %d", off))
-		write(i, "checkpoint", func(s *store.Store) error { return s.SaveCheckpoint(ctx, "g", "settle.events", 3, off, data) })
+		write(1, "checkpoint", func(s *store.Store) error { return s.SaveCheckpoint(ctx, "g", "settle.events", 3, off, data) })
 	}
-	write(0, "checkpoint of a throwaway group", func(s *store.Store) error {
-		return s.SaveCheckpoint(ctx, "bench", "settle.events", 0, 5, []byte("x"))
-	})
-	write(2, "deleting a group's checkpoints", func(s *store.Store) error { return s.DeleteCheckpoints(ctx, "bench") })
 	waitReplicated(t, c, conns, db)
 
 	ref, err := single.Image(ctx)
@@ -205,18 +203,36 @@ func TestClusterMatchesSingleNode(t *testing.T) {
 		}
 	}
 
-	// The checkpoint mutations ran on the local tables of every shard: the
-	// oldest checkpoint and the throwaway group are gone once they are done.
-	waitFor(t, 2*time.Minute, "the checkpoint deletions to reach every replica", func() error {
+	// The checkpoints took two slots: the oldest (offset 10) was replaced
+	// by the newest (30), without a mutation, on every replica of its shard.
+	waitFor(t, 2*time.Minute, "the checkpoint slots to reach every replica", func() error {
+		var kept []int64
+		q := "SELECT offset FROM " + db + ".join_checkpoint_slots FINAL WHERE consumer_group = 'g' ORDER BY offset"
+		rows, err := conns[c.Nodes[0].Name].Query(ctx, q)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var off int64
+			if err := rows.Scan(&off); err != nil {
+				return err
+			}
+			kept = append(kept, off)
+		}
+		if !slices.Equal(kept, []int64{20, 30}) {
+			return fmt.Errorf("checkpoint offsets kept %v, want [20 30]", kept)
+		}
+		var total uint64
 		for _, n := range c.Nodes {
-			var rows uint64
-			q := "SELECT count() FROM " + db + ".join_checkpoints_local WHERE offset = 10 OR consumer_group = 'bench'"
-			if err := conns[n.Name].QueryRow(ctx, q).Scan(&rows); err != nil {
+			var local uint64
+			if err := conns[n.Name].QueryRow(ctx, "SELECT count() FROM "+db+".join_checkpoint_slots_local FINAL").Scan(&local); err != nil {
 				return fmt.Errorf("%s: %w", n.Name, err)
 			}
-			if rows != 0 {
-				return fmt.Errorf("%s: %d deleted checkpoint rows left", n.Name, rows)
-			}
+			total += local
+		}
+		if total != 4 { // two slots, each on both replicas of its shard
+			return fmt.Errorf("%d checkpoint rows over the replicas, want 4", total)
 		}
 		return nil
 	})

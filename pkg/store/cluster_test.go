@@ -197,13 +197,10 @@ func TestDDLClusterAndStatements(t *testing.T) {
 		t.Errorf("given DDL cluster = %q", got)
 	}
 	single := &Store{cfg: DefaultConfig()}
-	if single.mutationTarget("join_checkpoints") != "join_checkpoints" || single.globalIn() != "IN" || single.cfg.onCluster() != "" {
+	if single.globalIn() != "IN" || single.cfg.onCluster() != "" {
 		t.Error("single-node statements changed")
 	}
 	clustered := &Store{cfg: clusterConfig()}
-	if got := clustered.mutationTarget("join_checkpoints"); got != "settle.join_checkpoints_local ON CLUSTER settlemon" {
-		t.Errorf("cluster mutation target = %q", got)
-	}
 	if clustered.globalIn() != "GLOBAL IN" {
 		t.Error("cluster IN is not GLOBAL")
 	}

@@ -147,6 +147,7 @@ type Store struct {
 	logger  *slog.Logger
 	metrics *metrics      // nil until Instrument (metrics.go)
 	seq     atomic.Uint64 // the writer sequence of source health rows (nextSeq)
+	slots   checkpointSlots
 }
 
 // New connects to ClickHouse, waiting a few seconds for it to answer, and
