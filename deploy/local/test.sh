@@ -4,8 +4,8 @@
 # started here if missing) and the kfake broker over TCP — the console's among
 # them in headless Chromium, the stack against Debian's Prometheus and
 # Alertmanager, and a 2 × 2 ClickHouse cluster with Debian's ZooKeeper (all
-# installed here if missing) — promtool and amtool checks, and a bounded fuzz
-# run of the decoders.
+# installed here if missing) — the cluster scenario (make cluster-test),
+# promtool and amtool checks, and a bounded fuzz run of the decoders.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="$(go env GOPATH)/bin:$PATH"
@@ -88,6 +88,9 @@ go test -race -count=1 ./...
 step "unit and integration tests"
 go test -count=1 -tags integration -timeout 30m ./...
 echo "console screenshots: $SETTLEMON_ARTIFACTS"
+
+step "the cluster scenario (make cluster-test: 3 broker nodes, several instances per stage, a 2 × 2 ClickHouse cluster with ZooKeeper; several minutes)"
+SETTLEMON_CLUSTER_CHAOS=1 go test -race -count=1 -tags integration -run '^TestClusterScenario$' -timeout 30m -v ./pkg/chaos/
 
 step "fuzz the decoders (bounded)"
 go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime "${FUZZTIME:-20s}" ./pkg/event
