@@ -27,51 +27,14 @@ func TestChaosReduced(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the chaos run takes minutes")
 	}
-	root, err := chaos.FindRepoRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cal, err := calendar.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := chaos.DefaultConfig()
-	cfg.RepoRoot = root
-	cfg.WorkDir = t.TempDir()
-	cfg.Seeds = []int64{7}
-	cfg.Simulator = chaos.SimulatorConfig(2, 2000)
+	cfg := harnessConfig(t, 7)
 	cfg.PublishOver = 12 * time.Second
 	cfg.Kills = 4
 	cfg.ClickHouseOutage = 5 * time.Second
 	cfg.BrokerRestarts = 1
 	cfg.CatchUpTimeout = 2 * time.Minute
-	h, err := chaos.New(cfg, chaos.Deps{Calendar: cal, Logger: testLogger(t), Out: tbWriter{t}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	go guardHeap(t, ctx, cancel, 2<<30)
-	results, err := h.Run(ctx)
-	var table strings.Builder
-	results.WriteTable(&table)
-	t.Log("\n" + table.String())
-	if err != nil {
-		t.Fatalf("the chaos harness did not complete: %v", err)
-	}
-	if want := 1 + len(chaos.Scenarios()); len(results) != want {
-		t.Fatalf("%d results, want %d (the reference and every scenario)", len(results), want)
-	}
+	results := runHarness(t, cfg, 15*time.Minute, 1+len(chaos.Scenarios()))
 	for _, r := range results {
-		if !r.Passed() {
-			t.Errorf("seed %d %s failed: %s", r.Seed, r.Scenario, strings.Join(r.Problems, "; "))
-			for _, d := range r.Details {
-				t.Logf("  %s", d)
-			}
-		}
-		if r.FactsFound == 0 || r.SourceEvents == 0 {
-			t.Errorf("seed %d %s: %d facts from %d source events: the run proves nothing", r.Seed, r.Scenario, r.FactsFound, r.SourceEvents)
-		}
 		switch r.Scenario {
 		case chaos.Kill:
 			if r.Kills < cfg.Kills {
@@ -83,6 +46,73 @@ func TestChaosReduced(t *testing.T) {
 				t.Errorf("%s: no recovery measured", r.Scenario)
 			}
 		}
+	}
+}
+
+// harnessConfig is what every chaos test starts from: this repository, a
+// temporary work folder, one seed and the small simulation (2 days, 2,000
+// traces a day).
+func harnessConfig(tb testing.TB, seed int64) chaos.Config {
+	tb.Helper()
+	root, err := chaos.FindRepoRoot(".")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg := chaos.DefaultConfig()
+	cfg.RepoRoot = root
+	cfg.WorkDir = tb.TempDir()
+	cfg.Seeds = []int64{seed}
+	cfg.Simulator = chaos.SimulatorConfig(2, 2000)
+	return cfg
+}
+
+// runHarness runs the harness of cfg within timeout, logs its table and
+// fails the test unless it completed with want results, each passing and
+// each with facts from source events.
+func runHarness(t *testing.T, cfg chaos.Config, timeout time.Duration, want int) chaos.Results {
+	t.Helper()
+	cal, err := calendar.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := chaos.New(cfg, chaos.Deps{Calendar: cal, Logger: testLogger(t), Out: tbWriter{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	go guardHeap(t, ctx, cancel, 2<<30)
+	results, err := h.Run(ctx)
+	var table strings.Builder
+	results.WriteTable(&table)
+	t.Log("\n" + table.String())
+	if err != nil {
+		t.Fatalf("the chaos harness did not complete: %v", err)
+	}
+	if len(results) != want {
+		t.Fatalf("%d results, want %d (the reference and each scenario run)", len(results), want)
+	}
+	for _, r := range results {
+		if !r.Passed() {
+			t.Errorf("seed %d %s failed: %s", r.Seed, r.Scenario, strings.Join(r.Problems, "; "))
+			for _, d := range r.Details {
+				t.Logf("  %s", d)
+			}
+		}
+		if r.FactsFound == 0 || r.SourceEvents == 0 {
+			t.Errorf("seed %d %s: %d facts from %d source events: the run proves nothing", r.Seed, r.Scenario, r.FactsFound, r.SourceEvents)
+		}
+	}
+	return results
+}
+
+// assertExact fails unless r's facts equal the reference's: none lost,
+// extra, changed or duplicated.
+func assertExact(tb testing.TB, r chaos.Result) {
+	tb.Helper()
+	if r.Lost+r.Extra+r.Changed != 0 || r.FactsFound != r.FactsExpected || r.Duplicates != 0 {
+		tb.Errorf("%s: facts %d of %d expected: %d lost, %d extra, %d changed, %d duplicates",
+			r.Scenario, r.FactsFound, r.FactsExpected, r.Lost, r.Extra, r.Changed, r.Duplicates)
 	}
 }
 

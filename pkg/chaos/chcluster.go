@@ -3,7 +3,6 @@ package chaos
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -211,59 +210,16 @@ const clusterRecoveryLimit = 3 * time.Minute
 // ZooKeeperOutage and starts again (inserts fail with 242 and are retried
 // until it is back).
 func (r *run) clusterScenario(ctx, wctx context.Context, t0 time.Time) error {
-	m, parts := r.multi, r.cfg.Partitions
-	own := &m.owned
+	own := &r.multi.owned
 	fig := &ClusterFigures{Nodes: r.chc.nodes}
 	r.mu.Lock()
 	r.cluster = fig
 	r.mu.Unlock()
 	defer func() { r.mu.Lock(); r.ownership = own; r.mu.Unlock() }()
 	a, b := r.joiners[0], r.joiners[1]
-	atKill, err := r.waitOwned(ctx, 3*time.Minute, []*child{a, b}, func(o map[string]owned) error {
-		if err := splitCheck(o, parts); err != nil {
-			return err
-		}
-		if got := o[b.name]; got.checkpoints < float64(len(got.parts)) {
-			return fmt.Errorf("%s wrote %v checkpoints, want %d", b.name, got.checkpoints, len(got.parts))
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("the two joiners did not split the partitions and checkpoint: %w", err)
-	}
-	own.Before = partitionsOf(atKill)
-	victim := atKill[b.name]
-	if !b.kill() {
-		return errors.New("joiner-b was not running when it was to be killed")
-	}
-	killedAt := time.Now()
-	own.Killed = b.name
-	if !b.waitExit(10 * time.Second) {
-		return errors.New("joiner-b did not exit after SIGKILL")
-	}
-	r.progress("SIGKILL %s (owned %v); starting joiner-c", b.name, victim.parts)
-	c, err := m.child(r, "joiner-c", "joiner", m.joinerArgs(r), false)
+	_, c, killedAt, after, err := r.replaceJoiner(ctx, 3*time.Minute, own, false, func(time.Time) {})
 	if err != nil {
 		return err
-	}
-	r.mu.Lock()
-	r.joiners = append(r.joiners, c)
-	r.mu.Unlock()
-	if err := c.start(); err != nil {
-		return err
-	}
-	own.Successor = c.name
-	after, err := r.waitOwned(ctx, 3*time.Minute, []*child{a, c}, func(o map[string]owned) error {
-		if err := splitCheck(o, parts); err != nil {
-			return err
-		}
-		if o[c.name].restores < 1 {
-			return fmt.Errorf("%s restored no partition from a checkpoint", c.name)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("no takeover of the killed joiner's partitions: %w", err)
 	}
 	own.Takeover = time.Since(killedAt)
 	own.After = partitionsOf(after)

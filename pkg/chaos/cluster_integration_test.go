@@ -4,15 +4,12 @@ package chaos_test
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"settlemon/pkg/calendar"
 	"settlemon/pkg/chaos"
 )
 
@@ -42,16 +39,8 @@ func TestClusterScenario(t *testing.T) {
 		}
 		t.Skip(msg)
 	}
-	cal, err := calendar.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := chaos.DefaultConfig()
-	cfg.RepoRoot = root
-	cfg.WorkDir = t.TempDir()
-	cfg.Seeds = []int64{11}
+	cfg := harnessConfig(t, 11)
 	cfg.Scenarios = []chaos.Scenario{chaos.Cluster}
-	cfg.Simulator = chaos.SimulatorConfig(2, 2000)
 	cfg.Partitions = 4
 	// Shorter than the defaults (60 s and 30 s) to keep the run in
 	// minutes; the input flows for all of the disturbances.
@@ -59,38 +48,8 @@ func TestClusterScenario(t *testing.T) {
 	cfg.ReplicaOutage = 30 * time.Second
 	cfg.ZooKeeperOutage = 20 * time.Second
 	cfg.CatchUpTimeout = 4 * time.Minute
-	h, err := chaos.New(cfg, chaos.Deps{Calendar: cal, Logger: testLogger(t), Out: tbWriter{t}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-	defer cancel()
-	go guardHeap(t, ctx, cancel, 2<<30)
-	results, err := h.Run(ctx)
-	var table strings.Builder
-	results.WriteTable(&table)
-	t.Log("\n" + table.String())
-	if err != nil {
-		t.Fatalf("the chaos harness did not complete: %v", err)
-	}
-	if len(results) != 2 {
-		t.Fatalf("%d results, want the reference and the cluster run", len(results))
-	}
-	for _, r := range results {
-		if !r.Passed() {
-			t.Errorf("%s failed: %s", r.Scenario, strings.Join(r.Problems, "; "))
-			for _, d := range r.Details {
-				t.Logf("  %s", d)
-			}
-		}
-		if r.FactsFound == 0 || r.SourceEvents == 0 {
-			t.Errorf("%s: %d facts from %d source events: the run proves nothing", r.Scenario, r.FactsFound, r.SourceEvents)
-		}
-	}
-	r := results[1]
-	if r.Lost+r.Extra+r.Changed != 0 || r.FactsFound != r.FactsExpected || r.Duplicates != 0 {
-		t.Errorf("facts %d of %d expected: %d lost, %d extra, %d changed, %d duplicates", r.FactsFound, r.FactsExpected, r.Lost, r.Extra, r.Changed, r.Duplicates)
-	}
+	r := runHarness(t, cfg, 20*time.Minute, 2)[1]
+	assertExact(t, r)
 	f, own := r.Cluster, r.Ownership
 	if f == nil || own == nil {
 		t.Fatal("no cluster figures or ownership recorded")

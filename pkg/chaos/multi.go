@@ -186,56 +186,12 @@ func (r *run) multiInstance(ctx, wctx context.Context, t0 time.Time) error {
 		return ctx.Err()
 	}
 	// What the victim owns right before the kill (the shuffles rebalanced
-	// the group meanwhile).
-	atKill, err := r.waitOwned(ctx, time.Minute, []*child{a, b}, func(o map[string]owned) error {
-		if err := splitCheck(o, parts); err != nil {
-			return err
-		}
-		if got := o[b.name]; got.checkpoints < float64(len(got.parts)) {
-			return fmt.Errorf("%s wrote %v checkpoints, want %d", b.name, got.checkpoints, len(got.parts))
-		}
-		return nil
+	// the group meanwhile); its successor must own exactly that.
+	victim, c, killedAt, after, err := r.replaceJoiner(ctx, time.Minute, own, true, func(killedAt time.Time) {
+		r.watch(wctx, "kill of "+b.name, killedAt)
 	})
 	if err != nil {
-		return fmt.Errorf("the joiner to kill never checkpointed: %w", err)
-	}
-	victim := atKill[b.name]
-	own.Before = partitionsOf(atKill)
-	if !b.kill() {
-		return errors.New("joiner-b was not running when it was to be killed")
-	}
-	killedAt := time.Now()
-	own.Killed = b.name
-	if !b.waitExit(10 * time.Second) {
-		return errors.New("joiner-b did not exit after SIGKILL")
-	}
-	r.progress("SIGKILL %s (owned %v); starting joiner-c", b.name, victim.parts)
-	r.watch(wctx, "kill of "+b.name, killedAt)
-	c, err := m.child(r, "joiner-c", "joiner", m.joinerArgs(r), false)
-	if err != nil {
 		return err
-	}
-	r.mu.Lock()
-	r.joiners = append(r.joiners, c)
-	r.mu.Unlock()
-	if err := c.start(); err != nil {
-		return err
-	}
-	own.Successor = c.name
-	after, err := r.waitOwned(ctx, 3*time.Minute, []*child{a, c}, func(o map[string]owned) error {
-		if err := splitCheck(o, parts); err != nil {
-			return err
-		}
-		if got := o[c.name].parts; !slices.Equal(got, victim.parts) {
-			return fmt.Errorf("%s owns %v, want the killed one's %v", c.name, got, victim.parts)
-		}
-		if o[c.name].restores < 1 {
-			return fmt.Errorf("%s restored no partition from a checkpoint", c.name)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("no takeover of the killed joiner's partitions: %w", err)
 	}
 	own.Takeover = time.Since(killedAt)
 	own.After = partitionsOf(after)
@@ -406,6 +362,69 @@ func (r *run) leaders(ctx context.Context, method, path string) (ShuffleState, e
 		return st, fmt.Errorf("broker leaders: %s", resp.Status)
 	}
 	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// replaceJoiner SIGKILLs the second joiner once it and the first split the
+// partitions and it has checkpointed each of its own (waiting up to
+// limit), starts joiner-c in its place and waits until joiner-c owns
+// partitions restored from checkpoints (exactly the killed one's, when
+// exact), recording both sides in own. killed runs right after the kill.
+// It returns what the victim owned, the successor, when the kill was and the
+// ownership after the takeover.
+func (r *run) replaceJoiner(ctx context.Context, limit time.Duration, own *Ownership, exact bool, killed func(time.Time)) (owned, *child, time.Time, map[string]owned, error) {
+	m, parts := r.multi, r.cfg.Partitions
+	a, b := r.joiners[0], r.joiners[1]
+	atKill, err := r.waitOwned(ctx, limit, []*child{a, b}, func(o map[string]owned) error {
+		if err := splitCheck(o, parts); err != nil {
+			return err
+		}
+		if got := o[b.name]; got.checkpoints < float64(len(got.parts)) {
+			return fmt.Errorf("%s wrote %v checkpoints, want %d", b.name, got.checkpoints, len(got.parts))
+		}
+		return nil
+	})
+	if err != nil {
+		return owned{}, nil, time.Time{}, nil, fmt.Errorf("the joiners did not split the partitions with the one to kill checkpointed: %w", err)
+	}
+	victim := atKill[b.name]
+	own.Before = partitionsOf(atKill)
+	if !b.kill() {
+		return victim, nil, time.Time{}, nil, fmt.Errorf("%s was not running when it was to be killed", b.name)
+	}
+	killedAt := time.Now()
+	own.Killed = b.name
+	if !b.waitExit(10 * time.Second) {
+		return victim, nil, killedAt, nil, fmt.Errorf("%s did not exit after SIGKILL", b.name)
+	}
+	r.progress("SIGKILL %s (owned %v); starting joiner-c", b.name, victim.parts)
+	killed(killedAt)
+	c, err := m.child(r, "joiner-c", "joiner", m.joinerArgs(r), false)
+	if err != nil {
+		return victim, nil, killedAt, nil, err
+	}
+	r.mu.Lock()
+	r.joiners = append(r.joiners, c)
+	r.mu.Unlock()
+	if err := c.start(); err != nil {
+		return victim, nil, killedAt, nil, err
+	}
+	own.Successor = c.name
+	after, err := r.waitOwned(ctx, 3*time.Minute, []*child{a, c}, func(o map[string]owned) error {
+		if err := splitCheck(o, parts); err != nil {
+			return err
+		}
+		if got := o[c.name].parts; exact && !slices.Equal(got, victim.parts) {
+			return fmt.Errorf("%s owns %v, want the killed one's %v", c.name, got, victim.parts)
+		}
+		if o[c.name].restores < 1 {
+			return fmt.Errorf("%s restored no partition from a checkpoint", c.name)
+		}
+		return nil
+	})
+	if err != nil {
+		return victim, c, killedAt, nil, fmt.Errorf("no takeover of the killed joiner's partitions: %w", err)
+	}
+	return victim, c, killedAt, after, nil
 }
 
 // owned is one instance's view of itself, from its /metrics.

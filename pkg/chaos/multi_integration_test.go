@@ -3,14 +3,12 @@
 package chaos_test
 
 import (
-	"context"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"settlemon/pkg/calendar"
 	"settlemon/pkg/chaos"
 )
 
@@ -28,56 +26,14 @@ func TestMultiInstance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the multi-instance run takes minutes")
 	}
-	root, err := chaos.FindRepoRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cal, err := calendar.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const partitions = 4
-	cfg := chaos.DefaultConfig()
-	cfg.RepoRoot = root
-	cfg.WorkDir = t.TempDir()
-	cfg.Seeds = []int64{11}
+	cfg := harnessConfig(t, 11)
 	cfg.Scenarios = []chaos.Scenario{chaos.MultiInstance}
-	cfg.Simulator = chaos.SimulatorConfig(2, 2000)
 	cfg.Partitions = partitions
 	cfg.PublishOver = 30 * time.Second
 	cfg.CatchUpTimeout = 3 * time.Minute
-	h, err := chaos.New(cfg, chaos.Deps{Calendar: cal, Logger: testLogger(t), Out: tbWriter{t}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	go guardHeap(t, ctx, cancel, 2<<30)
-	results, err := h.Run(ctx)
-	var table strings.Builder
-	results.WriteTable(&table)
-	t.Log("\n" + table.String())
-	if err != nil {
-		t.Fatalf("the chaos harness did not complete: %v", err)
-	}
-	if len(results) != 2 {
-		t.Fatalf("%d results, want the reference and the multi-instance run", len(results))
-	}
-	for _, r := range results {
-		if !r.Passed() {
-			t.Errorf("%s failed: %s", r.Scenario, strings.Join(r.Problems, "; "))
-			for _, d := range r.Details {
-				t.Logf("  %s", d)
-			}
-		}
-		if r.FactsFound == 0 || r.SourceEvents == 0 {
-			t.Errorf("%s: %d facts from %d source events: the run proves nothing", r.Scenario, r.FactsFound, r.SourceEvents)
-		}
-	}
-	r := results[1]
-	if r.Lost+r.Extra+r.Changed != 0 || r.FactsFound != r.FactsExpected {
-		t.Errorf("facts %d of %d expected: %d lost, %d extra, %d changed", r.FactsFound, r.FactsExpected, r.Lost, r.Extra, r.Changed)
-	}
+	r := runHarness(t, cfg, 15*time.Minute, 2)[1]
+	assertExact(t, r)
 	own := r.Ownership
 	if own == nil {
 		t.Fatal("no ownership recorded")
