@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math"
 	"strconv"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // RecordKind says what a settle.events record carries.
@@ -15,6 +17,10 @@ const (
 	RecordEvent     RecordKind = 1 // a decoded source event
 	RecordWatermark RecordKind = 2 // a source partition's watermark, broadcast by ingest
 	RecordBatchItem RecordKind = 3 // a batch's record (cleared, payout_initiated) re-keyed by batch id for batch tracking
+	// RecordBatchDigest is what batch tracking needs of one batch's records
+	// read in one ingest batch (BatchSteps, in the order read), keyed by
+	// batch id: one record for many, in place of a RecordBatchItem each.
+	RecordBatchDigest RecordKind = 4
 )
 
 func (k RecordKind) String() string {
@@ -25,6 +31,8 @@ func (k RecordKind) String() string {
 		return "watermark"
 	case RecordBatchItem:
 		return "batch_item"
+	case RecordBatchDigest:
+		return "batch_digest"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -38,13 +46,32 @@ type Watermark struct {
 	At         int64 // Unix ms
 }
 
+// BatchStep is one record of a batch as batch tracking sees it: its opening
+// or close (with what the close declares), an item (cleared,
+// payout_initiated) or a confirmation showing it progressing.
+type BatchStep struct {
+	ID                           uint64 // IDHash of the event's id: a re-delivery is counted once
+	Type                         Type
+	At                           int64 // occurred_at, Unix ms
+	Amount                       int64 // fen
+	DeclaredCount, DeclaredTotal int64 // batch_closed
+}
+
+// IDHash is the hash by which batch tracking recognises an event it has
+// counted already.
+func IDHash(id string) uint64 { return xxhash.Sum64String(id) }
+
 // Record is one message value on the repartition topic settle.events: an
-// event or a watermark, with the lineage of the source message it came from.
+// event, a watermark or a batch digest, with the lineage of the source
+// message it came from (a digest's: its first step's).
 type Record struct {
 	Kind      RecordKind
 	Source    Source
 	Event     Event     // Kind == RecordEvent or RecordBatchItem
 	Watermark Watermark // Kind == RecordWatermark
+	// Kind == RecordBatchDigest: the batch and its steps.
+	BatchID    string
+	BatchSteps []BatchStep
 
 	// Lineage of the source message the record came from.
 	Topic     string
@@ -71,6 +98,9 @@ const recordVersion = 2
 //	                occurred_at | amount | fee | declared_count |
 //	                declared_total | fee_rate_ppm | source_watermark (v2)
 //	kind watermark: source u8 | partition | partitions | at
+//	kind batch digest: batch_id str | steps uvarint | each step: id u64
+//	                little-endian | type u8 | at | amount | declared_count |
+//	                declared_total
 //
 // str is a uvarint length followed by the bytes.
 
@@ -101,6 +131,18 @@ func AppendRecord(dst []byte, r *Record) []byte {
 		dst = binary.AppendVarint(dst, int64(w.Partition))
 		dst = binary.AppendVarint(dst, int64(w.Partitions))
 		dst = binary.AppendVarint(dst, w.At)
+	case RecordBatchDigest:
+		dst = appendString(dst, r.BatchID)
+		dst = binary.AppendUvarint(dst, uint64(len(r.BatchSteps)))
+		for i := range r.BatchSteps {
+			st := &r.BatchSteps[i]
+			dst = binary.LittleEndian.AppendUint64(dst, st.ID)
+			dst = append(dst, byte(st.Type))
+			dst = binary.AppendVarint(dst, st.At)
+			dst = binary.AppendVarint(dst, st.Amount)
+			dst = binary.AppendVarint(dst, st.DeclaredCount)
+			dst = binary.AppendVarint(dst, st.DeclaredTotal)
+		}
 	default:
 		e := &r.Event
 		dst = append(dst, byte(e.Type), byte(e.Mode))
@@ -166,7 +208,7 @@ func DecodeRecord(data []byte, r *Record) error {
 	if d.err != nil {
 		return d.err
 	}
-	if kind != RecordEvent && kind != RecordWatermark && kind != RecordBatchItem {
+	if kind != RecordEvent && kind != RecordWatermark && kind != RecordBatchItem && kind != RecordBatchDigest {
 		return errRecordKind
 	}
 	if src >= NumSources {
@@ -174,6 +216,12 @@ func DecodeRecord(data []byte, r *Record) error {
 	}
 	r.Kind, r.Source, r.Topic, r.Partition, r.Offset = kind, src, topic, part, off
 
+	if kind != RecordBatchDigest {
+		r.BatchID, r.BatchSteps = "", r.BatchSteps[:0]
+	}
+	if kind == RecordBatchDigest {
+		return d.digest(r)
+	}
 	if kind == RecordWatermark {
 		r.Event = Event{}
 		w := Watermark{Source: Source(d.byte()), Partition: d.int32(), Partitions: d.int32(), At: d.varint()}
@@ -248,6 +296,44 @@ func DecodeRecord(data []byte, r *Record) error {
 	if d.err != nil {
 		return d.err
 	}
+	return d.end()
+}
+
+// minStepBytes is the smallest encoding of a batch step: a step count
+// above what the remaining bytes can hold is refused before anything is
+// allocated for it.
+const minStepBytes = 8 + 1 + 4
+
+// digest reads the rest of a batch digest into r, reusing r.BatchSteps.
+func (d *recordReader) digest(r *Record) error {
+	r.Event, r.Watermark, r.SourceWatermark = Event{}, Watermark{}, 0
+	r.BatchID = d.string(r.BatchID)
+	n := d.uvarint()
+	if d.err != nil {
+		return d.err
+	}
+	if n > uint64(len(d.b)/minStepBytes) {
+		return errRecordTruncated
+	}
+	steps := r.BatchSteps[:0]
+	for range n {
+		if len(d.b) < 8 {
+			return errRecordTruncated
+		}
+		st := BatchStep{ID: binary.LittleEndian.Uint64(d.b)}
+		d.b = d.b[8:]
+		st.Type = Type(d.byte())
+		st.At, st.Amount = d.varint(), d.varint()
+		st.DeclaredCount, st.DeclaredTotal = d.varint(), d.varint()
+		if d.err != nil {
+			return d.err
+		}
+		if st.Type == TypeUnknown || st.Type >= numTypes {
+			return errRecordEnum
+		}
+		steps = append(steps, st)
+	}
+	r.BatchSteps = steps
 	return d.end()
 }
 

@@ -45,8 +45,8 @@ func TestClassify(t *testing.T) {
 		{name: "approved authorization is archived and forwarded", src: event.Auth, value: example(t, "authorization"), archived: 1, forwarded: 1},
 		{name: "declined authorization is archived, not joined", src: event.Auth, value: declined, archived: 1, dc: 1},
 		{name: "heartbeat is control", src: event.Payouts, value: example(t, "heartbeat"), control: 1},
-		{name: "cleared is forwarded by trace, and by batch for batch tracking", src: event.Clearing, value: example(t, "cleared"), archived: 1, forwarded: 2},
-		{name: "batch control is archived and forwarded", src: event.Payouts, value: example(t, "batch_closed"), archived: 1, forwarded: 1},
+		{name: "cleared is forwarded by trace, and in its batch's digest for batch tracking", src: event.Clearing, value: example(t, "cleared"), archived: 1, forwarded: 2},
+		{name: "batch control is archived and forwarded in its batch's digest", src: event.Payouts, value: example(t, "batch_closed"), archived: 1, forwarded: 1},
 		{name: "merchant profile is archived and forwarded to the profiles topic", src: event.Merchants, value: example(t, "merchant"), archived: 1, forwarded: 1},
 		{name: "malformed JSON is dead-lettered", src: event.Auth, value: []byte(`{"event_id":`), dead: 1, reason: "malformed_json"},
 		{name: "event on the wrong topic is dead-lettered", src: event.Auth, value: example(t, "cleared"), dead: 1, reason: "type_not_on_topic"},
@@ -58,6 +58,7 @@ func TestClassify(t *testing.T) {
 			b := &batch{last: map[int]kafka.Message{}}
 			m := kafka.Message{Topic: in.cfg.Topic, Partition: 2, Offset: 41, Key: []byte("k"), Value: tc.value, Time: time.Unix(1790000000, 0)}
 			in.classify(b, &m)
+			b.appendDigests(tc.src)
 			s := in.Stats()
 			if len(b.raw) != tc.archived || len(b.out) != tc.forwarded || len(b.controls) != tc.control || len(b.dead) != tc.dead || int(s.Declined) != tc.dc {
 				t.Fatalf("raw=%d out=%d control=%d dead=%d declined=%d, want %d %d %d %d %d",
@@ -89,8 +90,8 @@ func TestClassify(t *testing.T) {
 				case rec.Offset != 41:
 					t.Errorf("forwarded record %+v lost its lineage", rec)
 				case rec.Kind == event.RecordEvent && string(o.Key) != rec.Event.Key(),
-					rec.Kind == event.RecordBatchItem && string(o.Key) != rec.Event.BatchID,
-					rec.Kind != event.RecordEvent && rec.Kind != event.RecordBatchItem:
+					rec.Kind == event.RecordBatchDigest && (string(o.Key) != rec.BatchID || len(rec.BatchSteps) != 1),
+					rec.Kind != event.RecordEvent && rec.Kind != event.RecordBatchDigest:
 					t.Errorf("forwarded %s record keyed %q: %+v", rec.Kind, o.Key, rec)
 				}
 			}

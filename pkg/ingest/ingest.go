@@ -385,20 +385,23 @@ type batch struct {
 	last     map[int]kafka.Message
 	wm       map[int]int64 // per source partition: the watermark after this batch
 	buf      []byte
+	digests  []digest       // per batch id, in the order first seen (appendDigests)
+	digestOf map[string]int // batch id → index in digests
 }
 
 // classifyAll decides the fate of every message of one fetch.
 func (in *Ingest) classifyAll(msgs []kafka.Message) *batch {
 	b := &batch{last: make(map[int]kafka.Message, in.srcParts), raw: make([]store.RawRow, 0, len(msgs))}
 	if in.cfg.Source != event.Merchants {
-		// One record per event, a second for a batch item; about 100
-		// bytes of envelope each.
-		b.out = make([]kafka.Message, 0, len(msgs)+len(msgs)/2)
+		// One record per event, and a few digests; about 100 bytes of
+		// envelope each.
+		b.out = make([]kafka.Message, 0, len(msgs)+16)
 		b.buf = make([]byte, 0, 128*cap(b.out))
 	}
 	for i := range msgs {
 		in.classify(b, &msgs[i])
 	}
+	b.appendDigests(in.cfg.Source)
 	for p := range b.last {
 		in.pos.batchEnd(p, in.wm[p])
 	}
@@ -539,22 +542,70 @@ func (in *Ingest) classify(b *batch, m *kafka.Message) {
 		in.declined.Add(1)
 		return
 	}
+	in.forwarded.Add(1)
+	if ev.BatchID != "" && (ev.Type == event.BatchOpened || ev.Type == event.BatchClosed) {
+		// A batch's opening and close travel in its digest, in order
+		// with its items: batch tracking is all they are for.
+		b.step(m, &ev)
+		return
+	}
 	rec := event.Record{Kind: event.RecordEvent, Source: in.cfg.Source, Event: ev, Topic: m.Topic, Partition: int32(m.Partition), Offset: m.Offset,
 		SourceWatermark: readUpTo}
 	start := len(b.buf)
 	b.buf = event.AppendRecord(b.buf, &rec)
 	b.out = append(b.out, kafka.Message{Key: []byte(ev.Key()), Value: b.buf[start:len(b.buf):len(b.buf)]})
-	in.forwarded.Add(1)
 	if ev.BatchID != "" && batchProgress(ev.Type) {
-		// The batch's record again, keyed by batch id, so that one joiner
-		// partition sees the whole batch (batch tracking): its items
-		// (cleared, payout_initiated) and the bank's confirmations that
-		// show it progressing (payout_paid, payout_failed). Risk holds and
-		// releases name the batch but are not its progress.
-		rec.Kind = event.RecordBatchItem
-		start = len(b.buf)
-		b.buf = event.AppendRecord(b.buf, &rec)
-		b.out = append(b.out, kafka.Message{Key: []byte(ev.BatchID), Value: b.buf[start:len(b.buf):len(b.buf)]})
+		// What batch tracking needs of the record goes again in the
+		// batch's digest, keyed by batch id, so that one joiner partition
+		// sees the whole batch: its items (cleared, payout_initiated) and
+		// the bank's confirmations that show it progressing (payout_paid,
+		// payout_failed). Risk holds and releases name the batch but are
+		// not its progress.
+		b.step(m, &ev)
+	}
+}
+
+// maxDigestSteps bounds a batch digest record (about 30 bytes a step).
+const maxDigestSteps = 2000
+
+// digest is what one batch's records in one ingest batch show batch
+// tracking, with the coordinates of its first.
+type digest struct {
+	id        string
+	topic     string
+	partition int32
+	offset    int64
+	steps     []event.BatchStep
+}
+
+// step adds the record ev, read from m, to its batch's digest.
+func (b *batch) step(m *kafka.Message, ev *event.Event) {
+	i, ok := b.digestOf[ev.BatchID]
+	if !ok {
+		if b.digestOf == nil {
+			b.digestOf = map[string]int{}
+		}
+		i = len(b.digests)
+		b.digestOf[ev.BatchID] = i
+		b.digests = append(b.digests, digest{id: ev.BatchID, topic: m.Topic, partition: int32(m.Partition), offset: m.Offset})
+	}
+	d := &b.digests[i]
+	d.steps = append(d.steps, event.BatchStep{ID: event.IDHash(ev.ID), Type: ev.Type, At: ev.OccurredAt, Amount: ev.Amount,
+		DeclaredCount: ev.DeclaredCount, DeclaredTotal: ev.DeclaredTotal})
+}
+
+// appendDigests appends the batch's digests to its output, after its
+// events (and so before the watermarks that follow them), in the order
+// their batches were first seen, each in records of at most maxDigestSteps.
+func (b *batch) appendDigests(src event.Source) {
+	for _, d := range b.digests {
+		for lo := 0; lo < len(d.steps); lo += maxDigestSteps {
+			rec := event.Record{Kind: event.RecordBatchDigest, Source: src, BatchID: d.id,
+				BatchSteps: d.steps[lo:min(lo+maxDigestSteps, len(d.steps))], Topic: d.topic, Partition: d.partition, Offset: d.offset}
+			start := len(b.buf)
+			b.buf = event.AppendRecord(b.buf, &rec)
+			b.out = append(b.out, kafka.Message{Key: []byte(d.id), Value: b.buf[start:len(b.buf):len(b.buf)]})
+		}
 	}
 }
 

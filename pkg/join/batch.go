@@ -4,16 +4,17 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/cespare/xxhash/v2"
-
 	"settlemon/pkg/event"
 	"settlemon/pkg/fact"
 )
 
 // Batch tracking. A batch's records are keyed by trace on their
-// source topics, so ingest forwards each one again keyed by batch id
-// (event.RecordBatchItem): one partition sees a whole batch, together with
-// the watermarks every partition receives.
+// source topics, so ingest forwards what tracking needs of them again, keyed
+// by batch id: one digest per batch and ingest batch, with the batch's
+// opening and close (event.RecordBatchDigest; older ingests sent one
+// event.RecordBatchItem per record and the control events apart, which are
+// still read). One partition sees a whole batch, together with the
+// watermarks every partition receives.
 //
 // Progress is evaluated strictly along the source's watermark: a record
 // that arrives ahead of it (from a faster source partition) waits in the
@@ -69,11 +70,49 @@ type batch struct {
 
 // applyBatch takes a batch control event or a batch item.
 func (p *Partition) applyBatch(src event.Source, ev *event.Event, item bool) {
-	if ev.BatchID == "" || (src != event.Clearing && src != event.Payouts) {
+	var pr progress
+	switch {
+	case item && (ev.Type == event.Cleared || ev.Type == event.PayoutInitiated):
+		pr.kind, pr.amount = progressItem, ev.Amount
+	case item:
+		pr.kind = progressOther // a confirmation: progress, not a record of the batch
+	case ev.Type == event.BatchOpened:
+		pr.kind = progressOpened
+	case ev.Type == event.BatchClosed:
+		pr.kind = progressClosed
+	}
+	pr.at = ev.OccurredAt
+	p.trackBatch(src, ev.BatchID, event.IDHash(ev.ID), pr, ev.DeclaredCount, ev.DeclaredTotal)
+}
+
+// applyDigest takes the steps of a batch digest, in order.
+func (p *Partition) applyDigest(r *event.Record) {
+	for i := range r.BatchSteps {
+		st := &r.BatchSteps[i]
+		pr := progress{at: st.At}
+		switch st.Type {
+		case event.Cleared, event.PayoutInitiated:
+			pr.kind, pr.amount = progressItem, st.Amount
+		case event.BatchOpened:
+			pr.kind = progressOpened
+		case event.BatchClosed:
+			pr.kind = progressClosed
+		default:
+			pr.kind = progressOther
+		}
+		p.trackBatch(r.Source, r.BatchID, st.ID, pr, st.DeclaredCount, st.DeclaredTotal)
+	}
+}
+
+// trackBatch queues one record of batch id of src (pr; a close with what it
+// declares), counted once whatever the re-deliveries (by the hash of its
+// event id), and evaluates the batch.
+func (p *Partition) trackBatch(src event.Source, id string, idHash uint64, pr progress, declaredCount, declaredTotal int64) {
+	if id == "" || (src != event.Clearing && src != event.Payouts) {
 		p.stats.Ignored++
 		return
 	}
-	k := batchKey{src, ev.BatchID}
+	k := batchKey{src, id}
 	b := p.batches[k]
 	if b == nil {
 		b = &batch{key: k, seen: map[uint64]struct{}{}}
@@ -83,26 +122,17 @@ func (p *Partition) applyBatch(src event.Source, ev *event.Event, item bool) {
 		p.stats.Ignored++ // a record naming a judged batch (a re-sent copy): the verdict stands
 		return
 	}
-	id := xxhash.Sum64String(ev.ID)
-	if _, dup := b.seen[id]; dup {
+	if _, dup := b.seen[idHash]; dup {
 		p.stats.Redelivered++
 		return
 	}
-	b.seen[id] = struct{}{}
-	pr := progress{at: ev.OccurredAt}
-	switch {
-	case item && (ev.Type == event.Cleared || ev.Type == event.PayoutInitiated):
-		pr.kind, pr.amount = progressItem, ev.Amount
-	case item:
-		pr.kind = progressOther // a confirmation: progress, not a record of the batch
-	case !item && ev.Type == event.BatchOpened:
-		pr.kind = progressOpened
-	case !item && ev.Type == event.BatchClosed:
-		pr.kind = progressClosed
-		b.declaredCount, b.declaredTotal = ev.DeclaredCount, ev.DeclaredTotal
-	default:
+	b.seen[idHash] = struct{}{}
+	if pr.kind == 0 {
 		p.stats.Ignored++
 		return
+	}
+	if pr.kind == progressClosed {
+		b.declaredCount, b.declaredTotal = declaredCount, declaredTotal
 	}
 	b.pending = pushHeap(b.pending, pr)
 	p.evaluateBatch(b)

@@ -3,6 +3,7 @@ package join
 import (
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"sort"
 	"testing"
 
@@ -41,14 +42,52 @@ func (s bstep) record(tb testing.TB) event.Record {
 	return event.Record{Kind: kind, Source: event.Payouts, Event: e}
 }
 
+// runBatch applies steps to a partition twice — one record each (control
+// events as events, items as batch items), and as ingest forwards them now,
+// the steps between two watermarks in one batch digest — fails the test
+// unless both give the same facts, and returns the latest of each.
 func runBatch(tb testing.TB, steps []bstep) ([]fact.Anomaly, []fact.Batch) {
+	tb.Helper()
+	var each []event.Record
+	for _, s := range steps {
+		each = append(each, s.record(tb))
+	}
+	an, rows := applyBatchRecords(tb, each)
+	var digested []event.Record
+	var digest *event.Record
+	for _, r := range each {
+		if r.Kind == event.RecordWatermark {
+			if digest != nil {
+				digested = append(digested, *digest)
+				digest = nil
+			}
+			digested = append(digested, r)
+			continue
+		}
+		if digest == nil {
+			digest = &event.Record{Kind: event.RecordBatchDigest, Source: r.Source, BatchID: r.Event.BatchID}
+		}
+		e := &r.Event
+		digest.BatchSteps = append(digest.BatchSteps, event.BatchStep{ID: event.IDHash(e.ID), Type: e.Type, At: e.OccurredAt,
+			Amount: e.Amount, DeclaredCount: e.DeclaredCount, DeclaredTotal: e.DeclaredTotal})
+	}
+	if digest != nil {
+		digested = append(digested, *digest)
+	}
+	dan, drows := applyBatchRecords(tb, digested)
+	if !reflect.DeepEqual(an, dan) || !reflect.DeepEqual(rows, drows) {
+		tb.Errorf("batch digests gave other facts than one record each\ndigests: %+v\n%+v\neach:    %+v\n%+v", dan, drows, an, rows)
+	}
+	return an, rows
+}
+
+func applyBatchRecords(tb testing.TB, records []event.Record) ([]fact.Anomaly, []fact.Batch) {
 	tb.Helper()
 	p := newPartition(tb)
 	var an []fact.Anomaly
 	var rows []fact.Batch
-	for _, s := range steps {
-		r := s.record(tb)
-		p.Apply(&r)
+	for i := range records {
+		p.Apply(&records[i])
 		f := p.Take()
 		an = append(an, f.Anomalies...)
 		rows = append(rows, f.Batches...)
@@ -63,6 +102,7 @@ func runBatch(tb testing.TB, steps []bstep) ([]fact.Anomaly, []fact.Batch) {
 	for _, b := range latest {
 		out = append(out, b)
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].BatchID < out[j].BatchID })
 	return latestAnomalies(an), out
 }
 

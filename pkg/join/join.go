@@ -485,6 +485,8 @@ func (p *Partition) Apply(r *event.Record) {
 		p.applyWatermark(r.Watermark)
 	case event.RecordBatchItem:
 		p.applyBatch(r.Source, &r.Event, true)
+	case event.RecordBatchDigest:
+		p.applyDigest(r)
 	case event.RecordEvent:
 		if t := r.Event.Type; t == event.BatchOpened || t == event.BatchClosed {
 			p.applyBatch(r.Source, &r.Event, false)

@@ -1,8 +1,8 @@
 // Package workload turns a simulated run into the records the joiner reads,
 // the way ingest writes them to settle.events, so that the join can be
 // benchmarked on one core without Kafka or ClickHouse: decoded events re-keyed
-// by trace, batch records again for batch tracking, and each source
-// partition's watermark after every ingest-sized batch.
+// by trace, batch digests for batch tracking, and each source partition's
+// watermark after every ingest-sized batch.
 //
 // It models one joiner partition that owns every trace (settle.events with a
 // single partition). It does no I/O and reads no clock; decoding is
@@ -80,7 +80,17 @@ type converter struct {
 	offsets    map[string][]int64
 	wm, sent   [event.NumSources][]int64
 	pending    int
+	digests    []event.Record // batch digests of the pending batch, in the order first seen
+	digestOf   map[digestKey]int
 }
+
+type digestKey struct {
+	source event.Source
+	batch  string
+}
+
+// maxDigestSteps mirrors ingest's bound on a digest record.
+const maxDigestSteps = 2000
 
 func newConverter(cfg simulator.Config) *converter {
 	t := cfg.Topics
@@ -142,20 +152,43 @@ func (c *converter) add(w *Workload, m *simulator.Message) {
 	case ev.Type == event.Authorization && !ev.Approved():
 		return
 	}
+	if ev.BatchID != "" && (ev.Type == event.BatchOpened || ev.Type == event.BatchClosed) {
+		c.step(src, &ev, m.Topic, part, off)
+		return
+	}
 	rec := event.Record{Kind: event.RecordEvent, Source: src, Event: ev, Topic: m.Topic, Partition: int32(part), Offset: off, SourceWatermark: readUpTo}
 	w.Records = append(w.Records, rec)
 	w.Events++
 	if ev.BatchID != "" && batchProgress(ev.Type) {
-		rec.Kind = event.RecordBatchItem
-		w.Records = append(w.Records, rec)
-		w.Events++
+		c.step(src, &ev, m.Topic, part, off)
 	}
+}
+
+// step adds ev to its batch's digest, as ingest does.
+func (c *converter) step(src event.Source, ev *event.Event, topic string, part int, off int64) {
+	k := digestKey{src, ev.BatchID}
+	i, ok := c.digestOf[k]
+	if !ok || len(c.digests[i].BatchSteps) == maxDigestSteps {
+		if c.digestOf == nil {
+			c.digestOf = map[digestKey]int{}
+		}
+		i = len(c.digests)
+		c.digestOf[k] = i
+		c.digests = append(c.digests, event.Record{Kind: event.RecordBatchDigest, Source: src, BatchID: ev.BatchID,
+			Topic: topic, Partition: int32(part), Offset: off})
+	}
+	d := &c.digests[i]
+	d.BatchSteps = append(d.BatchSteps, event.BatchStep{ID: event.IDHash(ev.ID), Type: ev.Type, At: ev.OccurredAt,
+		Amount: ev.Amount, DeclaredCount: ev.DeclaredCount, DeclaredTotal: ev.DeclaredTotal})
 }
 
 // broadcast appends a watermark record for every source partition whose
 // watermark moved since the last broadcast, as ingest does after a batch.
 func (c *converter) broadcast(w *Workload) {
 	c.pending = 0
+	w.Records = append(w.Records, c.digests...)
+	w.Events += len(c.digests)
+	c.digests, c.digestOf = nil, nil
 	for s := event.Auth; s < event.Merchants; s++ {
 		for p, at := range c.wm[s] {
 			if at <= c.sent[s][p] {
@@ -170,7 +203,7 @@ func (c *converter) broadcast(w *Workload) {
 }
 
 // batchProgress mirrors ingest: the record types that show a batch
-// progressing are forwarded a second time keyed by batch id.
+// progressing go again in its digest.
 func batchProgress(t event.Type) bool {
 	switch t {
 	case event.Cleared, event.PayoutInitiated, event.PayoutPaid, event.PayoutFailed:
