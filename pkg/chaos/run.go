@@ -53,6 +53,7 @@ type run struct {
 
 	pubMu sync.Mutex // held while publishing, and across a broker restart
 	pub   *kafkaio.Publisher
+	hold  inputHold // the cluster scenario's last part of the input, held back
 
 	clientMu sync.Mutex
 	client   *kafka.Client
@@ -305,12 +306,19 @@ func (r *run) execute(ctx context.Context) (*store.Image, *report.Report, error)
 	defer stopSampling()
 	go r.sample(sctx)
 
+	if r.sc == Cluster {
+		// However long the disturbances before it take on a busy machine,
+		// input still flows when ZooKeeper stops: its last fifth waits for
+		// that (clusterScenario releases it).
+		r.hold = inputHold{at: len(r.in.slices) * 4 / 5, ch: make(chan struct{})}
+	}
 	t0 := time.Now()
 	pubDone := make(chan error, 1)
 	go func() { pubDone <- r.publish(ctx, t0) }()
 	wctx, stopWatchers := context.WithCancel(ctx)
 	defer stopWatchers()
 	distErr := r.disturb(ctx, wctx, t0)
+	r.releaseInput() // a scenario that failed before releasing it
 	if err := <-pubDone; err != nil {
 		return nil, nil, fmt.Errorf("publishing the input: %w", err)
 	}
@@ -419,6 +427,15 @@ func (r *run) startPipeline(logs string) error {
 func (r *run) publish(ctx context.Context, t0 time.Time) error {
 	n := len(r.in.slices)
 	for i, s := range r.in.slices {
+		if r.hold.ch != nil && i == r.hold.at {
+			select {
+			case <-r.hold.ch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			// The rest at the same pace, from now.
+			t0 = time.Now().Add(-time.Duration(i) * r.cfg.PublishOver / time.Duration(n))
+		}
 		if !sleepUntil(ctx, t0.Add(time.Duration(i)*r.cfg.PublishOver/time.Duration(n))) {
 			return ctx.Err()
 		}
@@ -430,6 +447,21 @@ func (r *run) publish(ctx context.Context, t0 time.Time) error {
 		}
 	}
 	return nil
+}
+
+// inputHold holds the input back from slice at until ch is closed.
+type inputHold struct {
+	at   int
+	ch   chan struct{}
+	once sync.Once
+}
+
+// releaseInput lets the held-back input flow; it may be called more than
+// once.
+func (r *run) releaseInput() {
+	if r.hold.ch != nil {
+		r.hold.once.Do(func() { close(r.hold.ch) })
+	}
 }
 
 // disturb runs the scenario's disturbances, starting recovery watchers on
