@@ -27,6 +27,7 @@ import (
 	"settlemon/pkg/calendar"
 	"settlemon/pkg/event"
 	"settlemon/pkg/fact"
+	"settlemon/pkg/text"
 )
 
 // Config tunes how long state lives and the rules' thresholds.
@@ -378,11 +379,14 @@ type Partition struct {
 	purges     timers // completion and horizon purges, fired by the lowest trace-feed watermark
 
 	batches map[batchKey]*batch
+	spare   spareBatches
 
 	lags      []fact.Lag
 	anomalies []fact.Anomaly
 	batchRows []fact.Batch
-	strs      arena // trace numbers of lag facts
+	strs      arena        // the strings of facts: trace numbers, anomaly ids, details, incident keys
+	scratch   []byte       // where a string is built before it goes into strs
+	details   text.Details // renders anomalies' details
 	stats     Stats
 }
 
