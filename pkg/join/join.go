@@ -361,7 +361,7 @@ type Partition struct {
 	// fingerprint of each event id they held: a re-delivered event is
 	// recognised and ignored, a new one for the trace is reported late
 	// instead of opening a new trace.
-	tombstones map[uint64]tombstone
+	tombstones tombTable
 	tombTimers tombs
 
 	names   intern // merchant ids
@@ -400,10 +400,9 @@ func New(cfg Config, sched *calendar.Schedule, merchants Merchants) (*Partition,
 	}
 	return &Partition{
 		cfg: cfg, sched: sched, merchants: merchants,
-		tombstones: make(map[uint64]tombstone),
-		wide:       make(map[traceKey][numTimes]int64),
-		batches:    make(map[batchKey]*batch),
-		names:      newIntern(), termIDs: newIntern(), codes: newIntern(),
+		wide:    make(map[traceKey][numTimes]int64),
+		batches: make(map[batchKey]*batch),
+		names:   newIntern(), termIDs: newIntern(), codes: newIntern(),
 		bank: bankCodes(cfg),
 	}, nil
 }
@@ -416,7 +415,7 @@ func (p *Partition) Open() int { return p.index.n }
 func (p *Partition) StateBytes() int64 {
 	timers := cap(p.byPayouts.h) + cap(p.byClearing.h) + cap(p.byAuth.h) + cap(p.purges.h)
 	return int64(cap(p.slab))*int64(entrySize) + int64(len(p.index.cells))*8 + int64(timers)*int64(timerSize) +
-		int64(len(p.tombstones))*int64(tombstoneSize+16) + int64(len(p.wide))*int64(traceCap+8*numTimes+8)
+		p.tombstones.bytes() + int64(len(p.wide))*int64(traceCap+8*numTimes+8)
 }
 
 // Watermark returns the watermark of source s (Unix ms; 0 until every
@@ -549,8 +548,8 @@ func (p *Partition) purge() {
 		}
 	})
 	p.tombTimers.fire(upTo, func(h uint64) {
-		if t, ok := p.tombstones[h]; ok && t.expires <= upTo {
-			delete(p.tombstones, h)
+		if t, ok := p.tombstones.get(h); ok && t.expires <= upTo {
+			p.tombstones.del(h)
 		}
 	})
 }
@@ -571,7 +570,7 @@ func (p *Partition) applyEvent(ev *event.Event, late bool) {
 	id := xxhash.Sum64String(ev.ID)
 	i, ok := p.lookup(ev.TraceNo, ev.OccurredAt)
 	if !ok {
-		if t := p.tombstones[xxhash.Sum64String(ev.TraceNo)]; t.expires != 0 && t.fp[slot] == uint32(id) {
+		if t, _ := p.tombstones.get(xxhash.Sum64String(ev.TraceNo)); t.expires != 0 && t.fp[slot] == uint32(id) {
 			p.stats.Redelivered++ // a copy of an event the closed trace had
 			return
 		}
@@ -792,8 +791,8 @@ func (p *Partition) lookup(trace string, at int64) (int32, bool) {
 	if i >= 0 {
 		return i, true
 	}
-	if len(p.tombstones) > 0 {
-		if _, dead := p.tombstones[xxhash.Sum64String(trace)]; dead {
+	if p.tombstones.len() > 0 {
+		if p.tombstones.has(xxhash.Sum64String(trace)) {
 			return 0, false
 		}
 	}
@@ -844,7 +843,7 @@ func (p *Partition) drop(i int32, at int64) {
 				t.fp[s] = e.ids[s]
 			}
 		}
-		p.tombstones[h] = t
+		p.tombstones.put(h, t)
 		p.tombTimers.push(t.expires, h)
 	}
 	if s, pos := p.index.find(keyHash(&e.key), &e.key, p.slab); s >= 0 {
@@ -866,4 +865,4 @@ type tombstone struct {
 	fp      [numSlots]uint32
 }
 
-var tombstoneSize = unsafe.Sizeof(tombstone{})
+var tombEntrySize = unsafe.Sizeof(tombEntry{})

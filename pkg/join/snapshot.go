@@ -104,11 +104,11 @@ func (p *Partition) snapshot(w io.Writer) error {
 	sw.timers(p.byClearing.h)
 	sw.timers(p.byAuth.h)
 	sw.timers(p.purges.h)
-	sw.u64(uint64(len(p.tombstones)))
-	for h, t := range p.tombstones {
+	sw.u64(uint64(p.tombstones.len()))
+	p.tombstones.each(func(h uint64, t tombstone) {
 		sw.u64(h)
 		sw.raw(unsafe.Slice((*byte)(unsafe.Pointer(&t)), unsafe.Sizeof(t)))
-	}
+	})
 	sw.raw(asBytes(p.tombTimers.h))
 	sw.strings(p.names.names)
 	sw.strings(p.termIDs.names)
@@ -232,7 +232,7 @@ func (p *Partition) restore(r io.Reader) error {
 		h := sr.u64()
 		t := fromBytes[tombstone](sr.raw())
 		if len(t) == 1 {
-			p.tombstones[h] = t[0]
+			p.tombstones.put(h, t[0])
 		}
 	}
 	p.tombTimers.h = fromBytes[tomb](sr.raw())
