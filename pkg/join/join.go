@@ -327,7 +327,6 @@ func offset(base, v int64) (uint32, bool) {
 
 func (e *entry) has(slot int) bool { return e.seen&(1<<slot) != 0 }
 func (e *entry) is(f uint32) bool  { return e.flags&f != 0 }
-func (e *entry) trace() string     { return string(e.key[:e.keyLen]) }
 func (e *entry) payoutSeen() bool {
 	return e.seen&(1<<slotInitiated|1<<slotPaid|1<<slotFailed|1<<slotHeld) != 0
 }
