@@ -12,8 +12,11 @@ package incident
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+	"unsafe"
 
 	"settlemon/pkg/fact"
 )
@@ -73,29 +76,50 @@ var accountReasons = map[string]bool{
 // bank code, batch, merchant, detection time, Args), so the open and the
 // resolved version of an anomaly belong to one incident.
 func Of(a *fact.Anomaly, loc *time.Location) Key {
-	day := time.UnixMilli(a.DetectedAt).In(loc).Format(time.DateOnly)
+	k, dated := classify(a)
+	if dated {
+		k.Day = time.UnixMilli(a.DetectedAt).In(loc).Format(time.DateOnly)
+	}
+	k.Code = strings.ToUpper(k.Code)
+	return k
+}
+
+// AppendOf appends Of(a, loc).String() to dst without allocating.
+func AppendOf(dst []byte, a *fact.Anomaly, loc *time.Location) []byte {
+	k, dated := classify(a)
+	var day [16]byte
+	if dated {
+		d := time.UnixMilli(a.DetectedAt).In(loc).AppendFormat(day[:0], time.DateOnly)
+		k.Day = unsafe.String(unsafe.SliceData(d), len(d))
+	}
+	return k.append(dst, true)
+}
+
+// classify is Of without the day, which it reports the class has (dated),
+// and with the code as the anomaly has it, not yet upper-cased.
+func classify(a *fact.Anomaly) (k Key, dated bool) {
 	switch a.Kind {
 	case fact.BatchStalled, fact.BatchIncomplete:
-		return Key{Class: Batch, Source: a.Args.Source.String(), BatchID: a.BatchID}
+		return Key{Class: Batch, Source: a.Args.Source.String(), BatchID: a.BatchID}, false
 	case fact.PayoutFailed:
 		if accountReasons[a.Reason] && a.MerchantID != "" {
-			return Key{Class: Account, MerchantID: a.MerchantID}
+			return Key{Class: Account, MerchantID: a.MerchantID}, false
 		}
-		code := strings.ToUpper(a.BankCode)
+		code := a.BankCode
 		if code == "" {
-			code = strings.ToUpper(a.Reason)
+			code = a.Reason
 		}
-		return Key{Class: BankReturn, Code: code, Day: day}
+		return Key{Class: BankReturn, Code: code}, true
 	case fact.ClearingMissing:
-		return Key{Class: ClearingFile, Day: day}
+		return Key{Class: ClearingFile}, true
 	case fact.PayoutOverdue:
-		return Key{Class: PayoutRun, Mode: a.Args.Mode.String(), Day: day}
+		return Key{Class: PayoutRun, Mode: a.Args.Mode.String()}, true
 	case fact.FeeRateDeviation, fact.MCCMismatch, fact.PayoutHeld:
 		if a.MerchantID != "" {
-			return Key{Class: Merchant, Kind: a.Kind, MerchantID: a.MerchantID}
+			return Key{Class: Merchant, Kind: a.Kind, MerchantID: a.MerchantID}, false
 		}
 	}
-	return Key{Class: Daily, Kind: a.Kind, Reason: a.Reason, Day: day}
+	return Key{Class: Daily, Kind: a.Kind, Reason: a.Reason}, true
 }
 
 // String is the key as stored in the anomalies' incident_key column: the
@@ -103,29 +127,65 @@ func Of(a *fact.Anomaly, loc *time.Location) Key {
 // identifier (batch, merchant, reason or code) last so that it may hold any
 // character. Parse reads it back.
 func (k Key) String() string {
-	switch k.Class {
-	case SourceOutage:
-		return join(k.Class, k.Source, fmt.Sprint(k.From))
-	case Batch:
-		return join(k.Class, k.Source, k.BatchID)
-	case BankReturn:
-		return join(k.Class, k.Day, k.Code)
-	case Account:
-		return join(k.Class, k.MerchantID)
-	case ClearingFile:
-		return join(k.Class, k.Day)
-	case PayoutRun:
-		return join(k.Class, k.Mode, k.Day)
-	case Merchant:
-		return join(k.Class, string(k.Kind), k.MerchantID)
-	case Daily:
-		return join(k.Class, string(k.Kind), k.Day, k.Reason)
-	}
-	return join(k.Class)
+	var b [96]byte
+	return string(k.append(b[:0], false))
 }
 
-func join(c Class, parts ...string) string {
-	return string(c) + "|" + strings.Join(parts, "|")
+// append appends k.String() to b, with the code upper-cased if upper.
+func (k Key) append(b []byte, upper bool) []byte {
+	b = append(b, k.Class...)
+	field := func(s string) { b = append(append(b, '|'), s...) }
+	switch k.Class {
+	case SourceOutage:
+		field(k.Source)
+		b = strconv.AppendInt(append(b, '|'), k.From, 10)
+	case Batch:
+		field(k.Source)
+		field(k.BatchID)
+	case BankReturn:
+		field(k.Day)
+		b = append(b, '|')
+		if upper {
+			b = appendUpper(b, k.Code)
+		} else {
+			b = append(b, k.Code...)
+		}
+	case Account:
+		field(k.MerchantID)
+	case ClearingFile:
+		field(k.Day)
+	case PayoutRun:
+		field(k.Mode)
+		field(k.Day)
+	case Merchant:
+		field(string(k.Kind))
+		field(k.MerchantID)
+	case Daily:
+		field(string(k.Kind))
+		field(k.Day)
+		field(k.Reason)
+	default:
+		b = append(b, '|')
+	}
+	return b
+}
+
+// appendUpper appends strings.ToUpper(s) to b, without allocating when s
+// is ASCII.
+func appendUpper(b []byte, s string) []byte {
+	for i := range len(s) {
+		if s[i] >= utf8.RuneSelf {
+			return append(b, strings.ToUpper(s)...)
+		}
+	}
+	for i := range len(s) {
+		c := s[i]
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 // fields is how many '|'-separated fields follow each class.

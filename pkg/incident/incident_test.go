@@ -62,6 +62,14 @@ func TestOf(t *testing.T) {
 			if got := k.String(); got != tt.want {
 				t.Fatalf("Of = %q, want %q", got, tt.want)
 			}
+			var buf []byte
+			if got := string(AppendOf(buf, &tt.a, shanghai)); got != tt.want {
+				t.Fatalf("AppendOf = %q, want %q", got, tt.want)
+			}
+			buf = make([]byte, 0, 128)
+			if n := testing.AllocsPerRun(10, func() { buf = AppendOf(buf[:0], &tt.a, shanghai) }); n != 0 {
+				t.Errorf("AppendOf allocates %.0f times, want 0", n)
+			}
 			back, err := Parse(k.String())
 			if err != nil {
 				t.Fatal(err)

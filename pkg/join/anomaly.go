@@ -3,7 +3,6 @@ package join
 import (
 	"settlemon/pkg/fact"
 	"settlemon/pkg/incident"
-	"settlemon/pkg/text"
 )
 
 // The rules live by family: absence.go (clearing_missing, payout_overdue,
@@ -16,16 +15,19 @@ import (
 // package text, in emit.
 
 // traceAnomaly builds anomaly k of trace e, detected at the event time at
-// and versioned there; disc tells several anomalies of one kind apart.
+// and versioned there; disc tells several anomalies of one kind apart. Its
+// id is in the arena, and its trace number a substring of the id.
 func (p *Partition) traceAnomaly(e *entry, k fact.Kind, disc string, at, amount, expected int64, reason string, args fact.Args) fact.Anomaly {
 	tx, _ := fact.Describe(k)
-	id := string(k) + ":" + e.trace()
+	b := append(append(append(p.scratch[:0], k...), ':'), e.key[:e.keyLen]...)
 	if disc != "" {
-		id += ":" + disc
+		b = append(append(b, ':'), disc...)
 	}
+	p.scratch = b
+	id := p.strs.of(b)
 	return fact.Anomaly{
 		ID: id, Kind: k, Severity: tx.Severity,
-		TraceNo: e.trace(), MerchantID: p.names.name(e.merchant),
+		TraceNo: id[len(k)+1 : len(k)+1+int(e.keyLen)], MerchantID: p.names.name(e.merchant),
 		Amount: amount, ExpectedAmount: expected, DetectedAt: at,
 		Reason: reason, Cause: tx.Cause, Action: tx.Action, Args: args,
 		CalendarVersion: p.sched.Calendar().Version(), Version: fact.Version(at, 0),
@@ -47,10 +49,13 @@ func (p *Partition) resolve(a fact.Anomaly, at, asOf int64) {
 }
 
 // emit renders a's Details, names its incident and appends it to the facts.
+// The strings go into the arena, so that an anomaly allocates nothing.
 func (p *Partition) emit(a fact.Anomaly) {
 	loc := p.sched.Calendar().Location()
-	a.Details = text.AnomalyDetails(a, loc)
-	a.IncidentKey = incident.Of(&a, loc).String()
+	p.scratch = p.details.Append(p.scratch[:0], &a, loc)
+	a.Details = p.strs.of(p.scratch)
+	p.scratch = incident.AppendOf(p.scratch[:0], &a, loc)
+	a.IncidentKey = p.strs.of(p.scratch)
 	p.anomalies = append(p.anomalies, a)
 	p.stats.AnomalyFacts++
 }

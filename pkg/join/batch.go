@@ -52,7 +52,7 @@ func (p progress) before(o progress) bool { return p.at < o.at || p.at == o.at &
 type batch struct {
 	key     batchKey
 	pending progressQueue
-	seen    map[uint64]struct{} // ids of the records counted, for re-deliveries
+	seen    idSet // ids of the records counted, for re-deliveries
 
 	opened, closed               bool
 	openedAt, closedAt           int64
@@ -66,6 +66,125 @@ type batch struct {
 	done                         bool  // closed and judged
 	lastRow                      int64 // 10-minute bucket of the last progress row emitted
 	rowStatus                    fact.BatchStatus
+}
+
+// idSet is a set of record ids (their xxhash): open addressing with linear
+// probing over a power-of-two table that doubles when it would pass 3/4
+// full, so that it allocates only when it doubles and, emptied, is reused
+// at its size (a map grows in many small tables, and again after clear).
+// The id 0, which marks an empty cell, is held aside.
+type idSet struct {
+	cells []uint64
+	n     int // ids in cells
+	zero  bool
+}
+
+func (s *idSet) len() int {
+	if s.zero {
+		return s.n + 1
+	}
+	return s.n
+}
+
+// add adds id and reports whether it was new.
+func (s *idSet) add(id uint64) bool {
+	if id == 0 {
+		added := !s.zero
+		s.zero = true
+		return added
+	}
+	if (s.n+1)*4 > len(s.cells)*3 {
+		old := s.cells
+		s.cells, s.n = make([]uint64, max(16, 2*len(old))), 0
+		for _, c := range old {
+			if c != 0 {
+				s.add(c)
+			}
+		}
+	}
+	mask := len(s.cells) - 1
+	for i := int(id) & mask; ; i = (i + 1) & mask {
+		switch s.cells[i] {
+		case 0:
+			s.cells[i] = id
+			s.n++
+			return true
+		case id:
+			return false
+		}
+	}
+}
+
+// each calls fn with every id of the set.
+func (s *idSet) each(fn func(uint64)) {
+	if s.zero {
+		fn(0)
+	}
+	for _, c := range s.cells {
+		if c != 0 {
+			fn(c)
+		}
+	}
+}
+
+// spareBatches holds what judged and forgotten batches leave for new ones:
+// their structs, their maps of seen ids (emptied) and their queues, so that
+// a new batch allocates nothing once as many batches have been judged as
+// are ever open at once. Structs come in slabs of batchSlab.
+type spareBatches struct {
+	batches []*batch
+	slab    []batch
+	seen    [][]uint64
+	pending [][]progress
+}
+
+const batchSlab = 64
+
+// batch returns an empty batch for key k.
+func (s *spareBatches) batch(k batchKey) *batch {
+	var b *batch
+	if n := len(s.batches); n > 0 {
+		b, s.batches = s.batches[n-1], s.batches[:n-1]
+	} else {
+		if len(s.slab) == 0 {
+			s.slab = make([]batch, batchSlab)
+		}
+		b, s.slab = &s.slab[0], s.slab[1:]
+	}
+	*b = batch{key: k}
+	b.seen.cells, s.seen = largest(s.seen)
+	b.pending, s.pending = largest(s.pending)
+	return b
+}
+
+// largest takes the spare of the largest capacity out of spares: batches
+// differ in size, and the largest is the least likely to grow.
+func largest[T any](spares [][]T) ([]T, [][]T) {
+	if len(spares) == 0 {
+		return nil, spares
+	}
+	m := 0
+	for i, v := range spares {
+		if cap(v) > cap(spares[m]) {
+			m = i
+		}
+	}
+	v, n := spares[m], len(spares)-1
+	spares[m] = spares[n]
+	spares[n] = nil
+	return v, spares[:n]
+}
+
+// keep takes the map and queue of judged batch b for later batches.
+func (s *spareBatches) keep(b *batch) {
+	if b.seen.cells != nil {
+		clear(b.seen.cells)
+		s.seen = append(s.seen, b.seen.cells)
+	}
+	if b.pending != nil {
+		s.pending = append(s.pending, b.pending[:0])
+	}
+	b.seen, b.pending = idSet{}, nil
 }
 
 // applyBatch takes a batch control event or a batch item.
@@ -115,18 +234,17 @@ func (p *Partition) trackBatch(src event.Source, id string, idHash uint64, pr pr
 	k := batchKey{src, id}
 	b := p.batches[k]
 	if b == nil {
-		b = &batch{key: k, seen: map[uint64]struct{}{}}
+		b = p.spare.batch(k)
 		p.batches[k] = b
 	}
 	if b.done {
 		p.stats.Ignored++ // a record naming a judged batch (a re-sent copy): the verdict stands
 		return
 	}
-	if _, dup := b.seen[idHash]; dup {
+	if !b.seen.add(idHash) {
 		p.stats.Redelivered++
 		return
 	}
-	b.seen[idHash] = struct{}{}
 	if pr.kind == 0 {
 		p.stats.Ignored++
 		return
@@ -152,6 +270,7 @@ func (p *Partition) evaluateBatches(s event.Source) {
 	for k, b := range p.batches {
 		if b.done && b.closedAt+p.cfg.Horizon.Milliseconds() < upTo {
 			delete(p.batches, k)
+			p.spare.batches = append(p.spare.batches, b)
 		}
 	}
 }
@@ -230,7 +349,7 @@ func (p *Partition) resumeBatch(b *batch, at int64) {
 // stallAnomaly builds the batch_stalled anomaly of the batch's current
 // stall, detected at the time at.
 func (p *Partition) stallAnomaly(b *batch, at int64) fact.Anomaly {
-	return p.batchAnomaly(b, fact.BatchStalled, strconv.FormatInt(b.stalls, 10), at, 0, 0, "no_progress",
+	return p.batchAnomaly(b, fact.BatchStalled, b.stalls, at, 0, 0, "no_progress",
 		fact.Args{Source: b.key.source, Count: b.count, LastProgressAt: b.last, Window: p.cfg.BatchStallTimeout})
 }
 
@@ -238,11 +357,11 @@ func (p *Partition) stallAnomaly(b *batch, at int64) fact.Anomaly {
 // has passed its close, so every record from before the close is here.
 func (p *Partition) judgeBatch(b *batch) {
 	b.done = true
-	defer func() { b.seen, b.pending = nil, nil }() // the verdict is all that is kept
+	defer p.spare.keep(b) // the verdict is all that is kept
 	status := fact.BatchIsClosed
 	if b.count != b.declaredCount || b.total != b.declaredTotal {
 		status = fact.BatchIsIncomplete
-		p.open(p.batchAnomaly(b, fact.BatchIncomplete, "", b.closedAt, seenTotal(b.total), b.declaredTotal, "count_or_total_differs",
+		p.open(p.batchAnomaly(b, fact.BatchIncomplete, 0, b.closedAt, seenTotal(b.total), b.declaredTotal, "count_or_total_differs",
 			fact.Args{Source: b.key.source, Count: b.count, DeclaredCount: b.declaredCount, TotalBeyond: b.total >= totalBeyond}))
 	}
 	// Judged as of the close (every earlier row was evaluated before it),
@@ -252,15 +371,17 @@ func (p *Partition) judgeBatch(b *batch) {
 }
 
 // batchAnomaly builds anomaly k of batch b, detected at the event time at
-// and versioned there; disc tells several anomalies of one kind apart.
-func (p *Partition) batchAnomaly(b *batch, k fact.Kind, disc string, at, amount, expected int64, reason string, args fact.Args) fact.Anomaly {
+// and versioned there; a stall's number (from 1; 0 for none) tells several
+// anomalies of one kind apart. Its id is in the arena.
+func (p *Partition) batchAnomaly(b *batch, k fact.Kind, stall int64, at, amount, expected int64, reason string, args fact.Args) fact.Anomaly {
 	tx, _ := fact.Describe(k)
-	id := string(k) + ":" + b.key.source.String() + ":" + b.key.id
-	if disc != "" {
-		id += ":" + disc
+	id := append(append(append(append(append(p.scratch[:0], k...), ':'), b.key.source.String()...), ':'), b.key.id...)
+	if stall != 0 {
+		id = strconv.AppendInt(append(id, ':'), stall, 10)
 	}
+	p.scratch = id
 	return fact.Anomaly{
-		ID: id, Kind: k, Severity: tx.Severity, BatchID: b.key.id,
+		ID: p.strs.of(id), Kind: k, Severity: tx.Severity, BatchID: b.key.id,
 		Amount: amount, ExpectedAmount: expected, DetectedAt: at,
 		Reason: reason, Cause: tx.Cause, Action: tx.Action, Args: args,
 		CalendarVersion: p.sched.Calendar().Version(), Version: fact.Version(at, 0),

@@ -27,6 +27,7 @@ import (
 	"settlemon/pkg/calendar"
 	"settlemon/pkg/event"
 	"settlemon/pkg/fact"
+	"settlemon/pkg/text"
 )
 
 // Config tunes how long state lives and the rules' thresholds.
@@ -326,7 +327,6 @@ func offset(base, v int64) (uint32, bool) {
 
 func (e *entry) has(slot int) bool { return e.seen&(1<<slot) != 0 }
 func (e *entry) is(f uint32) bool  { return e.flags&f != 0 }
-func (e *entry) trace() string     { return string(e.key[:e.keyLen]) }
 func (e *entry) payoutSeen() bool {
 	return e.seen&(1<<slotInitiated|1<<slotPaid|1<<slotFailed|1<<slotHeld) != 0
 }
@@ -360,7 +360,7 @@ type Partition struct {
 	// fingerprint of each event id they held: a re-delivered event is
 	// recognised and ignored, a new one for the trace is reported late
 	// instead of opening a new trace.
-	tombstones map[uint64]tombstone
+	tombstones tombTable
 	tombTimers tombs
 
 	names   intern // merchant ids
@@ -378,11 +378,14 @@ type Partition struct {
 	purges     timers // completion and horizon purges, fired by the lowest trace-feed watermark
 
 	batches map[batchKey]*batch
+	spare   spareBatches
 
 	lags      []fact.Lag
 	anomalies []fact.Anomaly
 	batchRows []fact.Batch
-	strs      arena // trace numbers of lag facts
+	strs      arena        // the strings of facts: trace numbers, anomaly ids, details, incident keys
+	scratch   []byte       // where a string is built before it goes into strs
+	details   text.Details // renders anomalies' details
 	stats     Stats
 }
 
@@ -396,10 +399,9 @@ func New(cfg Config, sched *calendar.Schedule, merchants Merchants) (*Partition,
 	}
 	return &Partition{
 		cfg: cfg, sched: sched, merchants: merchants,
-		tombstones: make(map[uint64]tombstone),
-		wide:       make(map[traceKey][numTimes]int64),
-		batches:    make(map[batchKey]*batch),
-		names:      newIntern(), termIDs: newIntern(), codes: newIntern(),
+		wide:    make(map[traceKey][numTimes]int64),
+		batches: make(map[batchKey]*batch),
+		names:   newIntern(), termIDs: newIntern(), codes: newIntern(),
 		bank: bankCodes(cfg),
 	}, nil
 }
@@ -412,7 +414,7 @@ func (p *Partition) Open() int { return p.index.n }
 func (p *Partition) StateBytes() int64 {
 	timers := cap(p.byPayouts.h) + cap(p.byClearing.h) + cap(p.byAuth.h) + cap(p.purges.h)
 	return int64(cap(p.slab))*int64(entrySize) + int64(len(p.index.cells))*8 + int64(timers)*int64(timerSize) +
-		int64(len(p.tombstones))*int64(tombstoneSize+16) + int64(len(p.wide))*int64(traceCap+8*numTimes+8)
+		p.tombstones.bytes() + int64(len(p.wide))*int64(traceCap+8*numTimes+8)
 }
 
 // Watermark returns the watermark of source s (Unix ms; 0 until every
@@ -547,8 +549,8 @@ func (p *Partition) purge() {
 		}
 	})
 	p.tombTimers.fire(upTo, func(h uint64) {
-		if t, ok := p.tombstones[h]; ok && t.expires <= upTo {
-			delete(p.tombstones, h)
+		if t, ok := p.tombstones.get(h); ok && t.expires <= upTo {
+			p.tombstones.del(h)
 		}
 	})
 }
@@ -569,7 +571,7 @@ func (p *Partition) applyEvent(ev *event.Event, late bool) {
 	id := xxhash.Sum64String(ev.ID)
 	i, ok := p.lookup(ev.TraceNo, ev.OccurredAt)
 	if !ok {
-		if t := p.tombstones[xxhash.Sum64String(ev.TraceNo)]; t.expires != 0 && t.fp[slot] == uint32(id) {
+		if t, _ := p.tombstones.get(xxhash.Sum64String(ev.TraceNo)); t.expires != 0 && t.fp[slot] == uint32(id) {
 			p.stats.Redelivered++ // a copy of an event the closed trace had
 			return
 		}
@@ -790,8 +792,8 @@ func (p *Partition) lookup(trace string, at int64) (int32, bool) {
 	if i >= 0 {
 		return i, true
 	}
-	if len(p.tombstones) > 0 {
-		if _, dead := p.tombstones[xxhash.Sum64String(trace)]; dead {
+	if p.tombstones.len() > 0 {
+		if p.tombstones.has(xxhash.Sum64String(trace)) {
 			return 0, false
 		}
 	}
@@ -842,7 +844,7 @@ func (p *Partition) drop(i int32, at int64) {
 				t.fp[s] = e.ids[s]
 			}
 		}
-		p.tombstones[h] = t
+		p.tombstones.put(h, t)
 		p.tombTimers.push(t.expires, h)
 	}
 	if s, pos := p.index.find(keyHash(&e.key), &e.key, p.slab); s >= 0 {
@@ -864,4 +866,4 @@ type tombstone struct {
 	fp      [numSlots]uint32
 }
 
-var tombstoneSize = unsafe.Sizeof(tombstone{})
+var tombEntrySize = unsafe.Sizeof(tombEntry{})

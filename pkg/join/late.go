@@ -12,8 +12,9 @@ import (
 func (p *Partition) late(ev *event.Event) {
 	p.stats.Late++
 	tx, _ := fact.Describe(fact.LateEvent)
+	p.scratch = append(append(append(append(append(p.scratch[:0], fact.LateEvent...), ':'), ev.TraceNo...), ':'), ev.ID...)
 	p.open(fact.Anomaly{
-		ID: string(fact.LateEvent) + ":" + ev.TraceNo + ":" + ev.ID, Kind: fact.LateEvent, Severity: tx.Severity,
+		ID: p.strs.of(p.scratch), Kind: fact.LateEvent, Severity: tx.Severity,
 		TraceNo: ev.TraceNo, MerchantID: ev.MerchantID, Amount: ev.Amount, DetectedAt: ev.OccurredAt,
 		Reason: ev.Type.String(), Cause: tx.Cause, Action: tx.Action,
 		Args:            fact.Args{EventType: ev.Type, EventID: ev.ID},

@@ -204,7 +204,8 @@ func (p *Partition) checkContract(e *entry) {
 		e.flags |= flagMCCChecked
 		if reg := parseMCC(prof.RegisteredMCC); reg != 0 && e.clearedMCC != 0 && e.clearedMCC != reg {
 			mcc := fmtMCC(e.clearedMCC)
-			p.open(p.traceAnomaly(e, fact.MCCMismatch, "", p.time(e, tCleared), e.clearedAmt, 0, "mcc_"+mcc,
+			p.scratch = append(append(p.scratch[:0], "mcc_"...), mcc...)
+			p.open(p.traceAnomaly(e, fact.MCCMismatch, "", p.time(e, tCleared), e.clearedAmt, 0, p.strs.of(p.scratch),
 				fact.Args{MCC: mcc, RegisteredMCC: prof.RegisteredMCC}))
 		}
 	}

@@ -33,6 +33,8 @@ func (p *Partition) checkReversal(e *entry) {
 // of one trace: the same trace number charged or paid twice.
 func (p *Partition) duplicate(e *entry, ev *event.Event) {
 	t := ev.Type.String()
-	p.open(p.traceAnomaly(e, fact.DuplicateTrace, t+":"+ev.ID, ev.OccurredAt, ev.Amount, 0, t,
+	p.scratch = append(append(append(p.scratch[:0], t...), ':'), ev.ID...)
+	disc := p.strs.of(p.scratch)
+	p.open(p.traceAnomaly(e, fact.DuplicateTrace, disc, ev.OccurredAt, ev.Amount, 0, t,
 		fact.Args{EventType: ev.Type, EventID: ev.ID}))
 }

@@ -104,11 +104,11 @@ func (p *Partition) snapshot(w io.Writer) error {
 	sw.timers(p.byClearing.h)
 	sw.timers(p.byAuth.h)
 	sw.timers(p.purges.h)
-	sw.u64(uint64(len(p.tombstones)))
-	for h, t := range p.tombstones {
+	sw.u64(uint64(p.tombstones.len()))
+	p.tombstones.each(func(h uint64, t tombstone) {
 		sw.u64(h)
 		sw.raw(unsafe.Slice((*byte)(unsafe.Pointer(&t)), unsafe.Sizeof(t)))
-	}
+	})
 	sw.raw(asBytes(p.tombTimers.h))
 	sw.strings(p.names.names)
 	sw.strings(p.termIDs.names)
@@ -232,7 +232,7 @@ func (p *Partition) restore(r io.Reader) error {
 		h := sr.u64()
 		t := fromBytes[tombstone](sr.raw())
 		if len(t) == 1 {
-			p.tombstones[h] = t[0]
+			p.tombstones.put(h, t[0])
 		}
 	}
 	p.tombTimers.h = fromBytes[tomb](sr.raw())
@@ -357,10 +357,8 @@ func (w *snapWriter) batch(b *batch) {
 	w.u64(uint64(b.key.source))
 	w.str(b.key.id)
 	w.raw(asBytes(b.pending))
-	w.u64(uint64(len(b.seen)))
-	for id := range b.seen {
-		w.u64(id)
-	}
+	w.u64(uint64(b.seen.len()))
+	b.seen.each(w.u64)
 	for _, f := range []bool{b.opened, b.closed, b.stalled, b.done} {
 		w.bool(f)
 	}
@@ -429,7 +427,7 @@ func (r *snapReader) strings() []string {
 func (r *snapReader) bool() bool { return r.u64() != 0 }
 
 func (r *snapReader) batch() *batch {
-	b := &batch{seen: map[uint64]struct{}{}}
+	b := &batch{}
 	b.key.source = event.Source(r.u64())
 	b.key.id = r.str()
 	b.pending = fromBytes[progress](r.raw())
@@ -438,7 +436,7 @@ func (r *snapReader) batch() *batch {
 		if r.err != nil {
 			break
 		}
-		b.seen[r.u64()] = struct{}{}
+		b.seen.add(r.u64())
 	}
 	b.opened, b.closed, b.stalled, b.done = r.bool(), r.bool(), r.bool(), r.bool()
 	for _, v := range []*int64{&b.openedAt, &b.closedAt, &b.declaredCount, &b.declaredTotal, &b.count, &b.total,
@@ -447,7 +445,7 @@ func (r *snapReader) batch() *batch {
 	}
 	b.rowStatus = fact.BatchStatus(r.str())
 	if b.done {
-		b.seen, b.pending = nil, nil
+		b.seen, b.pending = idSet{}, nil
 	}
 	return b
 }

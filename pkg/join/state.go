@@ -189,7 +189,8 @@ var mccDigits = sync.OnceValue(func() string {
 	return string(b)
 })
 
-// arena holds the bytes of strings that go out in facts (trace numbers):
+// arena holds the bytes of strings that go out in facts (trace numbers,
+// anomaly ids, details and incident keys):
 // each is a view of a shared chunk instead of an allocation of its own. A
 // chunk is only ever appended to, so the bytes under a string never change;
 // it is freed when no fact refers to it any more.

@@ -26,6 +26,7 @@ var locales embed.FS
 type catalogues struct {
 	builder  *catalog.Builder
 	messages map[Lang]map[string]string
+	tmpls    map[Lang]map[string]*template
 	printers map[Lang]*message.Printer
 }
 
@@ -33,6 +34,7 @@ var loadCatalogues = sync.OnceValue(func() *catalogues {
 	c := &catalogues{
 		builder:  catalog.NewBuilder(catalog.Fallback(English.tag())),
 		messages: make(map[Lang]map[string]string),
+		tmpls:    make(map[Lang]map[string]*template),
 		printers: make(map[Lang]*message.Printer),
 	}
 	for _, l := range Langs() {
@@ -50,6 +52,12 @@ var loadCatalogues = sync.OnceValue(func() *catalogues {
 			}
 		}
 		c.messages[l] = m
+		c.tmpls[l] = make(map[string]*template, len(m))
+		for k, v := range m {
+			if t, ok := parseTemplate(v); ok {
+				c.tmpls[l][k] = t
+			}
+		}
 	}
 	for _, l := range Langs() {
 		c.printers[l] = message.NewPrinter(l.tag(), message.Catalog(c.builder))
@@ -70,10 +78,11 @@ func Messages(l Lang) map[string]string {
 // Printer renders messages in one language, with times in one location.
 // It is immutable and safe for concurrent use.
 type Printer struct {
-	lang Lang
-	loc  *time.Location
-	p    *message.Printer
-	msgs map[string]string
+	lang  Lang
+	loc   *time.Location
+	p     *message.Printer
+	msgs  map[string]string
+	tmpls map[string]*template // the messages line renders
 }
 
 // NewPrinter returns a printer for l (English for a language the
@@ -86,7 +95,7 @@ func NewPrinter(l Lang, loc *time.Location) *Printer {
 	if loc == nil {
 		loc = time.UTC
 	}
-	return &Printer{lang: l, loc: loc, p: c.printers[l], msgs: c.messages[l]}
+	return &Printer{lang: l, loc: loc, p: c.printers[l], msgs: c.messages[l], tmpls: c.tmpls[l]}
 }
 
 // Lang returns the printer's language.

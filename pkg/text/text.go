@@ -3,7 +3,10 @@
 // the explanation of a trace and the reply to its merchant — from
 // structured facts, in English or Simplified Chinese. The sentences live in
 // message catalogues (locales/*.json, embedded) keyed by message id and are
-// rendered with golang.org/x/text/message.
+// rendered with golang.org/x/text/message; an anomaly's details, which the
+// join writes for every anomaly, are rendered from the same messages by
+// templates that append to reused buffers (Details), so that the join
+// allocates nothing for them.
 //
 // It is pure: no I/O besides the embedded catalogues and no clock. Times
 // are shown in the location the caller passes (the calendar's time zone),
@@ -11,7 +14,6 @@
 package text
 
 import (
-	"strconv"
 	"time"
 
 	"settlemon/pkg/fact"
@@ -26,37 +28,77 @@ func AnomalyDetails(a fact.Anomaly, loc *time.Location) string {
 // AnomalyDetails renders the Details sentence of a. An anomaly of a kind
 // or reason it does not know gets a sentence naming them.
 func (p *Printer) AnomalyDetails(a fact.Anomaly) string {
+	var l line
+	l.reset(p)
+	l.details(&a)
+	return string(l.result())
+}
+
+// Details renders the English Details sentences of anomalies, as
+// AnomalyDetails does, into buffers it reuses: once they have grown it
+// allocates nothing. It is for one goroutine.
+type Details struct {
+	p Printer
+	l line
+}
+
+// Append appends the Details sentence of a, with its times in loc, to dst.
+func (d *Details) Append(dst []byte, a *fact.Anomaly, loc *time.Location) []byte {
+	if d.p.tmpls == nil {
+		d.p = *NewPrinter(English, loc)
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	d.p.loc = loc
+	d.l.reset(&d.p)
+	d.l.details(a)
+	return append(dst, d.l.result()...)
+}
+
+// details pushes the sentence of a.
+func (l *line) details(a *fact.Anomaly) {
 	switch a.Kind {
 	case fact.AmountMismatch:
-		return p.amountMismatch(&a)
+		l.amountMismatch(a)
 	case fact.FeeRateDeviation:
-		return p.feeRateDeviation(&a)
+		l.feeRateDeviation(a)
 	case fact.MCCMismatch:
-		return p.S("details.mcc_mismatch", a.Args.MCC, a.Args.RegisteredMCC)
+		l.str(a.Args.MCC)
+		l.str(a.Args.RegisteredMCC)
+		l.msg("details.mcc_mismatch", 2)
 	case fact.ReversedButSettled:
-		return p.reversedButSettled(&a)
+		l.reversedButSettled(a)
 	case fact.DuplicateTrace:
-		return p.S("details.duplicate_trace", a.Args.EventType.String(), a.Args.EventID)
+		l.str(a.Args.EventType.String())
+		l.str(a.Args.EventID)
+		l.msg("details.duplicate_trace", 2)
 	case fact.LateEvent:
-		return p.S("details.late_event", a.Args.EventType.String(), a.Args.EventID, p.Instant(a.DetectedAt))
+		l.str(a.Args.EventType.String())
+		l.str(a.Args.EventID)
+		l.instant(a.DetectedAt)
+		l.msg("details.late_event", 3)
 	case fact.ClearingMissing:
-		return p.clearingMissing(&a)
+		l.clearingMissing(a)
 	case fact.PayoutOverdue:
-		return p.payoutOverdue(&a)
+		l.payoutOverdue(a)
 	case fact.OrphanClearing:
-		return p.S("details.orphan_clearing", p.Instant(a.DetectedAt))
+		l.instant(a.DetectedAt)
+		l.msg("details.orphan_clearing", 1)
 	case fact.OrphanPayout:
-		return p.S("details.orphan_payout", p.Instant(a.DetectedAt))
+		l.instant(a.DetectedAt)
+		l.msg("details.orphan_payout", 1)
 	case fact.PayoutFailed:
-		return p.payoutFailed(&a)
+		l.payoutFailed(a)
 	case fact.PayoutHeld:
-		return p.payoutHeld(&a)
+		l.payoutHeld(a)
 	case fact.BatchStalled:
-		return p.batchStalled(&a)
+		l.batchStalled(a)
 	case fact.BatchIncomplete:
-		return p.batchIncomplete(&a)
+		l.batchIncomplete(a)
+	default:
+		l.unknown(a)
 	}
-	return p.unknown(&a)
 }
 
 // NeedsArgs reports whether the details of a kind are rendered from Args,
@@ -93,96 +135,139 @@ func (p *Printer) KindName(k fact.Kind) string {
 
 func resolved(a *fact.Anomaly) bool { return a.Status == fact.Resolved }
 
-func (p *Printer) unknown(a *fact.Anomaly) string {
-	return p.S("details.unknown", string(a.Kind), a.Reason, p.Money(a.Amount))
+func (l *line) unknown(a *fact.Anomaly) {
+	l.str(string(a.Kind))
+	l.str(a.Reason)
+	l.money(a.Amount)
+	l.msg("details.unknown", 3)
 }
 
-// ppm renders parts per million as a percentage with two decimals, cut
-// not rounded: 6000 is "0.60%", 3840 "0.38%".
-func ppm(v int64) string {
-	return strconv.FormatInt(v/10000, 10) + "." + strconv.FormatInt(v%10000/1000, 10) + strconv.FormatInt(v%1000/100, 10) + "%"
-}
-
-func (p *Printer) amountMismatch(a *fact.Anomaly) string {
+func (l *line) amountMismatch(a *fact.Anomaly) {
 	net := a.Args.ClearedAmount - a.Args.Fee
 	switch a.Reason {
 	case "cleared_currency_differs":
-		return p.S("details.amount_mismatch.cleared_currency_differs",
-			a.Args.Currency, fact.Yuan(a.Amount), a.Args.ExpectedCurrency, fact.Yuan(a.ExpectedAmount))
+		l.str(a.Args.Currency)
+		l.yuan(a.Amount)
+		l.str(a.Args.ExpectedCurrency)
+		l.yuan(a.ExpectedAmount)
+		l.msg("details.amount_mismatch.cleared_currency_differs", 4)
 	case "cleared_differs":
-		return p.S("details.amount_mismatch.cleared_differs", p.Money(a.Amount), p.Money(a.ExpectedAmount), p.MoneySigned(a.Amount-a.ExpectedAmount))
+		l.money(a.Amount)
+		l.money(a.ExpectedAmount)
+		l.moneySigned(a.Amount - a.ExpectedAmount)
+		l.msg("details.amount_mismatch.cleared_differs", 3)
 	case "paid_currency_differs":
-		return p.S("details.amount_mismatch.paid_currency_differs",
-			a.Args.Currency, fact.Yuan(a.Amount), a.Args.ExpectedCurrency, fact.Yuan(a.Args.ClearedAmount), fact.Yuan(a.Args.Fee), fact.Yuan(net))
+		l.str(a.Args.Currency)
+		l.yuan(a.Amount)
+		l.str(a.Args.ExpectedCurrency)
+		l.yuan(a.Args.ClearedAmount)
+		l.yuan(a.Args.Fee)
+		l.yuan(net)
+		l.msg("details.amount_mismatch.paid_currency_differs", 6)
 	case "net_differs":
-		return p.S("details.amount_mismatch.net_differs", p.Money(a.Amount), p.Money(a.Args.ClearedAmount), p.Money(a.Args.Fee), p.Money(net))
+		l.money(a.Amount)
+		l.money(a.Args.ClearedAmount)
+		l.money(a.Args.Fee)
+		l.money(net)
+		l.msg("details.amount_mismatch.net_differs", 4)
+	default:
+		l.unknown(a)
 	}
-	return p.unknown(a)
 }
 
-func (p *Printer) feeRateDeviation(a *fact.Anomaly) string {
+func (l *line) feeRateDeviation(a *fact.Anomaly) {
 	switch a.Reason {
 	case "fee_exceeds_amount":
-		return p.S("details.fee_rate_deviation.fee_exceeds_amount", p.Money(a.Amount), p.Money(a.Args.ClearedAmount), p.Money(a.Args.ClearedAmount-a.Amount))
+		l.money(a.Amount)
+		l.money(a.Args.ClearedAmount)
+		l.money(a.Args.ClearedAmount - a.Amount)
+		l.msg("details.fee_rate_deviation.fee_exceeds_amount", 3)
 	case "fee_above_contract":
-		return p.S("details.fee_rate_deviation.fee_above_contract", p.Money(a.Amount), p.Money(a.Args.ClearedAmount),
-			ppm(a.Args.FeeRatePPM), ppm(a.Args.ContractRatePPM), p.Money(a.ExpectedAmount))
+		l.money(a.Amount)
+		l.money(a.Args.ClearedAmount)
+		l.ppm(a.Args.FeeRatePPM)
+		l.ppm(a.Args.ContractRatePPM)
+		l.money(a.ExpectedAmount)
+		l.msg("details.fee_rate_deviation.fee_above_contract", 5)
+	default:
+		l.unknown(a)
 	}
-	return p.unknown(a)
 }
 
-func (p *Printer) reversedButSettled(a *fact.Anomaly) string {
+func (l *line) reversedButSettled(a *fact.Anomaly) {
+	var id string
 	switch a.Reason {
 	case "cleared_after_reversal":
-		return p.S("details.reversed_but_settled.cleared_after_reversal", p.Instant(a.Args.ReversedAt), p.Instant(a.Args.SettledAt), p.Money(a.Amount))
+		id = "details.reversed_but_settled.cleared_after_reversal"
 	case "paid_after_reversal":
-		return p.S("details.reversed_but_settled.paid_after_reversal", p.Instant(a.Args.ReversedAt), p.Instant(a.Args.SettledAt), p.Money(a.Amount))
+		id = "details.reversed_but_settled.paid_after_reversal"
+	default:
+		l.unknown(a)
+		return
 	}
-	return p.unknown(a)
+	l.instant(a.Args.ReversedAt)
+	l.instant(a.Args.SettledAt)
+	l.money(a.Amount)
+	l.msg(id, 3)
 }
 
 // clearingMissing: DetectedAt is the clearing deadline, ResolvedAt the late
 // clearing.
-func (p *Printer) clearingMissing(a *fact.Anomaly) string {
-	s := p.S("details.clearing_missing", p.Instant(a.Args.AuthorizedAt), p.Money(a.Amount), p.Instant(a.DetectedAt))
+func (l *line) clearingMissing(a *fact.Anomaly) {
+	l.instant(a.Args.AuthorizedAt)
+	l.money(a.Amount)
+	l.instant(a.DetectedAt)
+	l.msg("details.clearing_missing", 3)
 	if resolved(a) {
-		s = p.S("details.clearing_missing.resolved", s, p.Instant(a.ResolvedAt))
+		l.instant(a.ResolvedAt)
+		l.msg("details.clearing_missing.resolved", 2)
 	}
-	return s
 }
 
 // payoutOverdue: DetectedAt is the payout deadline, ResolvedAt the late
 // payment.
-func (p *Printer) payoutOverdue(a *fact.Anomaly) string {
+func (l *line) payoutOverdue(a *fact.Anomaly) {
 	if resolved(a) {
-		return p.S("details.payout_overdue.resolved", p.Instant(a.ResolvedAt), a.Args.Mode.String(), p.Instant(a.DetectedAt),
-			p.Span(time.Duration(a.ResolvedAt-a.DetectedAt)*time.Millisecond))
+		l.instant(a.ResolvedAt)
+		l.str(a.Args.Mode.String())
+		l.instant(a.DetectedAt)
+		l.span(time.Duration(a.ResolvedAt-a.DetectedAt) * time.Millisecond)
+		l.msg("details.payout_overdue.resolved", 4)
+		return
 	}
-	return p.S("details.payout_overdue", a.Args.Mode.String(), p.Instant(a.DetectedAt))
+	l.str(a.Args.Mode.String())
+	l.instant(a.DetectedAt)
+	l.msg("details.payout_overdue", 2)
 }
 
 // payoutFailed: Reason is the mapped failure, DetectedAt the failure,
 // ResolvedAt the payment that followed it.
-func (p *Printer) payoutFailed(a *fact.Anomaly) string {
+func (l *line) payoutFailed(a *fact.Anomaly) {
 	reason := a.Reason
-	if p.Chinese() {
+	if l.p.Chinese() {
 		r := fact.PayoutFailure(a.Reason)
 		if r == "" {
 			r = fact.OtherFailure
 		}
-		reason = p.FailureReason(r)
+		reason = l.p.FailureReason(r)
 	}
-	s := p.S("details.payout_failed", p.Money(a.Amount), p.Instant(a.DetectedAt), reason)
+	l.money(a.Amount)
+	l.instant(a.DetectedAt)
+	l.str(reason)
+	l.msg("details.payout_failed", 3)
 	switch {
 	case a.BankCode != "" && a.BankCodeUnknown:
-		s = p.S("details.payout_failed.code_unknown", s, a.BankCode, a.BankCodesVersion)
+		l.str(a.BankCode)
+		l.str(a.BankCodesVersion)
+		l.msg("details.payout_failed.code_unknown", 3)
 	case a.BankCode != "":
-		s = p.S("details.payout_failed.code", s, a.BankCode)
+		l.str(a.BankCode)
+		l.msg("details.payout_failed.code", 2)
 	}
 	if resolved(a) {
-		s = p.S("details.payout_failed.resolved", s, p.Instant(a.ResolvedAt))
+		l.instant(a.ResolvedAt)
+		l.msg("details.payout_failed.resolved", 2)
 	}
-	return s
 }
 
 // FailureReason names a payout failure reason in plain words: the reason
@@ -196,39 +281,54 @@ func (p *Printer) FailureReason(r fact.PayoutFailure) string {
 }
 
 // payoutHeld: ResolvedAt is the release or payment that ended the hold.
-func (p *Printer) payoutHeld(a *fact.Anomaly) string {
-	s := p.S("details.payout_held", p.Instant(a.Args.HeldAt), p.Span(a.Args.Window))
+func (l *line) payoutHeld(a *fact.Anomaly) {
+	l.instant(a.Args.HeldAt)
+	l.span(a.Args.Window)
+	l.msg("details.payout_held", 2)
 	if resolved(a) {
-		s = p.S("details.payout_held.resolved", s, p.Instant(a.ResolvedAt))
+		l.instant(a.ResolvedAt)
+		l.msg("details.payout_held.resolved", 2)
 	}
-	return s
 }
 
 // batchStalled: ResolvedAt is the progress that ended the stall.
-func (p *Printer) batchStalled(a *fact.Anomaly) string {
+func (l *line) batchStalled(a *fact.Anomaly) {
+	l.str(a.Args.Source.String())
+	l.str(a.BatchID)
+	l.instant(a.Args.LastProgressAt)
+	l.count(a.Args.Count)
 	if resolved(a) {
-		return p.S("details.batch_stalled.resolved", a.Args.Source.String(), a.BatchID, p.Instant(a.Args.LastProgressAt), Count(a.Args.Count),
-			p.Instant(a.ResolvedAt), p.Span(time.Duration(a.ResolvedAt-a.Args.LastProgressAt)*time.Millisecond))
+		l.instant(a.ResolvedAt)
+		l.span(time.Duration(a.ResolvedAt-a.Args.LastProgressAt) * time.Millisecond)
+		l.msg("details.batch_stalled.resolved", 6)
+		return
 	}
-	return p.S("details.batch_stalled", a.Args.Source.String(), a.BatchID, p.Instant(a.Args.LastProgressAt), Count(a.Args.Count), p.Span(a.Args.Window))
+	l.span(a.Args.Window)
+	l.msg("details.batch_stalled", 5)
 }
 
 // batchIncomplete: Amount is the records' total, ExpectedAmount the declared
 // total.
-func (p *Printer) batchIncomplete(a *fact.Anomaly) string {
-	total, diff := p.Money(a.Amount), p.MoneySigned(a.Amount-a.ExpectedAmount)
+func (l *line) batchIncomplete(a *fact.Anomaly) {
+	l.str(a.Args.Source.String())
+	l.str(a.BatchID)
+	l.count(a.Args.DeclaredCount)
+	l.money(a.ExpectedAmount)
+	l.count(a.Args.Count)
+	l.money(a.Amount)
 	if a.Args.TotalBeyond {
 		// The total passed the largest amount, which Amount holds: the
 		// difference is at least one fen beyond it.
-		total, diff = p.S("details.more_than", total), p.S("details.more_than", p.MoneySigned(a.Amount+1-a.ExpectedAmount))
+		l.msg("details.more_than", 1)
 	}
-	d := a.Args.Count - a.Args.DeclaredCount
-	sign := "+"
-	if d < 0 {
-		sign = ""
+	l.signedCount(a.Args.Count - a.Args.DeclaredCount)
+	if a.Args.TotalBeyond {
+		l.moneySigned(a.Amount + 1 - a.ExpectedAmount)
+		l.msg("details.more_than", 1)
+	} else {
+		l.moneySigned(a.Amount - a.ExpectedAmount)
 	}
-	return p.S("details.batch_incomplete", a.Args.Source.String(), a.BatchID, Count(a.Args.DeclaredCount), p.Money(a.ExpectedAmount),
-		Count(a.Args.Count), total, sign+Count(d), diff)
+	l.msg("details.batch_incomplete", 8)
 }
 
 // Stored renders the cause, action and details of an anomaly read back
