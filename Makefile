@@ -49,8 +49,9 @@ cluster-stop:
 cluster-status:
 	bash deploy/clickhouse/cluster.sh status
 
-## cluster-test: the end-to-end cluster run — the chaos harness's cluster scenario against its own ClickHouse cluster and ZooKeeper (several minutes; `make test` runs it as its own step)
+## cluster-test: the end-to-end cluster run — the chaos harness's cluster scenario against its own ClickHouse cluster and ZooKeeper, installing them when missing (several minutes; `make test` runs it as its own step)
 cluster-test:
+	bash deploy/clickhouse/cluster.sh install
 	SETTLEMON_CLUSTER_CHAOS=1 $(GO) test -race -tags integration -run '^TestClusterScenario$$' -timeout 30m -v ./pkg/chaos/
 
 clean:

@@ -8,6 +8,7 @@
 #   deploy/clickhouse/cluster.sh status                each component up or down; exit 0 when all are up
 #   deploy/clickhouse/cluster.sh client NODE [ARGS]    clickhouse-client connected to NODE
 #   deploy/clickhouse/cluster.sh prereqs               exit 0 when ZooKeeper and ClickHouse are installed
+#   deploy/clickhouse/cluster.sh install               install what is missing of them (apt), start nothing
 #
 # Components: zookeeper, and the nodes s1r1 s1r2 (shard 1) s2r1 s2r2 (shard 2). Everything listens
 # on 127.0.0.1 only; configs, data and logs live under $RUN_DIR/cluster (RUN_DIR defaults to .run
@@ -418,6 +419,7 @@ stop)
 	;;
 status) status ;;
 prereqs) prereqs ;;
+install) install_if_missing ;;
 client)
 	[ -n "${2:-}" ] || die "usage: $0 client NODE [clickhouse-client args]"
 	[ -f "$ENV_FILE" ] || die "no $ENV_FILE: start the cluster first"
@@ -427,7 +429,7 @@ client)
 	exec clickhouse-client --host 127.0.0.1 --port "${PORTS[$i]}" "$@"
 	;;
 *)
-	echo "usage: $0 {start [COMPONENT...]|stop [COMPONENT...]|status|client NODE [args]|prereqs}" >&2
+	echo "usage: $0 {start [COMPONENT...]|stop [COMPONENT...]|status|client NODE [args]|prereqs|install}" >&2
 	echo "components: zookeeper ${NODES[*]}" >&2
 	exit 2
 	;;
