@@ -13,7 +13,6 @@ import (
 	"settlemon/pkg/alert"
 	"settlemon/pkg/service"
 	"settlemon/pkg/telemetry"
-	"settlemon/pkg/text"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -51,7 +50,7 @@ Example:
 	f.IntVar(&cfg.QueueSize, "queue-size", cfg.QueueSize, "notifications queued per receiver; beyond it they are dropped (counted, logged) and decided again")
 	f.DurationVar(&cfg.SendTimeout, "send-timeout", cfg.SendTimeout, "timeout of one request to a receiver")
 	f.DurationVar(&cfg.Retry.Budget, "send-retry-budget", cfg.Retry.Budget, "how long one notification is retried on a failing receiver before it is given up")
-	lang := f.String("lang", string(text.English), "language of the annotations (summary, description, action): en or zh-CN; labels stay as they are")
+	f.SetLangUsage("language of the errors and of the annotations (summary, description, action): en or zh-CN; labels stay as they are")
 	f.Var(&cfg.For, "for", "minimum duration per alert, like Prometheus' for: comma-separated Rule=duration pairs (e.g. SourceLagging=2m,BatchStalled=0s); a condition fires only once seen at every evaluation that long; the alerts not named keep their default")
 	ops := telemetry.DefaultConfigOn(telemetry.AlerterListen)
 	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
@@ -64,10 +63,7 @@ Example:
 		return service.ExitCode("alerter", service.Usagef("--overdue-amount %d: out of range", *overdueYuan))
 	}
 	cfg.OverdueAmount = *overdueYuan * 100
-	l, err := text.ParseLang(*lang)
-	if err != nil {
-		return service.ExitCode("alerter", service.Usagef("--lang: %w", err))
-	}
+	l := f.Lang()
 	cfg.Lang = l
 	if cfg.AlertmanagerURL == "" && cfg.WebhookURL == "" {
 		return service.ExitCode("alerter", service.Usage(errors.New("no receiver: set --alertmanager-url, --webhook-url, or both")))

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"settlemon/pkg/fact"
 	"settlemon/pkg/service"
 	"settlemon/pkg/store"
+	"settlemon/pkg/text"
 )
 
 // findCommand is `settlemon find`: the traces of a sale the merchant
@@ -46,10 +49,13 @@ Exit status: 0 at least one trace found, 1 none (or an error), 2 bad usage.`)
 		return service.ExitCode("settlemon find", service.Usage(err))
 	}
 	if f.NArg() > 0 {
-		return service.ExitCode("settlemon find", service.Usagef("unexpected argument %q: every value is a flag", f.Arg(0)))
+		return service.ExitCode("settlemon find", service.Errorf("error.find.argument", strconv.Quote(f.Arg(0))))
 	}
 	if *limit < 1 || *limit > 1000 {
-		return service.ExitCode("settlemon find", service.Usagef("--limit %d: want 1 to 1000", *limit))
+		return service.ExitCode("settlemon find", service.Errorf("error.range", "--limit", strconv.Itoa(*limit), "1", "1000"))
+	}
+	if err := service.Invalid(sc.Validate()); err != nil {
+		return service.ExitCode("settlemon find", err)
 	}
 	log, err := lc.Logger()
 	if err != nil {
@@ -62,7 +68,7 @@ Exit status: 0 at least one trace found, 1 none (or an error), 2 bad usage.`)
 	loc := sched.Calendar().Location()
 	q, err := store.ParseTraceQuery(*merchant, *day, *amount, *terminal, *last4, loc)
 	if err != nil {
-		return service.ExitCode("settlemon find", service.Usagef("--%w", err))
+		return service.ExitCode("settlemon find", service.Usage(flagNamed(err)))
 	}
 	q.Limit = *limit
 	ctx, stop := service.SignalContext(context.Background())
@@ -82,8 +88,7 @@ Exit status: 0 at least one trace found, 1 none (or an error), 2 bad usage.`)
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(found); err != nil {
-			fmt.Fprintln(os.Stderr, "settlemon find:", err)
-			return 1
+			return service.PrintError("settlemon find", err)
 		}
 	} else {
 		writeFound(q, found, loc, took)
@@ -132,4 +137,16 @@ func local(ms int64, loc *time.Location) string {
 		return "–"
 	}
 	return time.UnixMilli(ms).In(loc).Format("2006-01-02 15:04")
+}
+
+// flagNamed names the flag in an error of store.ParseTraceQuery, whose first
+// argument is the parameter: "--amount" for "amount".
+func flagNamed(err error) error {
+	var te *text.Error
+	if !errors.As(err, &te) || len(te.Args) == 0 {
+		return err
+	}
+	named := *te
+	named.Args = append([]string{"--" + te.Args[0]}, te.Args[1:]...)
+	return &named
 }

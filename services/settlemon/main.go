@@ -9,8 +9,10 @@ package main
 import (
 	"fmt"
 	"os"
+	"strconv"
 
 	"settlemon/pkg/service"
+	"settlemon/pkg/text"
 )
 
 const usage = `settlemon — real-time settlement monitor for card acquirers: the operations tool
@@ -35,6 +37,7 @@ var devCommands = map[string]bool{"run": true, "score": true, "bench": true, "br
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
+	p := text.NewPrinter(service.ScanLang(args), nil)
 	if len(args) == 0 {
 		fmt.Fprintln(os.Stderr, usage)
 		return service.ExitUsage
@@ -53,9 +56,11 @@ func run(args []string) int {
 		return 0
 	}
 	if devCommands[args[0]] {
-		fmt.Fprintf(os.Stderr, "settlemon: %q is a development command: run \"settlemon-dev %s\" (go build -o bin/ ./services/dev/settlemon-dev)\n", args[0], args[0])
+		fmt.Fprintln(os.Stderr, "settlemon: "+p.S("error.dev_command", strconv.Quote(args[0]), strconv.Quote("settlemon-dev "+args[0]),
+			"go build -o bin/ ./services/dev/settlemon-dev"))
 		return service.ExitUsage
 	}
-	fmt.Fprintf(os.Stderr, "settlemon: unknown command %q\nrun \"settlemon --help\" for the commands\n", args[0])
+	fmt.Fprintln(os.Stderr, "settlemon: "+p.S("error.unknown_command", strconv.Quote(args[0])))
+	fmt.Fprintln(os.Stderr, p.S("error.see_commands", strconv.Quote("settlemon --help")))
 	return service.ExitUsage
 }

@@ -1,0 +1,113 @@
+package service
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"sync/atomic"
+
+	"settlemon/pkg/text"
+)
+
+// LangFlag is the flag, and LangEnv the environment variable, that choose
+// the language of what a command writes for a person: its errors (ExitCode)
+// and, for the commands that write sentences, those.
+const (
+	LangFlag = "lang"
+	LangEnv  = EnvPrefix + "LANG"
+)
+
+// errorLang is the language ExitCode prints errors in: a command is one
+// process, and the --lang (or SETTLEMON_LANG) of the flags it parsed last
+// chooses it, even when they failed to parse.
+var errorLang atomic.Value // text.Lang
+
+// ErrorLang is the language errors are printed in: the one of the last
+// ScanLang or Flags.Parse, English before any.
+func ErrorLang() text.Lang {
+	if l, ok := errorLang.Load().(text.Lang); ok {
+		return l
+	}
+	return text.English
+}
+
+// ScanLang sets the language of the errors from --lang (or -lang, with its
+// value after a space or "=") among args, else from SETTLEMON_LANG, else
+// English; a value the catalogues cannot serve counts as English (the flag's
+// own check reports it). It returns the language. Parse calls it before
+// parsing, so that a mistake in the flags is already reported in the
+// language asked for; a command that parses its arguments otherwise (probe,
+// the choice of a subcommand) calls it itself.
+func ScanLang(args []string) text.Lang {
+	v, found := "", false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != LangFlag {
+			continue
+		}
+		if !hasVal && i+1 < len(args) {
+			i++
+			val = args[i]
+		}
+		v, found = val, true
+	}
+	if !found {
+		v = os.Getenv(LangEnv)
+	}
+	l, err := text.ParseLang(v)
+	if err != nil {
+		l = text.English
+	}
+	errorLang.Store(l)
+	return l
+}
+
+// Errorf is a usage error whose sentence is catalogue message id.
+func Errorf(id string, args ...string) error { return &UsageError{Err: text.Errorf(id, args...)} }
+
+// FlagError is the usage error of an error of a flag.FlagSet's Parse, in
+// the catalogue's words (for a command that parses without Flags).
+func FlagError(err error) error { return Usage(flagError(err)) }
+
+// flagError turns an error of the flag package into the catalogue's
+// sentence: the flag package writes English, in a few fixed shapes. An
+// error of another shape is kept as it is.
+func flagError(err error) error {
+	msg := err.Error()
+	for _, s := range []struct{ prefix, id string }{
+		{"flag provided but not defined: ", "error.flag.unknown"},
+		{"flag needs an argument: ", "error.flag.needs_argument"},
+		{"bad flag syntax: ", "error.flag.syntax"},
+	} {
+		if rest, ok := strings.CutPrefix(msg, s.prefix); ok {
+			return text.Errorf(s.id, rest)
+		}
+	}
+	// invalid value "x" for flag -n: cause; invalid boolean value "x" for -n: cause
+	for _, s := range []struct{ prefix, sep, id string }{
+		{"invalid value ", " for flag ", "error.flag.value"},
+		{"invalid boolean value ", " for ", "error.flag.bool_value"},
+	} {
+		rest, ok := strings.CutPrefix(msg, s.prefix)
+		if !ok {
+			continue
+		}
+		value, rest, ok := strings.Cut(rest, s.sep)
+		if !ok {
+			continue
+		}
+		name, _, _ := strings.Cut(rest, ": ")
+		cause := errors.Unwrap(err)
+		if cause == nil {
+			if _, c, ok := strings.Cut(rest, ": "); ok {
+				cause = errors.New(c)
+			}
+		}
+		return text.Wrap(cause, s.id, value, name)
+	}
+	return err
+}
