@@ -694,13 +694,13 @@ func (a *Alerter) sinkNames() []string {
 }
 
 func fromStore(r store.AlertRecord) Record {
-	return Record{Fingerprint: r.Fingerprint, Name: r.AlertName, Labels: r.Labels, Annotations: r.Annotations,
+	return Record{Fingerprint: r.Fingerprint, Name: r.AlertName, Labels: r.Labels, Annotations: r.Annotations, Messages: r.Messages,
 		State: State(r.State), StartedAt: msTime(r.StartedAt), EndedAt: msTime(r.EndedAt), LastSentAt: msTime(r.LastSentAt),
 		Notifications: r.Notifications, Version: r.Version}
 }
 
 func toStore(r Record) store.AlertRecord {
-	return store.AlertRecord{Fingerprint: r.Fingerprint, AlertName: r.Name, Labels: r.Labels, Annotations: r.Annotations,
+	return store.AlertRecord{Fingerprint: r.Fingerprint, AlertName: r.Name, Labels: r.Labels, Annotations: r.Annotations, Messages: r.Messages,
 		State: string(r.State), StartedAt: timeMs(r.StartedAt), EndedAt: timeMs(r.EndedAt), LastSentAt: timeMs(r.LastSentAt),
 		Notifications: r.Notifications, Version: r.Version}
 }

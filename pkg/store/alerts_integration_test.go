@@ -10,6 +10,7 @@ import (
 	"settlemon/pkg/fact"
 	"settlemon/pkg/store"
 	"settlemon/pkg/store/storetest"
+	"settlemon/pkg/text"
 )
 
 func TestAlertHistoryLatestEpisode(t *testing.T) {
@@ -181,5 +182,55 @@ func TestJoinerSourceStatus(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("JoinerSourceStatus =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// TestAlertMessagesRoundTrip: the annotations' messages come back as
+// stored and render in either language, whatever the alerter's; a row
+// without messages (written before 0009) reads with none, its annotations
+// as stored.
+func TestAlertMessagesRoundTrip(t *testing.T) {
+	ctx := testCtx(t)
+	s := storetest.New(t)
+
+	const t0 = int64(1_760_000_000_000)
+	msgs := map[string]text.Msg{
+		"summary": text.M("alert.payouts_overdue.summary", text.T("150"), text.Yuan(123_456_789)),
+		"action":  text.Just(text.Arg{Action: string(fact.PayoutOverdue)}),
+	}
+	zh := text.NewPrinter(text.Chinese, time.UTC)
+	rows := []store.AlertRecord{
+		{Fingerprint: "zh", AlertName: "PayoutsOverdue", Annotations: zh.RenderAll(msgs), Messages: msgs,
+			State: "firing", StartedAt: t0, LastSentAt: t0, Notifications: 1, Version: 1},
+		{Fingerprint: "old", AlertName: "PayoutsOverdue", Annotations: map[string]string{"summary": "150 payouts overdue"},
+			State: "firing", StartedAt: t0, LastSentAt: t0, Notifications: 1, Version: 1},
+	}
+	if err := s.InsertAlerts(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LatestAlerts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Fingerprint != "old" || got[1].Fingerprint != "zh" {
+		t.Fatalf("LatestAlerts = %+v", got)
+	}
+	if got[0].Messages != nil || got[0].Annotations["summary"] != "150 payouts overdue" {
+		t.Errorf("a row without messages: %+v", got[0])
+	}
+	if !reflect.DeepEqual(got[1].Messages, msgs) {
+		t.Errorf("messages = %+v, want %+v", got[1].Messages, msgs)
+	}
+	for _, tc := range []struct {
+		lang            text.Lang
+		summary, action string
+	}{
+		{text.English, "150 payouts overdue, 1,234,567.89 yuan in total", "contact the paying bank; tell the merchant the payout is being chased"},
+		{text.Chinese, "150 笔出款逾期，合计 ¥1,234,567.89", zh.Action(fact.PayoutOverdue)},
+	} {
+		ann := text.NewPrinter(tc.lang, time.UTC).RenderAll(got[1].Messages)
+		if ann["summary"] != tc.summary || ann["action"] != tc.action {
+			t.Errorf("%s: %v", tc.lang, ann)
+		}
 	}
 }

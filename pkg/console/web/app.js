@@ -776,7 +776,7 @@
       api('/api/v1/overview').then(renderOverview),
       loadIncidents(),
       api('/api/v1/lag/hourly').then(renderLag),
-      api('/api/v1/alerts').then(renderAlerts),
+      api('/api/v1/alerts?lang=' + encodeURIComponent(LANG)).then(renderAlerts),
       loadAnomalies(),
       api('/api/v1/batches?limit=60').then(renderBatches),
       api('/api/v1/sources').then(renderSources),
