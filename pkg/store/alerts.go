@@ -163,7 +163,7 @@ LIMIT 1 BY id, version`, args...)
 // scanAnomalyRows reads them: every query of anomalies selects them.
 const anomalyColumns = `id, kind, severity, status, trace_no, batch_id, merchant_id, amount, expected_amount,
        detected_at, resolved_at, reason, cause, action, details, calendar_version, version,
-       bank_code, bank_codes_version, bank_code_unknown, incident_key`
+       bank_code, bank_codes_version, bank_code_unknown, incident_key, args`
 
 // scanAnomalyRows reads rows of anomalyColumns, and closes them.
 func scanAnomalyRows(rows driver.Rows) ([]fact.Anomaly, error) {
@@ -176,11 +176,16 @@ func scanAnomalyRows(rows driver.Rows) ([]fact.Anomaly, error) {
 			amount, expected     decimal.Decimal
 			detected, resolvedAt time.Time
 			unknown              uint8
+			args                 string
 		)
 		if err := rows.Scan(&a.ID, &kind, &sev, &status, &a.TraceNo, &a.BatchID, &a.MerchantID, &amount, &expected,
 			&detected, &resolvedAt, &a.Reason, &a.Cause, &a.Action, &a.Details, &a.CalendarVersion, &a.Version,
-			&a.BankCode, &a.BankCodesVersion, &unknown, &a.IncidentKey); err != nil {
+			&a.BankCode, &a.BankCodesVersion, &unknown, &a.IncidentKey, &args); err != nil {
 			return nil, err
+		}
+		var err error
+		if a.Args, err = decodeArgs(args); err != nil {
+			return nil, fmt.Errorf("anomaly %s: %w", a.ID, err)
 		}
 		a.Kind, a.Severity, a.Status = fact.Kind(kind), fact.Severity(sev), fact.AnomalyStatus(status)
 		a.Amount, a.ExpectedAmount = toFen(amount), toFen(expected)
