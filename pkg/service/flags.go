@@ -143,7 +143,7 @@ func (f *Flags) Parse(args []string) error {
 			f.PrintUsage(f.help)
 			return err
 		}
-		return Usage(flagError(err))
+		return Usage(flagError(f.FlagSet, err))
 	}
 	if !f.args && f.NArg() > 0 {
 		return Errorf("error.unexpected_argument", strconv.Quote(f.Arg(0)))

@@ -2,7 +2,9 @@ package service
 
 import (
 	"errors"
+	"flag"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -69,14 +71,16 @@ func ScanLang(args []string) text.Lang {
 // Errorf is a usage error whose sentence is catalogue message id.
 func Errorf(id string, args ...string) error { return &UsageError{Err: text.Errorf(id, args...)} }
 
-// FlagError is the usage error of an error of a flag.FlagSet's Parse, in
-// the catalogue's words (for a command that parses without Flags).
-func FlagError(err error) error { return Usage(flagError(err)) }
+// FlagError is the usage error of an error of fs.Parse, in the
+// catalogue's words (for a command that parses without Flags).
+func FlagError(fs *flag.FlagSet, err error) error { return Usage(flagError(fs, err)) }
 
-// flagError turns an error of the flag package into the catalogue's
-// sentence: the flag package writes English, in a few fixed shapes. An
-// error of another shape is kept as it is.
-func flagError(err error) error {
+// flagError turns an error of fs.Parse into the catalogue's sentence: the
+// flag package writes English, in a few fixed shapes, and keeps of a
+// value's own error only its text, so the value is set again to get the
+// error itself (a catalogue error of a flag.Value). An error of another
+// shape is kept as it is.
+func flagError(fs *flag.FlagSet, err error) error {
 	msg := err.Error()
 	for _, s := range []struct{ prefix, id string }{
 		{"flag provided but not defined: ", "error.flag.unknown"},
@@ -101,10 +105,15 @@ func flagError(err error) error {
 			continue
 		}
 		name, _, _ := strings.Cut(rest, ": ")
-		cause := errors.Unwrap(err)
-		if cause == nil {
-			if _, c, ok := strings.Cut(rest, ": "); ok {
-				cause = errors.New(c)
+		var cause error
+		if _, c, ok := strings.Cut(rest, ": "); ok {
+			cause = errors.New(c)
+		}
+		if v, uerr := strconv.Unquote(value); uerr == nil {
+			if fl := fs.Lookup(strings.TrimLeft(name, "-")); fl != nil {
+				if serr := fl.Value.Set(v); serr != nil && cause != nil && serr.Error() == cause.Error() {
+					cause = serr
+				}
 			}
 		}
 		return text.Wrap(cause, s.id, value, name)

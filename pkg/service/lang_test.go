@@ -39,8 +39,17 @@ func TestParseErrorsInTheLanguageAsked(t *testing.T) {
 			}
 		})
 	}
-	t.Setenv(LangEnv, "")
+	// A value's own catalogue error is rendered too, not only its English text.
+	t.Setenv(LangEnv, "zh-CN")
 	f := NewFlags("x", "x")
+	f.Func("trace", "a trace", func(string) error { return text.Errorf("error.explain.no_trace") })
+	var b bytes.Buffer
+	ExitCodeTo(&b, "x", f.Parse([]string{"--trace", "?"}))
+	if want := "x: 参数 -trace 的取值 \"?\" 无效：缺少交易流水号\n"; !strings.HasPrefix(b.String(), want) {
+		t.Errorf("printed %q, want %q first", b.String(), want)
+	}
+	t.Setenv(LangEnv, "")
+	f = NewFlags("x", "x")
 	if err := f.Parse([]string{"--lang", "zh"}); err != nil || f.Lang() != text.Chinese || ErrorLang() != text.Chinese {
 		t.Errorf("--lang zh: %v, Lang %q, ErrorLang %q", err, f.Lang(), ErrorLang())
 	}

@@ -41,7 +41,7 @@ func probeCommand(args []string) int {
 			fmt.Println(probeUsage)
 			return 0
 		}
-		return service.ExitCode("settlemon probe", service.FlagError(err))
+		return service.ExitCode("settlemon probe", service.FlagError(f, err))
 	}
 	if target == "" && f.NArg() > 0 {
 		target = f.Arg(0)
