@@ -53,34 +53,47 @@ func IsUsage(err error) bool {
 	return errors.As(err, &u)
 }
 
-// ExitCode turns a command's outcome into its exit status and prints the
+// Exit prints a command's errors in its language and gives its exit
+// status: a command makes one with NewExit from its arguments and returns
+// Code of its outcome.
+type Exit struct {
+	Command string
+	Lang    text.Lang
+}
+
+// NewExit is the Exit of command run with args (ScanLang).
+func NewExit(command string, args []string) Exit { return Exit{Command: command, Lang: ScanLang(args)} }
+
+// Code turns the command's outcome into its exit status and prints the
 // error on stderr; see ExitCodeTo.
-func ExitCode(command string, err error) int { return ExitCodeTo(os.Stderr, command, err) }
+func (e Exit) Code(err error) int { return e.codeTo(os.Stderr, err) }
+
+func (e Exit) codeTo(w io.Writer, err error) int { return ExitCodeTo(w, e.Lang, e.Command, err) }
+
+// Print prints err like Code, without the pointer to --help, and returns
+// ExitError: for a failure after the command started.
+func (e Exit) Print(err error) int {
+	fmt.Fprintln(os.Stderr, MessageIn(text.NewPrinter(e.Lang, nil), e.Command, err))
+	return ExitError
+}
 
 // ExitCodeTo turns a command's outcome into its exit status: 0 for success
 // and for --help; 2 for a usage error, printed as one line plus a pointer
 // to --help; otherwise 1 after printing the error. The error is prefixed
 // with the command's name once: an error that already starts with it (a
 // package named like the command) is not prefixed again. It is written in
-// ErrorLang: the sentences of the catalogues' errors (text.Error) in that
+// lang: the sentences of the catalogues' errors (text.Error) in that
 // language, the causes they wrap as they are.
-func ExitCodeTo(w io.Writer, command string, err error) int {
+func ExitCodeTo(w io.Writer, lang text.Lang, command string, err error) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return ExitOK
 	}
-	p := text.NewPrinter(ErrorLang(), nil)
+	p := text.NewPrinter(lang, nil)
 	fmt.Fprintln(w, MessageIn(p, command, err))
 	if IsUsage(err) {
 		fmt.Fprintln(w, p.S("error.see_help", strconv.Quote(command+" --help")))
 		return ExitUsage
 	}
-	return ExitError
-}
-
-// PrintError prints err like ExitCodeTo, without the pointer to --help,
-// and returns ExitError: for a failure after the command started.
-func PrintError(command string, err error) int {
-	fmt.Fprintln(os.Stderr, MessageIn(text.NewPrinter(ErrorLang(), nil), command, err))
 	return ExitError
 }
 

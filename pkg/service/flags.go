@@ -137,7 +137,6 @@ func (f *Flags) PrintUsage(w io.Writer) {
 // command line or in the environment) and, unless AllowArgs, a positional
 // argument.
 func (f *Flags) Parse(args []string) error {
-	ScanLang(args)
 	if err := f.FlagSet.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			f.PrintUsage(f.help)
@@ -169,7 +168,6 @@ func (f *Flags) Parse(args []string) error {
 		return Usage(text.Wrap(err, "error.lang"))
 	}
 	f.parsed = l
-	errorLang.Store(l)
 	for _, fn := range f.after {
 		fn()
 	}

@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 
 	"settlemon/pkg/text"
 )
@@ -19,27 +18,12 @@ const (
 	LangEnv  = EnvPrefix + "LANG"
 )
 
-// errorLang is the language ExitCode prints errors in: a command is one
-// process, and the --lang (or SETTLEMON_LANG) of the flags it parsed last
-// chooses it, even when they failed to parse.
-var errorLang atomic.Value // text.Lang
-
-// ErrorLang is the language errors are printed in: the one of the last
-// ScanLang or Flags.Parse, English before any.
-func ErrorLang() text.Lang {
-	if l, ok := errorLang.Load().(text.Lang); ok {
-		return l
-	}
-	return text.English
-}
-
-// ScanLang sets the language of the errors from --lang (or -lang, with its
-// value after a space or "=") among args, else from SETTLEMON_LANG, else
-// English; a value the catalogues cannot serve counts as English (the flag's
-// own check reports it). It returns the language. Parse calls it before
-// parsing, so that a mistake in the flags is already reported in the
-// language asked for; a command that parses its arguments otherwise (probe,
-// the choice of a subcommand) calls it itself.
+// ScanLang returns the language of a command's errors: that of --lang (or
+// -lang, with its value after a space or "=") among args, else of
+// SETTLEMON_LANG, else English; a value the catalogues cannot serve counts
+// as English (the flag's own check reports it). It reads args before they
+// are parsed, so that a mistake in the flags is reported in the language
+// asked for (NewExit).
 func ScanLang(args []string) text.Lang {
 	v, found := "", false
 	for i := 0; i < len(args); i++ {
@@ -64,7 +48,6 @@ func ScanLang(args []string) text.Lang {
 	if err != nil {
 		l = text.English
 	}
-	errorLang.Store(l)
 	return l
 }
 

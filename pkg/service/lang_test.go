@@ -31,7 +31,7 @@ func TestParseErrorsInTheLanguageAsked(t *testing.T) {
 			f := NewFlags("x", "x")
 			f.Int("n", 0, "n")
 			var b bytes.Buffer
-			if code := ExitCodeTo(&b, "x", f.Parse(tc.args)); code != ExitUsage {
+			if code := NewExit("x", tc.args).codeTo(&b, f.Parse(tc.args)); code != ExitUsage {
 				t.Errorf("exit %d, want %d", code, ExitUsage)
 			}
 			if b.String() != tc.want {
@@ -44,14 +44,16 @@ func TestParseErrorsInTheLanguageAsked(t *testing.T) {
 	f := NewFlags("x", "x")
 	f.Func("trace", "a trace", func(string) error { return text.Errorf("error.explain.no_trace") })
 	var b bytes.Buffer
-	ExitCodeTo(&b, "x", f.Parse([]string{"--trace", "?"}))
+	args := []string{"--trace", "?"}
+	NewExit("x", args).codeTo(&b, f.Parse(args))
 	if want := "x: 参数 -trace 的取值 \"?\" 无效：缺少交易流水号\n"; !strings.HasPrefix(b.String(), want) {
 		t.Errorf("printed %q, want %q first", b.String(), want)
 	}
 	t.Setenv(LangEnv, "")
 	f = NewFlags("x", "x")
-	if err := f.Parse([]string{"--lang", "zh"}); err != nil || f.Lang() != text.Chinese || ErrorLang() != text.Chinese {
-		t.Errorf("--lang zh: %v, Lang %q, ErrorLang %q", err, f.Lang(), ErrorLang())
+	args = []string{"--lang", "zh"}
+	if err := f.Parse(args); err != nil || f.Lang() != text.Chinese || NewExit("x", args).Lang != text.Chinese {
+		t.Errorf("--lang zh: %v, Lang %q, the errors' language %q", err, f.Lang(), NewExit("x", args).Lang)
 	}
 	err := f.Parse([]string{"--lang", "ja"})
 	if err == nil || !IsUsage(err) || !strings.Contains(err.Error(), `--lang: language "ja": want one of en, zh-CN`) {

@@ -18,6 +18,7 @@ import (
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
+	exit := service.NewExit("alerter", args)
 	f := service.NewFlags("alerter", `alerter — alerts on stalled and incomplete batches, lagging sources, overdue
 payouts in aggregate and the dead-letter rate.
 
@@ -57,52 +58,52 @@ Example:
 	migrate := f.Bool("migrate", false, "apply ClickHouse migrations before starting (the alerts table is 0004)")
 	f.CheckConfigFlag()
 	if err := f.Parse(args); err != nil {
-		return service.ExitCode("alerter", err)
+		return exit.Code(err)
 	}
 	if *overdueYuan < 0 || *overdueYuan > (1<<63-1)/100 {
-		return service.ExitCode("alerter", service.Usagef("--overdue-amount %d: out of range", *overdueYuan))
+		return exit.Code(service.Usagef("--overdue-amount %d: out of range", *overdueYuan))
 	}
 	cfg.OverdueAmount = *overdueYuan * 100
 	l := f.Lang()
 	cfg.Lang = l
 	if cfg.AlertmanagerURL == "" && cfg.WebhookURL == "" {
-		return service.ExitCode("alerter", service.Usage(errors.New("no receiver: set --alertmanager-url, --webhook-url, or both")))
+		return exit.Code(service.Usage(errors.New("no receiver: set --alertmanager-url, --webhook-url, or both")))
 	}
 	if err := service.Invalid(service.CheckURL("alertmanager-url", cfg.AlertmanagerURL), service.CheckURL("webhook-url", cfg.WebhookURL),
 		service.CheckURL("generator-url", cfg.GeneratorURL)); err != nil {
-		return service.ExitCode("alerter", err)
+		return exit.Code(err)
 	}
 	if err := service.Invalid(cfg.Validate(), ops.Validate(), sc.Validate()); err != nil {
-		return service.ExitCode("alerter", err)
+		return exit.Code(err)
 	}
 	log, err := lc.Logger()
 	if err != nil {
-		return service.ExitCode("alerter", service.Usage(err))
+		return exit.Code(service.Usage(err))
 	}
 	if f.CheckOnly() {
-		return service.ExitCode("alerter", f.ConfigOK("alerter"))
+		return exit.Code(f.ConfigOK("alerter"))
 	}
 	ctx, stop := service.SignalContext(context.Background())
 	defer stop()
 	st, err := service.OpenStore(ctx, *sc, log, *migrate)
 	if err != nil {
-		return service.ExitCode("alerter", err)
+		return exit.Code(err)
 	}
 	defer st.Close()
 	reg := telemetry.NewRegistry()
 	metrics, err := telemetry.NewAlertMetrics(reg)
 	if err != nil {
-		return service.ExitCode("alerter", err)
+		return exit.Code(err)
 	}
 	a, err := alert.New(cfg, alert.Deps{Store: st, Logger: log, Metrics: metrics})
 	if err != nil {
-		return service.ExitCode("alerter", err)
+		return exit.Code(err)
 	}
 	defer a.Close()
 	srv, err := telemetry.New(ops, telemetry.Deps{Gatherer: reg, Logger: log,
 		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", st)}})
 	if err != nil {
-		return service.ExitCode("alerter", err)
+		return exit.Code(err)
 	}
-	return service.ExitCode("alerter", srv.RunWith(ctx, a.Run))
+	return exit.Code(srv.RunWith(ctx, a.Run))
 }

@@ -19,6 +19,7 @@ const exitNotFound = 1
 
 // explainCommand is `settlemon explain <trace_no>`; it returns the exit status.
 func explainCommand(args []string) int {
+	exit := service.NewExit("settlemon explain", args)
 	f := service.NewFlags("settlemon explain", `settlemon explain <trace_no> — why hasn't this trace been paid?
 
 Reads what ClickHouse holds about one trace number — the settlement-lag fact,
@@ -52,31 +53,31 @@ Exit status: 0 explained, 1 nothing archived for the trace (or an error),
 	f.AllowArgs()
 	traceNo, err := parseWithArg(f, args)
 	if err != nil {
-		return service.ExitCode("settlemon explain", service.Usage(err))
+		return exit.Code(service.Usage(err))
 	}
 	if !explain.ValidTraceNo(traceNo) {
-		return service.ExitCode("settlemon explain", service.Usage(text.Wrap(explain.ErrInvalidTraceNo, "error.explain.trace", strconv.Quote(traceNo))))
+		return exit.Code(service.Usage(text.Wrap(explain.ErrInvalidTraceNo, "error.explain.trace", strconv.Quote(traceNo))))
 	}
 	var asOf time.Time
 	if *asOfFlag != "" {
 		if asOf, err = time.Parse(time.RFC3339, *asOfFlag); err != nil {
-			return service.ExitCode("settlemon explain", service.Errorf("error.as_of", strconv.Quote(*asOfFlag), "RFC 3339", "2026-02-20T10:00:00+08:00"))
+			return exit.Code(service.Errorf("error.as_of", strconv.Quote(*asOfFlag), "RFC 3339", "2026-02-20T10:00:00+08:00"))
 		}
 	}
 	lang := f.Lang()
 	if err := service.Invalid(sc.Validate()); err != nil {
-		return service.ExitCode("settlemon explain", err)
+		return exit.Code(err)
 	}
 
 	x, err := runExplain(sc, cc, lc, traceNo, asOf, lang)
 	if err != nil {
-		return service.ExitCode("settlemon explain", err)
+		return exit.Code(err)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(x); err != nil {
-			return service.PrintError("settlemon explain", err)
+			return exit.Print(err)
 		}
 	} else {
 		x.WriteText(os.Stdout)

@@ -37,14 +37,15 @@ var devCommands = map[string]bool{"run": true, "score": true, "bench": true, "br
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
-	p := text.NewPrinter(service.ScanLang(args), nil)
+	migrateExit := service.NewExit("settlemon migrate", args)
+	p := text.NewPrinter(migrateExit.Lang, nil)
 	if len(args) == 0 {
 		fmt.Fprintln(os.Stderr, usage)
 		return service.ExitUsage
 	}
 	switch args[0] {
 	case "migrate":
-		return service.ExitCode("settlemon migrate", migrate(args[1:]))
+		return migrateExit.Code(migrate(args[1:]))
 	case "explain":
 		return explainCommand(args[1:])
 	case "find":

@@ -26,11 +26,11 @@ Exit status: 0 the answer was 2xx, 1 any other answer or no answer, 2 bad usage.
 
 // probeCommand is `settlemon probe <url>`; it returns the exit status.
 func probeCommand(args []string) int {
+	exit := service.NewExit("settlemon probe", args)
 	f := flag.NewFlagSet("settlemon probe", flag.ContinueOnError)
 	f.SetOutput(io.Discard)
 	timeout := f.Duration("timeout", 5*time.Second, "give up after this long")
 	f.String(service.LangFlag, string(text.English), "language of the errors: en or zh-CN")
-	service.ScanLang(args)
 	// The URL may come before or after the flags.
 	var target string
 	if len(args) > 0 && !isFlag(args[0]) {
@@ -41,25 +41,25 @@ func probeCommand(args []string) int {
 			fmt.Println(probeUsage)
 			return 0
 		}
-		return service.ExitCode("settlemon probe", service.FlagError(f, err))
+		return exit.Code(service.FlagError(f, err))
 	}
 	if target == "" && f.NArg() > 0 {
 		target = f.Arg(0)
 	} else if f.NArg() > 0 {
-		return service.ExitCode("settlemon probe", service.Errorf("error.unexpected_argument", strconv.Quote(f.Arg(0))))
+		return exit.Code(service.Errorf("error.unexpected_argument", strconv.Quote(f.Arg(0))))
 	}
 	if f.NArg() > 1 {
-		return service.ExitCode("settlemon probe", service.Errorf("error.unexpected_argument", strconv.Quote(f.Arg(1))))
+		return exit.Code(service.Errorf("error.unexpected_argument", strconv.Quote(f.Arg(1))))
 	}
 	u, err := url.Parse(target)
 	if target == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return service.ExitCode("settlemon probe", service.Errorf("error.probe.url", strconv.Quote(target)))
+		return exit.Code(service.Errorf("error.probe.url", strconv.Quote(target)))
 	}
 	if *timeout <= 0 {
-		return service.ExitCode("settlemon probe", service.Errorf("error.positive", "--timeout", timeout.String()))
+		return exit.Code(service.Errorf("error.positive", "--timeout", timeout.String()))
 	}
 	if err := probe(target, *timeout); err != nil {
-		return service.PrintError("settlemon probe", err)
+		return exit.Print(err)
 	}
 	return 0
 }
