@@ -189,7 +189,7 @@ func TestJoinerSourceStatus(t *testing.T) {
 
 // TestAlertMessagesRoundTrip: the annotations' messages come back as
 // stored and render in either language, whatever the alerter's; a row
-// without messages (written before 0009) reads with none, its annotations
+// without messages (written before 0010) reads with none, its annotations
 // as stored.
 func TestAlertMessagesRoundTrip(t *testing.T) {
 	ctx := testCtx(t)

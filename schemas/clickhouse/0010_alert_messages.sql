@@ -1,4 +1,4 @@
--- 0009_alert_messages: an alert's annotations as catalogue messages, free of
+-- 0010_alert_messages: an alert's annotations as catalogue messages, free of
 -- any language (issue 15): a JSON object of annotation name to {"key": the
 -- message id, "args": its arguments — identifiers, amounts in fen, durations
 -- and instants in ms, kinds, nested messages}, so that the console shows an

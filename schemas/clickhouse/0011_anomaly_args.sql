@@ -1,4 +1,4 @@
--- 0010_anomaly_args: an anomaly's specifics as values (issue 15), so that a
+-- 0011_anomaly_args: an anomaly's specifics as values (issue 15), so that a
 -- reader renders its details in the reader's language rather than reading
 -- the English sentence in `details`: a JSON object of the fields of the
 -- anomaly's Args that are set (amounts in fen, times in Unix ms, durations
