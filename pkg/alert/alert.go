@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,21 +115,21 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	switch {
 	case c.Interval <= 0:
-		return fmt.Errorf("alert evaluation interval %v: must be positive", c.Interval)
+		return text.Errorf("error.alert.interval", c.Interval.String())
 	case c.RepeatInterval < c.Interval:
-		return fmt.Errorf("alert repeat interval %v: must be at least the evaluation interval %v", c.RepeatInterval, c.Interval)
+		return text.Errorf("error.alert.repeat_interval", c.RepeatInterval.String(), c.Interval.String())
 	case c.OverdueAmount < 0:
-		return fmt.Errorf("overdue amount threshold %d fen: must not be negative", c.OverdueAmount)
+		return text.Errorf("error.alert.overdue_amount", strconv.FormatInt(c.OverdueAmount, 10))
 	case c.DeadLetterWindow <= 0:
-		return fmt.Errorf("dead-letter window %v: must be positive", c.DeadLetterWindow)
+		return text.Errorf("error.alert.dead_letter_window", c.DeadLetterWindow.String())
 	case c.QueueSize <= 0:
-		return fmt.Errorf("alert queue size %d: must be positive", c.QueueSize)
+		return text.Errorf("error.alert.queue_size", strconv.Itoa(c.QueueSize))
 	case c.SendTimeout <= 0:
-		return fmt.Errorf("alert send timeout %v: must be positive", c.SendTimeout)
+		return text.Errorf("error.alert.send_timeout", c.SendTimeout.String())
 	case c.Retry.Initial < 0 || c.Retry.Max < 0 || c.Retry.Budget < 0:
 		return errors.New("alert retry policy: durations must not be negative")
 	case c.ShutdownTimeout < 0:
-		return fmt.Errorf("alert shutdown timeout %v: must not be negative", c.ShutdownTimeout)
+		return text.Errorf("error.alert.shutdown_timeout", c.ShutdownTimeout.String())
 	}
 	if err := c.For.validate(); err != nil {
 		return err
@@ -694,13 +695,13 @@ func (a *Alerter) sinkNames() []string {
 }
 
 func fromStore(r store.AlertRecord) Record {
-	return Record{Fingerprint: r.Fingerprint, Name: r.AlertName, Labels: r.Labels, Annotations: r.Annotations,
+	return Record{Fingerprint: r.Fingerprint, Name: r.AlertName, Labels: r.Labels, Annotations: r.Annotations, Messages: r.Messages,
 		State: State(r.State), StartedAt: msTime(r.StartedAt), EndedAt: msTime(r.EndedAt), LastSentAt: msTime(r.LastSentAt),
 		Notifications: r.Notifications, Version: r.Version}
 }
 
 func toStore(r Record) store.AlertRecord {
-	return store.AlertRecord{Fingerprint: r.Fingerprint, AlertName: r.Name, Labels: r.Labels, Annotations: r.Annotations,
+	return store.AlertRecord{Fingerprint: r.Fingerprint, AlertName: r.Name, Labels: r.Labels, Annotations: r.Annotations, Messages: r.Messages,
 		State: string(r.State), StartedAt: timeMs(r.StartedAt), EndedAt: timeMs(r.EndedAt), LastSentAt: timeMs(r.LastSentAt),
 		Notifications: r.Notifications, Version: r.Version}
 }

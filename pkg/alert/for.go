@@ -1,11 +1,13 @@
 package alert
 
 import (
-	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"settlemon/pkg/text"
 )
 
 // For maps alert names to their minimum durations (Config.For). As a flag
@@ -40,18 +42,18 @@ func (f *For) Set(s string) error {
 		}
 		name, value, ok := strings.Cut(pair, "=")
 		if !ok {
-			return fmt.Errorf("%q: want Rule=duration, e.g. SourceLagging=2m", pair)
+			return text.Errorf("error.alert.for_pair", strconv.Quote(pair), "Rule=duration", "SourceLagging=2m")
 		}
 		name = strings.TrimSpace(name)
 		if _, known := alertSeverities[name]; !known {
-			return fmt.Errorf("%q: unknown alert %q; the alerts are %s", pair, name, strings.Join(alertNames(), ", "))
+			return text.Errorf("error.alert.for_pair_unknown", strconv.Quote(pair), strconv.Quote(name), strings.Join(alertNames(), ", "))
 		}
 		d, err := time.ParseDuration(strings.TrimSpace(value))
 		if err != nil {
-			return fmt.Errorf("%q: %q is not a duration (e.g. 90s, 2m)", pair, value)
+			return text.Errorf("error.alert.for_pair_duration", strconv.Quote(pair), strconv.Quote(value), "90s, 2m")
 		}
 		if d < 0 {
-			return fmt.Errorf("%q: the duration must not be negative", pair)
+			return text.Errorf("error.alert.for_pair_negative", strconv.Quote(pair))
 		}
 		next[name] = d
 	}
@@ -62,10 +64,10 @@ func (f *For) Set(s string) error {
 func (f For) validate() error {
 	for _, name := range slices.Sorted(maps.Keys(f)) {
 		if _, known := alertSeverities[name]; !known {
-			return fmt.Errorf("minimum duration for unknown alert %q: the alerts are %s", name, strings.Join(alertNames(), ", "))
+			return text.Errorf("error.alert.for_unknown", strconv.Quote(name), strings.Join(alertNames(), ", "))
 		}
 		if f[name] < 0 {
-			return fmt.Errorf("minimum duration %v of %s: must not be negative", f[name], name)
+			return text.Errorf("error.alert.for_negative", f[name].String(), name)
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"encoding/json"
 	"maps"
 	"regexp"
 	"testing"
@@ -97,5 +98,60 @@ func TestConfigLang(t *testing.T) {
 	c.Lang = "fr"
 	if err := c.Validate(); err == nil {
 		t.Error("Lang fr accepted")
+	}
+}
+
+// TestMessagesRenderInTheReadersLanguage: the messages an alerter stores
+// with its annotations, after a JSON round trip (the alerts table), render
+// in either language exactly as an alerter of that language renders its
+// annotations, whatever the language of the alerter that stored them.
+func TestMessagesRenderInTheReadersLanguage(t *testing.T) {
+	incomplete := fact.Anomaly{ID: "batch_incomplete:clearing:CB-7", Kind: fact.BatchIncomplete, Status: fact.Open, BatchID: "CB-7",
+		DetectedAt: t0.UnixMilli(), Amount: 990000, ExpectedAmount: 1000000,
+		Args: fact.Args{Source: event.Clearing, Count: 99, DeclaredCount: 100}}
+	tx, _ := fact.Describe(fact.BatchStalled)
+	stalled := fact.Anomaly{ID: "batch_stalled:payouts:PB-1:1", Kind: fact.BatchStalled, Severity: fact.Critical, Status: fact.Resolved,
+		BatchID: "PB-1", DetectedAt: t0.UnixMilli(), ResolvedAt: t0.Add(time.Hour).UnixMilli(),
+		Details: "payouts batch PB-1 stopped progressing", Action: tx.Action, Version: 10}
+	build := func(p *text.Printer) []Condition {
+		var cs []Condition
+		cs = append(cs, batchConditions(p, []fact.Anomaly{stalled, incomplete})...)
+		cs = append(cs, sourceConditions(p, []store.SourceStatus{{Source: "payouts", Status: "lagging", WatermarkLagS: 7200, ThresholdS: 1800, Watermark: t0.UnixMilli()}})...)
+		cs = append(cs, overdueConditions(p, 150, 123_456_789, 100, 1_000_000_00)...)
+		cs = append(cs, deadLetterConditions(p, 101, 5*time.Minute, 100)...)
+		cs = append(cs, incidentConditions(p, []incident.Summary{
+			{Key: incident.Key{Class: incident.PayoutRun, Mode: "T1", Day: "2025-10-01"}, Kinds: []fact.Kind{fact.PayoutOverdue, fact.PayoutFailed},
+				Severity: fact.Critical, Status: fact.Open, Anomalies: 256, Open: 256, Traces: 256, Amount: 128_800, Merchants: 141,
+				SomeMerchants: []string{"M1", "M2"}, FirstAt: t0.UnixMilli(), LastAt: t0.Add(time.Hour).UnixMilli()},
+			{Key: incident.Key{Class: incident.Account, MerchantID: "M9"}, Kinds: []fact.Kind{fact.PayoutFailed},
+				Severity: fact.Critical, Status: fact.Open, Anomalies: 3, Open: 3, Traces: 3, Amount: 300, FirstAt: t0.UnixMilli(), LastAt: t0.UnixMilli()},
+		}, 1)...)
+		return cs
+	}
+	byLang := map[text.Lang][]Condition{}
+	for _, l := range text.Langs() {
+		byLang[l] = build(text.NewPrinter(l, time.UTC))
+	}
+	for _, stored := range text.Langs() {
+		for i, c := range byLang[stored] {
+			if len(c.Messages) != 3 {
+				t.Fatalf("%s: %d messages, want summary, description and action", c.Name(), len(c.Messages))
+			}
+			rec := toStore(Record{Fingerprint: c.Fingerprint(), Annotations: c.Annotations, Messages: c.Messages})
+			b, err := json.Marshal(rec.Messages)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back map[string]text.Msg
+			if err := json.Unmarshal(b, &back); err != nil {
+				t.Fatal(err)
+			}
+			for _, reader := range text.Langs() {
+				got := text.NewPrinter(reader, time.UTC).RenderAll(back)
+				if want := byLang[reader][i].Annotations; !maps.Equal(got, want) {
+					t.Errorf("%s stored by a %s alerter, read in %s:\n got %v\nwant %v", c.Name(), stored, reader, got, want)
+				}
+			}
+		}
 	}
 }

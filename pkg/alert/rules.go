@@ -4,8 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"settlemon/pkg/event"
 	"settlemon/pkg/fact"
@@ -151,35 +149,29 @@ func batchCondition(p *text.Printer, a fact.Anomaly) Condition {
 	if a.IncidentKey != "" {
 		labels[LabelIncident] = a.IncidentKey
 	}
-	what := p.S("alert.batch", a.BatchID)
+	what := text.M("alert.batch", text.T(a.BatchID))
 	if src != "" {
-		what = p.S("alert.batch.source", src, a.BatchID)
+		what = text.M("alert.batch.source", text.T(src), text.T(a.BatchID))
 	}
-	summary := p.S("alert.batch_stalled.summary", what)
+	summary := text.M("alert.batch_stalled.summary", text.Sub(what))
 	if a.Kind == fact.BatchIncomplete {
-		summary = p.S("alert.batch_incomplete.summary", what)
+		summary = text.M("alert.batch_incomplete.summary", text.Sub(what))
 	}
-	// The stored details are the joiner's English; another language
-	// renders them from the anomaly (the store keeps no Args: briefly).
-	desc := a.Details
-	switch {
-	case p.Lang() != text.English && a.Args != (fact.Args{}):
-		desc = p.AnomalyDetails(a)
-	case p.Lang() != text.English || desc == "":
-		desc = p.Cause(a.Kind)
-	}
-	ids := p.S("alert.batch.detected", a.ID, msTime(a.DetectedAt).Format(time.RFC3339))
+	ids := text.M("alert.batch.detected", text.T(a.ID), text.T(msTime(a.DetectedAt).Format(time.RFC3339)))
 	if a.ResolvedAt > 0 {
-		ids = p.S("alert.batch.resolved", ids, msTime(a.ResolvedAt).Format(time.RFC3339))
+		ids = text.M("alert.batch.resolved", text.Sub(ids), text.T(msTime(a.ResolvedAt).Format(time.RFC3339)))
 	}
-	desc = p.S("alert.batch.description", desc, ids)
-	action := a.Action
-	if action == "" || p.Lang() != text.English {
-		action = p.Action(a.Kind)
-	}
-	return Condition{Labels: labels, Annotations: map[string]string{
-		AnnotationSummary: summary, AnnotationDescription: desc, AnnotationAction: action,
-	}}
+	desc := text.M("alert.batch.description", text.DetailsOf(a, p.Location()), text.Sub(ids))
+	// The stored action is the kind's, in English (package fact).
+	action := text.Just(text.Arg{Action: string(a.Kind)})
+	return newCondition(p, labels, summary, desc, action)
+}
+
+// newCondition is a condition with its annotations as messages, rendered
+// in p's language.
+func newCondition(p *text.Printer, labels map[string]string, summary, description, action text.Msg) Condition {
+	msgs := map[string]text.Msg{AnnotationSummary: summary, AnnotationDescription: description, AnnotationAction: action}
+	return Condition{Labels: labels, Annotations: p.RenderAll(msgs), Messages: msgs}
 }
 
 // batchSource reads the source from a batch anomaly id,
@@ -212,15 +204,12 @@ func sourceConditions(p *text.Printer, rows []store.SourceStatus) []Condition {
 		}
 		lag := time.Duration(r.WatermarkLagS) * time.Second
 		threshold := time.Duration(r.ThresholdS) * time.Second
-		out = append(out, Condition{
-			Labels: map[string]string{LabelAlertName: SourceLagging, LabelSeverity: string(fact.Critical), LabelSource: r.Source},
-			Annotations: map[string]string{
-				AnnotationSummary: p.S("alert.source_lagging.summary", r.Source, p.Span(lag)),
-				AnnotationDescription: p.S("alert.source_lagging.description",
-					r.Source, msTime(r.Watermark).Format(time.RFC3339), p.Span(lag), p.Span(threshold)),
-				AnnotationAction: p.S("alert.source_lagging.action", r.Source),
-			},
-		})
+		out = append(out, newCondition(p,
+			map[string]string{LabelAlertName: SourceLagging, LabelSeverity: string(fact.Critical), LabelSource: r.Source},
+			text.M("alert.source_lagging.summary", text.T(r.Source), text.SpanArg(lag)),
+			text.M("alert.source_lagging.description",
+				text.T(r.Source), text.T(msTime(r.Watermark).Format(time.RFC3339)), text.SpanArg(lag), text.SpanArg(threshold)),
+			text.M("alert.source_lagging.action", text.T(r.Source))))
 	}
 	return out
 }
@@ -237,15 +226,12 @@ func overdueConditions(p *text.Printer, count uint64, amount int64, maxCount uin
 		return nil
 	}
 	tx, _ := fact.Describe(fact.PayoutOverdue)
-	return []Condition{{
-		Labels: map[string]string{LabelAlertName: PayoutsOverdue, LabelSeverity: string(tx.Severity), LabelKind: string(fact.PayoutOverdue)},
-		Annotations: map[string]string{
-			AnnotationSummary: p.S("alert.payouts_overdue.summary", n(count), p.MoneyGrouped(amount)),
-			AnnotationDescription: p.S("alert.payouts_overdue.description",
-				n(count), p.MoneyGrouped(amount), n(maxCount), p.MoneyGrouped(maxAmount), upperFirst(p.Cause(fact.PayoutOverdue))),
-			AnnotationAction: p.Action(fact.PayoutOverdue),
-		},
-	}}
+	return []Condition{newCondition(p,
+		map[string]string{LabelAlertName: PayoutsOverdue, LabelSeverity: string(tx.Severity), LabelKind: string(fact.PayoutOverdue)},
+		text.M("alert.payouts_overdue.summary", text.T(n(count)), text.Yuan(amount)),
+		text.M("alert.payouts_overdue.description",
+			text.T(n(count)), text.Yuan(amount), text.T(n(maxCount)), text.Yuan(maxAmount), text.Arg{Cause: string(fact.PayoutOverdue), Upper: true}),
+		text.Just(text.Arg{Action: string(fact.PayoutOverdue)}))}
 }
 
 // IncidentConditions gives one firing condition per open critical incident
@@ -271,51 +257,34 @@ func incidentConditions(p *text.Printer, list []incident.Summary, minTraces uint
 		if len(s.Kinds) > 0 {
 			labels[LabelKind] = string(s.Kinds[0])
 		}
-		n := func(v uint64) string { return strconv.FormatUint(v, 10) }
-		out = append(out, Condition{
-			Labels: labels,
-			Annotations: map[string]string{
-				AnnotationSummary: p.S("alert.incident.summary", p.IncidentTitle(*s), n(s.Traces), p.MoneyGrouped(s.Amount), n(s.Merchants)),
-				AnnotationDescription: p.S("alert.incident.description", n(s.Open), n(s.Anomalies), kindList(p, s.Kinds),
-					incidentTime(p, s.FirstAt), incidentTime(p, s.LastAt), merchantList(p, s), s.Key.String()),
-				AnnotationAction: p.IncidentAction(*s),
-			},
-			StartsAt: msTime(s.FirstAt),
-		})
+		c := newCondition(p, labels,
+			text.M("alert.incident.summary", text.Arg{Incident: s, Part: "title"}, text.T(n(s.Traces)), text.Yuan(s.Amount), text.T(n(s.Merchants))),
+			text.M("alert.incident.description", text.T(n(s.Open)), text.T(n(s.Anomalies)), kindList(s.Kinds),
+				text.InstantArg(s.FirstAt), text.InstantArg(s.LastAt), merchantList(s), text.T(s.Key.String())),
+			text.Just(text.Arg{Incident: s, Part: "action"}))
+		c.StartsAt = msTime(s.FirstAt)
+		out = append(out, c)
 	}
 	return out
 }
 
-// incidentTime is an incident's detection time in an annotation: RFC 3339
-// in English, "2026年2月24日（周二）18:00:00 +00:00" in Chinese.
-func incidentTime(p *text.Printer, ms int64) string {
-	if p.Chinese() {
-		return p.Stamp(msTime(ms))
-	}
-	return msTime(ms).Format(time.RFC3339)
-}
-
-func kindList(p *text.Printer, kinds []fact.Kind) string {
-	parts := make([]string, len(kinds))
+func kindList(kinds []fact.Kind) text.Arg {
+	names := make([]string, len(kinds))
 	for i, k := range kinds {
-		parts[i] = p.KindName(k)
+		names[i] = string(k)
 	}
-	sep := ", "
-	if p.Chinese() {
-		sep = "、"
-	}
-	return strings.Join(parts, sep)
+	return text.Arg{Kinds: names}
 }
 
-func merchantList(p *text.Printer, s *incident.Summary) string {
+func merchantList(s *incident.Summary) text.Arg {
 	l := strings.Join(s.SomeMerchants, ", ")
 	if more := int(s.Merchants) - len(s.SomeMerchants); more > 0 {
-		l = p.S("alert.incident.more_merchants", l, strconv.Itoa(more))
+		return text.Sub(text.M("alert.incident.more_merchants", text.T(l), text.T(strconv.Itoa(more))))
 	}
 	if l == "" {
-		return p.S("alert.incident.no_merchants")
+		return text.Sub(text.M("alert.incident.no_merchants"))
 	}
-	return l
+	return text.T(l)
 }
 
 // DeadLetterConditions gives the DeadLetterRate condition when n dead
@@ -328,25 +297,14 @@ func deadLetterConditions(p *text.Printer, count uint64, window time.Duration, m
 	if count <= maxN {
 		return nil
 	}
-	return []Condition{{
-		Labels: map[string]string{LabelAlertName: DeadLetterRate, LabelSeverity: string(fact.Warning)},
-		Annotations: map[string]string{
-			AnnotationSummary:     p.S("alert.dead_letter_rate.summary", n(count), p.Span(window)),
-			AnnotationDescription: p.S("alert.dead_letter_rate.description", n(count), p.Span(window), n(maxN)),
-			AnnotationAction:      p.S("alert.dead_letter_rate.action"),
-		},
-	}}
+	return []Condition{newCondition(p,
+		map[string]string{LabelAlertName: DeadLetterRate, LabelSeverity: string(fact.Warning)},
+		text.M("alert.dead_letter_rate.summary", text.T(n(count)), text.SpanArg(window)),
+		text.M("alert.dead_letter_rate.description", text.T(n(count)), text.SpanArg(window), text.T(n(maxN))),
+		text.M("alert.dead_letter_rate.action"))}
 }
 
 func n(v uint64) string { return strconv.FormatUint(v, 10) }
-
-func upperFirst(s string) string {
-	if s == "" {
-		return s
-	}
-	r, size := utf8.DecodeRuneInString(s)
-	return string(unicode.ToUpper(r)) + s[size:]
-}
 
 // msTime converts Unix ms to a UTC time; zero is the zero time.
 func msTime(ms int64) time.Time {

@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"settlemon/pkg/text"
 )
 
 // State is where an alert episode stands.
@@ -44,9 +46,13 @@ const (
 type Condition struct {
 	Labels      map[string]string // with alertname and severity; they identify the alert
 	Annotations map[string]string
-	StartsAt    time.Time // when the condition began; zero: when first seen
-	Resolved    bool      // the condition has cleared
-	EndsAt      time.Time // when it cleared (Resolved only); zero: when seen cleared
+	// Messages are the annotations as catalogue messages, free of any
+	// language: stored, so that a reader sees them in the reader's
+	// language. Nil for a condition built from rendered text only.
+	Messages map[string]text.Msg
+	StartsAt time.Time // when the condition began; zero: when first seen
+	Resolved bool      // the condition has cleared
+	EndsAt   time.Time // when it cleared (Resolved only); zero: when seen cleared
 }
 
 // Name is the condition's alert name.
@@ -75,6 +81,7 @@ type Record struct {
 	Name          string
 	Labels        map[string]string
 	Annotations   map[string]string
+	Messages      map[string]text.Msg // the annotations as messages (Condition.Messages)
 	State         State
 	StartedAt     time.Time
 	EndedAt       time.Time // zero while firing
@@ -163,7 +170,7 @@ func start(prev Record, c *Condition, now time.Time) Step {
 // fire notifies that r's episode fires, with c's current labels and
 // annotations.
 func fire(r Record, c *Condition, now time.Time) Step {
-	r.Labels, r.Annotations = c.Labels, c.Annotations
+	r.Labels, r.Annotations, r.Messages = c.Labels, c.Annotations, c.Messages
 	r.State, r.EndedAt = Firing, time.Time{}
 	return sent(r, now)
 }
@@ -172,7 +179,7 @@ func fire(r Record, c *Condition, now time.Time) Step {
 // nil, refreshes the labels and annotations.
 func resolve(r Record, c *Condition, end, now time.Time) Step {
 	if c != nil {
-		r.Labels, r.Annotations = c.Labels, c.Annotations
+		r.Labels, r.Annotations, r.Messages = c.Labels, c.Annotations, c.Messages
 	}
 	end = end.UTC().Truncate(time.Second)
 	if end.Before(r.StartedAt) {

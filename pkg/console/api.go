@@ -582,7 +582,7 @@ func (c *Console) sources(health []store.SourceHealth) []sourceView {
 }
 
 func (c *Console) alerts(w http.ResponseWriter, r *http.Request) {
-	if !c.onlyParams(w, r, "state") {
+	if !c.onlyParams(w, r, "state", "lang") {
 		return
 	}
 	state := r.URL.Query().Get("state")
@@ -594,6 +594,11 @@ func (c *Console) alerts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "state "+quote(state)+": want firing, resolved or all")
 		return
 	}
+	lang, ok := requestLang(w, r)
+	if !ok {
+		return
+	}
+	p := text.NewPrinter(lang, nil)
 	ctx, done := c.queryCtx(r)
 	defer done()
 	recs, err := c.deps.Facts.LatestAlerts(ctx)
@@ -603,7 +608,7 @@ func (c *Console) alerts(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		v := alertView{Fingerprint: a.Fingerprint, AlertName: a.AlertName, State: a.State,
-			Labels: a.Labels, Annotations: a.Annotations, Notifications: a.Notifications, StartedClock: startedClock(a.Labels),
+			Labels: a.Labels, Annotations: alertAnnotations(p, a), Notifications: a.Notifications, StartedClock: startedClock(a.Labels),
 			StartedAt: c.optTime(a.StartedAt), EndedAt: c.optTime(a.EndedAt), LastSentAt: c.optTime(a.LastSentAt)}
 		if v.Labels == nil {
 			v.Labels = map[string]string{}
@@ -717,4 +722,19 @@ func unixOf(t *time.Time) int64 {
 		return 0
 	}
 	return t.Unix()
+}
+
+// alertAnnotations are an alert's annotations in p's language, rendered
+// from the messages the alerter stored with them; an annotation without a
+// message (a row written before messages were stored) reads as stored, in
+// the alerter's language.
+func alertAnnotations(p *text.Printer, a store.AlertRecord) map[string]string {
+	out := make(map[string]string, len(a.Annotations))
+	for k, v := range a.Annotations {
+		out[k] = v
+	}
+	for k, m := range a.Messages {
+		out[k] = p.Render(m)
+	}
+	return out
 }

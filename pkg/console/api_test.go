@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"settlemon/pkg/alert"
+	"settlemon/pkg/event"
 	"settlemon/pkg/explain"
 	"settlemon/pkg/fact"
 	"settlemon/pkg/incident"
@@ -167,8 +168,11 @@ func (f *fakeFacts) Incidents(ctx context.Context, q store.IncidentQuery) ([]inc
 
 func (f *fakeFacts) IncidentTraces(ctx context.Context, key incident.Key, limit int) ([]store.IncidentTrace, uint64, error) {
 	f.lastIncidentKey = key
+	a := fact.Anomaly{ID: "payout_overdue:TR1", Kind: fact.PayoutOverdue, Status: fact.Open, TraceNo: "TR1", MerchantID: "M1",
+		Amount: 12800, DetectedAt: at("2026-10-08 18:00"), Details: "T1 payout was due", Args: fact.Args{Mode: event.T1}}
 	return []store.IncidentTrace{
-		{TraceNo: "TR1", MerchantID: "M1", Kind: fact.PayoutOverdue, Status: fact.Open, Amount: 12800, At: at("2026-10-08 18:00"), Details: "T1 payout was due"},
+		{TraceNo: "TR1", MerchantID: "M1", Kind: fact.PayoutOverdue, Status: fact.Open, Amount: 12800, At: at("2026-10-08 18:00"), Details: "T1 payout was due",
+			Anomaly: &a},
 		{TraceNo: "TR2", MerchantID: "M2", Amount: 100, At: at("2026-10-01 09:30")},
 	}, 256, f.check(ctx)
 }
@@ -345,8 +349,14 @@ func TestIncidents(t *testing.T) {
 		t.Errorf("incident in Chinese %+v", zh.Incidents)
 	}
 	tr := decode[incidentTracesResponse](t, h, "/api/v1/incidents/traces?key="+url.QueryEscape(v.Key))
-	if f.lastIncidentKey.String() != v.Key || tr.Total != 256 || len(tr.Traces) != 2 || tr.Traces[0].TraceNo != "TR1" {
+	if f.lastIncidentKey.String() != v.Key || tr.Total != 256 || len(tr.Traces) != 2 || tr.Traces[0].TraceNo != "TR1" ||
+		tr.Traces[0].Details != "T1 payout was due" {
 		t.Errorf("traces of %s: %+v (asked %v)", v.Key, tr, f.lastIncidentKey)
+	}
+	// In Chinese the details are rendered from the stored fields and args.
+	zt := decode[incidentTracesResponse](t, h, "/api/v1/incidents/traces?lang=zh-CN&key="+url.QueryEscape(v.Key))
+	if len(zt.Traces) != 2 || zt.Traces[0].Details != "T1 出款应于 2026年10月8日（周四）18:00 前完成，出款数据已越过该时间，仍无出款" {
+		t.Errorf("traces in Chinese: %+v", zt.Traces)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -68,26 +69,25 @@ func DefaultConfigOn(listen, token string) Config {
 func (c Config) Validate() error {
 	host, port, err := net.SplitHostPort(c.Listen)
 	if err != nil || port == "" {
-		return fmt.Errorf("console listen address %q: want host:port", c.Listen)
+		return text.Errorf("error.console.listen", strconv.Quote(c.Listen), "host:port")
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
-		return errors.New("console TLS: give both a certificate and its key (--tls-cert-file and --tls-key-file), or neither")
+		return text.Errorf("error.console.tls_pair", "--tls-cert-file", "--tls-key-file")
 	}
 	if !loopback(host) && c.Token == "" {
-		return fmt.Errorf("console listen address %q is beyond loopback: set a token (--token) or listen on 127.0.0.1", c.Listen)
+		return text.Errorf("error.console.token", strconv.Quote(c.Listen), "--token", "127.0.0.1")
 	}
 	if !loopback(host) && !c.tls() && !c.AllowInsecureHTTP {
-		return fmt.Errorf("console listen address %q is beyond loopback without TLS, so the bearer token would travel in clear: "+
-			"give --tls-cert-file and --tls-key-file, or --allow-insecure-http if only a TLS proxy or a private network reaches it", c.Listen)
+		return text.Errorf("error.console.insecure", strconv.Quote(c.Listen), "--tls-cert-file", "--tls-key-file", "--allow-insecure-http")
 	}
 	if strings.ContainsAny(c.Token, " \t\r\n") {
-		return errors.New("console token must not contain whitespace")
+		return text.Errorf("error.console.token_space")
 	}
 	if c.ShutdownTimeout < 0 {
-		return fmt.Errorf("console shutdown timeout %v: must not be negative", c.ShutdownTimeout)
+		return text.Errorf("error.console.shutdown_timeout", c.ShutdownTimeout.String())
 	}
 	if c.QueryTimeout <= 0 {
-		return fmt.Errorf("console query timeout %v: must be positive", c.QueryTimeout)
+		return text.Errorf("error.console.query_timeout", c.QueryTimeout.String())
 	}
 	return nil
 }

@@ -117,16 +117,23 @@ func (c *Console) buildIncidents(ctx context.Context, q url.Values, p *text.Prin
 }
 
 func (c *Console) incidentTraces(w http.ResponseWriter, r *http.Request) {
-	if !c.onlyParams(w, r, "key", "limit") {
+	if !c.onlyParams(w, r, "key", "limit", "lang") {
+		return
+	}
+	lang, ok := requestLang(w, r)
+	if !ok {
 		return
 	}
 	ctx, done := c.queryCtx(r)
 	defer done()
-	v, err := c.buildIncidentTraces(ctx, r.URL.Query())
+	v, err := c.buildIncidentTraces(ctx, r.URL.Query(), text.NewPrinter(lang, c.loc))
 	c.answer(w, r, v, err)
 }
 
-func (c *Console) buildIncidentTraces(ctx context.Context, q url.Values) (incidentTracesResponse, error) {
+// buildIncidentTraces lists the traces of an incident, the details of its
+// anomalies written by p (stored, in English; rendered from the stored
+// fields and args in another language).
+func (c *Console) buildIncidentTraces(ctx context.Context, q url.Values, p *text.Printer) (incidentTracesResponse, error) {
 	res := incidentTracesResponse{Traces: []incidentTraceView{}}
 	raw := q.Get("key")
 	if raw == "" || len(raw) > 512 {
@@ -146,8 +153,12 @@ func (c *Console) buildIncidentTraces(ctx context.Context, q url.Values) (incide
 	}
 	res.Key, res.Total = key.String(), total
 	for _, t := range traces {
+		details := t.Details
+		if t.Anomaly != nil {
+			_, _, details = p.Stored(*t.Anomaly)
+		}
 		res.Traces = append(res.Traces, incidentTraceView{TraceNo: t.TraceNo, BatchID: t.BatchID, MerchantID: t.MerchantID,
-			Kind: string(t.Kind), Status: string(t.Status), Amount: yuan(t.Amount), At: time.UnixMilli(t.At).In(c.loc), Details: t.Details})
+			Kind: string(t.Kind), Status: string(t.Status), Amount: yuan(t.Amount), At: time.UnixMilli(t.At).In(c.loc), Details: details})
 	}
 	return res, nil
 }

@@ -163,3 +163,60 @@ func TestPageLanguage(t *testing.T) {
 		})
 	}
 }
+
+// TestAlertsInTheReadersLanguage: /api/v1/alerts renders the annotations
+// the alerter stored as messages in the language asked for (?lang=, else
+// Accept-Language), whatever the alerter's; an alert stored without
+// messages shows its annotations as stored.
+func TestAlertsInTheReadersLanguage(t *testing.T) {
+	msgs := map[string]text.Msg{
+		"summary": text.M("alert.payouts_overdue.summary", text.T("150"), text.Yuan(123_456_789)),
+		"action":  text.Just(text.Arg{Action: string(fact.PayoutOverdue)}),
+	}
+	f := newFakeFacts()
+	f.alerts = []store.AlertRecord{
+		{Fingerprint: "new", AlertName: "PayoutsOverdue", State: "firing", StartedAt: at("2026-10-01 09:30"), LastSentAt: at("2026-10-01 09:30"),
+			Annotations: text.NewPrinter(text.English, time.UTC).RenderAll(msgs), Messages: msgs},
+		{Fingerprint: "old", AlertName: "SourceLagging", State: "firing", StartedAt: at("2026-10-01 09:00"), LastSentAt: at("2026-10-01 09:00"),
+			Annotations: map[string]string{"summary": "payouts feed is 6h behind"}},
+	}
+	h := newPageConsole(t, DefaultConfig(), f).Handler()
+	zh := text.NewPrinter(text.Chinese, time.UTC)
+	for _, tc := range []struct {
+		target, accept string
+		summary        string
+		action         string
+	}{
+		{"/api/v1/alerts", "", "150 payouts overdue, 1,234,567.89 yuan in total", "contact the paying bank; tell the merchant the payout is being chased"},
+		{"/api/v1/alerts?lang=zh-CN", "", "150 笔出款逾期，合计 ¥1,234,567.89", zh.Action(fact.PayoutOverdue)},
+		{"/api/v1/alerts", "zh-CN,zh;q=0.9", "150 笔出款逾期，合计 ¥1,234,567.89", zh.Action(fact.PayoutOverdue)},
+		{"/api/v1/alerts?lang=en", "zh-CN", "150 payouts overdue, 1,234,567.89 yuan in total", "contact the paying bank; tell the merchant the payout is being chased"},
+	} {
+		t.Run(tc.target+" "+tc.accept, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, tc.target, nil)
+			req.Host = "127.0.0.1:8080"
+			if tc.accept != "" {
+				req.Header.Set("Accept-Language", tc.accept)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			var res alertsResponse
+			if err := json.Unmarshal(rec.Body.Bytes(), &res); err != nil || rec.Code != 200 {
+				t.Fatalf("%d %v: %s", rec.Code, err, rec.Body)
+			}
+			byFP := map[string]alertView{}
+			for _, a := range res.Alerts {
+				byFP[a.Fingerprint] = a
+			}
+			if a := byFP["new"]; a.Annotations["summary"] != tc.summary || a.Annotations["action"] != tc.action {
+				t.Errorf("annotations %v, want summary %q, action %q", a.Annotations, tc.summary, tc.action)
+			}
+			if s := byFP["old"].Annotations["summary"]; s != "payouts feed is 6h behind" {
+				t.Errorf("an alert without messages: summary %q", s)
+			}
+		})
+	}
+	if res, _ := do(t, h, http.MethodGet, "/api/v1/alerts?lang=fr", ""); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("?lang=fr: %d, want 400", res.StatusCode)
+	}
+}

@@ -573,9 +573,9 @@ func stages(evs []archived, pr *profile, p *text.Printer) []Stage {
 // anomalies lists the anomalies of the trace, open first. In English their
 // cause, action and details are what the joiner stored; in another
 // language they are rendered from the kind and the structured fields —
-// the details from Args when the anomaly has them (the store does not keep
-// Args yet: an anomaly read back from ClickHouse gets a brief sentence from
-// its kind, amount and times unless its details need no Args).
+// the details from Args when the anomaly has them (a row stored before the
+// store kept Args gets a brief sentence from its kind, amount and times
+// unless its details need no Args).
 func anomalies(in []fact.Anomaly, p *text.Printer) []Anomaly {
 	as := append([]fact.Anomaly(nil), in...)
 	sort.SliceStable(as, func(i, j int) bool {

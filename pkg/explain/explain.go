@@ -94,7 +94,7 @@ type Explanation struct {
 func (e Explanation) Found() bool { return e.Status != StatusNotFound }
 
 // ErrInvalidTraceNo is returned for a trace number that no event could carry.
-var ErrInvalidTraceNo = errors.New("invalid trace number: want 1 to 32 characters of A-Z a-z 0-9 _ -")
+var ErrInvalidTraceNo = text.Errorf("error.trace_no", "A-Z a-z 0-9 _ -")
 
 // ValidTraceNo reports whether s is a well-formed trace number: 1 to 32
 // characters of A-Z a-z 0-9 _ - (the rule pkg/event enforces on input).

@@ -104,7 +104,9 @@ type Anomaly struct {
 
 	// Args are the specifics of this occurrence as values, beside the
 	// amounts and times above; Details is rendered from them (package
-	// text). They are not stored yet.
+	// text), and a reader renders them again in its own language. The
+	// store keeps them (anomalies.args); rows written before it did read
+	// back with none.
 	Args Args `json:"-"`
 
 	CalendarVersion string

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,7 @@ import (
 	"settlemon/pkg/kafkaio"
 	"settlemon/pkg/lifecycle"
 	"settlemon/pkg/store"
+	"settlemon/pkg/text"
 )
 
 // Clock modes.
@@ -125,7 +127,7 @@ func DefaultConfig() Config {
 // Validate reports a setting that cannot work.
 func (c Config) Validate() error {
 	if c.Clock != ClockLive && c.Clock != ClockReplay {
-		return fmt.Errorf("joiner: clock %q is neither live nor replay", c.Clock)
+		return text.Errorf("error.joiner.clock", strconv.Quote(string(c.Clock)), "live", "replay")
 	}
 	if c.Topic == "" || c.Group == "" || c.MerchantsTopic == "" || c.MerchantsSource == "" || c.MerchantsGroup == "" {
 		return errors.New("joiner: topic, group, merchants topic, merchants source and merchants group must be set")
@@ -134,7 +136,7 @@ func (c Config) Validate() error {
 		return errors.New("joiner: flush rows, flush interval, fetch batch, health interval and stall threshold must be positive")
 	}
 	if c.SessionTimeout < time.Second {
-		return fmt.Errorf("joiner: session timeout %s is under a second (the heartbeat interval)", c.SessionTimeout)
+		return text.Errorf("error.joiner.session_timeout", c.SessionTimeout.String())
 	}
 	if c.CheckpointRecords > 0 && c.CheckpointInterval <= 0 {
 		return errors.New("joiner: checkpoint interval must be positive when checkpoints are on")

@@ -22,6 +22,8 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"settlemon/pkg/text"
 )
 
 // Config says how to reach the brokers.
@@ -47,20 +49,20 @@ func DefaultConfig() Config {
 // Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
 	if len(c.Brokers) == 0 {
-		return errors.New("kafka: no brokers configured")
+		return text.Errorf("error.kafka.no_brokers")
 	}
 	for _, b := range c.Brokers {
 		if _, _, err := net.SplitHostPort(b); err != nil {
-			return fmt.Errorf("kafka: broker %q is not host:port: %w", b, err)
+			return text.Wrap(err, "error.kafka.broker", strconv.Quote(b), "host:port")
 		}
 	}
 	switch c.SASLMechanism {
 	case "", "plain", "scram-sha-256", "scram-sha-512":
 	default:
-		return fmt.Errorf("kafka: unknown SASL mechanism %q (want plain, scram-sha-256 or scram-sha-512)", c.SASLMechanism)
+		return text.Errorf("error.kafka.sasl_mechanism", strconv.Quote(c.SASLMechanism), "plain, scram-sha-256", "scram-sha-512")
 	}
 	if c.SASLMechanism != "" && c.SASLUser == "" {
-		return errors.New("kafka: SASL needs a user")
+		return text.Errorf("error.kafka.sasl_user", "--kafka-sasl-user")
 	}
 	return nil
 }

@@ -9,9 +9,12 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"settlemon/pkg/store"
+	"settlemon/pkg/text"
 )
 
 // Exit statuses shared by every command.
@@ -50,31 +53,60 @@ func IsUsage(err error) bool {
 	return errors.As(err, &u)
 }
 
-// ExitCode turns a command's outcome into its exit status and prints the
+// Exit prints a command's errors in its language and gives its exit
+// status: a command makes one with NewExit from its arguments and returns
+// Code of its outcome.
+type Exit struct {
+	Command string
+	Lang    text.Lang
+}
+
+// NewExit is the Exit of command run with args (ScanLang).
+func NewExit(command string, args []string) Exit { return Exit{Command: command, Lang: ScanLang(args)} }
+
+// Code turns the command's outcome into its exit status and prints the
 // error on stderr; see ExitCodeTo.
-func ExitCode(command string, err error) int { return ExitCodeTo(os.Stderr, command, err) }
+func (e Exit) Code(err error) int { return e.codeTo(os.Stderr, err) }
+
+func (e Exit) codeTo(w io.Writer, err error) int { return ExitCodeTo(w, e.Lang, e.Command, err) }
+
+// Print prints err like Code, without the pointer to --help, and returns
+// ExitError: for a failure after the command started.
+func (e Exit) Print(err error) int {
+	fmt.Fprintln(os.Stderr, MessageIn(text.NewPrinter(e.Lang, nil), e.Command, err))
+	return ExitError
+}
 
 // ExitCodeTo turns a command's outcome into its exit status: 0 for success
 // and for --help; 2 for a usage error, printed as one line plus a pointer
 // to --help; otherwise 1 after printing the error. The error is prefixed
 // with the command's name once: an error that already starts with it (a
-// package named like the command) is not prefixed again.
-func ExitCodeTo(w io.Writer, command string, err error) int {
+// package named like the command) is not prefixed again. It is written in
+// lang: the sentences of the catalogues' errors (text.Error) in that
+// language, the causes they wrap as they are.
+func ExitCodeTo(w io.Writer, lang text.Lang, command string, err error) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return ExitOK
 	}
-	fmt.Fprintln(w, Message(command, err))
+	p := text.NewPrinter(lang, nil)
+	fmt.Fprintln(w, MessageIn(p, command, err))
 	if IsUsage(err) {
-		fmt.Fprintf(w, "run %q for the flags\n", command+" --help")
+		fmt.Fprintln(w, p.S("error.see_help", strconv.Quote(command+" --help")))
 		return ExitUsage
 	}
 	return ExitError
 }
 
 // Message is err as one line prefixed with the command's name, without
-// repeating a prefix the error already carries ("joiner: joiner: …").
+// repeating a prefix the error already carries ("joiner: joiner: …"), in
+// English.
 func Message(command string, err error) string {
-	msg := err.Error()
+	return MessageIn(text.NewPrinter(text.English, nil), command, err)
+}
+
+// MessageIn is Message in p's language.
+func MessageIn(p *text.Printer, command string, err error) string {
+	msg := p.Error(err)
 	short := command[strings.LastIndexByte(command, ' ')+1:]
 	for _, p := range []string{command + ": ", short + ": "} {
 		for strings.HasPrefix(msg, p) {
@@ -108,7 +140,8 @@ func StoreError(err error) error {
 	var down *store.UnreachableError
 	switch {
 	case errors.As(err, &down):
-		return fmt.Errorf("%w: start it with `make clickhouse-start` (or set --clickhouse-addr, SETTLEMON_CLICKHOUSE_ADDR)", err)
+		return text.Wrap(down.Err, "error.clickhouse_unreachable", down.Addr, down.Waited.Round(100*time.Millisecond).String(),
+			"make clickhouse-start", "--clickhouse-addr", "SETTLEMON_CLICKHOUSE_ADDR")
 	case errors.Is(err, store.ErrInvalidConfig):
 		return Usage(err)
 	}
@@ -127,7 +160,7 @@ func CheckURL(flagName, raw string) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return Usagef("--%s %q: the URL needs http:// or https:// and a host, e.g. http://127.0.0.1:9093", flagName, raw)
+		return Errorf("error.url", "--"+flagName, strconv.Quote(raw), "http://127.0.0.1:9093")
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package service
 
 import (
+	"settlemon/pkg/text"
+
 	"bytes"
 	"errors"
 	"flag"
@@ -29,7 +31,7 @@ func TestExitCodeTo(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if got := ExitCodeTo(&b, tc.command, tc.err); got != tc.code {
+			if got := ExitCodeTo(&b, text.English, tc.command, tc.err); got != tc.code {
 				t.Errorf("exit code %d, want %d", got, tc.code)
 			}
 			if b.String() != tc.out {

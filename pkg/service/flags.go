@@ -13,8 +13,11 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+
+	"settlemon/pkg/text"
 )
 
 // EnvPrefix prefixes every environment variable a command reads.
@@ -41,6 +44,9 @@ type Flags struct {
 	// after run at the end of a successful Parse, in order: defaults that
 	// depend on other flags.
 	after []func()
+	// lang is the --lang flag every command has; parsed, in Lang.
+	lang   *string
+	parsed text.Lang
 }
 
 // NewFlags returns a flag set for command name; summary is the first lines of
@@ -51,8 +57,16 @@ func NewFlags(name, summary string) *Flags {
 	// --help and returns every other mistake as one UsageError.
 	f.SetOutput(io.Discard)
 	f.Usage = func() {}
+	f.lang = f.String(LangFlag, string(text.English), "language of the errors and of the sentences the command writes: en or zh-CN (zh)")
 	return f
 }
+
+// SetLangUsage replaces the --help line of --lang: what the language
+// chooses for this command besides its errors.
+func (f *Flags) SetLangUsage(usage string) { f.Lookup(LangFlag).Usage = usage }
+
+// Lang is the language --lang (or SETTLEMON_LANG) chose, after Parse.
+func (f *Flags) Lang() text.Lang { return f.parsed }
 
 // SetOutputs sends --help (and the --check-config verdict) to help instead
 // of stdout, and notes about adapted defaults to notes instead of stderr.
@@ -128,10 +142,10 @@ func (f *Flags) Parse(args []string) error {
 			f.PrintUsage(f.help)
 			return err
 		}
-		return Usage(err)
+		return Usage(flagError(f.FlagSet, err))
 	}
 	if !f.args && f.NArg() > 0 {
-		return Usagef("unexpected argument %q", f.Arg(0))
+		return Errorf("error.unexpected_argument", strconv.Quote(f.Arg(0)))
 	}
 	set := map[string]bool{}
 	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
@@ -142,13 +156,18 @@ func (f *Flags) Parse(args []string) error {
 		}
 		if v, ok := os.LookupEnv(EnvName(fl.Name)); ok {
 			if err := fl.Value.Set(v); err != nil {
-				errs = append(errs, fmt.Errorf("environment %s=%q: %w", EnvName(fl.Name), v, err))
+				errs = append(errs, text.Wrap(err, "error.env_value", EnvName(fl.Name), strconv.Quote(v)))
 			}
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
 		return Usage(err)
 	}
+	l, err := text.ParseLang(*f.lang)
+	if err != nil {
+		return Usage(text.Wrap(err, "error.lang"))
+	}
+	f.parsed = l
 	for _, fn := range f.after {
 		fn()
 	}
@@ -193,7 +212,7 @@ func (f *Flags) SecretVar(p *string, name, usage string) {
 	f.Func(name+"-file", "file holding --"+name, func(path string) error {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return fmt.Errorf("reading secret file: %w", err)
+			return text.Wrap(err, "error.secret_file")
 		}
 		*p = strings.TrimRight(string(b), "\r\n")
 		return nil

@@ -1,7 +1,6 @@
 package service
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"settlemon/pkg/kafkaio"
 	"settlemon/pkg/pan"
 	"settlemon/pkg/store"
+	"settlemon/pkg/text"
 )
 
 // KafkaFlags registers the broker flags and returns the config they fill.
@@ -144,7 +144,7 @@ func (c *CalendarConfig) Load(logger *slog.Logger, years ...int) (*calendar.Sche
 		cal, err = calendar.LoadFile(c.File)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("loading calendar: %w", err)
+		return nil, text.Wrap(err, "error.calendar")
 	}
 	var missing []int
 	for _, y := range years {
@@ -181,7 +181,7 @@ func (c *LogConfig) Logger() (*slog.Logger, error) { return c.LoggerTo(os.Stderr
 func (c *LogConfig) LoggerTo(w io.Writer) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.Level)); err != nil {
-		return nil, fmt.Errorf("log level %q: %w", c.Level, err)
+		return nil, text.Wrap(err, "error.log_level", strconv.Quote(c.Level))
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
 	switch strings.ToLower(c.Format) {
@@ -190,5 +190,5 @@ func (c *LogConfig) LoggerTo(w io.Writer) (*slog.Logger, error) {
 	case "json":
 		return slog.New(pan.NewHandler(slog.NewJSONHandler(w, opts), nil)), nil
 	}
-	return nil, fmt.Errorf("log format %q: want text or json", c.Format)
+	return nil, text.Errorf("error.log_format", strconv.Quote(c.Format), "text", "json")
 }

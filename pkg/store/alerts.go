@@ -11,6 +11,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"settlemon/pkg/fact"
+	"settlemon/pkg/text"
 )
 
 // AlertRecord is one version of one episode of an alert in the alerts table:
@@ -19,11 +20,16 @@ import (
 // a new episode, a new row. Times are Unix ms, stored in whole seconds; zero
 // when not reached.
 type AlertRecord struct {
-	Fingerprint   string
-	AlertName     string
-	Labels        map[string]string // stored as a JSON object
-	Annotations   map[string]string // stored as a JSON object
-	State         string            // "firing" or "resolved"
+	Fingerprint string
+	AlertName   string
+	Labels      map[string]string // stored as a JSON object
+	Annotations map[string]string // stored as a JSON object, rendered in the alerter's language
+	// Messages are the annotations as catalogue messages (key and
+	// arguments), stored as a JSON object beside them so that a reader
+	// renders them in the reader's language; empty for rows written before
+	// (or by an alerter that gave none): those read as Annotations.
+	Messages      map[string]text.Msg
+	State         string // "firing" or "resolved"
 	StartedAt     int64
 	EndedAt       int64 // zero while firing
 	LastSentAt    int64
@@ -36,6 +42,7 @@ var alertTable = newTable("alerts", "alert history",
 	str("alertname", func(r *AlertRecord) string { return r.AlertName }),
 	str("labels", func(r *AlertRecord) string { return jsonObject(r.Labels) }),
 	str("annotations", func(r *AlertRecord) string { return jsonObject(r.Annotations) }),
+	str("annotation_messages", func(r *AlertRecord) string { return jsonMessages(r.Messages) }),
 	str("state", func(r *AlertRecord) string { return r.State }),
 	dateTime("started_at", func(r *AlertRecord) int64 { return r.StartedAt }),
 	dateTime("ended_at", func(r *AlertRecord) int64 { return r.EndedAt }),
@@ -53,6 +60,18 @@ func jsonObject(m map[string]string) string {
 	return string(b)
 }
 
+// jsonMessages encodes messages as a JSON object; none is "".
+func jsonMessages(m map[string]text.Msg) string {
+	if len(m) == 0 {
+		return ""
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "" // plain data always encodes; the rendered annotations remain
+	}
+	return string(b)
+}
+
 // InsertAlerts records alert history; within an episode (fingerprint and
 // start) the highest version wins.
 func (s *Store) InsertAlerts(ctx context.Context, rows []AlertRecord) error {
@@ -63,7 +82,7 @@ func (s *Store) InsertAlerts(ctx context.Context, rows []AlertRecord) error {
 // its latest episode, ordered by fingerprint.
 func (s *Store) LatestAlerts(ctx context.Context) ([]AlertRecord, error) {
 	rows, err := s.conn.Query(ctx, `
-SELECT fingerprint, alertname, labels, annotations, state, started_at, ended_at, last_sent_at, notifications, version
+SELECT fingerprint, alertname, labels, annotations, annotation_messages, state, started_at, ended_at, last_sent_at, notifications, version
 FROM (SELECT * FROM alerts FINAL)
 ORDER BY fingerprint, started_at DESC, version DESC
 LIMIT 1 BY fingerprint`)
@@ -76,9 +95,10 @@ LIMIT 1 BY fingerprint`)
 		var (
 			r                      AlertRecord
 			labels, annotations    string
+			messages               string
 			started, ended, sentAt time.Time
 		)
-		if err := rows.Scan(&r.Fingerprint, &r.AlertName, &labels, &annotations, &r.State, &started, &ended, &sentAt,
+		if err := rows.Scan(&r.Fingerprint, &r.AlertName, &labels, &annotations, &messages, &r.State, &started, &ended, &sentAt,
 			&r.Notifications, &r.Version); err != nil {
 			return nil, fmt.Errorf("reading alert history: %w", err)
 		}
@@ -87,6 +107,11 @@ LIMIT 1 BY fingerprint`)
 		}
 		if err := json.Unmarshal([]byte(annotations), &r.Annotations); err != nil {
 			return nil, fmt.Errorf("reading alert history: annotations of %s: %w", r.Fingerprint, err)
+		}
+		if messages != "" {
+			if err := json.Unmarshal([]byte(messages), &r.Messages); err != nil {
+				return nil, fmt.Errorf("reading alert history: annotation messages of %s: %w", r.Fingerprint, err)
+			}
 		}
 		r.StartedAt, r.EndedAt, r.LastSentAt = unixMs(started), unixMs(ended), unixMs(sentAt)
 		out = append(out, r)
@@ -138,7 +163,7 @@ LIMIT 1 BY id, version`, args...)
 // scanAnomalyRows reads them: every query of anomalies selects them.
 const anomalyColumns = `id, kind, severity, status, trace_no, batch_id, merchant_id, amount, expected_amount,
        detected_at, resolved_at, reason, cause, action, details, calendar_version, version,
-       bank_code, bank_codes_version, bank_code_unknown, incident_key`
+       bank_code, bank_codes_version, bank_code_unknown, incident_key, args`
 
 // scanAnomalyRows reads rows of anomalyColumns, and closes them.
 func scanAnomalyRows(rows driver.Rows) ([]fact.Anomaly, error) {
@@ -151,11 +176,16 @@ func scanAnomalyRows(rows driver.Rows) ([]fact.Anomaly, error) {
 			amount, expected     decimal.Decimal
 			detected, resolvedAt time.Time
 			unknown              uint8
+			args                 string
 		)
 		if err := rows.Scan(&a.ID, &kind, &sev, &status, &a.TraceNo, &a.BatchID, &a.MerchantID, &amount, &expected,
 			&detected, &resolvedAt, &a.Reason, &a.Cause, &a.Action, &a.Details, &a.CalendarVersion, &a.Version,
-			&a.BankCode, &a.BankCodesVersion, &unknown, &a.IncidentKey); err != nil {
+			&a.BankCode, &a.BankCodesVersion, &unknown, &a.IncidentKey, &args); err != nil {
 			return nil, err
+		}
+		var err error
+		if a.Args, err = decodeArgs(args); err != nil {
+			return nil, fmt.Errorf("anomaly %s: %w", a.ID, err)
 		}
 		a.Kind, a.Severity, a.Status = fact.Kind(kind), fact.Severity(sev), fact.AnomalyStatus(status)
 		a.Amount, a.ExpectedAmount = toFen(amount), toFen(expected)

@@ -4,12 +4,15 @@ package store_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"settlemon/pkg/event"
 	"settlemon/pkg/fact"
 	"settlemon/pkg/store"
 	"settlemon/pkg/store/storetest"
+	"settlemon/pkg/text"
 )
 
 func TestAlertHistoryLatestEpisode(t *testing.T) {
@@ -181,5 +184,109 @@ func TestJoinerSourceStatus(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("JoinerSourceStatus =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// TestAlertMessagesRoundTrip: the annotations' messages come back as
+// stored and render in either language, whatever the alerter's; a row
+// without messages (written before 0010) reads with none, its annotations
+// as stored.
+func TestAlertMessagesRoundTrip(t *testing.T) {
+	ctx := testCtx(t)
+	s := storetest.New(t)
+
+	const t0 = int64(1_760_000_000_000)
+	msgs := map[string]text.Msg{
+		"summary": text.M("alert.payouts_overdue.summary", text.T("150"), text.Yuan(123_456_789)),
+		"action":  text.Just(text.Arg{Action: string(fact.PayoutOverdue)}),
+	}
+	zh := text.NewPrinter(text.Chinese, time.UTC)
+	rows := []store.AlertRecord{
+		{Fingerprint: "zh", AlertName: "PayoutsOverdue", Annotations: zh.RenderAll(msgs), Messages: msgs,
+			State: "firing", StartedAt: t0, LastSentAt: t0, Notifications: 1, Version: 1},
+		{Fingerprint: "old", AlertName: "PayoutsOverdue", Annotations: map[string]string{"summary": "150 payouts overdue"},
+			State: "firing", StartedAt: t0, LastSentAt: t0, Notifications: 1, Version: 1},
+	}
+	if err := s.InsertAlerts(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LatestAlerts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Fingerprint != "old" || got[1].Fingerprint != "zh" {
+		t.Fatalf("LatestAlerts = %+v", got)
+	}
+	if got[0].Messages != nil || got[0].Annotations["summary"] != "150 payouts overdue" {
+		t.Errorf("a row without messages: %+v", got[0])
+	}
+	if !reflect.DeepEqual(got[1].Messages, msgs) {
+		t.Errorf("messages = %+v, want %+v", got[1].Messages, msgs)
+	}
+	for _, tc := range []struct {
+		lang            text.Lang
+		summary, action string
+	}{
+		{text.English, "150 payouts overdue, 1,234,567.89 yuan in total", "contact the paying bank; tell the merchant the payout is being chased"},
+		{text.Chinese, "150 笔出款逾期，合计 ¥1,234,567.89", zh.Action(fact.PayoutOverdue)},
+	} {
+		ann := text.NewPrinter(tc.lang, time.UTC).RenderAll(got[1].Messages)
+		if ann["summary"] != tc.summary || ann["action"] != tc.action {
+			t.Errorf("%s: %v", tc.lang, ann)
+		}
+	}
+}
+
+// TestAnomalyArgsStored: an anomaly's Args come back from the store, so a
+// reader renders its details in full in either language from them; a row
+// stored without them (written before 0010) reads as its stored sentence in
+// English and briefly in Chinese.
+func TestAnomalyArgsStored(t *testing.T) {
+	ctx := testCtx(t)
+	s := storetest.New(t)
+
+	loc := time.FixedZone("CST", 8*3600)
+	const t0 = int64(1_760_000_000_000)
+	overdue := fact.Anomaly{ID: "payout_overdue:TR1", Kind: fact.PayoutOverdue, Severity: fact.Critical, Status: fact.Open,
+		TraceNo: "TR1", MerchantID: "M1", Amount: 128_800, DetectedAt: t0, Args: fact.Args{Mode: event.T1}, Version: 1}
+	stalled := fact.Anomaly{ID: "batch_stalled:payouts:PB-1:1", Kind: fact.BatchStalled, Severity: fact.Critical, Status: fact.Open,
+		BatchID: "PB-1", DetectedAt: t0 + 3600_000, Version: 2,
+		Args: fact.Args{Source: event.Payouts, Count: 37, LastProgressAt: t0, Window: 30 * time.Minute}}
+	old := fact.Anomaly{ID: "payout_overdue:TR2", Kind: fact.PayoutOverdue, Severity: fact.Critical, Status: fact.Open,
+		TraceNo: "TR2", Amount: 500, DetectedAt: t0, Version: 1}
+	for _, a := range []*fact.Anomaly{&overdue, &stalled, &old} {
+		a.Details = text.AnomalyDetails(*a, loc)
+	}
+	old.Args = fact.Args{} // as the rows before 0010: the sentence only
+	if err := s.InsertAnomalies(ctx, []fact.Anomaly{overdue, stalled, old}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.AnomalyVersions(ctx, fact.PayoutOverdue, fact.BatchStalled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]fact.Anomaly{}
+	for _, a := range got {
+		byID[a.ID] = a
+	}
+	en, zh := text.NewPrinter(text.English, loc), text.NewPrinter(text.Chinese, loc)
+	for _, want := range []fact.Anomaly{overdue, stalled} {
+		a := byID[want.ID]
+		if a.Args != want.Args {
+			t.Errorf("%s: Args %+v, want %+v", want.ID, a.Args, want.Args)
+		}
+		if _, _, d := en.Stored(a); d != want.Details {
+			t.Errorf("%s in English: %q, want the stored %q", want.ID, d, want.Details)
+		}
+		if _, _, d := zh.Stored(a); d != zh.AnomalyDetails(want) || !strings.Contains(d, "出款") && !strings.Contains(d, "批次") {
+			t.Errorf("%s in Chinese: %q, want %q", want.ID, d, zh.AnomalyDetails(want))
+		}
+	}
+	a := byID[old.ID]
+	if a.Args != (fact.Args{}) {
+		t.Errorf("a row without args: %+v", a.Args)
+	}
+	if _, _, d := zh.Stored(a); d != zh.Brief(a) {
+		t.Errorf("a row without args in Chinese: %q, want the brief %q", d, zh.Brief(a))
 	}
 }

@@ -204,9 +204,12 @@ type IncidentTrace struct {
 	MerchantID string
 	Kind       fact.Kind // empty for a source outage
 	Status     fact.AnomalyStatus
-	Amount     int64 // fen
-	At         int64 // Unix ms: detection, or the event time
-	Details    string
+	Amount     int64  // fen
+	At         int64  // Unix ms: detection, or the event time
+	Details    string // the stored (English) details
+	// Anomaly is the anomaly as stored, for a reader to render its details
+	// in its own language; nil for the traces of a source outage.
+	Anomaly *fact.Anomaly
 }
 
 // IncidentTraces returns up to limit (default 100) traces of the incident
@@ -223,7 +226,7 @@ func (s *Store) IncidentTraces(ctx context.Context, key incident.Key, limit int)
 		return nil, 0, fmt.Errorf("counting the anomalies of incident %s: %w", key, err)
 	}
 	rows, err := s.conn.Query(ctx, `
-SELECT trace_no, batch_id, merchant_id, kind, status, amount, detected_at, details
+SELECT `+anomalyColumns+`
 FROM anomalies FINAL
 WHERE incident_key = ?
 ORDER BY detected_at, id
@@ -231,23 +234,15 @@ LIMIT ?`, key.String(), limit)
 	if err != nil {
 		return nil, 0, fmt.Errorf("reading the anomalies of incident %s: %w", key, err)
 	}
-	defer rows.Close()
-	var out []IncidentTrace
-	for rows.Next() {
-		var (
-			t            IncidentTrace
-			kind, status string
-			amount       decimal.Decimal
-			at           time.Time
-		)
-		if err := rows.Scan(&t.TraceNo, &t.BatchID, &t.MerchantID, &kind, &status, &amount, &at, &t.Details); err != nil {
-			return nil, 0, fmt.Errorf("reading the anomalies of incident %s: %w", key, err)
-		}
-		t.Kind, t.Status, t.Amount, t.At = fact.Kind(kind), fact.AnomalyStatus(status), toFen(amount), unixMs(at)
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
+	as, err := scanAnomalyRows(rows)
+	if err != nil {
 		return nil, 0, fmt.Errorf("reading the anomalies of incident %s: %w", key, err)
+	}
+	out := make([]IncidentTrace, len(as))
+	for i := range as {
+		a := &as[i]
+		out[i] = IncidentTrace{TraceNo: a.TraceNo, BatchID: a.BatchID, MerchantID: a.MerchantID, Kind: a.Kind, Status: a.Status,
+			Amount: a.Amount, At: a.DetectedAt, Details: a.Details, Anomaly: a}
 	}
 	return out, total, nil
 }

@@ -66,6 +66,11 @@ func TestIncidents(t *testing.T) {
 	if err != nil || total != 3 || len(traces) != 2 || traces[0].Kind != fact.PayoutOverdue {
 		t.Fatalf("IncidentTraces: %+v, %d, %v", traces, total, err)
 	}
+	// Each trace carries its anomaly as stored, with its args, for a reader
+	// to render in its own language.
+	if x := traces[0].Anomaly; x == nil || x.ID != "payout_overdue:"+traces[0].TraceNo || x.Args.Mode != event.T1 {
+		t.Errorf("IncidentTraces: the anomaly of %s is %+v", traces[0].TraceNo, x)
+	}
 
 	resolve := func(x fact.Anomaly, at int64) fact.Anomaly {
 		x.Status, x.ResolvedAt, x.Version = fact.Resolved, at, fact.Version(at, 1)

@@ -224,6 +224,7 @@ var anomalyTable = newTable("anomalies", "anomalies",
 	str("bank_codes_version", func(r *fact.Anomaly) string { return r.BankCodesVersion }),
 	u8("bank_code_unknown", func(r *fact.Anomaly) uint8 { return flag(r.BankCodeUnknown) }),
 	str("incident_key", func(r *fact.Anomaly) string { return r.IncidentKey }),
+	str("args", func(r *fact.Anomaly) string { return encodeArgs(r.Args) }),
 )
 
 // RawTable returns the name of the raw archive table of a source.

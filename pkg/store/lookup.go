@@ -3,11 +3,13 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/shopspring/decimal"
 
 	"settlemon/pkg/event"
+	"settlemon/pkg/text"
 )
 
 // TraceQuery is what a merchant on the phone knows about a sale: who they
@@ -129,24 +131,25 @@ LIMIT ?`,
 // console's parameters and `settlemon find` flags carry it: the merchant id,
 // the day (YYYY-MM-DD, in loc), the amount in yuan ("128" or "128.00"),
 // and optionally the terminal and the card's last four digits. The error
-// names the first bad value.
+// names the first bad value: a text.Error whose first argument is the
+// parameter's name.
 func ParseTraceQuery(merchant, day, amount, terminal, last4 string, loc *time.Location) (TraceQuery, error) {
 	var q TraceQuery
 	switch {
 	case merchant == "" || len(merchant) > 64 || !event.IsToken(merchant):
-		return q, fmt.Errorf("merchant %q: want the merchant id (1 to 64 characters of A-Z a-z 0-9 _ -)", merchant)
+		return q, text.Errorf("error.find.merchant", "merchant", strconv.Quote(merchant), "A-Z a-z 0-9 _ -")
 	case terminal != "" && (len(terminal) > 64 || !event.IsToken(terminal)):
-		return q, fmt.Errorf("terminal %q: want a terminal id (1 to 64 characters of A-Z a-z 0-9 _ -)", terminal)
+		return q, text.Errorf("error.find.terminal", "terminal", strconv.Quote(terminal), "A-Z a-z 0-9 _ -")
 	case last4 != "" && !fourDigits(last4):
-		return q, fmt.Errorf("last4 %q: want the card's last four digits", last4)
+		return q, text.Errorf("error.find.last4", "last4", strconv.Quote(last4))
 	}
 	d, err := time.ParseInLocation(time.DateOnly, day, loc)
 	if err != nil {
-		return q, fmt.Errorf("day %q: want YYYY-MM-DD (the day of the sale, in %s)", day, loc)
+		return q, text.Errorf("error.find.day", "day", strconv.Quote(day), "YYYY-MM-DD", loc.String())
 	}
 	fen, ok := event.ParseYuan(amount)
 	if !ok {
-		return q, fmt.Errorf("amount %q: want yuan with at most two decimals, e.g. 128 or 128.50", amount)
+		return q, text.Errorf("error.find.amount", "amount", strconv.Quote(amount), "128", "128.50")
 	}
 	return TraceQuery{MerchantID: merchant, From: d, To: d.AddDate(0, 0, 1), Amount: fen, TerminalID: terminal, CardLast4: last4}, nil
 }

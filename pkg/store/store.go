@@ -19,6 +19,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/cenkalti/backoff/v4"
+
+	"settlemon/pkg/text"
 )
 
 // Config configures a Store.
@@ -81,39 +84,39 @@ var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // Validate reports the first problem with c.
 func (c Config) Validate() error {
 	if c.Addr == "" {
-		return errors.New("clickhouse address is empty")
+		return text.Errorf("error.store.addr_empty")
 	}
 	for _, a := range c.addrs() {
 		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
-			return fmt.Errorf("clickhouse address %q: want host:port, or several comma-separated", a)
+			return text.Errorf("error.store.addr", strconv.Quote(a), "host:port")
 		}
 	}
 	if !identifier.MatchString(c.Database) {
-		return fmt.Errorf("clickhouse database %q: want letters, digits and underscores, not starting with a digit", c.Database)
+		return text.Errorf("error.store.database", strconv.Quote(c.Database))
 	}
 	if c.TLSCAFile != "" && !c.TLS {
-		return errors.New("clickhouse TLS CA file set but TLS is off")
+		return text.Errorf("error.store.tls_ca")
 	}
 	if c.DialTimeout <= 0 {
-		return fmt.Errorf("clickhouse dial timeout %v: must be positive", c.DialTimeout)
+		return text.Errorf("error.store.dial_timeout", c.DialTimeout.String())
 	}
 	if c.ReadTimeout <= 0 {
-		return fmt.Errorf("clickhouse read timeout %v: must be positive", c.ReadTimeout)
+		return text.Errorf("error.store.read_timeout", c.ReadTimeout.String())
 	}
 	if c.MaxRetryElapsed <= 0 {
-		return fmt.Errorf("clickhouse retry budget %v: must be positive", c.MaxRetryElapsed)
+		return text.Errorf("error.store.retry_budget", c.MaxRetryElapsed.String())
 	}
 	if c.Cluster != "" && !identifier.MatchString(c.Cluster) {
-		return fmt.Errorf("clickhouse cluster %q: want letters, digits and underscores, not starting with a digit", c.Cluster)
+		return text.Errorf("error.store.cluster", strconv.Quote(c.Cluster))
 	}
 	if c.DDLCluster != "" && c.Cluster == "" {
-		return errors.New("clickhouse DDL cluster set but no cluster")
+		return text.Errorf("error.store.ddl_cluster")
 	}
 	if c.DDLCluster != "" && !identifier.MatchString(c.DDLCluster) {
-		return fmt.Errorf("clickhouse DDL cluster %q: want letters, digits and underscores, not starting with a digit", c.DDLCluster)
+		return text.Errorf("error.store.ddl_cluster_name", strconv.Quote(c.DDLCluster))
 	}
 	if c.ConnectWait < 0 {
-		return fmt.Errorf("clickhouse connect wait %v: must not be negative", c.ConnectWait)
+		return text.Errorf("error.store.connect_wait", c.ConnectWait.String())
 	}
 	return nil
 }

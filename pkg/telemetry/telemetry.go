@@ -29,11 +29,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"settlemon/pkg/text"
 )
 
 // Default ops ports of the services, on loopback unless told otherwise.
@@ -71,13 +74,13 @@ func DefaultConfigOn(listen string) Config {
 // Validate reports the first problem with c.
 func (c Config) Validate() error {
 	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
-		return fmt.Errorf("ops listen address %q: want host:port", c.Listen)
+		return text.Errorf("error.ops.listen", strconv.Quote(c.Listen), "host:port")
 	}
 	if c.CheckTimeout <= 0 {
-		return fmt.Errorf("ops readiness check timeout %v: must be positive", c.CheckTimeout)
+		return text.Errorf("error.ops.check_timeout", c.CheckTimeout.String())
 	}
 	if c.ShutdownTimeout < 0 {
-		return fmt.Errorf("ops shutdown timeout %v: must not be negative", c.ShutdownTimeout)
+		return text.Errorf("error.ops.shutdown_timeout", c.ShutdownTimeout.String())
 	}
 	return nil
 }

@@ -1,7 +1,7 @@
 package text
 
 import (
-	"fmt"
+	"strconv"
 
 	"golang.org/x/text/language"
 )
@@ -42,11 +42,11 @@ func ParseLang(s string) (Lang, error) {
 	}
 	t, err := language.Parse(s)
 	if err != nil {
-		return English, fmt.Errorf("language %q: %w", s, err)
+		return English, Wrap(err, "error.lang_tag", strconv.Quote(s))
 	}
 	_, i, conf := matcher.Match(t)
 	if conf < language.High {
-		return English, fmt.Errorf("language %q: want one of en, zh-CN", s)
+		return English, Errorf("error.lang_unsupported", strconv.Quote(s), "en, zh-CN")
 	}
 	return Langs()[i], nil
 }

@@ -101,9 +101,9 @@ func (l *line) details(a *fact.Anomaly) {
 	}
 }
 
-// NeedsArgs reports whether the details of a kind are rendered from Args,
-// which the store does not keep: an anomaly read back from ClickHouse has
-// zero Args, and only its stored (English) Details say them.
+// NeedsArgs reports whether the details of a kind are rendered from Args:
+// an anomaly read back from a row stored without them (before the store
+// kept them) has zero Args, and only its stored (English) Details say them.
 func NeedsArgs(k fact.Kind) bool {
 	switch k {
 	case fact.OrphanClearing, fact.OrphanPayout, fact.PayoutFailed:
@@ -334,9 +334,9 @@ func (l *line) batchIncomplete(a *fact.Anomaly) {
 // Stored renders the cause, action and details of an anomaly read back
 // from the store: in English the joiner's stored sentences; in another
 // language the catalogue's cause and action (the failure's for a failed
-// payout) and the details rendered from the stored fields, in full when
-// they suffice and briefly (Brief) when the details needed Args the store
-// does not keep.
+// payout) and the details rendered from the stored fields and Args, in
+// full when they suffice and briefly (Brief) when the details needed Args
+// the row lacks (written before the store kept them).
 func (p *Printer) Stored(a fact.Anomaly) (cause, action, details string) {
 	if p.lang == English {
 		return a.Cause, a.Action, a.Details

@@ -13,12 +13,12 @@ import (
 	"settlemon/pkg/alert"
 	"settlemon/pkg/service"
 	"settlemon/pkg/telemetry"
-	"settlemon/pkg/text"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
+	exit := service.NewExit("alerter", args)
 	f := service.NewFlags("alerter", `alerter — alerts on stalled and incomplete batches, lagging sources, overdue
 payouts in aggregate and the dead-letter rate.
 
@@ -51,62 +51,59 @@ Example:
 	f.IntVar(&cfg.QueueSize, "queue-size", cfg.QueueSize, "notifications queued per receiver; beyond it they are dropped (counted, logged) and decided again")
 	f.DurationVar(&cfg.SendTimeout, "send-timeout", cfg.SendTimeout, "timeout of one request to a receiver")
 	f.DurationVar(&cfg.Retry.Budget, "send-retry-budget", cfg.Retry.Budget, "how long one notification is retried on a failing receiver before it is given up")
-	lang := f.String("lang", string(text.English), "language of the annotations (summary, description, action): en or zh-CN; labels stay as they are")
+	f.SetLangUsage("language of the errors and of the annotations (summary, description, action): en or zh-CN; labels stay as they are")
 	f.Var(&cfg.For, "for", "minimum duration per alert, like Prometheus' for: comma-separated Rule=duration pairs (e.g. SourceLagging=2m,BatchStalled=0s); a condition fires only once seen at every evaluation that long; the alerts not named keep their default")
 	ops := telemetry.DefaultConfigOn(telemetry.AlerterListen)
 	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
 	migrate := f.Bool("migrate", false, "apply ClickHouse migrations before starting (the alerts table is 0004)")
 	f.CheckConfigFlag()
 	if err := f.Parse(args); err != nil {
-		return service.ExitCode("alerter", err)
+		return exit.Code(err)
 	}
 	if *overdueYuan < 0 || *overdueYuan > (1<<63-1)/100 {
-		return service.ExitCode("alerter", service.Usagef("--overdue-amount %d: out of range", *overdueYuan))
+		return exit.Code(service.Usagef("--overdue-amount %d: out of range", *overdueYuan))
 	}
 	cfg.OverdueAmount = *overdueYuan * 100
-	l, err := text.ParseLang(*lang)
-	if err != nil {
-		return service.ExitCode("alerter", service.Usagef("--lang: %w", err))
-	}
+	l := f.Lang()
 	cfg.Lang = l
 	if cfg.AlertmanagerURL == "" && cfg.WebhookURL == "" {
-		return service.ExitCode("alerter", service.Usage(errors.New("no receiver: set --alertmanager-url, --webhook-url, or both")))
+		return exit.Code(service.Usage(errors.New("no receiver: set --alertmanager-url, --webhook-url, or both")))
 	}
 	if err := service.Invalid(service.CheckURL("alertmanager-url", cfg.AlertmanagerURL), service.CheckURL("webhook-url", cfg.WebhookURL),
 		service.CheckURL("generator-url", cfg.GeneratorURL)); err != nil {
-		return service.ExitCode("alerter", err)
+		return exit.Code(err)
 	}
 	if err := service.Invalid(cfg.Validate(), ops.Validate(), sc.Validate()); err != nil {
-		return service.ExitCode("alerter", err)
+		return exit.Code(err)
 	}
 	log, err := lc.Logger()
 	if err != nil {
-		return service.ExitCode("alerter", service.Usage(err))
+		return exit.Code(service.Usage(err))
 	}
 	if f.CheckOnly() {
-		return service.ExitCode("alerter", f.ConfigOK("alerter"))
+		return exit.Code(f.ConfigOK("alerter"))
 	}
 	ctx, stop := service.SignalContext(context.Background())
 	defer stop()
 	st, err := service.OpenStore(ctx, *sc, log, *migrate)
 	if err != nil {
-		return service.ExitCode("alerter", err)
+		return exit.Code(err)
 	}
 	defer st.Close()
 	reg := telemetry.NewRegistry()
 	metrics, err := telemetry.NewAlertMetrics(reg)
 	if err != nil {
-		return service.ExitCode("alerter", err)
+		return exit.Code(err)
 	}
 	a, err := alert.New(cfg, alert.Deps{Store: st, Logger: log, Metrics: metrics})
 	if err != nil {
-		return service.ExitCode("alerter", err)
+		return exit.Code(err)
 	}
 	defer a.Close()
 	srv, err := telemetry.New(ops, telemetry.Deps{Gatherer: reg, Logger: log,
 		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", st)}})
 	if err != nil {
-		return service.ExitCode("alerter", err)
+		return exit.Code(err)
 	}
-	return service.ExitCode("alerter", srv.RunWith(ctx, a.Run))
+	return exit.Code(srv.RunWith(ctx, a.Run))
 }

@@ -20,6 +20,7 @@ import (
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
+	exit := service.NewExit("console", args)
 	f := service.NewFlags("console", `console — the ops console: a web page and the JSON API behind it.
 
 Open http://127.0.0.1:8080/ for the page: settlement-lag percentiles per mode
@@ -70,45 +71,45 @@ Examples:
 	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
 	f.CheckConfigFlag()
 	if err := f.Parse(args); err != nil {
-		return service.ExitCode("console", err)
+		return exit.Code(err)
 	}
 	log, err := lc.Logger()
 	if err != nil {
-		return service.ExitCode("console", service.Usage(err))
+		return exit.Code(service.Usage(err))
 	}
 	if err := service.Invalid(cfg.Validate(), ops.Validate(), sc.Validate(), cc.Schedule.Validate()); err != nil {
-		return service.ExitCode("console", err)
+		return exit.Code(err)
 	}
 	sched, err := cc.Load(log) // each deadline explained says when the calendar lacks its year
 	if err != nil {
-		return service.ExitCode("console", err)
+		return exit.Code(err)
 	}
 	if f.CheckOnly() {
-		return service.ExitCode("console", f.ConfigOK("console"))
+		return exit.Code(f.ConfigOK("console"))
 	}
 	ctx, stop := service.SignalContext(context.Background())
 	defer stop()
 	st, err := store.New(ctx, *sc, log)
 	if err != nil {
 		if fixed := service.StoreError(err); fixed != err {
-			return service.ExitCode("console", fixed)
+			return exit.Code(fixed)
 		}
-		return service.ExitCode("console", fmt.Errorf("%w (the console reads as ClickHouse user %q: check its password, "+
+		return exit.Code(fmt.Errorf("%w (the console reads as ClickHouse user %q: check its password, "+
 			"SETTLEMON_CLICKHOUSE_PASSWORD, and that the database was migrated, settlemon migrate)", err, sc.User))
 	}
 	defer st.Close()
 	c, err := console.NewOnStore(cfg, st, sched, log)
 	if err != nil {
-		return service.ExitCode("console", err)
+		return exit.Code(err)
 	}
 	reg := telemetry.NewRegistry()
 	if err := c.Instrument(reg); err != nil {
-		return service.ExitCode("console", err)
+		return exit.Code(err)
 	}
 	srv, err := telemetry.New(ops, telemetry.Deps{Gatherer: reg, Logger: log,
 		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", st)}})
 	if err != nil {
-		return service.ExitCode("console", err)
+		return exit.Code(err)
 	}
-	return service.ExitCode("console", srv.RunWith(ctx, c.Run))
+	return exit.Code(srv.RunWith(ctx, c.Run))
 }

@@ -18,6 +18,7 @@ import (
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
+	exit := service.NewExit("ingest", args)
 	f := service.NewFlags("ingest", `ingest — one consumer per source topic: validate, archive, dead-letter, re-key.
 
 Reads --topic (default: the source's topic) in consumer group --group, sends
@@ -54,15 +55,15 @@ identical re-delivery passes).`)
 	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
 	f.CheckConfigFlag()
 	if err := f.Parse(args); err != nil {
-		return service.ExitCode("ingest", err)
+		return exit.Code(err)
 	}
 	log, err := lc.Logger()
 	if err != nil {
-		return service.ExitCode("ingest", service.Usage(err))
+		return exit.Code(service.Usage(err))
 	}
 	src, err := event.ParseSource(*source)
 	if err != nil {
-		return service.ExitCode("ingest", service.Usagef("--source: %w", err))
+		return exit.Code(service.Usagef("--source: %w", err))
 	}
 	if *topic != "" {
 		pc.Topics.Sources[src] = *topic
@@ -72,31 +73,31 @@ identical re-delivery passes).`)
 	}
 	ic := pc.IngestConfig(src)
 	if err := service.Invalid(ops.Validate(), k.Validate(), sc.Validate(), ic.Validate()); err != nil {
-		return service.ExitCode("ingest", err)
+		return exit.Code(err)
 	}
 	if f.CheckOnly() {
-		return service.ExitCode("ingest", f.ConfigOK("ingest"))
+		return exit.Code(f.ConfigOK("ingest"))
 	}
 	ctx, stop := service.SignalContext(context.Background())
 	defer stop()
 	st, err := service.OpenStore(ctx, *sc, log, *migrate)
 	if err != nil {
-		return service.ExitCode("ingest", err)
+		return exit.Code(err)
 	}
 	defer st.Close()
 	in, err := ingest.New(ic, ingest.Deps{Kafka: *k, Store: st, Logger: log})
 	if err != nil {
-		return service.ExitCode("ingest", err)
+		return exit.Code(err)
 	}
 	reg := telemetry.NewRegistry()
 	if err := st.Instrument(reg); err != nil {
-		return service.ExitCode("ingest", err)
+		return exit.Code(err)
 	}
 	reg.MustRegister(ingest.NewCollector(in))
 	srv, err := telemetry.New(ops, telemetry.Deps{Gatherer: reg, Logger: log,
 		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", st), telemetry.BrokerCheck(*k)}})
 	if err != nil {
-		return service.ExitCode("ingest", err)
+		return exit.Code(err)
 	}
-	return service.ExitCode("ingest", srv.RunWith(ctx, in.Run))
+	return exit.Code(srv.RunWith(ctx, in.Run))
 }

@@ -20,6 +20,7 @@ import (
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
+	exit := service.NewExit("joiner", args)
 	f := service.NewFlags("joiner", `joiner — the event-time join of the three source streams by trace number.
 
 Each instance owns some partitions of settle.events; per partition it keeps a
@@ -57,48 +58,48 @@ replay. SIGTERM flushes, commits and exits.`)
 	f.StringVar(&ops.Listen, "ops-listen", ops.Listen, "host:port of /metrics, /healthz and /readyz (loopback unless inside a private network)")
 	f.CheckConfigFlag()
 	if err := f.Parse(args); err != nil {
-		return service.ExitCode("joiner", err)
+		return exit.Code(err)
 	}
 	log, err := lc.Logger()
 	if err != nil {
-		return service.ExitCode("joiner", service.Usage(err))
+		return exit.Code(service.Usage(err))
 	}
 	jc := pc.JoinerConfig()
 	if err := service.Invalid(ops.Validate(), k.Validate(), sc.Validate(), jc.Validate(), cc.Schedule.Validate()); err != nil {
-		return service.ExitCode("joiner", err)
+		return exit.Code(err)
 	}
 	if jc.BankCodesFile != "" {
 		if _, err := fact.LoadBankCodes(jc.BankCodesFile); err != nil {
-			return service.ExitCode("joiner", service.Usagef("--bank-codes-file: %w", err))
+			return exit.Code(service.Usagef("--bank-codes-file: %w", err))
 		}
 	}
 	sched, err := cc.Load(log, service.Years(time.Now(), time.Now().AddDate(0, 0, service.DeadlineHorizonDays))...)
 	if err != nil {
-		return service.ExitCode("joiner", err)
+		return exit.Code(err)
 	}
 	if f.CheckOnly() {
-		return service.ExitCode("joiner", f.ConfigOK("joiner"))
+		return exit.Code(f.ConfigOK("joiner"))
 	}
 	ctx, stop := service.SignalContext(context.Background())
 	defer stop()
 	st, err := service.OpenStore(ctx, *sc, log, *migrate)
 	if err != nil {
-		return service.ExitCode("joiner", err)
+		return exit.Code(err)
 	}
 	defer st.Close()
 	j, err := joiner.New(jc, joiner.Deps{Kafka: *k, Store: st, Schedule: sched, Logger: log})
 	if err != nil {
-		return service.ExitCode("joiner", err)
+		return exit.Code(err)
 	}
 	reg := telemetry.NewRegistry()
 	if err := st.Instrument(reg); err != nil {
-		return service.ExitCode("joiner", err)
+		return exit.Code(err)
 	}
 	reg.MustRegister(joiner.NewCollector(j))
 	srv, err := telemetry.New(ops, telemetry.Deps{Gatherer: reg, Logger: log,
 		Checks: []telemetry.Check{telemetry.PingCheck("clickhouse", st), telemetry.BrokerCheck(*k)}})
 	if err != nil {
-		return service.ExitCode("joiner", err)
+		return exit.Code(err)
 	}
-	return service.ExitCode("joiner", srv.RunWith(ctx, j.Run))
+	return exit.Code(srv.RunWith(ctx, j.Run))
 }

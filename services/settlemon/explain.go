@@ -3,9 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +19,7 @@ const exitNotFound = 1
 
 // explainCommand is `settlemon explain <trace_no>`; it returns the exit status.
 func explainCommand(args []string) int {
+	exit := service.NewExit("settlemon explain", args)
 	f := service.NewFlags("settlemon explain", `settlemon explain <trace_no> — why hasn't this trace been paid?
 
 Reads what ClickHouse holds about one trace number — the settlement-lag fact,
@@ -47,39 +47,37 @@ Exit status: 0 explained, 1 nothing archived for the trace (or an error),
 	lc := service.LogFlags(f)
 	asJSON := f.Bool("json", false, "print JSON (the console API's shape) instead of text")
 	asOfFlag := f.String("as-of", "", "judge due times as of this RFC 3339 time instead of the payout feed's progress")
-	langFlag := f.String("lang", string(text.English), "language of the sentences: en or zh-CN (zh)")
+	f.SetLangUsage("language of the sentences and the errors: en or zh-CN (zh)")
 
 	f.SetDefault("clickhouse-connect-wait", service.InteractiveConnectWait)
 	f.AllowArgs()
 	traceNo, err := parseWithArg(f, args)
 	if err != nil {
-		return service.ExitCode("settlemon explain", service.Usage(err))
+		return exit.Code(service.Usage(err))
 	}
 	if !explain.ValidTraceNo(traceNo) {
-		return service.ExitCode("settlemon explain", service.Usagef("%q: %w", traceNo, explain.ErrInvalidTraceNo))
+		return exit.Code(service.Usage(text.Wrap(explain.ErrInvalidTraceNo, "error.explain.trace", strconv.Quote(traceNo))))
 	}
 	var asOf time.Time
 	if *asOfFlag != "" {
 		if asOf, err = time.Parse(time.RFC3339, *asOfFlag); err != nil {
-			return service.ExitCode("settlemon explain", service.Usagef("--as-of %q: want RFC 3339 with offset, e.g. 2026-02-20T10:00:00+08:00", *asOfFlag))
+			return exit.Code(service.Errorf("error.as_of", strconv.Quote(*asOfFlag), "RFC 3339", "2026-02-20T10:00:00+08:00"))
 		}
 	}
-
-	lang, err := text.ParseLang(*langFlag)
-	if err != nil {
-		return service.ExitCode("settlemon explain", service.Usagef("--lang: %w", err))
+	lang := f.Lang()
+	if err := service.Invalid(sc.Validate()); err != nil {
+		return exit.Code(err)
 	}
 
 	x, err := runExplain(sc, cc, lc, traceNo, asOf, lang)
 	if err != nil {
-		return service.ExitCode("settlemon explain", err)
+		return exit.Code(err)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(x); err != nil {
-			fmt.Fprintln(os.Stderr, "settlemon explain:", err)
-			return 1
+			return exit.Print(err)
 		}
 	} else {
 		x.WriteText(os.Stdout)
@@ -131,7 +129,7 @@ func parseWithArg(f *service.Flags, args []string) (string, error) {
 	case 1:
 		return pos[0], nil
 	case 0:
-		return "", errors.New("missing the trace number")
+		return "", text.Errorf("error.explain.no_trace")
 	}
-	return "", fmt.Errorf("want one trace number, got %d: %s", len(pos), strings.Join(pos, " "))
+	return "", text.Errorf("error.explain.traces", strconv.Itoa(len(pos)), strings.Join(pos, " "))
 }

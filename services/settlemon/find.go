@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,11 +14,13 @@ import (
 	"settlemon/pkg/fact"
 	"settlemon/pkg/service"
 	"settlemon/pkg/store"
+	"settlemon/pkg/text"
 )
 
 // findCommand is `settlemon find`: the traces of a sale the merchant
 // describes, without its trace number; it returns the exit status.
 func findCommand(args []string) int {
+	exit := service.NewExit("settlemon find", args)
 	f := service.NewFlags("settlemon find", `settlemon find --merchant <id> --day <YYYY-MM-DD> --amount <yuan> [--terminal <id>] [--last4 <dddd>]
 — which trace is the sale the merchant is calling about?
 
@@ -43,47 +47,49 @@ Exit status: 0 at least one trace found, 1 none (or an error), 2 bad usage.`)
 	asJSON := f.Bool("json", false, "print JSON (the console API's shape) instead of text")
 	f.SetDefault("clickhouse-connect-wait", service.InteractiveConnectWait)
 	if err := f.Parse(args); err != nil {
-		return service.ExitCode("settlemon find", service.Usage(err))
+		return exit.Code(service.Usage(err))
 	}
 	if f.NArg() > 0 {
-		return service.ExitCode("settlemon find", service.Usagef("unexpected argument %q: every value is a flag", f.Arg(0)))
+		return exit.Code(service.Errorf("error.find.argument", strconv.Quote(f.Arg(0))))
 	}
 	if *limit < 1 || *limit > 1000 {
-		return service.ExitCode("settlemon find", service.Usagef("--limit %d: want 1 to 1000", *limit))
+		return exit.Code(service.Errorf("error.range", "--limit", strconv.Itoa(*limit), "1", "1000"))
+	}
+	if err := service.Invalid(sc.Validate()); err != nil {
+		return exit.Code(err)
 	}
 	log, err := lc.Logger()
 	if err != nil {
-		return service.ExitCode("settlemon find", service.Usage(err))
+		return exit.Code(service.Usage(err))
 	}
 	sched, err := cc.Load(log)
 	if err != nil {
-		return service.ExitCode("settlemon find", err)
+		return exit.Code(err)
 	}
 	loc := sched.Calendar().Location()
 	q, err := store.ParseTraceQuery(*merchant, *day, *amount, *terminal, *last4, loc)
 	if err != nil {
-		return service.ExitCode("settlemon find", service.Usagef("--%w", err))
+		return exit.Code(service.Usage(flagNamed(err)))
 	}
 	q.Limit = *limit
 	ctx, stop := service.SignalContext(context.Background())
 	defer stop()
 	st, err := store.New(ctx, *sc, log)
 	if err != nil {
-		return service.ExitCode("settlemon find", service.StoreError(err))
+		return exit.Code(service.StoreError(err))
 	}
 	defer st.Close()
 	started := time.Now()
 	found, err := st.FindTraces(ctx, q)
 	if err != nil {
-		return service.ExitCode("settlemon find", err)
+		return exit.Code(err)
 	}
 	took := time.Since(started)
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(found); err != nil {
-			fmt.Fprintln(os.Stderr, "settlemon find:", err)
-			return 1
+			return exit.Print(err)
 		}
 	} else {
 		writeFound(q, found, loc, took)
@@ -132,4 +138,16 @@ func local(ms int64, loc *time.Location) string {
 		return "–"
 	}
 	return time.UnixMilli(ms).In(loc).Format("2006-01-02 15:04")
+}
+
+// flagNamed names the flag in an error of store.ParseTraceQuery, whose first
+// argument is the parameter: "--amount" for "amount".
+func flagNamed(err error) error {
+	var te *text.Error
+	if !errors.As(err, &te) || len(te.Args) == 0 {
+		return err
+	}
+	named := *te
+	named.Args = append([]string{"--" + te.Args[0]}, te.Args[1:]...)
+	return &named
 }

@@ -9,8 +9,10 @@ package main
 import (
 	"fmt"
 	"os"
+	"strconv"
 
 	"settlemon/pkg/service"
+	"settlemon/pkg/text"
 )
 
 const usage = `settlemon — real-time settlement monitor for card acquirers: the operations tool
@@ -35,13 +37,15 @@ var devCommands = map[string]bool{"run": true, "score": true, "bench": true, "br
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
+	migrateExit := service.NewExit("settlemon migrate", args)
+	p := text.NewPrinter(migrateExit.Lang, nil)
 	if len(args) == 0 {
 		fmt.Fprintln(os.Stderr, usage)
 		return service.ExitUsage
 	}
 	switch args[0] {
 	case "migrate":
-		return service.ExitCode("settlemon migrate", migrate(args[1:]))
+		return migrateExit.Code(migrate(args[1:]))
 	case "explain":
 		return explainCommand(args[1:])
 	case "find":
@@ -53,9 +57,11 @@ func run(args []string) int {
 		return 0
 	}
 	if devCommands[args[0]] {
-		fmt.Fprintf(os.Stderr, "settlemon: %q is a development command: run \"settlemon-dev %s\" (go build -o bin/ ./services/dev/settlemon-dev)\n", args[0], args[0])
+		fmt.Fprintln(os.Stderr, "settlemon: "+p.S("error.dev_command", strconv.Quote(args[0]), strconv.Quote("settlemon-dev "+args[0]),
+			"go build -o bin/ ./services/dev/settlemon-dev"))
 		return service.ExitUsage
 	}
-	fmt.Fprintf(os.Stderr, "settlemon: unknown command %q\nrun \"settlemon --help\" for the commands\n", args[0])
+	fmt.Fprintln(os.Stderr, "settlemon: "+p.S("error.unknown_command", strconv.Quote(args[0])))
+	fmt.Fprintln(os.Stderr, p.S("error.see_commands", strconv.Quote("settlemon --help")))
 	return service.ExitUsage
 }

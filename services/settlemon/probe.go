@@ -8,10 +8,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
+	"strconv"
 	"time"
 
 	"settlemon/pkg/service"
+	"settlemon/pkg/text"
 )
 
 const probeUsage = `settlemon probe <url> [--timeout 5s] — GET a URL; exit 0 on a 2xx answer.
@@ -19,14 +20,17 @@ const probeUsage = `settlemon probe <url> [--timeout 5s] — GET a URL; exit 0 o
 For container health checks in an image without curl or wget, e.g.
   settlemon probe http://127.0.0.1:9101/readyz
 
-It reads no SETTLEMON_* variable (it runs inside the service's environment).
+It reads no SETTLEMON_* variable but SETTLEMON_LANG, the language of its
+errors (it runs inside the service's environment).
 Exit status: 0 the answer was 2xx, 1 any other answer or no answer, 2 bad usage.`
 
 // probeCommand is `settlemon probe <url>`; it returns the exit status.
 func probeCommand(args []string) int {
+	exit := service.NewExit("settlemon probe", args)
 	f := flag.NewFlagSet("settlemon probe", flag.ContinueOnError)
 	f.SetOutput(io.Discard)
 	timeout := f.Duration("timeout", 5*time.Second, "give up after this long")
+	f.String(service.LangFlag, string(text.English), "language of the errors: en or zh-CN")
 	// The URL may come before or after the flags.
 	var target string
 	if len(args) > 0 && !isFlag(args[0]) {
@@ -37,26 +41,25 @@ func probeCommand(args []string) int {
 			fmt.Println(probeUsage)
 			return 0
 		}
-		return service.ExitCode("settlemon probe", service.Usage(err))
+		return exit.Code(service.FlagError(f, err))
 	}
 	if target == "" && f.NArg() > 0 {
 		target = f.Arg(0)
 	} else if f.NArg() > 0 {
-		return service.ExitCode("settlemon probe", service.Usagef("unexpected argument %q", f.Arg(0)))
+		return exit.Code(service.Errorf("error.unexpected_argument", strconv.Quote(f.Arg(0))))
 	}
 	if f.NArg() > 1 {
-		return service.ExitCode("settlemon probe", service.Usagef("unexpected argument %q", f.Arg(1)))
+		return exit.Code(service.Errorf("error.unexpected_argument", strconv.Quote(f.Arg(1))))
 	}
 	u, err := url.Parse(target)
 	if target == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return service.ExitCode("settlemon probe", service.Usagef("want an http(s) URL, got %q", target))
+		return exit.Code(service.Errorf("error.probe.url", strconv.Quote(target)))
 	}
 	if *timeout <= 0 {
-		return service.ExitCode("settlemon probe", service.Usagef("--timeout %v: must be positive", *timeout))
+		return exit.Code(service.Errorf("error.positive", "--timeout", timeout.String()))
 	}
 	if err := probe(target, *timeout); err != nil {
-		fmt.Fprintln(os.Stderr, "settlemon probe:", err)
-		return 1
+		return exit.Print(err)
 	}
 	return 0
 }
@@ -75,12 +78,12 @@ func probe(target string, timeout time.Duration) error {
 	client := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: timeout}
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return text.Wrap(err, "error.probe.no_answer")
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("GET %s: %s: %s", target, resp.Status, body)
+		return text.Wrap(fmt.Errorf("%s: %s", resp.Status, body), "error.probe.status", "GET "+target)
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
+	exit := service.NewExit("simulator", args)
 	f := service.NewFlags("simulator", `simulator — realistic acquirer traffic for N simulated days, produced fast.
 
 Publishes merchant profiles, authorizations with a daily curve, nightly
@@ -37,29 +38,29 @@ payout-feed outage (all rates are flags). Equal seeds give identical traffic. Th
 	createTopics := f.Bool("create-topics", true, "create the source topics if missing")
 	f.CheckConfigFlag()
 	if err := f.Parse(args); err != nil {
-		return service.ExitCode("simulator", err)
+		return exit.Code(err)
 	}
 	log, err := lc.Logger()
 	if err != nil {
-		return service.ExitCode("simulator", service.Usage(err))
+		return exit.Code(service.Usage(err))
 	}
 	if err := applySim(); err != nil {
-		return service.ExitCode("simulator", err)
+		return exit.Code(err)
 	}
 	cfg.Schedule = cc.Schedule
 	if err := service.Invalid(k.Validate(), cfg.Validate()); err != nil {
-		return service.ExitCode("simulator", err)
+		return exit.Code(err)
 	}
 	sched, err := cc.Load(log, service.Years(cfg.Start.At(time.UTC, 0), cfg.Start.AddDays(cfg.Days+service.DeadlineHorizonDays).At(time.UTC, 0))...)
 	if err != nil {
-		return service.ExitCode("simulator", err)
+		return exit.Code(err)
 	}
 	sim, err := simulator.New(cfg, sched.Calendar())
 	if err != nil {
-		return service.ExitCode("simulator", err)
+		return exit.Code(err)
 	}
 	if f.CheckOnly() {
-		return service.ExitCode("simulator", f.ConfigOK("simulator"))
+		return exit.Code(f.ConfigOK("simulator"))
 	}
 	ctx, stop := service.SignalContext(context.Background())
 	defer stop()
@@ -69,13 +70,13 @@ payout-feed outage (all rates are flags). Equal seeds give identical traffic. Th
 			{Name: t.Authorizations, Partitions: cfg.Partitions}, {Name: t.Clearing, Partitions: cfg.Partitions},
 			{Name: t.Payouts, Partitions: cfg.Partitions}, {Name: t.Merchants, Partitions: cfg.Partitions, Compacted: true}})
 		if err != nil {
-			return service.ExitCode("simulator", err)
+			return exit.Code(err)
 		}
 	}
 	var truth *os.File
 	if truthFile != "" {
 		if truth, err = os.Create(truthFile); err != nil {
-			return service.ExitCode("simulator", err)
+			return exit.Code(err)
 		}
 		defer truth.Close()
 	}
@@ -97,7 +98,7 @@ payout-feed outage (all rates are flags). Equal seeds give identical traffic. Th
 		return pub.Publish(ctx, out)
 	}, truth)
 	if err != nil {
-		return service.ExitCode("simulator", err)
+		return exit.Code(err)
 	}
 	log.Info("simulation published", "messages", published, "traces", stats.Traces, "approved", stats.Approved,
 		"declined", stats.Declined, "injected", stats.Injected, "truth_file", truthFile)

@@ -523,7 +523,7 @@
   async function loadIncidentTraces(key) {
     const row = document.getElementById(incidentRowId(key));
     if (!row) return;
-    const res = await api('/api/v1/incidents/traces?limit=200&key=' + encodeURIComponent(key));
+    const res = await api('/api/v1/incidents/traces?limit=200&lang=' + encodeURIComponent(LANG) + '&key=' + encodeURIComponent(key));
     const list = el('table', { class: 'inner' },
       el('thead', {}, el('tr', {}, el('th', {}, t('page.col.when')), el('th', {}, t('page.col.trace_batch')), el('th', {}, t('page.col.merchant')),
         el('th', {}, t('page.col.kind')), el('th', { class: 'num' }, t('page.col.amount')), el('th', {}, t('page.col.details')), el('th', {}, t('page.col.status')))),
@@ -776,7 +776,7 @@
       api('/api/v1/overview').then(renderOverview),
       loadIncidents(),
       api('/api/v1/lag/hourly').then(renderLag),
-      api('/api/v1/alerts').then(renderAlerts),
+      api('/api/v1/alerts?lang=' + encodeURIComponent(LANG)).then(renderAlerts),
       loadAnomalies(),
       api('/api/v1/batches?limit=60').then(renderBatches),
       api('/api/v1/sources').then(renderSources),

@@ -64,5 +64,5 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, service.Message(command, err))
 		return 4
 	}
-	return service.ExitCode(command, err)
+	return service.NewExit(command, args).Code(err)
 }

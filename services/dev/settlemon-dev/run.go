@@ -15,7 +15,6 @@ import (
 	"settlemon/pkg/service"
 	"settlemon/pkg/simulator/simflags"
 	"settlemon/pkg/store"
-	"settlemon/pkg/text"
 )
 
 var errUnbalanced = errors.New("the reconciliation does not balance: some source messages have no recorded fate")
@@ -47,7 +46,7 @@ status 3 means the reconciliation did not balance.`)
 	f.StringVar(&reader.user, "console-clickhouse-user", reader.user, "the ClickHouse user --serve-console reads as: a read-only one, not the writer of --clickhouse-user")
 	f.SecretVar(&reader.password, "console-clickhouse-password", "password of --console-clickhouse-user; empty for the user "+service.AnalystUser+
 		" means its local default")
-	langFlag := f.String("lang", string(text.English), "language of the report's sentences and headings: en or zh-CN")
+	f.SetLangUsage("language of the errors and of the report's sentences and headings: en or zh-CN")
 	applySim := simflags.Register(f, &cfg.Simulator)
 	sim := &cfg.Simulator
 	f.SetDefault("clickhouse-connect-wait", service.InteractiveConnectWait)
@@ -61,10 +60,7 @@ status 3 means the reconciliation did not balance.`)
 	if err := applySim(); err != nil {
 		return err
 	}
-	lang, err := text.ParseLang(*langFlag)
-	if err != nil {
-		return service.Usagef("--lang: %w", err)
-	}
+	lang := f.Lang()
 	sim.Schedule = cc.Schedule
 	cfg.Store = *sc
 	cfg.FreshDatabase = !*keep

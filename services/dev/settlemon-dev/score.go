@@ -17,6 +17,7 @@ const exitBelowMin = 4
 
 // scoreCommand is `settlemon-dev score`; it returns the exit status.
 func scoreCommand(args []string) int {
+	exit := service.NewExit("settlemon-dev score", args)
 	f := service.NewFlags("settlemon-dev score", `settlemon-dev score — how well did the pipeline detect what the simulator injected?
 
 Reads the simulator's ground truth (the JSON-lines file "settlemon-dev run" writes)
@@ -40,17 +41,17 @@ recall >= --min and no overdue was raised during the outage; 4 otherwise;
 	f.SetDefault("clickhouse-connect-wait", service.InteractiveConnectWait)
 	f.AllowArgs()
 	if err := f.Parse(args); err != nil {
-		return service.ExitCode("settlemon-dev score", err)
+		return exit.Code(err)
 	}
 	if f.NArg() > 0 {
-		return service.ExitCode("settlemon-dev score", service.Usagef("unexpected argument %q (the truth file is --truth)", f.Arg(0)))
+		return exit.Code(service.Usagef("unexpected argument %q (the truth file is --truth)", f.Arg(0)))
 	}
 	if *minScore < 0 || *minScore > 1 {
-		return service.ExitCode("settlemon-dev score", service.Usagef("--min %v: want a value in [0, 1]", *minScore))
+		return exit.Code(service.Usagef("--min %v: want a value in [0, 1]", *minScore))
 	}
 	res, err := runScore(sc, lc, *truthFile)
 	if err != nil {
-		return service.ExitCode("settlemon-dev score", err)
+		return exit.Code(err)
 	}
 	res.WriteText(os.Stdout)
 	if !res.Pass(*minScore) {

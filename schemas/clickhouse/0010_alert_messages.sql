@@ -1,0 +1,11 @@
+-- 0010_alert_messages: an alert's annotations as catalogue messages, free of
+-- any language (issue 15): a JSON object of annotation name to {"key": the
+-- message id, "args": its arguments — identifiers, amounts in fen, durations
+-- and instants in ms, kinds, nested messages}, so that the console shows an
+-- alert in its reader's language. `annotations` keeps the text rendered in
+-- the alerter's --lang, which is what Alertmanager received; rows written
+-- before this migration have no messages and read as their annotations.
+--
+-- ADD COLUMN IF NOT EXISTS is a syntax error on ClickHouse 18.16: the migrator
+-- treats "column already exists" (code 44) on an ADD COLUMN as done.
+ALTER TABLE alerts ADD COLUMN annotation_messages String DEFAULT '';
