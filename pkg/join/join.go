@@ -383,9 +383,9 @@ type Partition struct {
 	lags      []fact.Lag
 	anomalies []fact.Anomaly
 	batchRows []fact.Batch
-	strs      arena        // the strings of facts: trace numbers, anomaly ids, details, incident keys
-	scratch   []byte       // where a string is built before it goes into strs
-	details   text.Details // renders anomalies' details
+	strs      arena                // the strings of facts: trace numbers, anomaly ids, details, incident keys
+	scratch   []byte               // where a string is built before it goes into strs
+	details   text.DetailsRenderer // renders anomalies' details
 	stats     Stats
 }
 

@@ -239,7 +239,7 @@ func TestAlertMessagesRoundTrip(t *testing.T) {
 
 // TestAnomalyArgsStored: an anomaly's Args come back from the store, so a
 // reader renders its details in full in either language from them; a row
-// stored without them (written before 0010) reads as its stored sentence in
+// stored without them (written before 0011) reads as its stored sentence in
 // English and briefly in Chinese.
 func TestAnomalyArgsStored(t *testing.T) {
 	ctx := testCtx(t)
@@ -257,7 +257,7 @@ func TestAnomalyArgsStored(t *testing.T) {
 	for _, a := range []*fact.Anomaly{&overdue, &stalled, &old} {
 		a.Details = text.AnomalyDetails(*a, loc)
 	}
-	old.Args = fact.Args{} // as the rows before 0010: the sentence only
+	old.Args = fact.Args{} // as the rows before 0011: the sentence only
 	if err := s.InsertAnomalies(ctx, []fact.Anomaly{overdue, stalled, old}); err != nil {
 		t.Fatal(err)
 	}

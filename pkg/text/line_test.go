@@ -94,13 +94,13 @@ func detailsCases() []fact.Anomaly {
 // AnomalyDetails renders, and that it allocates nothing once warm.
 func TestDetailsAsAnomalyDetails(t *testing.T) {
 	cases := detailsCases()
-	var d Details
+	var d DetailsRenderer
 	var buf []byte
 	for _, loc := range []*time.Location{shanghai, time.UTC} {
 		for _, a := range cases {
 			buf = d.Append(buf[:0], &a, loc)
 			if want := AnomalyDetails(a, loc); string(buf) != want {
-				t.Errorf("%s/%s/%s: Details.Append =\n  %q\nwant\n  %q", a.Kind, a.Reason, a.Status, buf, want)
+				t.Errorf("%s/%s/%s: DetailsRenderer.Append =\n  %q\nwant\n  %q", a.Kind, a.Reason, a.Status, buf, want)
 			}
 		}
 	}
@@ -110,6 +110,6 @@ func TestDetailsAsAnomalyDetails(t *testing.T) {
 		}
 	})
 	if allocs != 0 {
-		t.Errorf("Details.Append allocates %.1f times per %d anomalies, want 0", allocs, len(cases))
+		t.Errorf("DetailsRenderer.Append allocates %.1f times per %d anomalies, want 0", allocs, len(cases))
 	}
 }

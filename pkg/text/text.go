@@ -34,16 +34,16 @@ func (p *Printer) AnomalyDetails(a fact.Anomaly) string {
 	return string(l.result())
 }
 
-// Details renders the English Details sentences of anomalies, as
+// DetailsRenderer renders the English Details sentences of anomalies, as
 // AnomalyDetails does, into buffers it reuses: once they have grown it
 // allocates nothing. It is for one goroutine.
-type Details struct {
+type DetailsRenderer struct {
 	p Printer
 	l line
 }
 
 // Append appends the Details sentence of a, with its times in loc, to dst.
-func (d *Details) Append(dst []byte, a *fact.Anomaly, loc *time.Location) []byte {
+func (d *DetailsRenderer) Append(dst []byte, a *fact.Anomaly, loc *time.Location) []byte {
 	if d.p.tmpls == nil {
 		d.p = *NewPrinter(English, loc)
 	}
