@@ -29,6 +29,7 @@ import (
 	"settlemon/pkg/kafkaio"
 	"settlemon/pkg/pan"
 	"settlemon/pkg/store"
+	"settlemon/pkg/text"
 )
 
 // Config is one ingest consumer. Start from DefaultConfig().ForSource(s):
@@ -101,13 +102,13 @@ func (c Config) ForSource(s event.Source) Config {
 // Validate reports a setting that cannot work.
 func (c Config) Validate() error {
 	if c.Source >= event.NumSources {
-		return fmt.Errorf("ingest: unknown source %d", c.Source)
+		return text.Errorf("error.ingest.source", strconv.Itoa(int(c.Source)))
 	}
 	if c.Topic == "" || c.Group == "" || c.OutTopic == "" || c.DLQTopic == "" || c.ProfilesTopic == "" {
-		return errors.New("ingest: topic, group, out topic, DLQ topic and profiles topic must be set")
+		return text.Errorf("error.ingest.topics")
 	}
 	if c.MaxBatch <= 0 || c.MaxWait <= 0 || c.HealthInterval <= 0 || c.RetryMaxElapsed <= 0 {
-		return errors.New("ingest: max batch, max wait, health interval and retry max elapsed must be positive")
+		return text.Errorf("error.ingest.positive")
 	}
 	return nil
 }

@@ -18,7 +18,7 @@ package join
 
 import (
 	"errors"
-	"fmt"
+	"strconv"
 	"time"
 	"unsafe"
 
@@ -73,25 +73,25 @@ func DefaultConfig() Config {
 // Validate reports a setting that cannot work.
 func (c Config) Validate() error {
 	if c.Grace <= 0 {
-		return errors.New("join: grace must be positive")
+		return text.Errorf("error.join.grace")
 	}
 	if c.Horizon < 10*24*time.Hour {
-		return fmt.Errorf("join: horizon %s is shorter than 10 days: T+1 across the National Day week would be purged before it is due", c.Horizon)
+		return text.Errorf("error.join.horizon", c.Horizon.String())
 	}
 	if c.HoldSLA <= 0 {
-		return errors.New("join: hold SLA must be positive")
+		return text.Errorf("error.join.hold_sla")
 	}
 	if c.TombstoneTTL < 0 {
-		return errors.New("join: tombstone TTL must not be negative")
+		return text.Errorf("error.join.tombstone_ttl")
 	}
 	if c.BatchStallTimeout <= 0 {
-		return errors.New("join: batch stall timeout must be positive")
+		return text.Errorf("error.join.stall_timeout")
 	}
 	if c.AllowedLateness < 0 {
-		return errors.New("join: allowed lateness must not be negative")
+		return text.Errorf("error.join.lateness")
 	}
 	if c.FeeTolerancePPM < 0 || c.FeeTolerancePPM > ppmScale {
-		return fmt.Errorf("join: fee tolerance %d ppm is outside 0..1000000 (0%%..100%% of the amount)", c.FeeTolerancePPM)
+		return text.Errorf("error.join.fee_tolerance", strconv.FormatInt(int64(c.FeeTolerancePPM), 10))
 	}
 	return nil
 }

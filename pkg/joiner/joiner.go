@@ -130,19 +130,19 @@ func (c Config) Validate() error {
 		return text.Errorf("error.joiner.clock", strconv.Quote(string(c.Clock)), "live", "replay")
 	}
 	if c.Topic == "" || c.Group == "" || c.MerchantsTopic == "" || c.MerchantsSource == "" || c.MerchantsGroup == "" {
-		return errors.New("joiner: topic, group, merchants topic, merchants source and merchants group must be set")
+		return text.Errorf("error.joiner.topics")
 	}
 	if c.FlushRows <= 0 || c.FlushInterval <= 0 || c.FetchBatch <= 0 || c.HealthInterval <= 0 || c.StallThreshold <= 0 {
-		return errors.New("joiner: flush rows, flush interval, fetch batch, health interval and stall threshold must be positive")
+		return text.Errorf("error.joiner.positive")
 	}
 	if c.SessionTimeout < time.Second {
 		return text.Errorf("error.joiner.session_timeout", c.SessionTimeout.String())
 	}
 	if c.CheckpointRecords > 0 && c.CheckpointInterval <= 0 {
-		return errors.New("joiner: checkpoint interval must be positive when checkpoints are on")
+		return text.Errorf("error.joiner.checkpoint_interval")
 	}
 	if c.BankCodesFile != "" && c.Join.BankCodes != nil {
-		return errors.New("joiner: both a bank codes file and a loaded catalogue are set")
+		return text.Errorf("error.joiner.bank_codes")
 	}
 	return c.Join.Validate()
 }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"settlemon/pkg/kafkaio"
 	"settlemon/pkg/lifecycle"
 	"settlemon/pkg/store"
+	"settlemon/pkg/text"
 )
 
 // Topics are the pipeline's topics.
@@ -85,15 +87,15 @@ func DefaultConfig() Config {
 // Validate reports a topology or a component setting that cannot work.
 func (c Config) Validate() error {
 	if c.Partitions <= 0 {
-		return errors.New("pipeline: partitions must be positive")
+		return text.Errorf("error.pipeline.partitions")
 	}
 	seen := map[string]string{}
 	for _, t := range c.TopicSpecs() {
 		if t.Name == "" {
-			return errors.New("pipeline: every topic must be named")
+			return text.Errorf("error.pipeline.topic_name")
 		}
 		if seen[t.Name] != "" {
-			return fmt.Errorf("pipeline: topic %q is named twice", t.Name)
+			return text.Errorf("error.pipeline.topic_twice", strconv.Quote(t.Name))
 		}
 		seen[t.Name] = t.Name
 	}

@@ -4,9 +4,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"settlemon/pkg/event"
+	"settlemon/pkg/ingest"
 	"settlemon/pkg/joiner"
+	"settlemon/pkg/text"
 )
 
 func TestDefaultConfig(t *testing.T) {
@@ -94,5 +97,39 @@ func TestArgs(t *testing.T) {
 	ja := strings.Join(c.JoinerArgs(), " ")
 	if ja != "--events-topic ev --group jg --clock replay --merchants-topic settle.merchants --merchants-source acq.merchants --merchants-group settlemon-ingest-merchants" {
 		t.Errorf("JoinerArgs = %s", ja)
+	}
+}
+
+// TestConfigErrorsInEitherLanguage: the configuration checks of the stages
+// the pipeline wires are catalogue messages, so an operator reads them in
+// the language asked for.
+func TestConfigErrorsInEitherLanguage(t *testing.T) {
+	ingestCfg := ingest.DefaultConfig().ForSource(event.Payouts)
+	ingestCfg.MaxBatch = 0
+	joinerCfg := joiner.DefaultConfig()
+	joinerCfg.Join.Horizon = 24 * time.Hour
+	pipelineCfg := DefaultConfig()
+	pipelineCfg.Partitions = 0
+	tests := []struct {
+		name   string
+		err    error
+		en, zh string
+	}{
+		{"ingest", ingestCfg.Validate(), "ingest: max batch, max wait", "ingest：每批最大条数"},
+		{"join", joinerCfg.Validate(), "join: horizon 24h0m0s is shorter than 10 days", "join：保留期 24h0m0s 短于 10 天"},
+		{"pipeline", pipelineCfg.Validate(), "pipeline: partitions must be positive", "pipeline：分区数必须为正数"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.err == nil {
+				t.Fatal("the configuration was accepted")
+			}
+			if got := text.NewPrinter(text.English, nil).Error(tc.err); !strings.Contains(got, tc.en) {
+				t.Errorf("English %q, want it to contain %q", got, tc.en)
+			}
+			if got := text.NewPrinter(text.Chinese, nil).Error(tc.err); !strings.Contains(got, tc.zh) {
+				t.Errorf("Chinese %q, want it to contain %q", got, tc.zh)
+			}
+		})
 	}
 }
