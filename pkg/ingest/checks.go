@@ -21,9 +21,9 @@ const (
 	// work per row falls steeply with the insert's size: every insert is a
 	// new part per table and month, with a fixed cost per column, and the
 	// merges that follow rewrite each row again (see README, Performance).
-	// The cost is memory, about 500 bytes per gathered row, and what a
+	// The cost is memory, about 1 KB per gathered row in the heap, and what a
 	// crash re-reads.
-	DefaultArchiveRows   = 200_000
+	DefaultArchiveRows   = 100_000
 	DefaultArchiveWait   = 5 * time.Second
 	DefaultMaxFutureSkew = 24 * time.Hour
 	DefaultEventIDMemory = 1_000_000
