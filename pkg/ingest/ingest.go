@@ -56,9 +56,9 @@ type Config struct {
 	// ArchiveRows and ArchiveWait bound what batches gather for ClickHouse
 	// before it is written, one insert per table, and their offsets
 	// committed: at most ArchiveRows rows (a batch that reaches it is
-	// written with it), for at most ArchiveWait after the first of them was
-	// read. A revocation of partitions, or the end of Run, writes them at
-	// once.
+	// written with it), for at most ArchiveWait after the first batch among
+	// them went to Kafka. A revocation of partitions, or the end of Run,
+	// writes them at once.
 	ArchiveRows int
 	ArchiveWait time.Duration
 
