@@ -177,13 +177,16 @@ type Pipeline struct {
 	Phase
 	Records   uint64 // settle.events records the joiner read (events, batch copies, watermarks)
 	Forwarded uint64 // events ingest wrote to settle.events
-	Batches   uint64 // ingest batches (each written, archived and committed before the next)
-	Commits   uint64 // joiner commits (each after its facts were inserted)
-	LagFacts  uint64
-	Anomalies uint64
-	BatchRows uint64
-	Startup   time.Duration // from starting the components to the first read
-	PeakRSS   PeakRSS
+	Batches   uint64 // ingest batches (each one Kafka write)
+	// ArchiveInserts counts ingest's writes of what its batches gathered
+	// for ClickHouse (one insert per table, then a commit).
+	ArchiveInserts uint64
+	Commits        uint64 // joiner commits (each after its facts were inserted)
+	LagFacts       uint64
+	Anomalies      uint64
+	BatchRows      uint64
+	Startup        time.Duration // from starting the components to the first read
+	PeakRSS        PeakRSS
 }
 
 // Facts is the number of fact rows written.
@@ -515,7 +518,7 @@ func runPipeline(ctx context.Context, cfg Config, deps Deps, k kafkaio.Config, s
 	res.Startup = w.firstRead.Sub(started)
 	res.Records, res.LagFacts, res.Anomalies, res.BatchRows = s.Joiner.Records, s.Joiner.LagFacts, s.Joiner.Anomalies, s.Joiner.BatchRows
 	res.Commits = s.Joiner.Commits
-	res.Forwarded, res.Batches = s.Ingest.Forwarded, s.Ingest.Batches
+	res.Forwarded, res.Batches, res.ArchiveInserts = s.Ingest.Forwarded, s.Ingest.Batches, s.Ingest.ArchiveInserts
 	stopProfile()
 	res.PeakRSS = m.peakRSS()
 	p.Close()

@@ -205,8 +205,9 @@ func (r *Result) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "%s: %s events forwarded by ingest, %s records read by the joiner (batch copies and watermarks included); start-up before the first read %s\n",
 		event.EventsTopic, group(int64(p.Forwarded)), group(int64(p.Records)), p.Startup.Round(time.Millisecond))
 	if p.Batches > 0 {
-		fmt.Fprintf(w, "ingest: %s batches of %.0f messages on average (one Kafka write, one raw-archive insert and one commit each); joiner: %s commits\n",
-			group(int64(p.Batches)), float64(p.Messages)/float64(p.Batches), group(int64(p.Commits)))
+		fmt.Fprintf(w, "ingest: %s batches of %.0f messages on average (one Kafka write each), %s archive inserts of %.0f (one insert per table and one commit each); joiner: %s commits\n",
+			group(int64(p.Batches)), float64(p.Messages)/float64(p.Batches),
+			group(int64(p.ArchiveInserts)), float64(p.Messages)/float64(max(p.ArchiveInserts, 1)), group(int64(p.Commits)))
 	}
 	if l := r.Live; l != nil {
 		fmt.Fprintf(w, "live phase: T0 window %s, heartbeats every %s on every source partition (standing for continuous traffic), ClickHouse polled every %s (the resolution)\n",

@@ -12,14 +12,19 @@ import (
 
 // Defaults of the checks ingest adds to event.Decode.
 const (
-	// DefaultMaxBatch is the messages per durable batch: one Kafka write,
-	// one archive insert and one commit each. ClickHouse's work per row falls
-	// steeply with the insert's size, mostly in the merges that follow it:
-	// in `settlemon-dev bench` 20,000-message batches made it merge 2.0 rows per
-	// row inserted (30 s of merging), 50,000 1.4 (15 s), 100,000 1.2 (11 s).
-	// The cost is memory: at most two batches in hand, about 1 KB per
-	// message each. A partial batch never waits longer than MaxWait.
-	DefaultMaxBatch      = 50_000
+	// DefaultMaxBatch is the messages per batch: one Kafka write. The
+	// cost is memory: at most two batches in hand, about 1 KB per message
+	// each. A partial batch never waits longer than MaxWait.
+	DefaultMaxBatch = 50_000
+	// DefaultArchiveRows and DefaultArchiveWait bound what batches gather
+	// for ClickHouse before one insert per table and a commit. ClickHouse's
+	// work per row falls steeply with the insert's size: every insert is a
+	// new part per table and month, with a fixed cost per column, and the
+	// merges that follow rewrite each row again (see README, Performance).
+	// The cost is memory, about 1 KB per gathered row in the heap, and what a
+	// crash re-reads.
+	DefaultArchiveRows   = 100_000
+	DefaultArchiveWait   = 5 * time.Second
 	DefaultMaxFutureSkew = 24 * time.Hour
 	DefaultEventIDMemory = 1_000_000
 )

@@ -21,9 +21,10 @@ import (
 // hands out its messages in arrival order and CommitMessages commits them
 // with the generation that delivered them.
 //
-// On revocation (a rebalance or Close) each partition waits, up to
-// drainWait, until the messages it handed out are committed, so that the
-// batches in hand finish in the generation that read them; messages still
+// On revocation (a rebalance or Close) each partition asks for the commit
+// of the messages it handed out (drainRequests) and waits for it, up to
+// drainWait, so that the batches in hand finish in the generation that read
+// them; messages still
 // queued are dropped and read again by the next owner. A commit that still
 // misses its generation is skipped with a warning: the next owner re-reads
 // from the last commit, and every reader of the pipeline's topics drops the
@@ -38,6 +39,7 @@ type groupReader struct {
 
 	owned  *kafkaio.Ownership
 	queue  chan delivery
+	drain  chan struct{} // a revoked partition waits for a commit
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -77,7 +79,7 @@ func newGroupReader(cgc kafka.ConsumerGroupConfig, rc kafka.ReaderConfig, owned 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &groupReader{topic: rc.Topic, cg: cg, rc: rc, owned: owned, log: log, onRevoke: onRevoke, cancel: cancel, done: make(chan struct{}),
-		queue: make(chan delivery, max(rc.QueueCapacity, 1)), handers: map[int]*claim{}}
+		queue: make(chan delivery, max(rc.QueueCapacity, 1)), drain: make(chan struct{}, 1), handers: map[int]*claim{}}
 	go func() { defer close(g.done); g.run(ctx) }()
 	return g, nil
 }
@@ -154,6 +156,12 @@ func (g *groupReader) readPartition(ctx context.Context, gen *kafka.Generation, 
 		}
 		break
 	}
+	if !c.drained() {
+		select {
+		case g.drain <- struct{}{}:
+		default: // already asked
+		}
+	}
 	deadline := time.Now().Add(drainWait)
 	for !c.drained() && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
@@ -169,6 +177,10 @@ func (c *claim) drained() bool {
 	defer c.mu.Unlock()
 	return c.committed >= c.handed
 }
+
+// drainRequests delivers a value when a revoked partition waits for the
+// commit of messages it handed out: whoever holds them should commit now.
+func (g *groupReader) drainRequests() <-chan struct{} { return g.drain }
 
 // FetchMessage returns the next message of an owned partition.
 func (g *groupReader) FetchMessage(ctx context.Context) (kafka.Message, error) {

@@ -8,6 +8,11 @@
 // go on to the compacted settle.merchants, the joiner's only source of them.
 //
 // Offsets are committed only after everything a batch produced is durable.
+// Kafka writes go out batch by batch; what a batch owes ClickHouse (archive,
+// control and dead-letter rows) is gathered over several batches and written
+// in one insert per table (Config.ArchiveRows, Config.ArchiveWait), so the
+// archive grows by few, large parts, and the offsets of those batches are
+// committed after that insert.
 // Ingest holds no join state and does not interpret events beyond validation.
 package ingest
 
@@ -46,8 +51,17 @@ type Config struct {
 	// the merchants source only.
 	ProfilesTopic string
 
-	MaxBatch int           // messages per durable batch
+	MaxBatch int           // messages per batch: one Kafka write
 	MaxWait  time.Duration // how long a partial batch waits for more
+
+	// ArchiveRows and ArchiveWait bound what batches gather for ClickHouse
+	// before it is written, one insert per table, and their offsets
+	// committed: at most ArchiveRows rows (a batch that reaches it is
+	// written with it), for at most ArchiveWait after the first batch among
+	// them went to Kafka. A revocation of partitions, or the end of Run,
+	// writes them at once.
+	ArchiveRows int
+	ArchiveWait time.Duration
 
 	// HealthInterval is how often the consumer's lag and idle time are
 	// written to source_health.
@@ -75,7 +89,8 @@ type Config struct {
 
 // DefaultConfig returns the defaults of every setting but the source's:
 // the pipeline's events, dead-letter and profiles topics, DefaultMaxBatch
-// messages per batch waiting at most 200ms, health every 5s, stuck after
+// messages per batch waiting at most 200ms, DefaultArchiveRows rows per
+// archive insert gathered for at most DefaultArchiveWait, health every 5s, stuck after
 // 2m, Kafka writes retried for 10m, DefaultMaxFutureSkew and
 // DefaultEventIDMemory (about 44 MiB).
 func DefaultConfig() Config {
@@ -85,6 +100,8 @@ func DefaultConfig() Config {
 		ProfilesTopic:   event.ProfilesTopic,
 		MaxBatch:        DefaultMaxBatch,
 		MaxWait:         200 * time.Millisecond,
+		ArchiveRows:     DefaultArchiveRows,
+		ArchiveWait:     DefaultArchiveWait,
 		HealthInterval:  5 * time.Second,
 		StuckAfter:      2 * time.Minute,
 		RetryMaxElapsed: 10 * time.Minute,
@@ -110,6 +127,9 @@ func (c Config) Validate() error {
 	if c.MaxBatch <= 0 || c.MaxWait <= 0 || c.HealthInterval <= 0 || c.RetryMaxElapsed <= 0 {
 		return text.Errorf("error.ingest.positive")
 	}
+	if c.ArchiveRows <= 0 || c.ArchiveWait <= 0 {
+		return errors.New("ingest: archive rows and archive wait must be positive")
+	}
 	return nil
 }
 
@@ -131,7 +151,10 @@ type Stats struct {
 	Declined     uint64 // declined authorizations: archived, deliberately not joined
 	Control      uint64 // heartbeats: recorded, advance the watermark
 	DeadLettered uint64
-	Batches      uint64
+	Batches      uint64 // batches written to Kafka
+	// ArchiveInserts counts the writes of what batches gathered for
+	// ClickHouse (one insert per table), each followed by a commit.
+	ArchiveInserts uint64
 
 	// Filled from progress (metrics.go).
 	ConsumedBytes     uint64            // key and value bytes consumed
@@ -160,11 +183,11 @@ type Ingest struct {
 	sentWM map[int]int64 // last broadcast
 	pos    positions     // per source partition: where reading stands (position.go)
 
-	consumed, archived, forwarded, declined, control, dead, batches atomic.Uint64
-	lastRead                                                        atomic.Int64 // Unix ms of the last message read
-	idleSince                                                       atomic.Int64 // Unix ms since when the consumer has had nothing to do
-	pending                                                         atomic.Int32 // batches read and not yet committed
-	minWM                                                           atomic.Int64 // lowest partition watermark after the last batch
+	consumed, archived, forwarded, declined, control, dead, batches, flushes atomic.Uint64
+	lastRead                                                                 atomic.Int64 // Unix ms of the last message read
+	idleSince                                                                atomic.Int64 // Unix ms since when the consumer has had nothing to do
+	pending                                                                  atomic.Int32 // batches read and not yet committed
+	minWM                                                                    atomic.Int64 // lowest partition watermark after the last batch
 
 	progress progress       // bytes, dead-letter reasons and partition lag, for Stats (metrics.go)
 	deadLog  *deadLetterLog // dead letters in the log, rate-limited (deadlog.go)
@@ -194,7 +217,8 @@ func New(cfg Config, deps Deps) (*Ingest, error) {
 // Stats returns the counters so far.
 func (in *Ingest) Stats() Stats {
 	s := Stats{Consumed: in.consumed.Load(), Archived: in.archived.Load(), Forwarded: in.forwarded.Load(),
-		Declined: in.declined.Load(), Control: in.control.Load(), DeadLettered: in.dead.Load(), Batches: in.batches.Load()}
+		Declined: in.declined.Load(), Control: in.control.Load(), DeadLettered: in.dead.Load(), Batches: in.batches.Load(),
+		ArchiveInserts: in.flushes.Load()}
 	in.progress.fill(&s)
 	s.Owned = in.owned.Get()
 	return s
@@ -204,10 +228,13 @@ func (in *Ingest) Stats() Stats {
 // A cancelled ctx finishes the batches in hand (writes and commit) first.
 //
 // Two stages overlap: this goroutine fetches and classifies a batch while a
-// writer goroutine makes the previous one durable (Kafka writes and
-// ClickHouse inserts, concurrently) and commits its offsets. Batches are
-// committed in the order they were read, and at most two are in hand, so a
-// crash re-reads at most those two.
+// writer goroutine writes the previous one to Kafka and gathers its rows for
+// ClickHouse; when they are due (Config.ArchiveRows, Config.ArchiveWait) it
+// inserts them, concurrently with the Kafka writes of the batch at hand, and
+// commits the offsets of every batch they came from. Batches are committed
+// in the order they were read, so a crash re-reads at most what was read
+// after the last such insert: ArchiveRows rows or ArchiveWait of input, and
+// the batch in hand.
 func (in *Ingest) Run(ctx context.Context) error {
 	if err := in.open(ctx); err != nil {
 		return err
@@ -239,7 +266,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 		}()
 	}
 	// Unbuffered: a classified batch waits here until the writer has
-	// committed the one before, so at most two are in hand.
+	// written the one before.
 	batches := make(chan *batch)
 	failed := make(chan struct{})
 	written := make(chan error, 1)
@@ -284,17 +311,89 @@ func (in *Ingest) Run(ctx context.Context) error {
 
 var errWriterFailed = errors.New("the batch writer failed")
 
-// writeAll makes each batch durable and commits it, in order, until batches
-// is closed or a write fails for good.
+// writeAll writes each batch to Kafka and, when they are due, the rows the
+// batches gathered to ClickHouse, then commits them, in order, until batches
+// is closed (what is gathered then is written and committed) or a write
+// fails for good.
 func (in *Ingest) writeAll(ctx context.Context, batches <-chan *batch) error {
-	for b := range batches {
-		if err := in.persist(ctx, b); err != nil {
-			return err
-		}
-		in.idleSince.Store(time.Now().UnixMilli())
-		in.pending.Add(-1)
+	g := newGathered()
+	due := time.NewTimer(in.cfg.ArchiveWait)
+	due.Stop()
+	defer due.Stop()
+	var draining <-chan struct{}
+	if in.reader != nil {
+		draining = in.reader.drainRequests()
 	}
-	return nil
+	for {
+		select {
+		case b, ok := <-batches:
+			if !ok {
+				return in.persist(ctx, nil, g, true)
+			}
+			g.add(b, time.Now())
+			flush := g.rows() >= in.cfg.ArchiveRows || time.Since(g.since) >= in.cfg.ArchiveWait
+			if err := in.persist(ctx, b, g, flush); err != nil {
+				return err
+			}
+			if !flush && g.batches == 1 {
+				due.Reset(in.cfg.ArchiveWait)
+			}
+		case <-due.C:
+			if err := in.persist(ctx, nil, g, true); err != nil {
+				return err
+			}
+		case <-draining:
+			// Partitions are being revoked: commit what they handed out
+			// while this generation can.
+			if err := in.persist(ctx, nil, g, true); err != nil {
+				return err
+			}
+		}
+		if g.batches == 0 {
+			due.Stop()
+		}
+	}
+}
+
+// gathered is what the batches written to Kafka since the last archive
+// insert owe ClickHouse, and the offsets they commit once it is durable.
+type gathered struct {
+	raw      []store.RawRow
+	controls []store.ControlRow
+	dead     []store.DeadLetter
+	last     map[int]kafka.Message
+	batches  int32
+	since    time.Time // when the first batch was added
+}
+
+func newGathered() *gathered { return &gathered{last: map[int]kafka.Message{}} }
+
+func (g *gathered) rows() int { return len(g.raw) + len(g.controls) + len(g.dead) }
+
+// add takes b's rows and offsets; b keeps its Kafka messages.
+func (g *gathered) add(b *batch, now time.Time) {
+	if g.batches == 0 {
+		g.since = now
+	}
+	g.batches++
+	g.raw = append(g.raw, b.raw...)
+	g.controls = append(g.controls, b.controls...)
+	g.dead = append(g.dead, b.dead...)
+	for p, m := range b.last {
+		g.last[p] = m
+	}
+	b.raw, b.controls, b.dead = nil, nil, nil
+}
+
+// reset drops what was written, keeping the arrays for the next batches
+// (cleared, so that they hold no message).
+func (g *gathered) reset() {
+	clear(g.raw)
+	clear(g.controls)
+	clear(g.dead)
+	g.raw, g.controls, g.dead = g.raw[:0], g.controls[:0], g.dead[:0]
+	clear(g.last)
+	g.batches = 0
 }
 
 // idleFor is how long the consumer has had nothing to do (0 while a batch
@@ -413,55 +512,70 @@ func (in *Ingest) classifyAll(msgs []kafka.Message) *batch {
 	return b
 }
 
-// persist writes what a batch produced — its events and watermarks to
-// settle.events, dead letters to the DLQ, the archive, control and
-// dead-letter rows to ClickHouse, all at once — and then commits its
-// offsets. The first write that fails for good cancels the others.
-func (in *Ingest) persist(ctx context.Context, b *batch) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if err := in.write(gctx, in.out, b.out, "forwarding to "+in.outTopic()); err != nil {
-			return err
-		}
-		// After the events: on every output partition a watermark
-		// follows the events it covers.
-		return in.broadcastWatermarks(gctx, b.wm)
-	})
-	g.Go(func() error { return in.write(gctx, in.dlq, b.dlq, "writing dead letters to "+in.cfg.DLQTopic) })
-	g.Go(func() error {
-		if err := in.deps.Store.InsertRaw(gctx, in.cfg.Source, b.raw); err != nil {
-			return fmt.Errorf("ingest %s: archiving raw events: %w", in.cfg.Source, err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		if err := in.deps.Store.InsertControl(gctx, b.controls); err != nil {
-			return fmt.Errorf("ingest %s: recording control events: %w", in.cfg.Source, err)
-		}
-		if err := in.deps.Store.InsertDeadLetters(gctx, b.dead); err != nil {
-			return fmt.Errorf("ingest %s: recording dead letters: %w", in.cfg.Source, err)
-		}
-		return nil
-	})
-	if err := g.Wait(); err != nil {
+// persist writes b (nil: none) to Kafka — its events and watermarks to
+// settle.events, dead letters to the DLQ — and, when flush is set, what g
+// gathered (b's rows included) to ClickHouse, one insert per table, all at
+// once; then it commits g's offsets. The first write that fails for good
+// cancels the others.
+func (in *Ingest) persist(ctx context.Context, b *batch, g *gathered, flush bool) error {
+	eg, gctx := errgroup.WithContext(ctx)
+	if b != nil {
+		eg.Go(func() error {
+			if err := in.write(gctx, in.out, b.out, "forwarding to "+in.outTopic()); err != nil {
+				return err
+			}
+			// After the events: on every output partition a watermark
+			// follows the events it covers.
+			return in.broadcastWatermarks(gctx, b.wm)
+		})
+		eg.Go(func() error { return in.write(gctx, in.dlq, b.dlq, "writing dead letters to "+in.cfg.DLQTopic) })
+	}
+	flush = flush && g.batches > 0
+	if flush {
+		eg.Go(func() error {
+			if err := in.deps.Store.InsertRaw(gctx, in.cfg.Source, g.raw); err != nil {
+				return fmt.Errorf("ingest %s: archiving raw events: %w", in.cfg.Source, err)
+			}
+			return nil
+		})
+		eg.Go(func() error {
+			if err := in.deps.Store.InsertControl(gctx, g.controls); err != nil {
+				return fmt.Errorf("ingest %s: recording control events: %w", in.cfg.Source, err)
+			}
+			if err := in.deps.Store.InsertDeadLetters(gctx, g.dead); err != nil {
+				return fmt.Errorf("ingest %s: recording dead letters: %w", in.cfg.Source, err)
+			}
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
 		return err
 	}
-	commits := make([]kafka.Message, 0, len(b.last))
-	for _, m := range b.last {
+	if b != nil {
+		in.batches.Add(1)
+		in.lastRead.Store(time.Now().UnixMilli())
+		lo := int64(-1)
+		for _, at := range b.wm {
+			if lo < 0 || at < lo {
+				lo = at
+			}
+		}
+		in.minWM.Store(lo)
+	}
+	if !flush {
+		return nil
+	}
+	commits := make([]kafka.Message, 0, len(g.last))
+	for _, m := range g.last {
 		commits = append(commits, m)
 	}
 	if err := in.retry(ctx, "committing offsets", func() error { return in.reader.CommitMessages(ctx, commits...) }); err != nil {
 		return err
 	}
-	in.batches.Add(1)
-	in.lastRead.Store(time.Now().UnixMilli())
-	lo := int64(-1)
-	for _, at := range b.wm {
-		if lo < 0 || at < lo {
-			lo = at
-		}
-	}
-	in.minWM.Store(lo)
+	in.flushes.Add(1)
+	in.pending.Add(-g.batches)
+	in.idleSince.Store(time.Now().UnixMilli())
+	g.reset()
 	return nil
 }
 

@@ -255,6 +255,7 @@ func (p *Pipeline) Stats() Stats {
 		st.Ingest.Forwarded += s.Forwarded
 		st.Ingest.Declined += s.Declined
 		st.Ingest.Batches += s.Batches
+		st.Ingest.ArchiveInserts += s.ArchiveInserts
 	}
 	st.Joiner = p.joiner.Stats()
 	return st

@@ -214,9 +214,10 @@ func (sc *scratch) reset() {
 // on: a chunk of rows stays in cache while each of its columns is read.
 const buildChunk = 256
 
-// build converts rows into one slice per column, in sc. The result is valid
-// until sc is released.
-func (t *table[T]) build(rows []T, sc *scratch) []colData {
+// build converts rows into one slice per column, in sc, in the order of the
+// indexes in order (nil: as they are). The result is valid until sc is
+// released.
+func (t *table[T]) build(rows []T, order []int32, sc *scratch) []colData {
 	n := len(rows)
 	sc.strs = grow(sc.strs, n*(t.counts[kindString]+t.counts[kindBytes]))
 	sc.u8s = grow(sc.u8s, n*t.counts[kindUInt8])
@@ -241,8 +242,19 @@ func (t *table[T]) build(rows []T, sc *scratch) []colData {
 		}
 		sc.cols[j] = d
 	}
+	var gather []T
+	if order != nil {
+		gather = make([]T, buildChunk)
+	}
 	for lo := 0; lo < n; lo += buildChunk {
 		chunk := rows[lo:min(lo+buildChunk, n)]
+		if order != nil {
+			// The chunk's rows in order, copied: a chunk stays in cache.
+			chunk = gather[:len(chunk)]
+			for i, at := range order[lo : lo+len(chunk)] {
+				chunk[i] = rows[at]
+			}
+		}
 		for j := range t.cols {
 			t.cols[j].fill(chunk, &sc.cols[j], lo)
 		}

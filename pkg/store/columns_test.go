@@ -115,7 +115,7 @@ func columnWise[T any](tb testing.TB, t *table[T], rows []T, attempts int) []byt
 	tb.Helper()
 	sc := scratchPool.Get().(*scratch)
 	defer sc.release()
-	cols := t.build(rows, sc)
+	cols := t.build(rows, nil, sc)
 	var buf chproto.Buffer
 	for range attempts {
 		blk := benchBlock(tb, t)
@@ -227,7 +227,7 @@ func TestAppendColumnsRejectsWrongShape(t *testing.T) {
 	rows := []ControlRow{{Topic: "t"}}
 	sc := scratchPool.Get().(*scratch)
 	defer sc.release()
-	cols := controlTable.build(rows, sc)
+	cols := controlTable.build(rows, nil, sc)
 
 	blk := benchBlock(t, controlTable)
 	blk.Columns = blk.Columns[1:]
@@ -246,7 +246,7 @@ func TestAppendColumnsRejectsWrongShape(t *testing.T) {
 func TestScratchRelease(t *testing.T) {
 	var sc scratch
 	rows := []RawRow{{Topic: "t", Payload: []byte(`{"a":1}`)}}
-	rawTables[event.Auth].build(rows, &sc)
+	rawTables[event.Auth].build(rows, nil, &sc)
 	sc.reset()
 	for i, s := range sc.strs[:cap(sc.strs)] {
 		if s != "" {

@@ -1,8 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"settlemon/pkg/event"
@@ -50,13 +54,19 @@ type DeadLetter struct {
 // new batch and appends those columns to it: a batch is never sent twice
 // after a success.
 func insert[T any](ctx context.Context, s *Store, t *table[T], rows []T) error {
+	return insertOrdered(ctx, s, t, rows, nil)
+}
+
+// insertOrdered is insert with the rows sent in the order of the indexes
+// in order (nil: as they are).
+func insertOrdered[T any](ctx context.Context, s *Store, t *table[T], rows []T, order []int32) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	start := time.Now()
 	sc := scratchPool.Get().(*scratch)
 	defer sc.release()
-	cols := t.build(rows, sc)
+	cols := t.build(rows, order, sc)
 	err := s.withRetry(ctx, "inserting "+t.what, len(rows), s.attempt(t.name, time.Now, func() error {
 		return sendBatch(ctx, s, t, cols, len(rows), sc)
 	}))
@@ -235,12 +245,86 @@ func RawTable(src event.Source) (string, error) {
 	return rawTables[src].name, nil
 }
 
-// InsertRaw archives consumed source messages in the raw table of src.
+// InsertRaw archives consumed source messages in the raw table of src. The
+// rows are sent in the archive's sorting key (topic, partition, offset), so
+// that ClickHouse writes the block as it comes instead of sorting it and
+// copying every column; rows is not reordered.
 func (s *Store) InsertRaw(ctx context.Context, src event.Source, rows []RawRow) error {
 	if src >= event.NumSources {
 		return fmt.Errorf("inserting raw events: unknown source %v", src)
 	}
-	return insert(ctx, s, rawTables[src], rows)
+	var order []int32
+	if !coordinatesSorted(rows) {
+		order = byCoordinates(rows)
+	}
+	return insertOrdered(ctx, s, rawTables[src], rows, order)
+}
+
+// compareCoordinates orders raw rows as the archive's sorting key does.
+func compareCoordinates(a, b *RawRow) int {
+	if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Partition, b.Partition); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Offset, b.Offset)
+}
+
+func coordinatesSorted(rows []RawRow) bool {
+	for i := 1; i < len(rows); i++ {
+		if compareCoordinates(&rows[i-1], &rows[i]) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// byCoordinates returns the indexes of rows in (topic, partition, offset)
+// order. A consumer's rows arrive as runs of ascending offsets of its
+// partitions, interleaved: they are grouped by topic and partition in one
+// pass, keeping their order, and only a group that is not ascending is
+// sorted.
+func byCoordinates(rows []RawRow) []int32 {
+	type coord struct {
+		topic string
+		part  int32
+	}
+	counts := map[coord]int{}
+	for i := range rows {
+		counts[coord{rows[i].Topic, rows[i].Partition}]++
+	}
+	keys := make([]coord, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b coord) int {
+		if c := strings.Compare(a.topic, b.topic); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.part, b.part)
+	})
+	start := make(map[coord]int, len(keys))
+	at := 0
+	for _, k := range keys {
+		start[k] = at
+		at += counts[k]
+	}
+	order := make([]int32, len(rows))
+	next := maps.Clone(start)
+	for i := range rows {
+		k := coord{rows[i].Topic, rows[i].Partition}
+		order[next[k]] = int32(i)
+		next[k]++
+	}
+	for _, k := range keys {
+		group := order[start[k] : start[k]+counts[k]]
+		ascending := slices.IsSortedFunc(group, func(a, b int32) int { return cmp.Compare(rows[a].Offset, rows[b].Offset) })
+		if !ascending {
+			slices.SortStableFunc(group, func(a, b int32) int { return cmp.Compare(rows[a].Offset, rows[b].Offset) })
+		}
+	}
+	return order
 }
 
 // InsertControl records consumed control messages.

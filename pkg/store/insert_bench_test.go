@@ -110,7 +110,7 @@ func benchAppend[T any](b *testing.B, t *table[T], rows []T) {
 			c.Reset()
 		}
 		sc := scratchPool.Get().(*scratch)
-		cols := t.build(rows, sc)
+		cols := t.build(rows, nil, sc)
 		if err := appendColumns(blockBatch{blk}, t, cols, sc); err != nil {
 			b.Fatal(err)
 		}

@@ -26,7 +26,9 @@ invalid messages to the dead-letter topic and the dead_letters table with a
 reason, archives valid ones with their topic/partition/offset, forwards
 payment events keyed by trace number to settle.events together with the
 source partitions' watermarks, and commits offsets only after all of that is
-durable. SIGTERM finishes the batch in hand, commits and exits.
+durable: batches go to Kafka one by one, their ClickHouse rows are gathered
+into one insert per table (--archive-rows, --archive-wait). SIGTERM finishes
+the batch in hand, writes what is gathered, commits and exits.
 
 Beyond the event contract, a message is dead-lettered when it has no Kafka
 key (empty_key), is dated more than --max-future-skew ahead of the wall clock
@@ -44,7 +46,9 @@ identical re-delivery passes).`)
 	f.StringVar(&pc.Topics.Events, "events-topic", pc.Topics.Events, "repartition topic the events are re-keyed onto")
 	f.StringVar(&pc.Topics.DLQ, "dlq-topic", pc.Topics.DLQ, "dead-letter topic")
 	f.StringVar(&pc.Topics.Profiles, "profiles-topic", pc.Topics.Profiles, "compacted topic the merchants source forwards accepted profiles to (the joiner reads profiles only there)")
-	f.IntVar(&cfg.MaxBatch, "batch", cfg.MaxBatch, "messages per durable batch (one Kafka write, one archive insert and one commit); a partial batch waits at most "+cfg.MaxWait.String()+" for more")
+	f.IntVar(&cfg.MaxBatch, "batch", cfg.MaxBatch, "messages per batch (one Kafka write); a partial batch waits at most "+cfg.MaxWait.String()+" for more")
+	f.IntVar(&cfg.ArchiveRows, "archive-rows", cfg.ArchiveRows, "rows batches gather for ClickHouse (archive, control, dead letters) before one insert per table and the commit of their offsets")
+	f.DurationVar(&cfg.ArchiveWait, "archive-wait", cfg.ArchiveWait, "longest the rows batches gather for ClickHouse wait for that insert (and their offsets for the commit)")
 	f.DurationVar(&cfg.StuckAfter, "stuck-after", cfg.StuckAfter, "exit (for the supervisor to restart) when the consumer group has unconsumed messages but commits nothing for this long while this process is idle; 0 or negative disables")
 	f.DurationVar(&cfg.MaxFutureSkew, "max-future-skew", cfg.MaxFutureSkew,
 		"dead-letter (future_timestamp) an event dated further than this ahead of the wall clock; 0 disables (past dates are never rejected)")
