@@ -807,7 +807,14 @@ func (in *Ingest) write(ctx context.Context, w *kafka.Writer, msgs []kafka.Messa
 	// A failed or partly failed write is retried whole: kafka-go has no
 	// idempotent producer, so a retry may store duplicates, which every
 	// reader of our topics removes by event id.
-	return in.retry(ctx, what, func() error { return w.WriteMessages(ctx, msgs...) })
+	return in.retry(ctx, what, func() error {
+		err := w.WriteMessages(ctx, msgs...)
+		if kafkaio.TooLarge(err) {
+			return backoff.Permanent(fmt.Errorf("%w (the broker refuses a batch or message above its message.max.bytes: "+
+				"raise it, or lower the writer's batch bytes below it)", err))
+		}
+		return err
+	})
 }
 
 func (in *Ingest) retry(ctx context.Context, what string, op func() error) error {

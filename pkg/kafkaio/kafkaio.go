@@ -200,10 +200,33 @@ func (b *Balancer) Balance(msg kafka.Message, partitions ...int) int {
 	return b.hash.Balance(msg, partitions...)
 }
 
+// MaxBatchBytes bounds what one produce request carries for one partition:
+// a broker refuses a record batch larger than its message.max.bytes
+// (1,048,588 by default, kfake's too) with MESSAGE_TOO_LARGE, and a retry
+// cannot fix that. It leaves room for the batch's own framing.
+const MaxBatchBytes = 1_000_000
+
+// TooLarge reports whether err, from a write, says that a message or batch
+// exceeded the broker's size limit: retrying the same write cannot succeed.
+func TooLarge(err error) bool {
+	if errors.Is(err, kafka.MessageSizeTooLarge) {
+		return true
+	}
+	var we kafka.WriteErrors
+	if errors.As(err, &we) {
+		for _, e := range we {
+			if errors.Is(e, kafka.MessageSizeTooLarge) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // WriterConfig tunes a writer; zero values take defaults.
 type WriterConfig struct {
 	BatchSize    int           // messages per produce request per partition, default 2000
-	BatchBytes   int64         // default 8 MiB
+	BatchBytes   int64         // default MaxBatchBytes
 	BatchTimeout time.Duration // how long a partial batch waits, default 2ms: callers write whole batches synchronously
 	MaxAttempts  int           // kafka-go's own retries, default 5
 }
@@ -221,7 +244,7 @@ func NewWriter(c Config, topic string, wc WriterConfig) (*kafka.Writer, error) {
 		wc.BatchSize = 2000
 	}
 	if wc.BatchBytes == 0 {
-		wc.BatchBytes = 8 << 20
+		wc.BatchBytes = MaxBatchBytes
 	}
 	if wc.BatchTimeout == 0 {
 		wc.BatchTimeout = 2 * time.Millisecond
