@@ -175,7 +175,7 @@ func (p Phase) Rate() float64 {
 // Pipeline is the end-to-end phase.
 type Pipeline struct {
 	Phase
-	Records   uint64 // settle.events records the joiner read (events, batch copies, watermarks)
+	Records   uint64 // settle.events records the joiner read (events, batch digests, watermarks)
 	Forwarded uint64 // events ingest wrote to settle.events
 	Batches   uint64 // ingest batches (each one Kafka write)
 	// ArchiveInserts counts ingest's writes of what its batches gathered

@@ -202,7 +202,7 @@ func (r *Result) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "peak RSS during the end-to-end phase: pipeline %s · broker %s · ClickHouse %s\n",
 		mib(p.PeakRSS.Pipeline), mib(p.PeakRSS.Broker), mib(p.PeakRSS.ClickHouse))
-	fmt.Fprintf(w, "%s: %s events forwarded by ingest, %s records read by the joiner (batch copies and watermarks included); start-up before the first read %s\n",
+	fmt.Fprintf(w, "%s: %s events forwarded by ingest, %s records read by the joiner (batch digests and watermarks included); start-up before the first read %s\n",
 		event.EventsTopic, group(int64(p.Forwarded)), group(int64(p.Records)), p.Startup.Round(time.Millisecond))
 	if p.Batches > 0 {
 		fmt.Fprintf(w, "ingest: %s batches of %.0f messages on average (one Kafka write each), %s archive inserts of %.0f (one insert per table and one commit each); joiner: %s commits\n",

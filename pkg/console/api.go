@@ -378,7 +378,14 @@ func (c *Console) buildLag(ctx context.Context, q url.Values) (lagResponse, erro
 }
 
 func (c *Console) anomalies(w http.ResponseWriter, r *http.Request) {
-	if !c.onlyParams(w, r, "kind", "merchant", "trace", "date", "status", "limit", "offset", "lang") {
+	serveIn(c, w, r, []string{"kind", "merchant", "trace", "date", "status", "limit", "offset", "lang"}, c.buildAnomalies)
+}
+
+// serveIn answers a request that may carry only params with what build
+// makes of its query, the sentences in the request's language.
+func serveIn[T any](c *Console, w http.ResponseWriter, r *http.Request, params []string,
+	build func(context.Context, url.Values, *text.Printer) (T, error)) {
+	if !c.onlyParams(w, r, params...) {
 		return
 	}
 	lang, ok := requestLang(w, r)
@@ -387,7 +394,7 @@ func (c *Console) anomalies(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, done := c.queryCtx(r)
 	defer done()
-	v, err := c.buildAnomalies(ctx, r.URL.Query(), text.NewPrinter(lang, c.loc))
+	v, err := build(ctx, r.URL.Query(), text.NewPrinter(lang, c.loc))
 	c.answer(w, r, v, err)
 }
 

@@ -62,17 +62,7 @@ type incidentTracesResponse struct {
 }
 
 func (c *Console) incidents(w http.ResponseWriter, r *http.Request) {
-	if !c.onlyParams(w, r, "status", "limit", "lang") {
-		return
-	}
-	lang, ok := requestLang(w, r)
-	if !ok {
-		return
-	}
-	ctx, done := c.queryCtx(r)
-	defer done()
-	v, err := c.buildIncidents(ctx, r.URL.Query(), text.NewPrinter(lang, c.loc))
-	c.answer(w, r, v, err)
+	serveIn(c, w, r, []string{"status", "limit", "lang"}, c.buildIncidents)
 }
 
 // buildIncidents lists the incidents, their titles and actions written by p.
@@ -117,17 +107,7 @@ func (c *Console) buildIncidents(ctx context.Context, q url.Values, p *text.Prin
 }
 
 func (c *Console) incidentTraces(w http.ResponseWriter, r *http.Request) {
-	if !c.onlyParams(w, r, "key", "limit", "lang") {
-		return
-	}
-	lang, ok := requestLang(w, r)
-	if !ok {
-		return
-	}
-	ctx, done := c.queryCtx(r)
-	defer done()
-	v, err := c.buildIncidentTraces(ctx, r.URL.Query(), text.NewPrinter(lang, c.loc))
-	c.answer(w, r, v, err)
+	serveIn(c, w, r, []string{"key", "limit", "lang"}, c.buildIncidentTraces)
 }
 
 // buildIncidentTraces lists the traces of an incident, the details of its
