@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"settlemon/deploy/clickhouse/clustertest"
 	"settlemon/pkg/store"
 )
 
@@ -70,21 +70,9 @@ func (c *chCluster) stop(ctx context.Context, components ...string) error {
 }
 
 func (c *chCluster) readEnv() error {
-	path := filepath.Join(c.runDir, "cluster", "env")
-	f, err := os.Open(path)
+	env, path, err := clustertest.ReadEnv(c.runDir)
 	if err != nil {
-		return fmt.Errorf("reading the cluster's env file: %w", err)
-	}
-	defer f.Close()
-	env := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			env[k] = v
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("reading %s: %w", path, err)
+		return err
 	}
 	c.name = env["SETTLEMON_CLUSTER_NAME"]
 	c.nodes = strings.Split(env["SETTLEMON_CLUSTER_NODES"], ",")

@@ -119,12 +119,14 @@ func (c *Cluster) run(args ...string) ([]byte, error) {
 	return cmd.CombinedOutput()
 }
 
-// readEnv reads the addresses from the script's env file.
-func (c *Cluster) readEnv() error {
-	path := filepath.Join(c.Dir, "cluster", "env")
+// ReadEnv reads the variables cluster.sh wrote to the env file of the run
+// folder dir (SETTLEMON_CLUSTER_NAME, _NODES, _ADDRS, …); it returns the
+// file's path with them.
+func ReadEnv(dir string) (map[string]string, string, error) {
+	path := filepath.Join(dir, "cluster", "env")
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("reading the cluster's env file: %w", err)
+		return nil, path, fmt.Errorf("reading the cluster's env file: %w", err)
 	}
 	defer f.Close()
 	env := map[string]string{}
@@ -135,7 +137,16 @@ func (c *Cluster) readEnv() error {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("reading %s: %w", path, err)
+		return nil, path, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return env, path, nil
+}
+
+// readEnv reads the addresses from the script's env file.
+func (c *Cluster) readEnv() error {
+	env, path, err := ReadEnv(c.Dir)
+	if err != nil {
+		return err
 	}
 	names := strings.Split(env["SETTLEMON_CLUSTER_NODES"], ",")
 	addrs := strings.Split(env["SETTLEMON_CLUSTER_ADDRS"], ",")
