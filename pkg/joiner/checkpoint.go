@@ -50,14 +50,21 @@ func (j *Joiner) restore(ctx context.Context, log *slog.Logger, id int, committe
 	return st, offset, nil
 }
 
-// maybeCheckpoint writes the partition's state when enough time or records
-// passed since the last checkpoint, or when released. It runs after a flush:
-// the facts of every record applied are durable and taken.
+// checkpointDue reports whether enough time or records passed since the
+// partition's last checkpoint for the next.
+func (j *Joiner) checkpointDue(p *partition) bool {
+	return j.cfg.CheckpointRecords > 0 && p.next > p.checkpointed && p.next >= p.committed &&
+		(p.next-p.checkpointed >= j.cfg.CheckpointRecords || time.Since(p.lastCheckpoint) >= j.cfg.CheckpointInterval)
+}
+
+// maybeCheckpoint writes the partition's state when a checkpoint is due, or
+// when released. It runs after a drain: the facts of every record applied
+// are durable and committed.
 func (j *Joiner) maybeCheckpoint(ctx context.Context, log *slog.Logger, p *partition, releasing bool) {
 	if j.cfg.CheckpointRecords <= 0 || p.next <= p.checkpointed || p.next > p.committed {
 		return // disabled, nothing new, or the commit did not go through
 	}
-	if !releasing && p.next-p.checkpointed < j.cfg.CheckpointRecords && time.Since(p.lastCheckpoint) < j.cfg.CheckpointInterval {
+	if !releasing && !j.checkpointDue(p) {
 		return
 	}
 	started := time.Now()

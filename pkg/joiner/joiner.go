@@ -61,8 +61,12 @@ type Config struct {
 	// to the others; a clean stop leaves the group at once.
 	SessionTimeout time.Duration
 
-	FlushRows     int           // facts per sink batch
-	FlushInterval time.Duration // longest a fact waits for the sink
+	// FlushInterval is the longest a fact waits for its insert: every
+	// partition's facts go out together, one insert per table per interval
+	// (sooner once FlushRows facts wait). FlushRows also bounds the facts a
+	// partition holds while its previous ones are being written.
+	FlushRows     int
+	FlushInterval time.Duration
 	FetchBatch    int           // records per fetch round
 
 	// CheckpointInterval and CheckpointRecords: a partition's state is
@@ -217,7 +221,7 @@ type Joiner struct {
 	records, restored, lagFacts, anomalies, batchRows, corrupt, commits, generations atomic.Uint64
 	checkpoints, checkpointsRestored                                                 atomic.Uint64
 	lastWork                                                                         atomic.Int64 // Unix ms of the last record read or flush done
-	flushing                                                                         atomic.Int32 // partitions writing facts now
+	flushing                                                                         atomic.Int32 // inserts of facts running, and partitions waiting for theirs
 	open, stateBytes                                                                 sync.Map     // partition → int64
 	commitMu                                                                         sync.Mutex
 
@@ -227,7 +231,7 @@ type Joiner struct {
 
 	partLag sync.Map                   // partition → records behind its end (metrics.go)
 	refused [numRefusals]atomic.Uint64 // checkpoints refused on restore, by reason (checkpoint.go)
-	sink    *sink                      // every partition's facts, one insert per table at a time
+	sink    *sink                      // every partition's facts, one insert per table per interval
 	owned   kafkaio.Ownership          // the partitions of the current generation
 }
 
@@ -253,7 +257,9 @@ func New(cfg Config, deps Deps) (*Joiner, error) {
 		deps.Now = time.Now
 	}
 	log := deps.Logger.With("component", "joiner")
-	return &Joiner{cfg: cfg, deps: deps, log: log, merchants: NewMerchants(log), health: newHealth(), sink: &sink{insert: storeFacts(deps.Store)}}, nil
+	j := &Joiner{cfg: cfg, deps: deps, log: log, merchants: NewMerchants(log), health: newHealth()}
+	j.sink = newSink(storeFacts(deps.Store), cfg.FlushInterval, cfg.FlushRows, &j.flushing)
+	return j, nil
 }
 
 // Stats returns the counters so far.
@@ -307,6 +313,12 @@ func (j *Joiner) Run(ctx context.Context) error {
 		return fmt.Errorf("joiner: joining group %s: %w", j.cfg.Group, err)
 	}
 	defer group.Close()
+	// The sink outlives the partitions: those draining on the way out hand
+	// over to it (or, once it stopped, insert on their own).
+	sctx, stopSink := context.WithCancel(context.WithoutCancel(ctx))
+	sinkDone := make(chan struct{})
+	go func() { j.sink.Run(sctx); close(sinkDone) }()
+	defer func() { stopSink(); <-sinkDone }()
 	hctx, stopHealth := context.WithCancel(ctx)
 	healthDone := make(chan struct{})
 	go func() { j.reportHealth(hctx); close(healthDone) }()
@@ -401,9 +413,15 @@ type partition struct {
 	committed int64 // facts from records below this offset are durable already
 	next      int64 // offset after the last record applied
 	state     *join.Partition
-	facts     join.Facts // produced since the last flush; reused
-	lastFlush time.Time
-	dirty     bool // offset advanced past the last commit
+	facts     join.Facts // produced since the last hand-over; reused
+	lastFlush time.Time  // of the last hand-over
+
+	// The facts handed over to the sink and not yet known durable: the
+	// outcome arrives on inflight (nil when none), and then the offset
+	// handed is committed.
+	inflight <-chan error
+	handed   int64 // offset after the last record whose facts were handed over
+	counts   [3]int
 
 	checkpointed   int64 // offset of the last checkpoint written or restored
 	lastCheckpoint time.Time
@@ -429,7 +447,7 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 	if err := r.SetOffset(start); err != nil {
 		return err
 	}
-	p := &partition{id: id, committed: committed, state: state, lastFlush: time.Now(), checkpointed: start, lastCheckpoint: time.Now()}
+	p := &partition{id: id, committed: committed, handed: committed, state: state, lastFlush: time.Now(), checkpointed: start, lastCheckpoint: time.Now()}
 	defer func() { j.health.observe(id, p.state) }() // the last word, for the final report
 	var lastHealth time.Time
 	restoredLogged := start >= committed
@@ -461,7 +479,6 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 				restoredLogged = true
 				log.Info("partition restored", "offset", m.Offset, "open_traces", state.Open())
 			}
-			p.dirty = true
 			n := len(p.facts.Anomalies)
 			state.TakeInto(&p.facts)
 			j.countUnknownCodes(log, p.facts.Anomalies[n:])
@@ -476,13 +493,25 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 		j.open.Store(id, int64(state.Open()))
 		j.stateBytes.Store(id, state.StateBytes())
 		j.partLag.Store(id, r.Lag())
-		due := p.facts.Len() >= j.cfg.FlushRows || time.Since(p.lastFlush) >= j.cfg.FlushInterval
-		if ferr != nil || due {
-			// On shutdown or the end of the generation, drain before leaving.
-			if err := j.flush(context.WithoutCancel(ctx), gen, p); err != nil {
+		if err := j.settle(gen, p, false); err != nil {
+			return err
+		}
+		switch {
+		case ferr != nil || j.checkpointDue(p):
+			// On shutdown or the end of the generation, and for a
+			// checkpoint, everything applied is made durable and committed
+			// first.
+			if err := j.drain(ctx, gen, p); err != nil {
 				return err
 			}
 			j.maybeCheckpoint(context.WithoutCancel(ctx), log, p, ferr != nil)
+		case p.inflight == nil && (p.facts.Len() > 0 || p.next > p.handed && time.Since(p.lastFlush) >= j.cfg.FlushInterval):
+			j.handOver(ctx, p, false)
+		case p.facts.Len() >= j.cfg.FlushRows:
+			// Enough waits here: read on once the facts in flight are durable.
+			if err := j.settle(gen, p, true); err != nil {
+				return err
+			}
 		}
 		if ferr != nil {
 			if ctx.Err() != nil {
@@ -511,42 +540,74 @@ func (j *Joiner) fetch(ctx context.Context, r *kafka.Reader) ([]kafka.Message, e
 	return msgs, nil
 }
 
-// flush makes the pending facts durable, then commits the offset after the
-// last record applied.
-func (j *Joiner) flush(ctx context.Context, gen *kafka.Generation, p *partition) error {
+// handOver passes the partition's facts to the sink (settle collects the
+// outcome) and resets them for the records to come.
+func (j *Joiner) handOver(ctx context.Context, p *partition, hurry bool) {
 	p.lastFlush = time.Now()
-	f := &p.facts
-	if f.Len() > 0 || p.dirty {
-		// Writing is work, however long its retries take; an empty timed
-		// flush is not.
-		j.flushing.Add(1)
-		defer func() {
-			j.flushing.Add(-1)
-			j.lastWork.Store(time.Now().UnixMilli())
-		}()
-	}
-	if err := j.sink.write(ctx, f); err != nil {
-		return fmt.Errorf("partition %d: %w", p.id, err)
-	}
-	j.lagFacts.Add(uint64(len(f.Lags)))
-	j.anomalies.Add(uint64(len(f.Anomalies)))
-	j.batchRows.Add(uint64(len(f.Batches)))
-	f.Reset()
-	if !p.dirty {
+	p.handed = p.next
+	p.counts = [3]int{len(p.facts.Lags), len(p.facts.Anomalies), len(p.facts.Batches)}
+	p.inflight = j.sink.handOver(context.WithoutCancel(ctx), &p.facts, hurry)
+	p.facts.Reset()
+}
+
+// settle collects the outcome of the facts in flight, waiting for it when
+// wait is set, and once they are durable commits the offset they came from.
+func (j *Joiner) settle(gen *kafka.Generation, p *partition, wait bool) error {
+	if p.inflight == nil {
 		return nil
 	}
+	var err error
+	if wait {
+		// Waiting for a write is work, however long its retries take.
+		j.flushing.Add(1)
+		err = <-p.inflight
+		j.flushing.Add(-1)
+	} else {
+		select {
+		case err = <-p.inflight:
+		default:
+			return nil
+		}
+	}
+	p.inflight = nil
+	j.lastWork.Store(time.Now().UnixMilli())
+	if err != nil {
+		return fmt.Errorf("partition %d: %w", p.id, err)
+	}
+	j.lagFacts.Add(uint64(p.counts[0]))
+	j.anomalies.Add(uint64(p.counts[1]))
+	j.batchRows.Add(uint64(p.counts[2]))
+	j.commit(gen, p, p.handed)
+	return nil
+}
+
+// drain makes everything applied durable and commits it.
+func (j *Joiner) drain(ctx context.Context, gen *kafka.Generation, p *partition) error {
+	if err := j.settle(gen, p, true); err != nil {
+		return err
+	}
+	if p.facts.Len() == 0 && p.next <= p.handed {
+		return nil
+	}
+	j.handOver(ctx, p, true)
+	return j.settle(gen, p, true)
+}
+
+// commit commits the partition's offset next, whose records' facts are durable.
+func (j *Joiner) commit(gen *kafka.Generation, p *partition, next int64) {
+	if next <= p.committed {
+		return
+	}
 	j.commitMu.Lock()
-	err := gen.CommitOffsets(map[string]map[int]int64{j.cfg.Topic: {p.id: p.next}})
+	err := gen.CommitOffsets(map[string]map[int]int64{j.cfg.Topic: {p.id: next}})
 	j.commitMu.Unlock()
 	if err != nil {
 		// The facts are durable; a lost commit only means a longer replay.
-		j.log.Warn("offset commit failed; the partition will replay further on its next assignment", "partition", p.id, "offset", p.next, "err", err)
-		return nil
+		j.log.Warn("offset commit failed; the partition will replay further on its next assignment", "partition", p.id, "offset", next, "err", err)
+		return
 	}
 	j.commits.Add(1)
-	p.committed = p.next
-	p.dirty = false
-	return nil
+	p.committed = next
 }
 
 // maxLoggedCodes bounds the distinct unknown bank codes logged.
