@@ -67,7 +67,7 @@ type Config struct {
 	// partition holds while its previous ones are being written.
 	FlushRows     int
 	FlushInterval time.Duration
-	FetchBatch    int           // records per fetch round
+	FetchBatch    int // records per fetch round
 
 	// CheckpointInterval and CheckpointRecords: a partition's state is
 	// checkpointed to ClickHouse, after a flush, once this much time has
