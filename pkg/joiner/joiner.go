@@ -101,8 +101,8 @@ type Config struct {
 }
 
 // DefaultConfig returns a production joiner: the pipeline's topics and
-// groups, waiting up to 2m for the merchants ingest, the live clock, 20,000
-// facts per insert flushed at least every second, a 10s group session, 5,000 records per fetch,
+// groups, waiting up to 2m for the merchants ingest, the live clock, one
+// insert per table every second (sooner at 100,000 facts), a 10s group session, 5,000 records per fetch,
 // a checkpoint every minute or 2,000,000 records, stuck after 2m, health
 // every 5s, a source lagging past 30m, and join.DefaultConfig. An embedded
 // or replayed run sets ClockReplay.
@@ -116,7 +116,7 @@ func DefaultConfig() Config {
 		Group:              event.JoinerGroup,
 		Clock:              ClockLive,
 		SessionTimeout:     10 * time.Second,
-		FlushRows:          20000,
+		FlushRows:          100000,
 		FlushInterval:      time.Second,
 		FetchBatch:         5000,
 		CheckpointInterval: time.Minute,
