@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -189,6 +190,9 @@ type Ingest struct {
 	pending                                                                  atomic.Int32 // batches read and not yet committed
 	minWM                                                                    atomic.Int64 // lowest partition watermark after the last batch
 
+	fetched []kafka.Message     // the array each fetch fills again (Run's goroutine only)
+	rawFree chan []store.RawRow // emptied raw arrays, from the writer back to classifyAll
+
 	progress progress       // bytes, dead-letter reasons and partition lag, for Stats (metrics.go)
 	deadLog  *deadLetterLog // dead letters in the log, rate-limited (deadlog.go)
 	ids      *idMemory      // recent event ids, for event_id_reused (checks.go)
@@ -209,7 +213,8 @@ func New(cfg Config, deps Deps) (*Ingest, error) {
 		deps.Logger = slog.Default()
 	}
 	in := &Ingest{cfg: cfg, deps: deps, log: deps.Logger.With("component", "ingest", "source", cfg.Source.String(), "topic", cfg.Topic),
-		wm: map[int]int64{}, sentWM: map[int]int64{}, pos: newPositions(), ids: newIDMemory(cfg.EventIDMemory)}
+		wm: map[int]int64{}, sentWM: map[int]int64{}, pos: newPositions(), ids: newIDMemory(cfg.EventIDMemory),
+		rawFree: make(chan []store.RawRow, 2)}
 	in.deadLog = newDeadLetterLog(in.log, deadLetterLogEvery)
 	return in, nil
 }
@@ -288,6 +293,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 		}
 		in.pending.Add(1)
 		b := in.classifyAll(msgs)
+		clear(msgs) // the batch holds what it needs of them; the array is fetch's again
 		select {
 		case batches <- b:
 		case <-failed:
@@ -316,7 +322,7 @@ var errWriterFailed = errors.New("the batch writer failed")
 // is closed (what is gathered then is written and committed) or a write
 // fails for good.
 func (in *Ingest) writeAll(ctx context.Context, batches <-chan *batch) error {
-	g := newGathered()
+	g := newGathered(in.cfg.ArchiveRows + in.cfg.MaxBatch)
 	due := time.NewTimer(in.cfg.ArchiveWait)
 	due.Stop()
 	defer due.Stop()
@@ -330,7 +336,7 @@ func (in *Ingest) writeAll(ctx context.Context, batches <-chan *batch) error {
 			if !ok {
 				return in.persist(ctx, nil, g, true)
 			}
-			g.add(b, time.Now())
+			in.recycleRaw(g.add(b, time.Now()))
 			flush := g.rows() >= in.cfg.ArchiveRows || time.Since(g.since) >= in.cfg.ArchiveWait
 			if err := in.persist(ctx, b, g, flush); err != nil {
 				return err
@@ -357,7 +363,13 @@ func (in *Ingest) writeAll(ctx context.Context, batches <-chan *batch) error {
 
 // gathered is what the batches written to Kafka since the last archive
 // insert owe ClickHouse, and the offsets they commit once it is durable.
+// Its slices keep their arrays from one insert to the next. Raw, the large
+// one, grows by doubling while its rows are few, and straight to the most it
+// can hold (maxRaw) once they reach a quarter of that: a busy source
+// allocates it once instead of step by step, each step a copy of every row
+// so far, and a quiet one only what it uses.
 type gathered struct {
+	maxRaw   int // the most raw rows it holds: below ArchiveRows, and a batch
 	raw      []store.RawRow
 	controls []store.ControlRow
 	dead     []store.DeadLetter
@@ -366,23 +378,63 @@ type gathered struct {
 	since    time.Time // when the first batch was added
 }
 
-func newGathered() *gathered { return &gathered{last: map[int]kafka.Message{}} }
+// newGathered returns an empty gathered whose raw rows stay within maxRaw
+// (zero: no bound known).
+func newGathered(maxRaw int) *gathered {
+	return &gathered{maxRaw: maxRaw, last: map[int]kafka.Message{}}
+}
 
 func (g *gathered) rows() int { return len(g.raw) + len(g.controls) + len(g.dead) }
 
-// add takes b's rows and offsets; b keeps its Kafka messages.
-func (g *gathered) add(b *batch, now time.Time) {
+// add takes b's rows and offsets; b keeps its Kafka messages. It returns
+// b's raw array, emptied and cleared, for classifyAll to fill again.
+func (g *gathered) add(b *batch, now time.Time) (spare []store.RawRow) {
 	if g.batches == 0 {
 		g.since = now
 	}
 	g.batches++
+	if need := len(g.raw) + len(b.raw); need > cap(g.raw) {
+		want := max(need, 2*cap(g.raw))
+		if g.maxRaw > 0 && (need >= g.maxRaw/4 || want > g.maxRaw) {
+			want = max(need, g.maxRaw)
+		}
+		g.raw = slices.Grow(g.raw, want-len(g.raw))
+	}
 	g.raw = append(g.raw, b.raw...)
 	g.controls = append(g.controls, b.controls...)
 	g.dead = append(g.dead, b.dead...)
 	for p, m := range b.last {
 		g.last[p] = m
 	}
+	spare = b.raw[:0]
+	clear(b.raw)
 	b.raw, b.controls, b.dead = nil, nil, nil
+	return spare
+}
+
+// recycleRaw hands an emptied raw array to the next classifyAll, or drops
+// it when enough wait.
+func (in *Ingest) recycleRaw(raw []store.RawRow) {
+	if cap(raw) == 0 {
+		return
+	}
+	select {
+	case in.rawFree <- raw:
+	default:
+	}
+}
+
+// spareRaw returns an empty raw array for n rows: a recycled one when one
+// is large enough.
+func (in *Ingest) spareRaw(n int) []store.RawRow {
+	select {
+	case raw := <-in.rawFree:
+		if cap(raw) >= n {
+			return raw
+		}
+	default:
+	}
+	return make([]store.RawRow, 0, n)
 }
 
 // reset drops what was written, keeping the arrays for the next batches
@@ -454,12 +506,20 @@ func (in *Ingest) open(ctx context.Context) error {
 }
 
 // fetch blocks for the first message, then collects more for up to MaxWait.
+// The messages are in an array that every fetch fills again (in.fetched,
+// as large as the largest fetch so far): they are valid until the next one.
 func (in *Ingest) fetch(ctx context.Context) ([]kafka.Message, error) {
 	m, err := in.reader.FetchMessage(ctx)
 	if err != nil {
 		return nil, err
 	}
-	msgs := []kafka.Message{m}
+	msgs, err := in.collect(ctx, append(in.fetched[:0], m))
+	in.fetched = msgs[:0]
+	return msgs, err
+}
+
+// collect appends to msgs what comes within MaxWait, up to MaxBatch in all.
+func (in *Ingest) collect(ctx context.Context, msgs []kafka.Message) ([]kafka.Message, error) {
 	wctx, cancel := context.WithTimeout(ctx, in.cfg.MaxWait)
 	defer cancel()
 	for len(msgs) < in.cfg.MaxBatch {
@@ -491,7 +551,7 @@ type batch struct {
 
 // classifyAll decides the fate of every message of one fetch.
 func (in *Ingest) classifyAll(msgs []kafka.Message) *batch {
-	b := &batch{last: make(map[int]kafka.Message, in.srcParts), raw: make([]store.RawRow, 0, len(msgs))}
+	b := &batch{last: make(map[int]kafka.Message, in.srcParts), raw: in.spareRaw(len(msgs))}
 	if in.cfg.Source != event.Merchants {
 		// One record per event, and a few digests; about 100 bytes of
 		// envelope each.

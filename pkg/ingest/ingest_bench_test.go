@@ -3,7 +3,9 @@ package ingest
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 
@@ -73,5 +75,35 @@ func BenchmarkClassify(b *testing.B) {
 				b.Fatalf("%d simulated messages dead-lettered", in.dead.Load())
 			}
 		})
+	}
+}
+
+// BenchmarkClassifyGather is what one fetch of MaxBatch authorizations
+// costs between Kafka and ClickHouse: classified into a batch (classifyAll),
+// the batch's rows gathered for the archive insert (gathered.add, its raw
+// array handed back for the next batch), the gathered rows dropped as after
+// an insert once they reach ArchiveRows. One op is one batch; B/op is what
+// the batches allocate in steady state.
+func BenchmarkClassifyGather(b *testing.B) {
+	cfg := DefaultConfig().ForSource(event.Auth)
+	msgs := benchSourceMessages(b, event.Auth, cfg.MaxBatch)
+	if len(msgs) < cfg.MaxBatch {
+		b.Fatalf("simulated %d authorizations, want %d", len(msgs), cfg.MaxBatch)
+	}
+	in, err := New(cfg, Deps{Kafka: kafkaio.DefaultConfig(), Store: &store.Store{}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := newGathered(cfg.ArchiveRows + cfg.MaxBatch)
+	b.ReportAllocs()
+	for b.Loop() {
+		bt := in.classifyAll(msgs)
+		in.recycleRaw(g.add(bt, time.Now()))
+		if g.rows() >= cfg.ArchiveRows {
+			g.reset()
+		}
+	}
+	if in.dead.Load() > 0 {
+		b.Fatalf("%d simulated messages dead-lettered", in.dead.Load())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"unsafe"
@@ -19,7 +20,9 @@ import (
 // once per insert, and each attempt then appends whole slices with
 // batch.Column(i).Append. Nothing is boxed or converted per value: the
 // allocations are a few per batch (and none for the slices in steady state,
-// which come from a pool), not several per row.
+// which come from a pool), not several per row. String columns are sized
+// before the append (presizeString), so that the driver's buffers of a fresh
+// batch are allocated once at their final size instead of grown.
 
 // kind is the Go representation a column is built in, and so the ClickHouse
 // type it must have.
@@ -162,6 +165,7 @@ func clampU64(v int64) uint64 {
 // colData is one built column: the slice of its kind.
 type colData struct {
 	kind kind
+	size int      // String: the bytes of all strs
 	strs []string // String
 	u8s  []uint8
 	u32s []uint32
@@ -183,6 +187,9 @@ type scratch struct {
 	src  bytes.Reader      // wire, read by rd
 	rd   *chproto.Reader   // decodes wire into a Decimal64 column
 	decs []decimal.Decimal // money for the driver's generic Decimal path
+
+	sizer  sizer           // the wire presizeString decodes
+	sizeRd *chproto.Reader // reads sizer
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -269,6 +276,7 @@ func (c *column[T]) fill(rows []T, d *colData, at int) {
 		dst := d.strs[at : at+len(rows)]
 		for i := range rows {
 			dst[i] = c.str(&rows[i])
+			d.size += len(dst[i])
 		}
 	case kindBytes:
 		dst := d.strs[at : at+len(rows)]
@@ -277,6 +285,7 @@ func (c *column[T]) fill(rows []T, d *colData, at int) {
 			// its column buffer, and release drops the view.
 			if b := c.bytes(&rows[i]); len(b) > 0 {
 				dst[i] = unsafe.String(&b[0], len(b))
+				d.size += len(b)
 			} else {
 				dst[i] = ""
 			}
@@ -329,6 +338,9 @@ func appendColumns[T any](b columnBatch, t *table[T], cols []colData, sc *scratc
 		var err error
 		switch d.kind {
 		case kindString, kindBytes:
+			if strCol, ok := bcols[j].(*chcolumn.String); ok {
+				sc.presizeString(strCol, len(d.strs), d.size)
+			}
 			err = b.Column(j).Append(d.strs)
 		case kindUInt8:
 			err = b.Column(j).Append(d.u8s)
@@ -351,6 +363,80 @@ func appendColumns[T any](b columnBatch, t *table[T], cols []colData, sc *scratc
 		}
 	}
 	return nil
+}
+
+// String columns are sized before the append.
+//
+// The driver's String column keeps all its bytes in one buffer and the
+// position of each string in another, and appends to both, so that filling a
+// fresh batch's column grows them by doubling from nothing: for an archive
+// insert's payload column (100,000 rows of about 300 bytes) some 60 MB
+// allocated and 30 MB copied on the way to 30 MB. The column's API has no way
+// to reserve capacity, but its Decode allocates both buffers at once: for the
+// positions, as many as the rows it is told; for the bytes, the first row's
+// length (when it is 128 or more). So presizeString decodes into the empty
+// column a wire whose first row is as long as all the strings together, and
+// resets the column, which keeps the capacity; the append then copies each
+// string once, into place. The wire is never copied: sizer hands out its
+// row's bytes without writing them, and ends after that row, so Decode stops
+// there with an error. Whatever Decode did, Reset leaves the column empty:
+// the rows appended next are the only rows the batch sends, so a driver that
+// sizes differently costs growth again, never a wrong value.
+
+// sizeFloor is the shortest first row for which Decode allocates the row's
+// length only; below it, it allocates that length for every row, and so the
+// bytes are left to grow (they are fewer than sizeFloor).
+const sizeFloor = 128
+
+// presizeString makes the empty column c take rows strings of size bytes in
+// all without growing.
+func (sc *scratch) presizeString(c *chcolumn.String, rows, size int) {
+	if c.Rows() != 0 || rows < 2 {
+		return
+	}
+	if size < sizeFloor {
+		size = 0
+	}
+	sc.sizer.reset(size)
+	if sc.sizeRd == nil {
+		sc.sizeRd = chproto.NewReader(&sc.sizer)
+	}
+	_ = c.Decode(sc.sizeRd, rows) // ends at the second row: sizer has one
+	c.Reset()
+	if !sc.sizer.drained() {
+		sc.sizeRd = nil // its buffer may hold the rest
+	}
+}
+
+// sizer is the wire of one String row of n bytes, read without its bytes
+// being written: the reader's buffer keeps what it holds, which nothing looks
+// at (presizeString resets the column). After the row it reports io.EOF.
+type sizer struct {
+	head [binary.MaxVarintLen64]byte // the row's length, a uvarint
+	nh   int                         // bytes in head
+	at   int                         // bytes of head read
+	left int                         // bytes of the row not yet read
+}
+
+func (s *sizer) reset(n int) {
+	s.nh = binary.PutUvarint(s.head[:], uint64(n))
+	s.at, s.left = 0, n
+}
+
+func (s *sizer) drained() bool { return s.at == s.nh && s.left == 0 }
+
+func (s *sizer) Read(p []byte) (int, error) {
+	if s.at < s.nh {
+		k := copy(p, s.head[s.at:s.nh])
+		s.at += k
+		return k, nil
+	}
+	if s.left > 0 {
+		k := min(len(p), s.left)
+		s.left -= k
+		return k, nil
+	}
+	return 0, io.EOF
 }
 
 // Money goes into Decimal(18, 2) columns without big.Int.

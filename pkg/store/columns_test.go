@@ -3,10 +3,13 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	chproto "github.com/ClickHouse/ch-go/proto"
+	chcolumn "github.com/ClickHouse/clickhouse-go/v2/lib/column"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/proto"
 
 	"settlemon/pkg/event"
@@ -257,5 +260,64 @@ func TestScratchRelease(t *testing.T) {
 		if d.strs != nil {
 			t.Fatalf("released scratch still holds column %d", i)
 		}
+	}
+}
+
+// TestPresizeString checks that a presized String column is empty, takes
+// the strings as they are, and takes them without growing: the append's only
+// allocations are the slice passed as an any and the driver's nulls slice.
+func TestPresizeString(t *testing.T) {
+	long := strings.Repeat("x", 300)
+	for _, tc := range []struct {
+		name string
+		strs []string
+	}{
+		{"two short", []string{"a", "bc"}},
+		{"short and empty", []string{"", "a", "", "ABC", ""}},
+		{"all empty", make([]string, 1000)},
+		{"at the floor", []string{strings.Repeat("y", sizeFloor-1), "z"}},
+		{"payloads", slices.Repeat([]string{long, "", long + "!"}, 2000)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			size := 0
+			for _, s := range tc.strs {
+				size += len(s)
+			}
+			const runs = 5
+			var sc scratch
+			cols := make([]*chcolumn.String, runs+1)
+			for i := range cols {
+				c, err := chcolumn.Type("String").Column("s", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cols[i] = c.(*chcolumn.String)
+				sc.presizeString(cols[i], len(tc.strs), size)
+				if n := cols[i].Rows(); n != 0 {
+					t.Fatalf("presized column has %d rows, want 0", n)
+				}
+			}
+			next := 0
+			allocs := testing.AllocsPerRun(runs, func() {
+				if _, err := cols[next].Append(tc.strs); err != nil {
+					t.Fatal(err)
+				}
+				next++
+			})
+			for _, c := range cols {
+				if c.Rows() != len(tc.strs) {
+					t.Fatalf("column has %d rows, want %d", c.Rows(), len(tc.strs))
+				}
+				for i, want := range tc.strs {
+					if got := c.Row(i, false).(string); got != want {
+						t.Fatalf("row %d = %q, want %q", i, got, want)
+					}
+				}
+			}
+			// Bytes under sizeFloor may grow; more than that must not.
+			if size >= sizeFloor && allocs > 2 {
+				t.Errorf("appending %d strings (%d bytes) to a presized column: %v allocations, want 2 (the slice as an any, the nulls)", len(tc.strs), size, allocs)
+			}
+		})
 	}
 }

@@ -67,7 +67,12 @@ func benchColumnTypes(tb testing.TB, table string) map[string]string {
 // build it from the server's answer.
 func benchBlock[T any](tb testing.TB, t *table[T]) *proto.Block {
 	tb.Helper()
-	types := benchColumnTypes(tb, t.name)
+	return newBenchBlock(tb, t, benchColumnTypes(tb, t.name))
+}
+
+// newBenchBlock is benchBlock from the column types of t's table.
+func newBenchBlock[T any](tb testing.TB, t *table[T], types map[string]string) *proto.Block {
+	tb.Helper()
 	blk := proto.NewBlock()
 	for _, c := range t.cols {
 		typ, ok := types[c.name]
@@ -98,14 +103,26 @@ func (c blockColumn) AppendRow(v any) error { return c.c.AppendRow(v) }
 // benchAppend is insert and sendBatch without the connection: the rows built
 // into columns (scratch from the pool, as insert does), the columns appended
 // to the driver's block, then the block's wire encoding. One op is one batch;
-// ns/row and allocs/row divide by its rows.
-func benchAppend[T any](b *testing.B, t *table[T], rows []T) {
-	blk := benchBlock(b, t)
+// ns/row and allocs/row divide by its rows. The block's columns are reset
+// between ops, keeping their buffers; benchAppendFresh takes a new block
+// for every op, as each PrepareBatch does.
+func benchAppend[T any](b *testing.B, t *table[T], rows []T) { benchAppendBlocks(b, t, rows, false) }
+
+func benchAppendFresh[T any](b *testing.B, t *table[T], rows []T) {
+	benchAppendBlocks(b, t, rows, true)
+}
+
+func benchAppendBlocks[T any](b *testing.B, t *table[T], rows []T, fresh bool) {
+	types := benchColumnTypes(b, t.name)
+	blk := newBenchBlock(b, t, types)
 	var buf chproto.Buffer
 	var before, after runtime.MemStats
 	b.ReportAllocs()
 	runtime.ReadMemStats(&before)
 	for b.Loop() {
+		if fresh {
+			blk = newBenchBlock(b, t, types)
+		}
 		for _, c := range blk.Columns {
 			c.Reset()
 		}
@@ -131,7 +148,9 @@ const benchRows = 20000 // the joiner's default FlushRows
 // BenchmarkBuildLagRows measures building one sink batch of settlement-lag
 // facts: one op is a batch of 20,000 rows, built into columns, appended to
 // the driver's columns and encoded, without sending.
-func BenchmarkBuildLagRows(b *testing.B) {
+func BenchmarkBuildLagRows(b *testing.B) { benchAppend(b, lagTable, benchLagRows()) }
+
+func benchLagRows() []fact.Lag {
 	rows := make([]fact.Lag, benchRows)
 	for i := range rows {
 		at := int64(1790000000000 + i*1000)
@@ -141,23 +160,42 @@ func BenchmarkBuildLagRows(b *testing.B) {
 			AuthToClearS: 16 * 3600, ClearToPayS: 14 * 3600, AuthToPayS: 30 * 3600, PastDueS: -2 * 3600,
 			Status: fact.StatusPaid, CalendarVersion: "cn-mainland-2026.1", Version: uint64(at)}
 	}
-	benchAppend(b, lagTable, rows)
+	return rows
 }
 
 // BenchmarkBuildRawRows measures building one batch of archived
 // authorizations (ingest's raw archive, with the original JSON payload).
 func BenchmarkBuildRawRows(b *testing.B) {
+	benchAppend(b, rawTables[event.Auth], benchRawRows(5000)) // ingest's default MaxBatch
+}
+
+// BenchmarkInsertRawFresh measures what one archive insert of 100,000
+// authorizations costs before it is sent: built, appended to the columns of
+// a new block (as a prepared batch has them) and encoded into a buffer that
+// is reused, as a connection's is.
+func BenchmarkInsertRawFresh(b *testing.B) {
+	benchAppendFresh(b, rawTables[event.Auth], benchRawRows(100_000))
+}
+
+// BenchmarkInsertLagFresh is BenchmarkInsertRawFresh for one sink batch of
+// settlement-lag facts.
+func BenchmarkInsertLagFresh(b *testing.B) {
+	benchAppendFresh(b, lagTable, benchLagRows())
+}
+
+// benchRawRows is n archived authorizations with a 300-byte JSON payload.
+func benchRawRows(n int) []RawRow {
 	payload := []byte(`{"event_id":"au-1x2y3z","type":"authorization","occurred_at":"2026-09-28T10:15:32.481+08:00","trace_no":"627100000205",` +
 		`"merchant_id":"M000123","terminal_id":"T00871203","response_code":"00","amount":"1288.00","currency":"CNY","mcc":"5812",` +
 		`"card_bin":"622848","card_last4":"0427"}`)
-	rows := make([]RawRow, 5000) // ingest's default MaxBatch
+	rows := make([]RawRow, n)
 	for i := range rows {
 		rows[i] = RawRow{Topic: "pos.authorizations", Partition: int32(i % 6), Offset: int64(i), KafkaTime: 1790000000000,
 			Event: event.Event{ID: "au-" + pad6(i), Type: event.Authorization, OccurredAt: 1790000000000, TraceNo: "627100" + pad6(i),
 				MerchantID: "M000123", TerminalID: "T00871203", ResponseCode: "00", CardBIN: "622848", CardLast4: "0427",
 				Currency: "CNY", Amount: 128800, MCC: "5812"}, Payload: payload}
 	}
-	benchAppend(b, rawTables[event.Auth], rows)
+	return rows
 }
 
 func pad6(i int) string {
