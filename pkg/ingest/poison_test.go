@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -345,4 +346,57 @@ func TestIDMemoryFootprint(t *testing.T) {
 		t.Errorf("the event-id memory holds %d MiB at %d ids, want under 64 MiB", heap>>20, m.len())
 	}
 	runtime.KeepAlive(m)
+}
+
+// refIDMemory is the event-id memory as a Go map: the model the table must
+// agree with.
+type refIDMemory struct {
+	capacity int
+	seen     map[string]string
+	ring     []string
+	next     int
+}
+
+func (m *refIDMemory) check(id, payload string) bool {
+	if prev, ok := m.seen[id]; ok {
+		return prev != payload
+	}
+	if len(m.ring) < m.capacity {
+		m.ring = append(m.ring, id)
+	} else {
+		delete(m.seen, m.ring[m.next])
+		m.ring[m.next] = id
+		m.next = (m.next + 1) % m.capacity
+	}
+	m.seen[id] = payload
+	return false
+}
+
+// TestIDMemoryMatchesMap drives the table and the map model with the same
+// random ids, re-deliveries and reuses, at loads where probe runs are long
+// and evictions shift entries back, and requires the same answers and sizes
+// at every step and every remembered id still found at the end.
+func TestIDMemoryMatchesMap(t *testing.T) {
+	for _, tt := range []struct{ capacity, ids int }{{1, 4}, {7, 20}, {500, 2000}, {511, 600}, {3000, 10000}} {
+		t.Run(strconv.Itoa(tt.capacity), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(uint64(tt.capacity), 7))
+			m := newIDMemory(tt.capacity)
+			ref := &refIDMemory{capacity: tt.capacity, seen: map[string]string{}}
+			for step := range 200_000 {
+				id, payload := strconv.Itoa(r.IntN(tt.ids)), strconv.Itoa(r.IntN(2))
+				want := ref.check(id, payload)
+				if got := m.check(id, []byte(payload)); got != want || m.len() != len(ref.seen) {
+					t.Fatalf("step %d check(%s, %s) = %v with %d ids, want %v with %d", step, id, payload, got, m.len(), want, len(ref.seen))
+				}
+			}
+			for id := range ref.seen {
+				if _, ok := m.find(idHash(id)); !ok {
+					t.Fatalf("id %s remembered by the model is not found in the table", id)
+				}
+			}
+			if 2*m.len() > len(m.slots) {
+				t.Errorf("table of %d slots holds %d ids: more than half full", len(m.slots), m.len())
+			}
+		})
+	}
 }
