@@ -67,6 +67,12 @@ type Config struct {
 	// partition holds while its previous ones are being written.
 	FlushRows     int
 	FlushInterval time.Duration
+	// CatchUpInterval replaces FlushInterval while a partition is more than
+	// CatchUpLag records behind the end of the topic: its facts are late by
+	// that backlog anyway, and fewer, larger inserts are what ClickHouse
+	// absorbs best while a backlog is written. Zero: never stretched.
+	CatchUpInterval time.Duration
+	CatchUpLag      int64
 	FetchBatch    int // records per fetch round
 
 	// CheckpointInterval and CheckpointRecords: a partition's state is
@@ -102,7 +108,8 @@ type Config struct {
 
 // DefaultConfig returns a production joiner: the pipeline's topics and
 // groups, waiting up to 2m for the merchants ingest, the live clock, one
-// insert per table every second (sooner at 100,000 facts), a 10s group session, 5,000 records per fetch,
+// insert per table every second (sooner at 100,000 facts; every 5s while a
+// partition is 50,000 records behind), a 10s group session, 5,000 records per fetch,
 // a checkpoint every minute or 2,000,000 records, stuck after 2m, health
 // every 5s, a source lagging past 30m, and join.DefaultConfig. An embedded
 // or replayed run sets ClockReplay.
@@ -118,6 +125,8 @@ func DefaultConfig() Config {
 		SessionTimeout:     10 * time.Second,
 		FlushRows:          100000,
 		FlushInterval:      time.Second,
+		CatchUpInterval:    5 * time.Second,
+		CatchUpLag:         50_000,
 		FetchBatch:         5000,
 		CheckpointInterval: time.Minute,
 		CheckpointRecords:  2_000_000,
@@ -138,6 +147,9 @@ func (c Config) Validate() error {
 	}
 	if c.FlushRows <= 0 || c.FlushInterval <= 0 || c.FetchBatch <= 0 || c.HealthInterval <= 0 || c.StallThreshold <= 0 {
 		return text.Errorf("error.joiner.positive")
+	}
+	if c.CatchUpInterval != 0 && (c.CatchUpInterval < c.FlushInterval || c.CatchUpLag <= 0) {
+		return text.Errorf("error.joiner.catch_up", c.CatchUpInterval.String(), c.FlushInterval.String())
 	}
 	if c.SessionTimeout < time.Second {
 		return text.Errorf("error.joiner.session_timeout", c.SessionTimeout.String())
@@ -259,6 +271,9 @@ func New(cfg Config, deps Deps) (*Joiner, error) {
 	log := deps.Logger.With("component", "joiner")
 	j := &Joiner{cfg: cfg, deps: deps, log: log, merchants: NewMerchants(log), health: newHealth()}
 	j.sink = newSink(storeFacts(deps.Store), cfg.FlushInterval, cfg.FlushRows, &j.flushing)
+	if cfg.CatchUpInterval > 0 {
+		j.sink.catchUp, j.sink.behind = cfg.CatchUpInterval, j.behind
+	}
 	return j, nil
 }
 
@@ -396,6 +411,17 @@ func (j *Joiner) Run(ctx context.Context) error {
 			})
 		}
 	}
+}
+
+// behind reports whether a partition this joiner owns was more than
+// CatchUpLag records behind the end of the topic at its last fetch.
+func (j *Joiner) behind() bool {
+	far := false
+	j.partLag.Range(func(_, v any) bool {
+		far = v.(int64) > j.cfg.CatchUpLag
+		return !far
+	})
+	return far
 }
 
 // idleFor is how long the joiner has had nothing to read (0 while a

@@ -28,6 +28,9 @@ type sink struct {
 	interval time.Duration // the longest handed-over facts wait for their insert
 	rows     int           // handed-over facts that start an insert before the interval is up
 	busy     *atomic.Int32 // counts the insert running (the joiner's idle check)
+	// While behind reports a backlog, facts wait up to catchUp instead.
+	catchUp time.Duration
+	behind  func() bool
 
 	mu      sync.Mutex
 	pending join.Facts   // handed over since the last insert
@@ -76,9 +79,10 @@ func (s *sink) handOver(ctx context.Context, f *join.Facts, hurry bool) <-chan e
 	return done
 }
 
-// Run inserts what was handed over every interval, or sooner when enough
-// facts wait or a partition hurries, until ctx is done; then it inserts what
-// is left and returns, and later hand-overs insert on their own.
+// Run inserts what was handed over every interval (every catchUp while
+// behind), or sooner when enough facts wait or a partition hurries, until
+// ctx is done; then it inserts what is left and returns, and later
+// hand-overs insert on their own.
 func (s *sink) Run(ctx context.Context) {
 	s.mu.Lock()
 	s.serving = true
@@ -86,6 +90,7 @@ func (s *sink) Run(ctx context.Context) {
 	wctx := context.WithoutCancel(ctx) // facts handed over are written, shutdown or not
 	timer := time.NewTimer(s.interval)
 	defer timer.Stop()
+	last := time.Now() // of the last insert
 	for {
 		select {
 		case <-ctx.Done():
@@ -95,8 +100,15 @@ func (s *sink) Run(ctx context.Context) {
 			s.flush(wctx)
 			return
 		case <-timer.C:
+			if s.behind != nil && s.behind() {
+				if wait := s.catchUp - time.Since(last); wait > 0 {
+					timer.Reset(min(wait, s.interval)) // look again: the backlog may be gone
+					continue
+				}
+			}
 		case <-s.wake:
 		}
+		last = time.Now()
 		s.flush(wctx)
 		timer.Reset(s.interval)
 	}

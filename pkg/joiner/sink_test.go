@@ -197,3 +197,39 @@ func TestSinkSkipsEmptyHandOvers(t *testing.T) {
 		t.Fatalf("empty hand-over inserted %v", got)
 	}
 }
+
+// TestSinkCatchesUp: while behind reports a backlog, hand-overs wait for
+// catchUp instead of the interval; once it is gone, the interval applies
+// again.
+func TestSinkCatchesUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &recorder{}
+		var busy atomic.Int32
+		var behind atomic.Bool
+		behind.Store(true)
+		s := newSink(r.insert, time.Second, 1000, &busy)
+		s.catchUp, s.behind = 5*time.Second, behind.Load
+		ctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		go s.Run(ctx)
+		synctest.Wait()
+		s.handOver(ctx, lags("a"), false)
+		time.Sleep(4500 * time.Millisecond)
+		synctest.Wait()
+		if got := r.got(); len(got) != 0 {
+			t.Fatalf("inserts while behind, before the catch-up interval: %v", got)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if got, want := r.got(), [][]string{{"a"}}; !slices.EqualFunc(got, want, slices.Equal) {
+			t.Fatalf("inserts after the catch-up interval %v, want %v", got, want)
+		}
+		behind.Store(false)
+		s.handOver(ctx, lags("b"), false)
+		time.Sleep(1100 * time.Millisecond)
+		synctest.Wait()
+		if got, want := r.got(), [][]string{{"a"}, {"b"}}; !slices.EqualFunc(got, want, slices.Equal) {
+			t.Errorf("inserts once caught up %v, want %v", got, want)
+		}
+	})
+}
