@@ -73,7 +73,7 @@ type Config struct {
 	// absorbs best while a backlog is written. Zero: never stretched.
 	CatchUpInterval time.Duration
 	CatchUpLag      int64
-	FetchBatch    int // records per fetch round
+	FetchBatch      int // records per fetch round
 
 	// CheckpointInterval and CheckpointRecords: a partition's state is
 	// checkpointed to ClickHouse, after a flush, once this much time has
