@@ -93,7 +93,7 @@ type Config struct {
 // messages per batch waiting at most 200ms, DefaultArchiveRows rows per
 // archive insert gathered for at most DefaultArchiveWait, health every 5s, stuck after
 // 2m, Kafka writes retried for 10m, DefaultMaxFutureSkew and
-// DefaultEventIDMemory (about 44 MiB).
+// DefaultEventIDMemory (about 40 MiB).
 func DefaultConfig() Config {
 	return Config{
 		OutTopic:        event.EventsTopic,
