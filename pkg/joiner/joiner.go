@@ -519,25 +519,8 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 		j.open.Store(id, int64(state.Open()))
 		j.stateBytes.Store(id, state.StateBytes())
 		j.partLag.Store(id, r.Lag())
-		if err := j.settle(gen, p, false); err != nil {
+		if err := j.write(ctx, gen, log, p, ferr != nil); err != nil {
 			return err
-		}
-		switch {
-		case ferr != nil || j.checkpointDue(p):
-			// On shutdown or the end of the generation, and for a
-			// checkpoint, everything applied is made durable and committed
-			// first.
-			if err := j.drain(ctx, gen, p); err != nil {
-				return err
-			}
-			j.maybeCheckpoint(context.WithoutCancel(ctx), log, p, ferr != nil)
-		case p.inflight == nil && (p.facts.Len() > 0 || p.next > p.handed && time.Since(p.lastFlush) >= j.cfg.FlushInterval):
-			j.handOver(ctx, p, false)
-		case p.facts.Len() >= j.cfg.FlushRows:
-			// Enough waits here: read on once the facts in flight are durable.
-			if err := j.settle(gen, p, true); err != nil {
-				return err
-			}
 		}
 		if ferr != nil {
 			if ctx.Err() != nil {
@@ -564,6 +547,29 @@ func (j *Joiner) fetch(ctx context.Context, r *kafka.Reader) ([]kafka.Message, e
 		msgs = append(msgs, m)
 	}
 	return msgs, nil
+}
+
+// write moves the partition's facts on after a fetch round: it collects the
+// outcome of those in flight, hands over the new ones, and, when releasing
+// or due for a checkpoint, makes everything applied durable, commits it and
+// checkpoints.
+func (j *Joiner) write(ctx context.Context, gen *kafka.Generation, log *slog.Logger, p *partition, releasing bool) error {
+	if err := j.settle(gen, p, false); err != nil {
+		return err
+	}
+	switch {
+	case releasing || j.checkpointDue(p):
+		if err := j.drain(ctx, gen, p); err != nil {
+			return err
+		}
+		j.maybeCheckpoint(context.WithoutCancel(ctx), log, p, releasing)
+	case p.inflight == nil && (p.facts.Len() > 0 || p.next > p.handed && time.Since(p.lastFlush) >= j.cfg.FlushInterval):
+		j.handOver(ctx, p, false)
+	case p.facts.Len() >= j.cfg.FlushRows:
+		// Enough waits here: read on once the facts in flight are durable.
+		return j.settle(gen, p, true)
+	}
+	return nil
 }
 
 // handOver passes the partition's facts to the sink (settle collects the
