@@ -60,7 +60,7 @@ var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // snapshotLayout changes whenever a snapshotted type's layout changes.
-var snapshotLayout = [...]uint32{5, uint32(unsafe.Sizeof(entry{})), uint32(unsafe.Sizeof(timer{})),
+var snapshotLayout = [...]uint32{6, uint32(unsafe.Sizeof(entry{})), uint32(unsafe.Sizeof(timer{})),
 	uint32(unsafe.Sizeof(tombstone{})), uint32(event.NumSources)}
 
 // Snapshot writes the partition's state to w. Facts not yet taken are not
