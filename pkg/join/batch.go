@@ -75,6 +75,9 @@ func (q *progressQueue) push(x progress) {
 	if n > 0 && x.before(w[n-1]) {
 		lo := max(0, n-maxShift)
 		if x.before(w[lo]) {
+			if q.heap == nil {
+				q.heap = make([]progress, 0, maxShift) // one allocation, not one per doubling
+			}
 			q.heap = pushHeap(q.heap, x)
 			return
 		}
