@@ -104,15 +104,19 @@ func (p *Partition) fireOrphan(t timer) {
 }
 
 // clearedLate: a clearing after the clearing deadline resolves
-// clearing_missing, or records it resolved if the timer had not fired.
+// clearing_missing, or records it resolved if the timer had not fired. The
+// authorization's and the clearing's times never change once set, so a
+// clearing found on time is marked and not looked at again.
 func (p *Partition) clearedLate(e *entry) {
-	if !e.has(slotAuth) || !e.has(slotCleared) || e.has(slotReversal) || e.is(flagClearingDone) {
+	if !e.has(slotAuth) || !e.has(slotCleared) || e.has(slotReversal) || e.is(flagClearingDone|flagClearingOnTime) {
 		return
 	}
 	dl := p.sched.ClearingDeadline(p.time(e, tAuth)).At
 	if at := p.time(e, tCleared); at > dl {
 		e.flags = e.flags&^flagClearingOpen | flagClearingDone
 		p.resolve(p.clearingMissing(e, dl), at, at)
+	} else {
+		e.flags |= flagClearingOnTime
 	}
 }
 

@@ -1,6 +1,8 @@
 package join
 
 import (
+	"slices"
+	"sort"
 	"strconv"
 	"time"
 
@@ -43,9 +45,97 @@ const (
 	progressClosed
 )
 
-type progressQueue []progress
-
 func (p progress) before(o progress) bool { return p.at < o.at || p.at == o.at && p.kind < o.kind }
+
+// progressQueue holds a batch's records waiting for the watermark, taken
+// in event-time order. Records arrive nearly in that order (a batch's
+// digests come from each source partition in turn, each in order), so they
+// go to a sorted run, taken from its front in constant time: at its end, or
+// moved in among the last maxShift records. One that belongs further back
+// (from a source partition far behind the others) waits in a min-heap
+// instead, so that no push costs more than maxShift moves; next takes the
+// earlier of the two heads. Records equal in time and kind are
+// interchangeable: a batch sums their counts and (non-negative) amounts.
+type progressQueue struct {
+	run  []progress // sorted; run[head:] is waiting
+	head int
+	heap []progress
+}
+
+// maxShift bounds the records a push moves to keep the run sorted.
+const maxShift = 64
+
+func (q *progressQueue) len() int { return len(q.run) - q.head + len(q.heap) }
+
+// push queues x.
+func (q *progressQueue) push(x progress) {
+	w := q.run[q.head:]
+	n := len(w)
+	i := n // where x goes in w
+	if n > 0 && x.before(w[n-1]) {
+		lo := max(0, n-maxShift)
+		if x.before(w[lo]) {
+			if q.heap == nil {
+				q.heap = make([]progress, 0, maxShift) // one allocation, not one per doubling
+			}
+			q.heap = pushHeap(q.heap, x)
+			return
+		}
+		i = lo + sort.Search(n-lo, func(j int) bool { return x.before(w[lo+j]) })
+	}
+	if len(q.run) == cap(q.run) && q.head > 0 { // reuse the taken front before growing
+		q.run = q.run[:copy(q.run, w)]
+		q.head = 0
+	}
+	q.run = append(q.run, x)
+	if w = q.run[q.head:]; i < n {
+		copy(w[i+1:], w[i:n])
+		w[i] = x
+	}
+}
+
+// next takes the earliest record if its time is at or before upTo.
+func (q *progressQueue) next(upTo int64) (progress, bool) {
+	fromRun := q.head < len(q.run)
+	if fromRun && len(q.heap) > 0 && q.heap[0].before(q.run[q.head]) {
+		fromRun = false
+	}
+	switch {
+	case fromRun:
+		x := q.run[q.head]
+		if x.at > upTo {
+			return progress{}, false
+		}
+		if q.head++; q.head == len(q.run) {
+			q.run, q.head = q.run[:0], 0
+		}
+		return x, true
+	case len(q.heap) > 0 && q.heap[0].at <= upTo:
+		var x progress
+		x, q.heap = popHeap(q.heap)
+		return x, true
+	}
+	return progress{}, false
+}
+
+// appendTo appends the waiting records to dst, in no particular order.
+func (q *progressQueue) appendTo(dst []progress) []progress {
+	return append(append(dst, q.run[q.head:]...), q.heap...)
+}
+
+// progressQueueOf queues records given in any order.
+func progressQueueOf(list []progress) progressQueue {
+	slices.SortFunc(list, func(a, b progress) int {
+		if a.before(b) {
+			return -1
+		}
+		if b.before(a) {
+			return 1
+		}
+		return 0
+	})
+	return progressQueue{run: list}
+}
 
 // batch is the tracker state of one batch. Batches are few (a handful per
 // source per day), so this state may hold pointers.
@@ -128,7 +218,7 @@ func (s *idSet) each(fn func(uint64)) {
 }
 
 // spareBatches holds what judged and forgotten batches leave for new ones:
-// their structs, their maps of seen ids (emptied) and their queues, so that
+// their structs, their sets of seen ids (emptied) and their queues' slices, so that
 // a new batch allocates nothing once as many batches have been judged as
 // are ever open at once. Structs come in slabs of batchSlab.
 type spareBatches struct {
@@ -153,7 +243,7 @@ func (s *spareBatches) batch(k batchKey) *batch {
 	}
 	*b = batch{key: k}
 	b.seen.cells, s.seen = largest(s.seen)
-	b.pending, s.pending = largest(s.pending)
+	b.pending.run, s.pending = largest(s.pending) // the heap is rarely used: it gets none
 	return b
 }
 
@@ -175,16 +265,18 @@ func largest[T any](spares [][]T) ([]T, [][]T) {
 	return v, spares[:n]
 }
 
-// keep takes the map and queue of judged batch b for later batches.
+// keep takes the id set and queue slices of judged batch b for later batches.
 func (s *spareBatches) keep(b *batch) {
 	if b.seen.cells != nil {
 		clear(b.seen.cells)
 		s.seen = append(s.seen, b.seen.cells)
 	}
-	if b.pending != nil {
-		s.pending = append(s.pending, b.pending[:0])
+	for _, q := range [][]progress{b.pending.run, b.pending.heap} {
+		if q != nil {
+			s.pending = append(s.pending, q[:0])
+		}
 	}
-	b.seen, b.pending = idSet{}, nil
+	b.seen, b.pending = idSet{}, progressQueue{}
 }
 
 // applyBatch takes a batch control event or a batch item.
@@ -252,7 +344,7 @@ func (p *Partition) trackBatch(src event.Source, id string, idHash uint64, pr pr
 	if pr.kind == progressClosed {
 		b.declaredCount, b.declaredTotal = declaredCount, declaredTotal
 	}
-	b.pending = pushHeap(b.pending, pr)
+	b.pending.push(pr)
 	p.evaluateBatch(b)
 }
 
@@ -282,9 +374,11 @@ func (p *Partition) evaluateBatch(b *batch) {
 	w := p.wmMin[b.key.source]
 	timeout := p.cfg.BatchStallTimeout.Milliseconds()
 	changed := false
-	for len(b.pending) > 0 && b.pending[0].at <= w {
-		var pr progress
-		pr, b.pending = popHeap(b.pending)
+	for {
+		pr, ok := b.pending.next(w)
+		if !ok {
+			break
+		}
 		if b.opened && !b.closed && b.last > 0 && pr.at-b.last > timeout {
 			if !b.stalled {
 				p.stallBatch(b, b.last+timeout)

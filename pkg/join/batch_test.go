@@ -274,3 +274,55 @@ func allArrived(tb testing.TB, seen, all []bstep, upTo int64) bool {
 	sort.Strings(missing)
 	return len(missing) == 0
 }
+
+// TestProgressQueueOrder pushes records in order, slightly out of order
+// and far out of order (the heap), taking them as a rising watermark passes
+// them, and checks that each take is in order and that all of them together
+// are what went in.
+func TestProgressQueueOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, spread := range []int64{0, 10, 1000, 100_000} {
+		var q progressQueue
+		var in, out []progress
+		at, upTo := int64(1_000_000), int64(0)
+		for range 20_000 {
+			at += rng.Int64N(20)
+			x := progress{at: at, amount: rng.Int64N(100), kind: uint8(1 + rng.IntN(4))}
+			if spread > 0 && rng.IntN(4) == 0 {
+				x.at -= rng.Int64N(spread)
+			}
+			q.push(x)
+			in = append(in, x)
+			if rng.IntN(50) == 0 {
+				upTo = at - rng.Int64N(2000)
+				from := len(out)
+				for x, ok := q.next(upTo); ok; x, ok = q.next(upTo) {
+					if x.at > upTo {
+						t.Fatalf("spread %d: took %d past %d", spread, x.at, upTo)
+					}
+					if len(out) > from && x.before(out[len(out)-1]) {
+						t.Fatalf("spread %d: %v taken after %v", spread, x, out[len(out)-1])
+					}
+					out = append(out, x)
+				}
+			}
+		}
+		for x, ok := q.next(at); ok; x, ok = q.next(at) {
+			out = append(out, x)
+		}
+		if q.len() != 0 {
+			t.Fatalf("spread %d: %d left", spread, q.len())
+		}
+		sortProgress := func(s []progress) {
+			sort.Slice(s, func(i, j int) bool {
+				a, b := s[i], s[j]
+				return a.before(b) || !b.before(a) && a.amount < b.amount
+			})
+		}
+		sortProgress(in)
+		sortProgress(out)
+		if !reflect.DeepEqual(in, out) {
+			t.Fatalf("spread %d: taken records differ from those pushed", spread)
+		}
+	}
+}

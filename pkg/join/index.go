@@ -1,6 +1,10 @@
 package join
 
-import "github.com/cespare/xxhash/v2"
+import (
+	"encoding/binary"
+
+	"github.com/cespare/xxhash/v2"
+)
 
 // traceIndex finds the slab slot of an open trace by its trace number. It
 // replaces a map[traceKey]int32, which held a second copy of every 32-byte
@@ -27,6 +31,14 @@ const minIndexCells = 64
 
 func keyHash(k *traceKey) uint64 { return xxhash.Sum64(k[:]) }
 
+// equal reports whether k and o are the same key, 8 bytes at a time (an
+// array comparison calls memequal).
+func (k *traceKey) equal(o *traceKey) bool {
+	le := binary.LittleEndian
+	return le.Uint64(k[0:])^le.Uint64(o[0:])|le.Uint64(k[8:])^le.Uint64(o[8:])|
+		le.Uint64(k[16:])^le.Uint64(o[16:])|le.Uint64(k[24:])^le.Uint64(o[24:]) == 0
+}
+
 func cellOf(tag uint32, slot int32) uint64 { return uint64(tag)<<32 | uint64(uint32(slot)+1) }
 
 // find returns the slot of key k with hash h, or -1 and the empty cell
@@ -43,9 +55,27 @@ func (x *traceIndex) find(h uint64, k *traceKey, slab []entry) (slot int32, pos 
 			return -1, i
 		}
 		if uint32(c>>32) == tag {
-			if s := int32(uint32(c)) - 1; slab[s].key == *k {
+			if s := int32(uint32(c)) - 1; slab[s].key.equal(k) {
 				return s, i
 			}
+		}
+	}
+}
+
+// cell returns the cell that holds slot under hash h, or -1: a lookup by
+// slot that reads no key.
+func (x *traceIndex) cell(h uint64, slot int32) int {
+	if len(x.cells) == 0 {
+		return -1
+	}
+	want := cellOf(uint32(h), slot)
+	mask := len(x.cells) - 1
+	for i := int(uint32(h)) & mask; ; i = (i + 1) & mask {
+		switch x.cells[i] {
+		case want:
+			return i
+		case 0:
+			return -1
 		}
 	}
 }

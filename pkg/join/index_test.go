@@ -7,7 +7,8 @@ import (
 )
 
 // TestTraceIndexMatchesMap inserts and removes keys at random, through
-// growth and backward-shift deletion, and checks every lookup against a map.
+// growth and backward-shift deletion, and checks every lookup (by key, and
+// by slot before a removal) against a map.
 func TestTraceIndexMatchesMap(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	var x traceIndex
@@ -39,6 +40,9 @@ func TestTraceIndexMatchesMap(t *testing.T) {
 			x.insert(h, i, pos)
 			want[k] = i
 		case rng.IntN(3) > 0:
+			if c := x.cell(h, s); c != pos {
+				t.Fatalf("op %d: cell = %d, want %d", op, c, pos)
+			}
 			x.remove(pos)
 			slab[s] = entry{}
 			free = append(free, s)

@@ -204,6 +204,7 @@ const (
 	flagFallback                          // deadline computed on weekends only
 	flagWide                              // times held in Partition.wide (see entry)
 	flagCodeUnknown                       // the payout failure's bank code is not in the catalogue
+	flagClearingOnTime                    // cleared by the clearing deadline: nothing for clearedLate to resolve
 )
 
 const traceCap = 32
@@ -701,7 +702,7 @@ func (p *Partition) evaluate(i int32) {
 		p.checkHeld(e) // payout.go
 	}
 	if e.has(slotAuth) { // absence.go; each behind the cheapest of its conditions
-		if e.has(slotCleared) && !e.is(flagClearingDone) {
+		if e.has(slotCleared) && !e.is(flagClearingDone|flagClearingOnTime) {
 			p.clearedLate(e)
 		}
 		if e.is(flagOverdueOpen) && !e.is(flagOverdueNet) {
@@ -847,7 +848,7 @@ func (p *Partition) drop(i int32, at int64) {
 		p.tombstones.put(h, t)
 		p.tombTimers.push(t.expires, h)
 	}
-	if s, pos := p.index.find(keyHash(&e.key), &e.key, p.slab); s >= 0 {
+	if pos := p.index.cell(keyHash(&e.key), i); pos >= 0 {
 		p.index.remove(pos)
 	}
 	if e.is(flagWide) {

@@ -60,7 +60,7 @@ var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // snapshotLayout changes whenever a snapshotted type's layout changes.
-var snapshotLayout = [...]uint32{5, uint32(unsafe.Sizeof(entry{})), uint32(unsafe.Sizeof(timer{})),
+var snapshotLayout = [...]uint32{6, uint32(unsafe.Sizeof(entry{})), uint32(unsafe.Sizeof(timer{})),
 	uint32(unsafe.Sizeof(tombstone{})), uint32(event.NumSources)}
 
 // Snapshot writes the partition's state to w. Facts not yet taken are not
@@ -356,7 +356,7 @@ func (w *snapWriter) bool(b bool) {
 func (w *snapWriter) batch(b *batch) {
 	w.u64(uint64(b.key.source))
 	w.str(b.key.id)
-	w.raw(asBytes(b.pending))
+	w.raw(asBytes(b.pending.appendTo(nil)))
 	w.u64(uint64(b.seen.len()))
 	b.seen.each(w.u64)
 	for _, f := range []bool{b.opened, b.closed, b.stalled, b.done} {
@@ -430,7 +430,7 @@ func (r *snapReader) batch() *batch {
 	b := &batch{}
 	b.key.source = event.Source(r.u64())
 	b.key.id = r.str()
-	b.pending = fromBytes[progress](r.raw())
+	b.pending = progressQueueOf(fromBytes[progress](r.raw()))
 	n := r.u64()
 	for range min(n, 1<<32) {
 		if r.err != nil {
@@ -445,7 +445,7 @@ func (r *snapReader) batch() *batch {
 	}
 	b.rowStatus = fact.BatchStatus(r.str())
 	if b.done {
-		b.seen, b.pending = idSet{}, nil
+		b.seen, b.pending = idSet{}, progressQueue{}
 	}
 	return b
 }

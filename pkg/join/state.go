@@ -53,40 +53,54 @@ func (t *timers) fire(upTo int64, fn func(timer)) {
 // timer allocated.
 type ordered[T any] interface{ before(T) bool }
 
+// The heaps are 4-ary: the children of i are 4i+1 to 4i+4. Half as deep as a
+// binary heap, a pop of a heap of millions of timers touches half as many
+// cache lines on its way down; the four children it compares lie together.
+const heapArity = 4
+
 // pushHeap adds x to the min-heap h.
 func pushHeap[T ordered[T]](h []T, x T) []T {
 	h = append(h, x)
-	for i := len(h) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !h[i].before(h[p]) {
+	i := len(h) - 1
+	for i > 0 {
+		p := (i - 1) / heapArity
+		if !x.before(h[p]) {
 			break
 		}
-		h[i], h[p] = h[p], h[i]
+		h[i] = h[p]
 		i = p
 	}
+	h[i] = x
 	return h
 }
 
 // popHeap removes the least element of the non-empty min-heap h.
 func popHeap[T ordered[T]](h []T) (T, []T) {
 	n := len(h) - 1
-	top := h[0]
-	h[0] = h[n]
+	top, x := h[0], h[n]
 	h = h[:n]
-	for i := 0; ; {
-		m := 2*i + 1
-		if m >= n {
+	if n == 0 {
+		return top, h
+	}
+	i := 0
+	for {
+		c := heapArity*i + 1
+		if c >= n {
 			break
 		}
-		if r := m + 1; r < n && h[r].before(h[m]) {
-			m = r
+		m := c
+		for j := c + 1; j < min(c+heapArity, n); j++ {
+			if h[j].before(h[m]) {
+				m = j
+			}
 		}
-		if !h[m].before(h[i]) {
+		if !h[m].before(x) {
 			break
 		}
-		h[i], h[m] = h[m], h[i]
+		h[i] = h[m]
 		i = m
 	}
+	h[i] = x
 	return top, h
 }
 
