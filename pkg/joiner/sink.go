@@ -123,7 +123,7 @@ func (s *sink) flush(ctx context.Context) {
 		return
 	}
 	all, waiting := s.pending, s.waiting
-	s.pending, s.waiting = s.spare, nil
+	s.pending, s.waiting, s.spare = s.spare, nil, join.Facts{}
 	s.mu.Unlock()
 	err := s.write(ctx, &all)
 	for _, w := range waiting {
