@@ -28,6 +28,7 @@ import (
 	"settlemon/pkg/devbroker"
 	"settlemon/pkg/event"
 	"settlemon/pkg/kafkaio"
+	"settlemon/pkg/logtest"
 	"settlemon/pkg/store/storetest"
 )
 
@@ -63,30 +64,12 @@ func freeAddr(tb testing.TB) string {
 	return l.Addr().String()
 }
 
-// lockedBuffer collects a child's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // child starts a process; it is stopped by pid when the test ends, and its
 // output shown if the test failed. The channel closes when it exits.
 func child(tb testing.TB, name, bin string, args ...string) <-chan struct{} {
 	tb.Helper()
 	cmd := exec.Command(bin, args...)
-	out := &lockedBuffer{}
+	out := &logtest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("starting %s: %v", name, err)

@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode"
@@ -20,6 +19,7 @@ import (
 	"settlemon/pkg/event"
 	"settlemon/pkg/explain"
 	"settlemon/pkg/kafkaio"
+	"settlemon/pkg/logtest"
 	"settlemon/pkg/pan"
 	"settlemon/pkg/service"
 	"settlemon/pkg/store/storetest"
@@ -196,24 +196,6 @@ func TestNumericIdsAreNotCards(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink shared by the pipeline's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // digitsOnly is text as an auditor greps it: NFKC, every decimal digit as
 // ASCII, everything else removed.
 func digitsOnly(s string) string {
@@ -241,7 +223,7 @@ func digitValue(r rune) int {
 func TestCardNumbersNeverStored(t *testing.T) {
 	ctx := testCtx(t, 5*time.Minute)
 	h := newHarness(t, ctx, storetest.New(t))
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	lc := service.LogConfig{Format: "text", Level: "debug"}
 	var err error
 	if h.log, err = lc.LoggerTo(logs); err != nil {

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -12,7 +11,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
-	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -20,9 +18,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"settlemon/pkg/logtest"
 )
 
 // TestLoopbackHostsOnly: on loopback without a token only requests to a
@@ -118,8 +117,8 @@ func TestServeTLS(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("beyond loopback with a token and TLS: %v", err)
 	}
-	var logs syncBuffer
-	c, err := New(cfg, Deps{Explainer: &fakeExplainer{}, DB: fakeDB{}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	var logs logtest.Buffer
+	c, err := New(cfg, Deps{Explainer: &fakeExplainer{}, DB: fakeDB{}, Logger: logs.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,8 +188,8 @@ func TestInsecureHTTPWarns(t *testing.T) {
 		t.Errorf("beyond loopback without TLS: Validate = %v, want a refusal naming both fixes", err)
 	}
 	cfg.AllowInsecureHTTP = true
-	var logs syncBuffer
-	c, err := New(cfg, Deps{Explainer: &fakeExplainer{}, DB: fakeDB{}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	var logs logtest.Buffer
+	c, err := New(cfg, Deps{Explainer: &fakeExplainer{}, DB: fakeDB{}, Logger: logs.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,14 +204,14 @@ func TestInsecureHTTPWarns(t *testing.T) {
 	}
 
 	// On loopback plain HTTP is the default and says nothing.
-	logs = syncBuffer{}
-	c, err = New(DefaultConfigOn("127.0.0.1:0", ""), Deps{Explainer: &fakeExplainer{}, DB: fakeDB{}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	var quiet logtest.Buffer
+	c, err = New(DefaultConfigOn("127.0.0.1:0", ""), Deps{Explainer: &fakeExplainer{}, DB: fakeDB{}, Logger: quiet.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	serve(t, c, nil)
-	if strings.Contains(logs.String(), "level=WARN") {
-		t.Errorf("loopback plain HTTP warned:\n%s", logs.String())
+	if strings.Contains(quiet.String(), "level=WARN") {
+		t.Errorf("loopback plain HTTP warned:\n%s", quiet.String())
 	}
 }
 
@@ -303,29 +302,11 @@ func selfSigned(tb testing.TB) (certFile, keyFile string, pool *x509.CertPool) {
 	return certFile, keyFile, pool
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestCloseStopsServe: Close ends a running Serve as cancelling its context
 // does, and Serve returns cleanly; the port no longer answers.
 func TestCloseStopsServe(t *testing.T) {
-	var logs syncBuffer
-	c, err := New(DefaultConfigOn("127.0.0.1:0", ""), Deps{Explainer: &fakeExplainer{}, DB: fakeDB{}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	var logs logtest.Buffer
+	c, err := New(DefaultConfigOn("127.0.0.1:0", ""), Deps{Explainer: &fakeExplainer{}, DB: fakeDB{}, Logger: logs.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
 	"settlemon/pkg/calendar"
@@ -27,6 +27,7 @@ import (
 	"settlemon/pkg/join"
 	"settlemon/pkg/joiner"
 	"settlemon/pkg/kafkaio"
+	"settlemon/pkg/logtest"
 	"settlemon/pkg/simulator"
 	"settlemon/pkg/store"
 	"settlemon/pkg/store/storetest"
@@ -98,7 +99,7 @@ func shutdownSim(tb testing.TB) ([]kafka.Message, *calendar.Schedule) {
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	log  *lockedBuffer
+	log  *logtest.Buffer
 	done chan struct{}
 	err  error
 }
@@ -154,7 +155,7 @@ func (p *pipeline) start() {
 
 func (p *pipeline) spawn(name, bin string, args ...string) {
 	p.tb.Helper()
-	pr := &proc{name: name, cmd: exec.Command(bin, args...), log: &lockedBuffer{}, done: make(chan struct{})}
+	pr := &proc{name: name, cmd: exec.Command(bin, args...), log: &logtest.Buffer{}, done: make(chan struct{})}
 	pr.cmd.Stdout, pr.cmd.Stderr = pr.log, pr.log
 	if err := pr.cmd.Start(); err != nil {
 		p.tb.Fatalf("starting %s: %v", name, err)

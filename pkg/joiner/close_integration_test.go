@@ -4,7 +4,7 @@ package joiner_test
 
 import (
 	"context"
-	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +13,7 @@ import (
 	"settlemon/pkg/event"
 	"settlemon/pkg/joiner"
 	"settlemon/pkg/kafkaio"
+	"settlemon/pkg/logtest"
 	"settlemon/pkg/store/storetest"
 )
 
@@ -38,8 +39,9 @@ func TestCloseStopsRun(t *testing.T) {
 	}
 	cfg := joiner.DefaultConfig()
 	cfg.Group, cfg.Clock, cfg.FlushInterval, cfg.HealthInterval = "close-test", joiner.ClockReplay, 100*time.Millisecond, 100*time.Millisecond
+	var logs logtest.Buffer
 	j, err := joiner.New(cfg,
-		joiner.Deps{Kafka: k, Store: storetest.New(t), Schedule: sched, Logger: slog.New(slog.DiscardHandler)})
+		joiner.Deps{Kafka: k, Store: storetest.New(t), Schedule: sched, Logger: logs.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,12 +59,13 @@ func TestCloseStopsRun(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run after Close: %v", err)
-		}
-	default:
-		t.Fatal("Close returned while Run was still running")
+	// Run's last act before returning is the "joiner stopped" line; its
+	// result reaches the channel only after it returned, so the log, not
+	// the channel, tells whether Close waited.
+	if !strings.Contains(logs.String(), "joiner stopped") {
+		t.Fatalf("Close returned while Run was still running; logs:\n%s", logs.String())
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Run after Close: %v", err)
 	}
 }
