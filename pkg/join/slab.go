@@ -13,7 +13,7 @@ type slab struct {
 
 const (
 	slabShift = 12
-	slabChunk = 1 << slabShift // 4096 entries, 840 KiB
+	slabChunk = 1 << slabShift // 4096 entries, 800 KiB
 	slabMask  = slabChunk - 1
 )
 
