@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -57,16 +58,8 @@ func TestStartServerMallocConf(t *testing.T) {
 
 // filteredEnv is this process's environment without the variables named.
 func filteredEnv(drop ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
+	return slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		name, _, _ := strings.Cut(kv, "=")
-		keep := true
-		for _, d := range drop {
-			keep = keep && name != d
-		}
-		if keep {
-			env = append(env, kv)
-		}
-	}
-	return env
+		return slices.Contains(drop, name)
+	})
 }
