@@ -12,7 +12,7 @@ import (
 func TestTraceIndexMatchesMap(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	var x traceIndex
-	var entries slab
+	var slab []entry
 	var free []int32
 	want := map[traceKey]int32{}
 	key := func(n int) traceKey {
@@ -23,7 +23,7 @@ func TestTraceIndexMatchesMap(t *testing.T) {
 	for op := range 200_000 {
 		k := key(rng.IntN(5000))
 		h := keyHash(&k)
-		s, pos := x.find(h, &k, &entries)
+		s, pos := x.find(h, &k, slab)
 		if w, ok := want[k]; ok != (s >= 0) || ok && w != s {
 			t.Fatalf("op %d: find = %d, want %d (present %v)", op, s, w, ok)
 		}
@@ -33,9 +33,10 @@ func TestTraceIndexMatchesMap(t *testing.T) {
 			if n := len(free); n > 0 {
 				i, free = free[n-1], free[:n-1]
 			} else {
-				i = entries.add()
+				slab = append(slab, entry{})
+				i = int32(len(slab) - 1)
 			}
-			*entries.at(i) = entry{key: k, keyLen: 1}
+			slab[i] = entry{key: k, keyLen: 1}
 			x.insert(h, i, pos)
 			want[k] = i
 		case rng.IntN(3) > 0:
@@ -43,7 +44,7 @@ func TestTraceIndexMatchesMap(t *testing.T) {
 				t.Fatalf("op %d: cell = %d, want %d", op, c, pos)
 			}
 			x.remove(pos)
-			*entries.at(s) = entry{}
+			slab[s] = entry{}
 			free = append(free, s)
 			delete(want, k)
 		}
@@ -52,7 +53,7 @@ func TestTraceIndexMatchesMap(t *testing.T) {
 		}
 	}
 	for k, w := range want {
-		if s, _ := x.find(keyHash(&k), &k, &entries); s != w {
+		if s, _ := x.find(keyHash(&k), &k, slab); s != w {
 			t.Fatalf("%q: slot %d, want %d", k[:], s, w)
 		}
 	}

@@ -479,11 +479,8 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 	restoredLogged := start >= committed
 	var rec event.Record
 	var discard join.Facts
-	var buf []kafka.Message // one fetch round's messages, reused
 	for {
-		clear(buf) // the last round's messages: let their bytes go
-		msgs, ferr := j.fetch(ctx, r, buf[:0])
-		buf = msgs
+		msgs, ferr := j.fetch(ctx, r)
 		if len(msgs) > 0 {
 			j.lastWork.Store(time.Now().UnixMilli())
 		}
@@ -535,9 +532,8 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 	}
 }
 
-// fetch appends to msgs the messages of one fetch round: up to FetchBatch,
-// or what came within half a flush interval.
-func (j *Joiner) fetch(ctx context.Context, r *kafka.Reader, msgs []kafka.Message) ([]kafka.Message, error) {
+func (j *Joiner) fetch(ctx context.Context, r *kafka.Reader) ([]kafka.Message, error) {
+	var msgs []kafka.Message
 	wctx, cancel := context.WithTimeout(ctx, j.cfg.FlushInterval/2)
 	defer cancel()
 	for len(msgs) < j.cfg.FetchBatch {
