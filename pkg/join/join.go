@@ -18,6 +18,7 @@ package join
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 	"unsafe"
@@ -205,6 +206,7 @@ const (
 	flagWide                              // times held in Partition.wide (see entry)
 	flagCodeUnknown                       // the payout failure's bank code is not in the catalogue
 	flagClearingOnTime                    // cleared by the clearing deadline: nothing for clearedLate to resolve
+	flagExtraIDs                          // Partition.extra holds fingerprints of the trace's further events
 )
 
 const traceCap = 32
@@ -363,6 +365,12 @@ type Partition struct {
 	// instead of opening a new trace.
 	tombstones tombTable
 	tombTimers tombs
+	// extra holds, by the xxhash of the trace number, the fingerprints of
+	// the events a trace took beyond the first of their slot (a second
+	// charge, a payout retry, a re-sent copy; at most maxExtraIDs), for as
+	// long as the trace or its tombstone lives: a re-delivered copy of one
+	// is recognised as such, not reported again, late or as a duplicate.
+	extra map[uint64]extraIDs
 
 	names   intern // merchant ids
 	termIDs intern // terminal ids
@@ -401,6 +409,7 @@ func New(cfg Config, sched *calendar.Schedule, merchants Merchants) (*Partition,
 	return &Partition{
 		cfg: cfg, sched: sched, merchants: merchants,
 		wide:    make(map[traceKey][numTimes]int64),
+		extra:   make(map[uint64]extraIDs),
 		batches: make(map[batchKey]*batch),
 		names:   newIntern(), termIDs: newIntern(), codes: newIntern(),
 		bank: bankCodes(cfg),
@@ -415,7 +424,44 @@ func (p *Partition) Open() int { return p.index.n }
 func (p *Partition) StateBytes() int64 {
 	timers := cap(p.byPayouts.h) + cap(p.byClearing.h) + cap(p.byAuth.h) + cap(p.purges.h)
 	return int64(cap(p.slab))*int64(entrySize) + int64(len(p.index.cells))*8 + int64(timers)*int64(timerSize) +
-		p.tombstones.bytes() + int64(len(p.wide))*int64(traceCap+8*numTimes+8)
+		p.tombstones.bytes() + int64(len(p.wide))*int64(traceCap+8*numTimes+8) + int64(len(p.extra))*extraBytes
+}
+
+// extraIDs are the fingerprints of a trace's further events, held in
+// place (pointer-free: the map allocates nothing per trace).
+type extraIDs struct {
+	fp [maxExtraIDs]uint32
+	n  uint32
+}
+
+// maxExtraIDs bounds the further events remembered per trace: a feed that
+// sends more under one trace number has its re-deliveries beyond these
+// reported again (as the duplicates or late events they were first).
+const maxExtraIDs = 7
+
+// extraBytes estimates one trace's entry in Partition.extra: its key and
+// value, and the map's overhead.
+const extraBytes = 8 + int64(unsafe.Sizeof(extraIDs{})) + 8
+
+// remember notes the fingerprint fp of an event that was not the first of
+// its slot for the trace (or tombstone) of hash h.
+func (p *Partition) remember(h uint64, fp uint32) {
+	x := p.extra[h]
+	if x.n < maxExtraIDs && !slices.Contains(x.fp[:x.n], fp) {
+		x.fp[x.n] = fp
+		x.n++
+		p.extra[h] = x
+	}
+}
+
+// known reports whether fp is among the further events remembered for the
+// trace (or tombstone) of hash h.
+func (p *Partition) known(h uint64, fp uint32) bool {
+	if len(p.extra) == 0 {
+		return false
+	}
+	x := p.extra[h]
+	return slices.Contains(x.fp[:x.n], fp)
 }
 
 // Watermark returns the watermark of source s (Unix ms; 0 until every
@@ -552,6 +598,7 @@ func (p *Partition) purge() {
 	p.tombTimers.fire(upTo, func(h uint64) {
 		if t, ok := p.tombstones.get(h); ok && t.expires <= upTo {
 			p.tombstones.del(h)
+			delete(p.extra, h)
 		}
 	})
 }
@@ -572,11 +619,13 @@ func (p *Partition) applyEvent(ev *event.Event, late bool) {
 	id := xxhash.Sum64String(ev.ID)
 	i, ok := p.lookup(ev.TraceNo, ev.OccurredAt)
 	if !ok {
-		if t, _ := p.tombstones.get(xxhash.Sum64String(ev.TraceNo)); t.expires != 0 && t.fp[slot] == uint32(id) {
+		h := xxhash.Sum64String(ev.TraceNo)
+		if t, _ := p.tombstones.get(h); t.expires != 0 && (t.fp[slot] == uint32(id) || p.known(h, uint32(id))) {
 			p.stats.Redelivered++ // a copy of an event the closed trace had
 			return
 		}
 		p.late(ev)
+		p.remember(h, uint32(id))
 		return
 	}
 	e := &p.slab[i]
@@ -601,12 +650,17 @@ func (p *Partition) applyEvent(ev *event.Event, late bool) {
 }
 
 // repeated handles an event of a type the trace already holds: a
-// re-delivery, a late re-sent copy, a duplicate charge or payment, or a
+// re-delivery (of its first event of the type, or of one of the others
+// remembered), a late re-sent copy, a duplicate charge or payment, or a
 // payout retry.
 func (p *Partition) repeated(e *entry, ev *event.Event, slot int, fp uint32, late bool) {
-	switch {
-	case e.ids[slot] == fp:
+	if e.ids[slot] == fp || e.is(flagExtraIDs) && p.known(xxhash.Sum64String(ev.TraceNo), fp) {
 		p.stats.Redelivered++
+		return
+	}
+	e.flags |= flagExtraIDs
+	p.remember(xxhash.Sum64String(ev.TraceNo), fp)
+	switch {
 	case late:
 		p.late(ev) // a re-sent copy, not a second charge
 	case slot == slotAuth || slot == slotCleared || slot == slotPaid:
@@ -853,6 +907,9 @@ func (p *Partition) drop(i int32, at int64) {
 	}
 	if e.is(flagWide) {
 		delete(p.wide, e.key)
+	}
+	if e.is(flagExtraIDs) && !e.is(flagPurgeArmed) {
+		delete(p.extra, xxhash.Sum64(e.key[:e.keyLen])) // no tombstone keeps them
 	}
 	gen := e.gen
 	*e = entry{gen: gen}

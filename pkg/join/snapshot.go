@@ -24,8 +24,9 @@ import (
 // replays only what came after it.
 //
 // The payload is this build's memory layout of the pointer-free trace slab
-// and timers, plus the few pointer-holding parts (interned ids and bank
-// codes, batches) written field by field, all zstd-compressed. It is framed by a header: the
+// and timers, plus the few map- and pointer-holding parts (wide times,
+// further event ids, tombstones, interned ids and bank codes, batches)
+// written entry by entry, all zstd-compressed. It is framed by a header: the
 // magic "SMJC", the payload's length (8 bytes) and its CRC-32C (4 bytes),
 // little-endian. Restore checks both before it decodes anything, so a
 // snapshot damaged in storage or transfer is refused (ErrSnapshotCorrupt,
@@ -60,8 +61,8 @@ var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // snapshotLayout changes whenever a snapshotted type's layout changes.
-var snapshotLayout = [...]uint32{6, uint32(unsafe.Sizeof(entry{})), uint32(unsafe.Sizeof(timer{})),
-	uint32(unsafe.Sizeof(tombstone{})), uint32(event.NumSources)}
+var snapshotLayout = [...]uint32{7, uint32(unsafe.Sizeof(entry{})), uint32(unsafe.Sizeof(timer{})),
+	uint32(unsafe.Sizeof(tombstone{})), uint32(event.NumSources), uint32(unsafe.Sizeof(extraIDs{}))}
 
 // Snapshot writes the partition's state to w. Facts not yet taken are not
 // part of it: take them first.
@@ -99,6 +100,11 @@ func (p *Partition) snapshot(w io.Writer) error {
 	for k, w := range p.wide {
 		sw.raw(k[:])
 		sw.raw(asBytes(w[:]))
+	}
+	sw.u64(uint64(len(p.extra)))
+	for h, x := range p.extra {
+		sw.u64(h)
+		sw.raw(unsafe.Slice((*byte)(unsafe.Pointer(&x)), unsafe.Sizeof(x)))
 	}
 	sw.timers(p.byPayouts.h)
 	sw.timers(p.byClearing.h)
@@ -219,6 +225,19 @@ func (p *Partition) restore(r io.Reader) error {
 			break
 		}
 		p.wide[traceKey(k)] = w[0]
+	}
+	ne := sr.u64()
+	for range min(ne, 1<<40) {
+		if sr.err != nil {
+			break
+		}
+		h := sr.u64()
+		x := fromBytes[extraIDs](sr.raw())
+		if len(x) != 1 || x[0].n == 0 || x[0].n > maxExtraIDs {
+			sr.err = errors.New("malformed further event ids")
+			break
+		}
+		p.extra[h] = x[0]
 	}
 	p.byPayouts.h = fromBytes[timer](sr.raw())
 	p.byClearing.h = fromBytes[timer](sr.raw())
