@@ -50,8 +50,9 @@ func TestChaosReduced(t *testing.T) {
 }
 
 // harnessConfig is what every chaos test starts from: this repository, a
-// temporary work folder, one seed and the small simulation (2 days, 2,000
-// traces a day).
+// temporary work folder (one under $SETTLEMON_CHAOS_KEEP, kept with its
+// logs and ClickHouse data, when that is set), one seed and the small
+// simulation (2 days, 2,000 traces a day).
 func harnessConfig(tb testing.TB, seed int64) chaos.Config {
 	tb.Helper()
 	root, err := chaos.FindRepoRoot(".")
@@ -61,6 +62,12 @@ func harnessConfig(tb testing.TB, seed int64) chaos.Config {
 	cfg := chaos.DefaultConfig()
 	cfg.RepoRoot = root
 	cfg.WorkDir = tb.TempDir()
+	if keep := os.Getenv("SETTLEMON_CHAOS_KEEP"); keep != "" {
+		if cfg.WorkDir, err = os.MkdirTemp(keep, tb.Name()+"-"); err != nil {
+			tb.Fatal(err)
+		}
+		tb.Logf("work folder kept in %s", cfg.WorkDir)
+	}
 	cfg.Seeds = []int64{seed}
 	cfg.Simulator = chaos.SimulatorConfig(2, 2000)
 	return cfg
