@@ -212,11 +212,19 @@ EOF
 }
 
 # start_server CONF PID_FILE STDOUT_LOG: clickhouse-server in the background; its pid into PID_FILE.
+#
+# Debian's 18.16 links the system jemalloc at its defaults, under which every allocation of
+# 8 MiB or more (an insert's columns) comes from an arena that hands its pages back to the
+# kernel as soon as it is freed, so the next insert faults them in and the kernel zeroes them
+# again: measured, that was the largest single cost of an insert on the server. Current
+# ClickHouse builds its own jemalloc with oversize_threshold:0, which keeps those pages for
+# reuse; the same is set here (SETTLEMON_CH_MALLOC_CONF overrides it; empty means jemalloc's
+# defaults).
 start_server() {
 	local server
 	server="$(find_server)"
 	log "starting $server (config $1)"
-	nohup "$server" --config-file="$1" >"$3" 2>&1 </dev/null &
+	MALLOC_CONF="${SETTLEMON_CH_MALLOC_CONF-oversize_threshold:0}" nohup "$server" --config-file="$1" >"$3" 2>&1 </dev/null &
 	echo $! >"$2"
 }
 
