@@ -6,5 +6,6 @@
 // config -q` passes, and the alerting rules read only metrics the services
 // describe. Its integration test runs the rules in a real Prometheus and
 // Alertmanager. What only an engine can prove (images build, containers
-// start) is left to `docker compose up`.
+// start) is left to `docker compose up`. It also checks how the project's
+// own scripts start ClickHouse (deploy/clickhouse/lib.sh).
 package deploytest
