@@ -12,7 +12,7 @@ import (
 
 // arm sets the timers of the absences this trace can still have.
 func (p *Partition) arm(i int32) {
-	e := &p.slab[i]
+	e := p.slab.at(i)
 	auth, rev, cleared := e.has(slotAuth), e.has(slotReversal), e.has(slotCleared)
 	// Payout deadline: after clearing for T1 and D1, after the authorization
 	// for D0 and T0.

@@ -43,7 +43,7 @@ func cellOf(tag uint32, slot int32) uint64 { return uint64(tag)<<32 | uint64(uin
 
 // find returns the slot of key k with hash h, or -1 and the empty cell
 // where it would be inserted (pos is -1 in an empty table).
-func (x *traceIndex) find(h uint64, k *traceKey, slab []entry) (slot int32, pos int) {
+func (x *traceIndex) find(h uint64, k *traceKey, entries *slab) (slot int32, pos int) {
 	if len(x.cells) == 0 {
 		return -1, -1
 	}
@@ -55,7 +55,7 @@ func (x *traceIndex) find(h uint64, k *traceKey, slab []entry) (slot int32, pos 
 			return -1, i
 		}
 		if uint32(c>>32) == tag {
-			if s := int32(uint32(c)) - 1; slab[s].key.equal(k) {
+			if s := int32(uint32(c)) - 1; entries.at(s).key.equal(k) {
 				return s, i
 			}
 		}

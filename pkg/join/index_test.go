@@ -12,7 +12,7 @@ import (
 func TestTraceIndexMatchesMap(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	var x traceIndex
-	var slab []entry
+	var entries slab
 	var free []int32
 	want := map[traceKey]int32{}
 	key := func(n int) traceKey {
@@ -23,7 +23,7 @@ func TestTraceIndexMatchesMap(t *testing.T) {
 	for op := range 200_000 {
 		k := key(rng.IntN(5000))
 		h := keyHash(&k)
-		s, pos := x.find(h, &k, slab)
+		s, pos := x.find(h, &k, &entries)
 		if w, ok := want[k]; ok != (s >= 0) || ok && w != s {
 			t.Fatalf("op %d: find = %d, want %d (present %v)", op, s, w, ok)
 		}
@@ -33,10 +33,9 @@ func TestTraceIndexMatchesMap(t *testing.T) {
 			if n := len(free); n > 0 {
 				i, free = free[n-1], free[:n-1]
 			} else {
-				slab = append(slab, entry{})
-				i = int32(len(slab) - 1)
+				i = entries.add()
 			}
-			slab[i] = entry{key: k, keyLen: 1}
+			*entries.at(i) = entry{key: k, keyLen: 1}
 			x.insert(h, i, pos)
 			want[k] = i
 		case rng.IntN(3) > 0:
@@ -44,7 +43,7 @@ func TestTraceIndexMatchesMap(t *testing.T) {
 				t.Fatalf("op %d: cell = %d, want %d", op, c, pos)
 			}
 			x.remove(pos)
-			slab[s] = entry{}
+			*entries.at(s) = entry{}
 			free = append(free, s)
 			delete(want, k)
 		}
@@ -53,7 +52,7 @@ func TestTraceIndexMatchesMap(t *testing.T) {
 		}
 	}
 	for k, w := range want {
-		if s, _ := x.find(keyHash(&k), &k, slab); s != w {
+		if s, _ := x.find(keyHash(&k), &k, &entries); s != w {
 			t.Fatalf("%q: slot %d, want %d", k[:], s, w)
 		}
 	}

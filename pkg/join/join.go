@@ -353,7 +353,7 @@ type Partition struct {
 	merchants Merchants
 
 	index traceIndex
-	slab  []entry
+	slab  slab
 	free  []int32
 	// wide holds the full-width times of the rare entries with flagWide,
 	// by trace key.
@@ -423,7 +423,7 @@ func (p *Partition) Open() int { return p.index.n }
 // the timers and the tombstones.
 func (p *Partition) StateBytes() int64 {
 	timers := cap(p.byPayouts.h) + cap(p.byClearing.h) + cap(p.byAuth.h) + cap(p.purges.h)
-	return int64(cap(p.slab))*int64(entrySize) + int64(len(p.index.cells))*8 + int64(timers)*int64(timerSize) +
+	return int64(p.slab.capacity())*int64(entrySize) + int64(len(p.index.cells))*8 + int64(timers)*int64(timerSize) +
 		p.tombstones.bytes() + int64(len(p.wide))*int64(traceCap+8*numTimes+8) + int64(len(p.extra))*extraBytes
 }
 
@@ -628,7 +628,7 @@ func (p *Partition) applyEvent(ev *event.Event, late bool) {
 		p.remember(h, uint32(id))
 		return
 	}
-	e := &p.slab[i]
+	e := p.slab.at(i)
 	if e.has(slot) {
 		p.repeated(e, ev, slot, uint32(id), late)
 		return
@@ -741,7 +741,7 @@ func (p *Partition) recordFailure(e *entry, ev *event.Event) {
 // entry twice emits nothing new; the rules run in this order, which is the
 // order their facts come out in.
 func (p *Partition) evaluate(i int32) {
-	e := &p.slab[i]
+	e := p.slab.at(i)
 	if e.has(slotCleared) {
 		p.checkAmounts(e)  // money.go
 		p.checkContract(e) // money.go
@@ -843,7 +843,7 @@ func (p *Partition) lookup(trace string, at int64) (int32, bool) {
 	var k traceKey
 	copy(k[:], trace)
 	h := keyHash(&k)
-	i, pos := p.index.find(h, &k, p.slab)
+	i, pos := p.index.find(h, &k, &p.slab)
 	if i >= 0 {
 		return i, true
 	}
@@ -856,18 +856,17 @@ func (p *Partition) lookup(trace string, at int64) (int32, bool) {
 		i = p.free[n-1]
 		p.free = p.free[:n-1]
 	} else {
-		p.slab = append(p.slab, entry{})
-		i = int32(len(p.slab) - 1)
+		i = p.slab.add()
 	}
-	gen := p.slab[i].gen + 1
-	p.slab[i] = entry{key: k, keyLen: uint8(len(trace)), gen: gen, merchant: -1, terminal: -1, base: at}
+	e := p.slab.at(i)
+	*e = entry{key: k, keyLen: uint8(len(trace)), gen: e.gen + 1, merchant: -1, terminal: -1, base: at}
 	p.index.insert(h, i, pos)
-	p.purges.push(newTimer(at+p.cfg.Horizon.Milliseconds(), i, gen))
+	p.purges.push(newTimer(at+p.cfg.Horizon.Milliseconds(), i, e.gen))
 	return i, true
 }
 
 func (p *Partition) armPurge(i int32, at int64) {
-	e := &p.slab[i]
+	e := p.slab.at(i)
 	if e.is(flagPurgeArmed) {
 		return
 	}
@@ -877,10 +876,10 @@ func (p *Partition) armPurge(i int32, at int64) {
 
 func (p *Partition) live(t timer) *entry {
 	i := t.slot()
-	if int(i) >= len(p.slab) {
+	if i >= p.slab.len() {
 		return nil
 	}
-	e := &p.slab[i]
+	e := p.slab.at(i)
 	if e.gen != t.gen || e.keyLen == 0 {
 		return nil
 	}
@@ -890,7 +889,7 @@ func (p *Partition) live(t timer) *entry {
 // drop forgets a trace. A completed one leaves a tombstone for
 // TombstoneTTL, so that later events for it are recognised.
 func (p *Partition) drop(i int32, at int64) {
-	e := &p.slab[i]
+	e := p.slab.at(i)
 	if e.is(flagPurgeArmed) {
 		h := xxhash.Sum64(e.key[:e.keyLen])
 		t := tombstone{expires: at + p.cfg.TombstoneTTL.Milliseconds()}

@@ -690,7 +690,7 @@ func TestPurge(t *testing.T) {
 func (p *Partition) holds(trace string) bool {
 	var k traceKey
 	copy(k[:], trace)
-	s, _ := p.index.find(keyHash(&k), &k, p.slab)
+	s, _ := p.index.find(keyHash(&k), &k, &p.slab)
 	return s >= 0
 }
 

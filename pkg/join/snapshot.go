@@ -95,7 +95,7 @@ func (p *Partition) snapshot(w io.Writer) error {
 	for _, v := range snapshotLayout {
 		sw.u64(uint64(v))
 	}
-	sw.raw(asBytes(p.slab))
+	sw.entries(&p.slab)
 	sw.u64(uint64(len(p.wide)))
 	for k, w := range p.wide {
 		sw.raw(k[:])
@@ -213,7 +213,7 @@ func (p *Partition) restore(r io.Reader) error {
 			return ErrSnapshotLayout
 		}
 	}
-	p.slab = fromBytes[entry](sr.raw())
+	p.slab = slabOf(fromBytes[entry](sr.raw()))
 	nw := sr.u64()
 	for range min(nw, 1<<40) {
 		if sr.err != nil {
@@ -281,22 +281,26 @@ func (p *Partition) restore(r io.Reader) error {
 	}
 	// The index and free list follow from the slab.
 	open := 0
-	for i := range p.slab {
-		if p.slab[i].keyLen > 0 {
-			open++
-		}
-	}
-	p.index.reserve(open)
-	for i := range p.slab {
-		if e := &p.slab[i]; e.keyLen > 0 {
-			h := keyHash(&e.key)
-			if s, pos := p.index.find(h, &e.key, p.slab); s < 0 {
-				p.index.insert(h, int32(i), pos)
+	p.slab.each(func(_ int32, part []entry) {
+		for i := range part {
+			if part[i].keyLen > 0 {
+				open++
 			}
-		} else {
-			p.free = append(p.free, int32(i))
 		}
-	}
+	})
+	p.index.reserve(open)
+	p.slab.each(func(first int32, part []entry) {
+		for i := range part {
+			if e, slot := &part[i], first+int32(i); e.keyLen > 0 {
+				h := keyHash(&e.key)
+				if s, pos := p.index.find(h, &e.key, &p.slab); s < 0 {
+					p.index.insert(h, slot, pos)
+				}
+			} else {
+				p.free = append(p.free, slot)
+			}
+		}
+	})
 	return nil
 }
 
@@ -351,6 +355,17 @@ func (w *snapWriter) raw(b []byte) {
 	if w.err == nil {
 		_, w.err = w.w.Write(b)
 	}
+}
+
+// entries writes the slab's entries as raw writes one array of them: the
+// chunks are not part of the format.
+func (w *snapWriter) entries(s *slab) {
+	w.u64(uint64(s.len()) * uint64(entrySize))
+	s.each(func(_ int32, part []entry) {
+		if w.err == nil {
+			_, w.err = w.w.Write(asBytes(part))
+		}
+	})
 }
 
 func (w *snapWriter) str(s string) { w.raw(unsafe.Slice(unsafe.StringData(s), len(s))) }
