@@ -479,8 +479,11 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 	restoredLogged := start >= committed
 	var rec event.Record
 	var discard join.Facts
+	var buf []kafka.Message // one fetch round's messages, reused
 	for {
-		msgs, ferr := j.fetch(ctx, r)
+		clear(buf) // the last round's messages: let their bytes go
+		msgs, ferr := j.fetch(ctx, r, buf[:0])
+		buf = msgs
 		if len(msgs) > 0 {
 			j.lastWork.Store(time.Now().UnixMilli())
 		}
@@ -532,8 +535,9 @@ func (j *Joiner) runPartition(ctx context.Context, gen *kafka.Generation, id int
 	}
 }
 
-func (j *Joiner) fetch(ctx context.Context, r *kafka.Reader) ([]kafka.Message, error) {
-	var msgs []kafka.Message
+// fetch appends to msgs the messages of one fetch round: up to FetchBatch,
+// or what came within half a flush interval.
+func (j *Joiner) fetch(ctx context.Context, r *kafka.Reader, msgs []kafka.Message) ([]kafka.Message, error) {
 	wctx, cancel := context.WithTimeout(ctx, j.cfg.FlushInterval/2)
 	defer cancel()
 	for len(msgs) < j.cfg.FetchBatch {
