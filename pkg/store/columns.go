@@ -103,6 +103,16 @@ type table[T any] struct {
 	cols   []column[T]
 	query  string
 	counts [numKinds]int // columns of each kind
+	// month is the time (unix ms) of the column the table is partitioned
+	// by month of (toYYYYMM), nil for a table with no monthly partitions
+	// (months.go).
+	month func(*T) int64
+}
+
+// monthly sets the column t is partitioned by month of.
+func (t *table[T]) monthly(at func(*T) int64) *table[T] {
+	t.month = at
+	return t
 }
 
 // newTable describes a table by its columns; the INSERT names them all, in
@@ -316,6 +326,31 @@ func (c *column[T]) fill(rows []T, d *colData, at int) {
 			dst[i] = dateTimeSec(c.i64(&rows[i]))
 		}
 	}
+}
+
+// window returns the rows [lo, hi) of cols, in dst.
+func window(dst, cols []colData, lo, hi int) []colData {
+	dst = grow(dst, len(cols))
+	for j, d := range cols {
+		w := colData{kind: d.kind}
+		switch d.kind {
+		case kindString, kindBytes:
+			w.strs = d.strs[lo:hi]
+			for _, v := range w.strs {
+				w.size += len(v)
+			}
+		case kindUInt8:
+			w.u8s = d.u8s[lo:hi]
+		case kindUInt32:
+			w.u32s = d.u32s[lo:hi]
+		case kindUInt64:
+			w.u64s = d.u64s[lo:hi]
+		case kindInt64, kindDateTime, kindMoney:
+			w.i64s = d.i64s[lo:hi]
+		}
+		dst[j] = w
+	}
+	return dst
 }
 
 // columnBatch is the part of driver.Batch that appendColumns uses.

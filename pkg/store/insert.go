@@ -66,9 +66,13 @@ func insertOrdered[T any](ctx context.Context, s *Store, t *table[T], rows []T, 
 	start := time.Now()
 	sc := scratchPool.Get().(*scratch)
 	defer sc.release()
+	ends := []int{len(rows)}
+	if t.month != nil {
+		order, ends = byMonth(rows, order, t.month, s.zone())
+	}
 	cols := t.build(rows, order, sc)
 	err := s.withRetry(ctx, "inserting "+t.what, len(rows), s.attempt(t.name, time.Now, func() error {
-		return sendBatch(ctx, s, t, cols, len(rows), sc)
+		return sendBatch(ctx, s, t, cols, ends, sc)
 	}))
 	observeInsert(s, t, rows, time.Since(start), err)
 	return err
@@ -85,15 +89,34 @@ func tableNames() []string {
 	return names
 }
 
-// sendBatch prepares a batch, appends the built columns of n rows and sends it.
-func sendBatch[T any](ctx context.Context, s *Store, t *table[T], cols []colData, n int, sc *scratch) error {
+// sendBatch prepares a batch, appends the built columns and sends them, in
+// one block per group of rows (ends: the end of each, the last being the
+// number of rows), all in one insert.
+func sendBatch[T any](ctx context.Context, s *Store, t *table[T], cols []colData, ends []int, sc *scratch) error {
+	n := ends[len(ends)-1]
 	batch, err := s.conn.PrepareBatch(s.insertContext(ctx), t.query)
 	if err != nil {
 		return fmt.Errorf("preparing insert into %s: %w", t.name, err)
 	}
-	if err := appendColumns(batch, t, cols, sc); err != nil {
-		_ = batch.Abort()
-		return fmt.Errorf("appending %d rows to %s: %w", n, t.name, err)
+	var win []colData // the columns of one group's rows
+	lo := 0
+	for i, hi := range ends {
+		block := cols
+		if len(ends) > 1 {
+			win = window(win, cols, lo, hi)
+			block = win
+		}
+		if err := appendColumns(batch, t, block, sc); err != nil {
+			_ = batch.Abort()
+			return fmt.Errorf("appending %d rows to %s: %w", hi-lo, t.name, err)
+		}
+		if i < len(ends)-1 {
+			if err := batch.Flush(); err != nil {
+				_ = batch.Abort()
+				return fmt.Errorf("sending %d of %d rows to %s: %w", hi, n, t.name, err)
+			}
+		}
+		lo = hi
 	}
 	if err := batch.Send(); err != nil {
 		return fmt.Errorf("sending %d rows to %s: %w", n, t.name, err)
@@ -117,7 +140,7 @@ func rawLineage() []column[RawRow] {
 func rawTable(name, what string, cols ...column[RawRow]) *table[RawRow] {
 	all := append(rawLineage(), cols...)
 	all = append(all, bin("payload", func(r *RawRow) []byte { return r.Payload }))
-	return newTable(name, what, all...)
+	return newTable(name, what, all...).monthly(func(r *RawRow) int64 { return r.Event.OccurredAt })
 }
 
 var rawTables = [event.NumSources]*table[RawRow]{
@@ -174,7 +197,7 @@ var controlTable = newTable("control_events", "control events",
 	dateTime("occurred_at", func(r *ControlRow) int64 { return r.OccurredAt }),
 	str("producer", func(r *ControlRow) string { return r.Producer }),
 	str("note", func(r *ControlRow) string { return r.Note }),
-)
+).monthly(func(r *ControlRow) int64 { return r.OccurredAt })
 
 var deadLetterTable = newTable("dead_letters", "dead letters",
 	str("topic", func(r *DeadLetter) string { return r.Topic }),
@@ -185,7 +208,7 @@ var deadLetterTable = newTable("dead_letters", "dead letters",
 	str("reason", func(r *DeadLetter) string { return r.Reason }),
 	str("detail", func(r *DeadLetter) string { return r.Detail }),
 	bin("payload", func(r *DeadLetter) []byte { return r.Payload }),
-)
+).monthly(func(r *DeadLetter) int64 { return r.KafkaTime })
 
 var lagTable = newTable("settlement_lag", "lag facts",
 	str("trace_no", func(r *fact.Lag) string { return r.TraceNo }),
@@ -210,7 +233,7 @@ var lagTable = newTable("settlement_lag", "lag facts",
 	str("calendar_version", func(r *fact.Lag) string { return r.CalendarVersion }),
 	u8("calendar_fallback", func(r *fact.Lag) uint8 { return flag(r.CalendarFallback) }),
 	u64("version", func(r *fact.Lag) uint64 { return r.Version }),
-)
+).monthly(func(r *fact.Lag) int64 { return r.AuthorizedAt })
 
 var anomalyTable = newTable("anomalies", "anomalies",
 	str("id", func(r *fact.Anomaly) string { return r.ID }),
@@ -235,7 +258,7 @@ var anomalyTable = newTable("anomalies", "anomalies",
 	u8("bank_code_unknown", func(r *fact.Anomaly) uint8 { return flag(r.BankCodeUnknown) }),
 	str("incident_key", func(r *fact.Anomaly) string { return r.IncidentKey }),
 	str("args", func(r *fact.Anomaly) string { return encodeArgs(r.Args) }),
-)
+).monthly(func(r *fact.Anomaly) int64 { return r.DetectedAt })
 
 // RawTable returns the name of the raw archive table of a source.
 func RawTable(src event.Source) (string, error) {

@@ -161,6 +161,7 @@ type Store struct {
 	metrics *metrics      // nil until Instrument (metrics.go)
 	seq     atomic.Uint64 // the writer sequence of source health rows (nextSeq)
 	slots   checkpointSlots
+	tz      *time.Location // the server's time zone, in which toYYYYMM partitions (months.go)
 }
 
 // New connects to ClickHouse, waiting a few seconds for it to answer, and
@@ -195,7 +196,19 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	logger.Debug("connected to clickhouse", "addr", cfg.Addr, "database", cfg.Database)
-	return &Store{cfg: cfg, conn: conn, logger: logger}, nil
+	s := &Store{cfg: cfg, conn: conn, logger: logger}
+	if v, err := conn.ServerVersion(); err == nil && v.Timezone != nil {
+		s.tz = v.Timezone
+	}
+	return s, nil
+}
+
+// zone is the server's time zone (UTC when it did not say).
+func (s *Store) zone() *time.Location {
+	if s.tz == nil {
+		return time.UTC
+	}
+	return s.tz
 }
 
 // addrs are the addresses of Addr, in order.
