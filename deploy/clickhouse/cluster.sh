@@ -36,7 +36,7 @@
 #   SETTLEMON_CLUSTER_INTERSERVER_PORTS   four interserver (replication) ports
 #   SETTLEMON_ANALYST_PASSWORD            password of the read-only user "analyst" (default "analyst")
 #   SETTLEMON_CH_START_TIMEOUT            seconds to wait for each component (default 60)
-#   SETTLEMON_CH_MALLOC_CONF              the servers' jemalloc options (default oversize_threshold:0; see lib.sh)
+#   SETTLEMON_CH_MALLOC_CONF              the servers' jemalloc options (default oversize_threshold:0,dirty_decay_ms:60000,muzzy_decay_ms:60000; see lib.sh)
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."

@@ -218,13 +218,16 @@ EOF
 # kernel as soon as it is freed, so the next insert faults them in and the kernel zeroes them
 # again: measured, that was the largest single cost of an insert on the server. Current
 # ClickHouse builds its own jemalloc with oversize_threshold:0, which keeps those pages for
-# reuse; the same is set here (SETTLEMON_CH_MALLOC_CONF overrides it; empty means jemalloc's
-# defaults).
+# reuse; the same is set here, and freed pages are kept for a minute instead of ten seconds
+# (dirty_decay_ms, muzzy_decay_ms), so that a steady stream of inserts reuses them instead of
+# faulting fresh ones: in the bench, half the page faults, for about 0.4 GiB more resident
+# memory while busy, handed back after a minute idle. SETTLEMON_CH_MALLOC_CONF overrides it;
+# empty means jemalloc's defaults.
 start_server() {
 	local server
 	server="$(find_server)"
 	log "starting $server (config $1)"
-	MALLOC_CONF="${SETTLEMON_CH_MALLOC_CONF-oversize_threshold:0}" nohup "$server" --config-file="$1" >"$3" 2>&1 </dev/null &
+	MALLOC_CONF="${SETTLEMON_CH_MALLOC_CONF-oversize_threshold:0,dirty_decay_ms:60000,muzzy_decay_ms:60000}" nohup "$server" --config-file="$1" >"$3" 2>&1 </dev/null &
 	echo $! >"$2"
 }
 

@@ -15,7 +15,7 @@
 #   SETTLEMON_CH_HTTP_PORT       HTTP port (default 18123)
 #   SETTLEMON_ANALYST_PASSWORD   password of the read-only user "analyst" (default "analyst")
 #   SETTLEMON_CH_START_TIMEOUT   seconds to wait for the server to answer (default 60)
-#   SETTLEMON_CH_MALLOC_CONF     the server's jemalloc options (default oversize_threshold:0; see lib.sh)
+#   SETTLEMON_CH_MALLOC_CONF     the server's jemalloc options (default oversize_threshold:0,dirty_decay_ms:60000,muzzy_decay_ms:60000; see lib.sh)
 #
 # Users: "default" (no password, loopback only, full access) and "analyst" (readonly=1).
 # deploy/clickhouse/cluster.sh runs a 2 × 2 cluster with ZooKeeper instead.

@@ -10,7 +10,7 @@ import (
 )
 
 // TestStartServerMallocConf: deploy/clickhouse/lib.sh starts clickhouse-server
-// with jemalloc's oversize_threshold:0 unless SETTLEMON_CH_MALLOC_CONF says
+// with jemalloc's oversize_threshold:0 and one-minute decays unless SETTLEMON_CH_MALLOC_CONF says
 // otherwise (empty: jemalloc's defaults). A stand-in clickhouse-server on
 // PATH records the MALLOC_CONF it was started with.
 func TestStartServerMallocConf(t *testing.T) {
@@ -20,7 +20,7 @@ func TestStartServerMallocConf(t *testing.T) {
 		env  []string // SETTLEMON_CH_MALLOC_CONF, when set
 		want string
 	}{
-		{"default", nil, "oversize_threshold:0"},
+		{"default", nil, "oversize_threshold:0,dirty_decay_ms:60000,muzzy_decay_ms:60000"},
 		{"override", []string{"SETTLEMON_CH_MALLOC_CONF=dirty_decay_ms:1000"}, "dirty_decay_ms:1000"},
 		{"empty", []string{"SETTLEMON_CH_MALLOC_CONF="}, ""},
 	} {
