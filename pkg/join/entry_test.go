@@ -1,7 +1,6 @@
 package join
 
 import (
-	"bytes"
 	"maps"
 	"math"
 	"testing"
@@ -65,14 +64,7 @@ func TestWideTimes(t *testing.T) {
 	}
 	p := newPartition(t)
 	run(t, p, head)
-	var snap bytes.Buffer
-	if err := p.Snapshot(&snap); err != nil {
-		t.Fatal(err)
-	}
-	q, err := Restore(DefaultConfig(), p.sched, testMerchants, &snap)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := restored(t, p)
 	lags, anomalies := run(t, q, tail)
 	if len(q.wide) != 1 {
 		t.Fatalf("%d wide entries, want 1", len(q.wide))
@@ -91,14 +83,7 @@ func TestWideTimes(t *testing.T) {
 		t.Fatalf("payout_held %s", js(held))
 	}
 	// Restored again from a snapshot taken with the wide entry.
-	snap.Reset()
-	if err := q.Snapshot(&snap); err != nil {
-		t.Fatal(err)
-	}
-	r, err := Restore(DefaultConfig(), p.sched, testMerchants, &snap)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := restored(t, q)
 	if !maps.Equal(r.wide, q.wide) {
 		t.Fatalf("wide times after restore %v, want %v", r.wide, q.wide)
 	}

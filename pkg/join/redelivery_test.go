@@ -1,7 +1,6 @@
 package join
 
 import (
-	"bytes"
 	"testing"
 
 	"settlemon/pkg/event"
@@ -53,15 +52,7 @@ func TestRedeliveryChangesNothing(t *testing.T) {
 			steps := append(append(append([]step{}, open...), tc.copies...), closed...)
 			lags, anomalies := run(t, p, steps)
 			if tc.snap {
-				var buf bytes.Buffer
-				if err := p.Snapshot(&buf); err != nil {
-					t.Fatal(err)
-				}
-				restored, err := Restore(DefaultConfig(), p.sched, testMerchants, &buf)
-				if err != nil {
-					t.Fatal(err)
-				}
-				p = restored
+				p = restored(t, p)
 			}
 			more, moreA := run(t, p, tc.after)
 			lags, anomalies = latestLags(append(lags, more...)), latestAnomalies(append(anomalies, moreA...))

@@ -33,6 +33,21 @@ func tail() []step {
 	}, allFeeds("2026-10-03 00:00")...)
 }
 
+// restored returns p snapshotted and restored with the default
+// configuration.
+func restored(tb testing.TB, p *Partition) *Partition {
+	tb.Helper()
+	var snap bytes.Buffer
+	if err := p.Snapshot(&snap); err != nil {
+		tb.Fatal(err)
+	}
+	q, err := Restore(DefaultConfig(), p.sched, testMerchants, &snap)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return q
+}
+
 func TestSnapshotRestoreContinuesIdentically(t *testing.T) {
 	head := mixedSteps()
 	whole := newPartition(t)
@@ -85,14 +100,7 @@ func TestBatchStateSurvivesRestore(t *testing.T) {
 		p.Apply(&r)
 	}
 	p.Take()
-	var snap bytes.Buffer
-	if err := p.Snapshot(&snap); err != nil {
-		t.Fatal(err)
-	}
-	q, err := Restore(DefaultConfig(), p.sched, testMerchants, &snap)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := restored(t, p)
 	for _, s := range rest {
 		r := s.record(t)
 		p.Apply(&r)
