@@ -242,7 +242,10 @@ type Result struct {
 	// phase depends on the run's pace, so it is shown next to the phase's
 	// figure rather than left out.
 	CHAfter, CHSettle time.Duration
-	Baseline          *Phase // nil: skipped
+	// Parts is, per table, what ClickHouse's part log shows of the
+	// pipeline phase and the merges after it (nil: not read).
+	Parts    []store.PartActivity
+	Baseline *Phase // nil: skipped
 	// Stripped is the stripped pipeline on the same input (stripped.go);
 	// nil: skipped.
 	Stripped *Phase
@@ -368,12 +371,16 @@ func measureStream(ctx context.Context, cfg Config, deps Deps, k kafkaio.Config,
 	}
 	fmt.Fprintln(deps.Out, "bench: pipeline — ingest ×4 → "+cfg.Pipeline.Topics.Events+" → joiner → ClickHouse ...")
 	var err error
+	started := time.Now()
 	if res.Pipeline, err = runPipeline(ctx, cfg, deps, k, st, res.SourceMessages, m); err != nil {
 		return err
 	}
 	if m.chOK {
 		fmt.Fprintln(deps.Out, "bench: waiting for ClickHouse to finish merging what the phase wrote ...")
 		res.CHAfter, res.CHSettle = settleClickHouse(ctx, m)
+		if res.Parts, err = st.PartActivity(ctx, started, time.Now()); err != nil {
+			fmt.Fprintf(deps.Out, "bench: no parts per table in the report: %v\n", err)
+		}
 	}
 	if !cfg.SkipStripped {
 		fmt.Fprintln(deps.Out, "bench: stripped pipeline — decode → re-key by trace → minimal join → settlement_lag, no archive, no rules ...")

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"settlemon/pkg/store"
 )
 
 func TestParseStatCPU(t *testing.T) {
@@ -166,6 +168,42 @@ func TestReportShowsProductOverStripped(t *testing.T) {
 			r.WriteText(&b)
 			for _, w := range tt.want {
 				if !strings.Contains(b.String(), w) {
+					t.Errorf("the report lacks %q:\n%s", w, b.String())
+				}
+			}
+			for _, w := range tt.not {
+				if strings.Contains(b.String(), w) {
+					t.Errorf("the report has %q:\n%s", w, b.String())
+				}
+			}
+		})
+	}
+}
+
+func TestReportShowsParts(t *testing.T) {
+	tests := []struct {
+		name  string
+		parts []store.PartActivity
+		want  []string
+		not   []string
+	}{
+		{"read", []store.PartActivity{
+			{Table: "control_events", Parts: 56, Rows: 75204, Merges: 11, MergedRows: 262523, MergeMillis: 1050},
+			{Table: "auth_events", Parts: 14, Rows: 1011453, Merges: 1, MergedRows: 448751, MergeMillis: 973},
+		}, []string{"system.part_log", "control_events  56", "75,204", "1.05s", "auth_events", "1,011,453", "\nall 70 12\n"}, nil},
+		{"not read", nil, nil, []string{"part_log"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Result{Pipeline: Pipeline{Phase: Phase{Messages: 1000, Elapsed: 2 * time.Second}}, Parts: tt.parts}
+			var b strings.Builder
+			r.WriteText(&b)
+			var squeezed strings.Builder // the report's lines with their fields one space apart
+			for line := range strings.Lines(b.String()) {
+				squeezed.WriteString(strings.Join(strings.Fields(line), " ") + "\n")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(b.String(), w) && !strings.Contains(squeezed.String(), w) {
 					t.Errorf("the report lacks %q:\n%s", w, b.String())
 				}
 			}

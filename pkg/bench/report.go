@@ -213,4 +213,17 @@ func (r *Result) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "live phase: T0 window %s, heartbeats every %s on every source partition (standing for continuous traffic), ClickHouse polled every %s (the resolution)\n",
 			l.Config.Window, l.Config.Heartbeat, l.Config.Poll)
 	}
+	if len(r.Parts) > 0 {
+		fmt.Fprintln(w, "\nClickHouse parts of the end-to-end phase and the merges until idle (system.part_log)")
+		tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "table\tparts written\trows\tmerges\trows merged\tmerging (wall)")
+		var parts, merges uint64
+		for _, a := range r.Parts {
+			parts, merges = parts+a.Parts, merges+a.Merges
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\n", a.Table, a.Parts, group(int64(a.Rows)), a.Merges, group(int64(a.MergedRows)),
+				(time.Duration(a.MergeMillis) * time.Millisecond).Round(10*time.Millisecond))
+		}
+		fmt.Fprintf(tw, "all\t%d\t\t%d\t\t\n", parts, merges)
+		tw.Flush()
+	}
 }
