@@ -166,16 +166,7 @@ func TestReportShowsProductOverStripped(t *testing.T) {
 			r := &Result{Pipeline: Pipeline{Phase: Phase{Messages: 1000, Elapsed: 2 * time.Second}}, Stripped: tt.stripped}
 			var b strings.Builder
 			r.WriteText(&b)
-			for _, w := range tt.want {
-				if !strings.Contains(b.String(), w) {
-					t.Errorf("the report lacks %q:\n%s", w, b.String())
-				}
-			}
-			for _, w := range tt.not {
-				if strings.Contains(b.String(), w) {
-					t.Errorf("the report has %q:\n%s", w, b.String())
-				}
-			}
+			assertReport(t, b.String(), tt.want, tt.not)
 		})
 	}
 }
@@ -198,20 +189,27 @@ func TestReportShowsParts(t *testing.T) {
 			r := &Result{Pipeline: Pipeline{Phase: Phase{Messages: 1000, Elapsed: 2 * time.Second}}, Parts: tt.parts}
 			var b strings.Builder
 			r.WriteText(&b)
-			var squeezed strings.Builder // the report's lines with their fields one space apart
+			// Followed by its lines with their fields one space apart.
+			text := b.String() + "\n"
 			for line := range strings.Lines(b.String()) {
-				squeezed.WriteString(strings.Join(strings.Fields(line), " ") + "\n")
+				text += strings.Join(strings.Fields(line), " ") + "\n"
 			}
-			for _, w := range tt.want {
-				if !strings.Contains(b.String(), w) && !strings.Contains(squeezed.String(), w) {
-					t.Errorf("the report lacks %q:\n%s", w, b.String())
-				}
-			}
-			for _, w := range tt.not {
-				if strings.Contains(b.String(), w) {
-					t.Errorf("the report has %q:\n%s", w, b.String())
-				}
-			}
+			assertReport(t, text, tt.want, tt.not)
 		})
+	}
+}
+
+// assertReport fails unless report holds every string of want and none of not.
+func assertReport(tb testing.TB, report string, want, not []string) {
+	tb.Helper()
+	for _, w := range want {
+		if !strings.Contains(report, w) {
+			tb.Errorf("the report lacks %q:\n%s", w, report)
+		}
+	}
+	for _, w := range not {
+		if strings.Contains(report, w) {
+			tb.Errorf("the report has %q:\n%s", w, report)
+		}
 	}
 }
