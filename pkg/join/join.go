@@ -654,12 +654,17 @@ func (p *Partition) applyEvent(ev *event.Event, late bool) {
 // remembered), a late re-sent copy, a duplicate charge or payment, or a
 // payout retry.
 func (p *Partition) repeated(e *entry, ev *event.Event, slot int, fp uint32, late bool) {
-	if e.ids[slot] == fp || e.is(flagExtraIDs) && p.known(xxhash.Sum64String(ev.TraceNo), fp) {
+	if e.ids[slot] == fp {
+		p.stats.Redelivered++
+		return
+	}
+	h := xxhash.Sum64String(ev.TraceNo)
+	if e.is(flagExtraIDs) && p.known(h, fp) {
 		p.stats.Redelivered++
 		return
 	}
 	e.flags |= flagExtraIDs
-	p.remember(xxhash.Sum64String(ev.TraceNo), fp)
+	p.remember(h, fp)
 	switch {
 	case late:
 		p.late(ev) // a re-sent copy, not a second charge
